@@ -1,0 +1,7 @@
+//! sea-orm entities of onestop, one module per table. Identifiers are UUID v7 (time-ordered,
+//! so primary-key indexes stay append-mostly); timestamps are UTC.
+
+pub mod one_time_token;
+pub mod outbox_message;
+pub mod refresh_token;
+pub mod user;

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// A person who logs in: a merchant's user, an agency officer or supervisor, or an admin.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Lower-cased; unique.
+    #[sea_orm(unique)]
+    pub email: String,
+    /// PHC string (argon2id). `None` for an invited officer who has not set a password yet.
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    /// `MERCHANT`, `OFFICER`, `SUPERVISOR` or `ADMIN`.
+    pub role: String,
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// Officers and supervisors: the agency they work for.
+    pub agency: Option<String>,
+    /// Officers and supervisors: JSON array of region codes (their jurisdiction).
+    pub regions: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

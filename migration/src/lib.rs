@@ -1,0 +1,13 @@
+//! Database migrations, applied in order by `onestop serve` / `onestop migrate`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts_and_outbox;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_accounts_and_outbox::Migration)]
+    }
+}

@@ -1,0 +1,116 @@
+//! Start-up: connect, migrate, bind, and serve the HTTP API with the background workers.
+//! `main` and the tests build the same `Application`.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+use tokio::sync::{Notify, watch};
+
+use crate::{
+    auth::jwt::JwtKeys,
+    config::Config,
+    db, graphql, http,
+    notify::{Templates, mailer::MailSender, worker::OutboxWorker},
+    state::AppState,
+};
+
+pub struct Application {
+    state: AppState,
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+    sender: MailSender,
+}
+
+/// Connects to the database and applies pending migrations; builds the shared state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let db = db::connect(&config).await.context("connecting to the database")?;
+    db::migrate(&db).await.context("applying migrations")?;
+    Ok(AppState {
+        db,
+        jwt: JwtKeys::new(&config.jwt),
+        templates: Arc::new(Templates::load()?),
+        outbox_wakeup: Arc::new(Notify::new()),
+        config: Arc::new(config),
+    })
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        http::metrics::install();
+        let sender = MailSender::from_config(&config.mail)?;
+        let bind = config.bind.clone();
+        let state = build_state(config).await?;
+        let acceptor = TcpListener::bind(bind.as_str())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("listener has no socket address")?;
+        Ok(Self { state, acceptor, addr, sender })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 30 s) and
+    /// stops the workers.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let worker = OutboxWorker {
+            db: self.state.db.clone(),
+            sender: self.sender,
+            config: self.state.config.mail.clone(),
+            wakeup: self.state.outbox_wakeup.clone(),
+        };
+        let worker = tokio::spawn(worker.run(workers_stopped));
+
+        let schema = graphql::build_schema(self.state.clone());
+        tracing::info!(addr = %self.addr, "onestop listening; GraphiQL at /graphql");
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                http::routes(self.state.clone(), schema),
+                shutdown,
+                Some(Duration::from_secs(30)),
+            )
+            .await;
+        let _ = stop_workers.send(true);
+        let _ = worker.await;
+        self.state.db.clone().close().await.ok();
+        served.context("HTTP server failed")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,424 @@
+//! Sign-up, email verification, password reset, and staff accounts.
+
+use chrono::Utc;
+use entity::{one_time_token, refresh_token, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    SqlErr, TransactionTrait, sea_query::Expr,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Caller, password::hash_password, tokens};
+use crate::{
+    domain::{Agency, Email, Role, password::NewPassword},
+    error::{AppError, AppResult, FieldError},
+    notify::{EmailKind, enqueue_email},
+    state::AppState,
+};
+
+pub const PURPOSE_VERIFY_EMAIL: &str = "verify_email";
+pub const PURPOSE_RESET_PASSWORD: &str = "reset_password";
+
+fn parse_display_name(raw: &str) -> AppResult<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::validation("displayName", "is required"));
+    }
+    if name.chars().count() > 100 {
+        return Err(AppError::validation("displayName", "must be at most 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::validation("displayName", "must not contain control characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// Maps a unique-key violation on the email column (two sign-ups racing) to `CONFLICT`.
+fn email_conflict(err: DbErr) -> AppError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Conflict("an account with this email already exists".into())
+        }
+        _ => err.into(),
+    }
+}
+
+
+/// The columns of a new account; `insert_user` fills in id and timestamps.
+pub struct NewUser {
+    pub email: Email,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub verified: bool,
+    pub agency: Option<Agency>,
+    pub regions: Vec<String>,
+}
+
+pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<user::Model> {
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(new.email.as_str().into()),
+        password_hash: Set(new.password_hash),
+        display_name: Set(new.display_name),
+        role: Set(new.role.as_str().into()),
+        email_verified_at: Set(new.verified.then_some(now)),
+        agency: Set(new.agency.map(|a| a.as_str().to_string())),
+        regions: Set(serde_json::to_string(&new.regions).map_err(anyhow::Error::from)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(email_conflict)
+}
+
+async fn ensure_email_free<C: ConnectionTrait>(db: &C, email: &Email) -> AppResult<()> {
+    let existing = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?;
+    match existing {
+        Some(_) => Err(AppError::Conflict("an account with this email already exists".into())),
+        None => Ok(()),
+    }
+}
+
+/// Creates a single-use token for `user_id` and returns the token itself (only its hash is
+/// stored).
+pub async fn issue_one_time_token<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    purpose: &str,
+    ttl: std::time::Duration,
+) -> AppResult<String> {
+    let token = tokens::random_token();
+    let now = Utc::now();
+    one_time_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        purpose: Set(purpose.into()),
+        token_hash: Set(tokens::token_hash(&token)),
+        created_at: Set(now),
+        expires_at: Set(now + chrono::Duration::from_std(ttl).map_err(anyhow::Error::from)?),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// Marks the token used and returns its user, if it is of `purpose`, unused and unexpired.
+/// The conditional UPDATE makes "single use" hold even when two requests race.
+async fn consume_one_time_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+    purpose: &str,
+) -> AppResult<Uuid> {
+    let invalid = || AppError::validation("token", "is invalid, expired or already used");
+    if token.is_empty() || token.len() > 256 {
+        return Err(invalid());
+    }
+    let hash = tokens::token_hash(token);
+    let now = Utc::now();
+    let updated = one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::UsedAt, Expr::value(now))
+        .filter(one_time_token::Column::TokenHash.eq(hash.as_str()))
+        .filter(one_time_token::Column::Purpose.eq(purpose))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .filter(one_time_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(invalid());
+    }
+    let row = one_time_token::Entity::find()
+        .filter(one_time_token::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok(row.user_id)
+}
+
+/// Registers a merchant's user and emails a verification link, in one transaction.
+pub async fn register_merchant_user(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    display_name: &str,
+) -> AppResult<user::Model> {
+    let mut problems = Vec::new();
+    let email = Email::parse("email", email).map_err(|e| collect(&mut problems, e)).ok();
+    let name = parse_display_name(display_name).map_err(|e| collect(&mut problems, e)).ok();
+    let personal: Vec<&str> = [
+        email.as_ref().map(|e| e.as_str()),
+        email.as_ref().map(|e| e.local_part()),
+        name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let password = NewPassword::parse("password", password, &personal)
+        .map_err(|e| collect(&mut problems, e))
+        .ok();
+    let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+        return Err(AppError::Validation(problems));
+    };
+
+    ensure_email_free(&state.db, &email).await?;
+    let hash = hash_password(password.expose().to_string()).await?;
+    let txn = state.db.begin().await?;
+    let user = insert_user(
+        &txn,
+        NewUser {
+            email,
+            password_hash: Some(hash),
+            display_name: name.clone(),
+            role: Role::Merchant,
+            verified: false,
+            agency: None,
+            regions: vec![],
+        },
+    )
+    .await?;
+    let token =
+        issue_one_time_token(&txn, user.id, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email)
+            .await?;
+    enqueue_email(
+        &txn,
+        &state.templates,
+        &user.email,
+        EmailKind::VerifyEmail,
+        json!({ "display_name": name, "link": state.link("/verify-email", &token) }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(user)
+}
+
+fn collect(problems: &mut Vec<FieldError>, err: AppError) {
+    match err {
+        AppError::Validation(fields) => problems.extend(fields),
+        other => problems.push(FieldError::new("input", other.message())),
+    }
+}
+
+pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
+    let txn = state.db.begin().await?;
+    let user_id = consume_one_time_token(&txn, token, PURPOSE_VERIFY_EMAIL).await?;
+    let now = Utc::now();
+    user::Entity::update_many()
+        .col_expr(user::Column::EmailVerifiedAt, Expr::value(now))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now))
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::EmailVerifiedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Emails a reset link when the address belongs to an account; says nothing either way.
+pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<()> {
+    let Ok(email) = Email::parse("email", email) else {
+        return Ok(());
+    };
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let txn = state.db.begin().await?;
+    let token =
+        issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.password_reset)
+            .await?;
+    enqueue_email(
+        &txn,
+        &state.templates,
+        &user.email,
+        EmailKind::PasswordReset,
+        json!({ "display_name": user.display_name, "link": state.link("/reset-password", &token) }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
+}
+
+/// Sets a new password from a reset (or invitation) token and ends every session of the user.
+/// Following the emailed link also proves the address, so it is marked verified.
+pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
+    // Check the token before spending a hash on it, without consuming it yet.
+    let hash = tokens::token_hash(token);
+    let now = Utc::now();
+    let pending = one_time_token::Entity::find()
+        .filter(one_time_token::Column::TokenHash.eq(hash))
+        .filter(one_time_token::Column::Purpose.eq(PURPOSE_RESET_PASSWORD))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .filter(one_time_token::Column::ExpiresAt.gt(now))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::validation("token", "is invalid, expired or already used"))?;
+    let user = user::Entity::find_by_id(pending.user_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::validation("token", "is invalid, expired or already used"))?;
+    let local = user.email.split('@').next().unwrap_or_default().to_string();
+    let password = NewPassword::parse(
+        "newPassword",
+        new_password,
+        &[user.email.as_str(), local.as_str(), user.display_name.as_str()],
+    )?;
+    let password_hash = hash_password(password.expose().to_string()).await?;
+
+    let txn = state.db.begin().await?;
+    let user_id = consume_one_time_token(&txn, token, PURPOSE_RESET_PASSWORD).await?;
+    let now = Utc::now();
+    let mut active: user::ActiveModel = user.clone().into();
+    active.password_hash = Set(Some(password_hash));
+    active.updated_at = Set(now);
+    if user.email_verified_at.is_none() {
+        active.email_verified_at = Set(Some(now));
+    }
+    active.update(&txn).await?;
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub struct OfficerInput {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub agency: Agency,
+    pub regions: Vec<String>,
+}
+
+/// ADMIN creates an officer or supervisor and emails an invitation to set a password.
+pub async fn create_officer(
+    state: &AppState,
+    caller: &Caller,
+    input: OfficerInput,
+) -> AppResult<user::Model> {
+    caller.require_role(&[Role::Admin])?;
+    let mut problems = Vec::new();
+    let email = Email::parse("email", &input.email).map_err(|e| collect(&mut problems, e)).ok();
+    let name = parse_display_name(&input.display_name).map_err(|e| collect(&mut problems, e)).ok();
+    if !input.role.is_agency_staff() {
+        problems.push(FieldError::new("role", "must be OFFICER or SUPERVISOR"));
+    }
+    if input.regions.is_empty() {
+        problems.push(FieldError::new("regions", "at least one region is required"));
+    }
+    if input.regions.len() > 200 {
+        problems.push(FieldError::new("regions", "at most 200 regions"));
+    }
+    let mut regions = Vec::new();
+    for (i, raw) in input.regions.iter().enumerate() {
+        match state.config.regions.parse(&format!("regions[{i}]"), raw) {
+            Ok(code) if !regions.contains(&code.as_str().to_string()) => {
+                regions.push(code.as_str().to_string())
+            }
+            Ok(_) => {}
+            Err(e) => collect(&mut problems, e),
+        }
+    }
+    let (Some(email), Some(name), true) = (email, name, problems.is_empty()) else {
+        return Err(AppError::Validation(problems));
+    };
+
+    ensure_email_free(&state.db, &email).await?;
+    let txn = state.db.begin().await?;
+    let user = insert_user(
+        &txn,
+        NewUser {
+            email,
+            password_hash: None,
+            display_name: name.clone(),
+            role: input.role,
+            verified: false,
+            agency: Some(input.agency),
+            regions: regions.clone(),
+        },
+    )
+    .await?;
+    let token =
+        issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation)
+            .await?;
+    let (role_zh, role_en) = match input.role {
+        Role::Supervisor => ("主管", "supervisor"),
+        _ => ("审核员", "officer"),
+    };
+    enqueue_email(
+        &txn,
+        &state.templates,
+        &user.email,
+        EmailKind::OfficerInvitation,
+        json!({
+            "display_name": name,
+            "role_zh": role_zh,
+            "role_en": role_en,
+            "agency_zh": agency_name_zh(input.agency),
+            "agency_en": input.agency.as_str(),
+            "regions": regions.join(", "),
+            "link": state.link("/reset-password", &token),
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(user)
+}
+
+fn agency_name_zh(agency: Agency) -> &'static str {
+    match agency {
+        Agency::MarketRegulation => "市场监督管理局",
+        Agency::Customs => "海关",
+        Agency::Inspection => "检验检疫",
+        Agency::Tax => "税务局",
+        Agency::ForeignExchange => "外汇管理局",
+    }
+}
+
+/// Bootstraps an ADMIN (CLI `create-admin`). The address counts as verified: the operator
+/// typed it on the server.
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    display_name: &str,
+) -> AppResult<user::Model> {
+    let email = Email::parse("email", email)?;
+    let name = parse_display_name(display_name)?;
+    let password =
+        NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
+    ensure_email_free(&state.db, &email).await?;
+    let hash = hash_password(password.expose().to_string()).await?;
+    insert_user(
+        &state.db,
+        NewUser {
+            email,
+            password_hash: Some(hash),
+            display_name: name,
+            role: Role::Admin,
+            verified: true,
+            agency: None,
+            regions: vec![],
+        },
+    )
+    .await
+}
+
+pub async fn find_user(state: &AppState, id: Uuid) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(&state.db).await?)
+}

@@ -1,0 +1,193 @@
+//! Typed settings, read from `ONESTOP_*` environment variables with development defaults.
+//! Tests build a `Config` directly (see `Config::for_tests`-style construction in tests).
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: String,
+    pub bind: String,
+    /// Base of links in emails and QR codes, without a trailing slash.
+    pub public_base_url: String,
+    /// Holds the generated development JWT secret and, by default, the dev mail directory.
+    pub data_dir: PathBuf,
+    pub jwt: JwtConfig,
+    pub mail: MailConfig,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// Largest accepted POST body on `/graphql` (bytes).
+    pub max_body_bytes: usize,
+    /// Database pool size; small pools win on small machines.
+    pub db_max_connections: u32,
+    /// How long a request waits for a database connection before failing fast.
+    pub db_acquire_timeout: Duration,
+    pub tokens: TokenLifetimes,
+    /// The provinces served (region codes are checked against them).
+    pub regions: crate::domain::Regions,
+}
+
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// HS256 signing secret. Never logged.
+    pub secret: String,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+}
+
+#[derive(Clone)]
+pub struct TokenLifetimes {
+    pub refresh: Duration,
+    pub verify_email: Duration,
+    pub password_reset: Duration,
+    pub invitation: Duration,
+}
+
+#[derive(Clone)]
+pub struct MailConfig {
+    /// `smtp://host:port`, `smtp://host:port?tls=required`, `smtps://user:pass@host`.
+    /// `None`: messages are written as `.eml` files into `dir`.
+    pub smtp_url: Option<String>,
+    pub from: String,
+    pub dir: PathBuf,
+    /// How often the outbox worker looks for due messages.
+    pub poll_interval: Duration,
+    /// First retry delay; doubles with each failed attempt (capped at one hour).
+    pub retry_base: Duration,
+    /// After this many failed attempts a message is parked as `failed`.
+    pub max_attempts: i32,
+    /// Per-attempt SMTP timeout.
+    pub smtp_timeout: Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            refresh: Duration::from_secs(30 * 24 * 3600),
+            verify_email: Duration::from_secs(24 * 3600),
+            password_reset: Duration::from_secs(3600),
+            invitation: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}: cannot parse {raw:?}: {e}")),
+    }
+}
+
+impl Config {
+    /// Reads the environment. In production a JWT secret must be given; in development one is
+    /// generated once and kept in the data directory so restarts keep sessions.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let environment = match var("ONESTOP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => bail!("ONESTOP_ENV must be development or production, not {other:?}"),
+        };
+        let data_dir = PathBuf::from(var("ONESTOP_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let bind = var("ONESTOP_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_base_url = var("ONESTOP_PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        let secret = match (var("ONESTOP_JWT_SECRET"), environment) {
+            (Some(secret), _) => secret,
+            (None, Environment::Production) => {
+                bail!("ONESTOP_JWT_SECRET is required when ONESTOP_ENV=production")
+            }
+            (None, Environment::Development) => dev_jwt_secret(&data_dir)?,
+        };
+        if secret.len() < 32 {
+            bail!("ONESTOP_JWT_SECRET must be at least 32 characters");
+        }
+        let log_format = match var("ONESTOP_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("ONESTOP_LOG_FORMAT must be pretty or json, not {other:?}"),
+        };
+        Ok(Self {
+            environment,
+            database_url: var("ONESTOP_DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://onestop.db?mode=rwc".into()),
+            bind,
+            public_base_url,
+            jwt: JwtConfig {
+                secret,
+                issuer: var("ONESTOP_JWT_ISSUER").unwrap_or_else(|| "onestop".into()),
+                audience: var("ONESTOP_JWT_AUDIENCE").unwrap_or_else(|| "onestop-api".into()),
+                access_ttl: Duration::from_secs(parse_var("ONESTOP_ACCESS_TOKEN_TTL_SECS", 900)?),
+            },
+            mail: MailConfig {
+                smtp_url: var("ONESTOP_SMTP_URL"),
+                from: var("ONESTOP_MAIL_FROM")
+                    .unwrap_or_else(|| "onestop <no-reply@onestop.localhost>".into()),
+                dir: var("ONESTOP_MAIL_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("mail")),
+                poll_interval: Duration::from_millis(parse_var("ONESTOP_OUTBOX_POLL_MS", 1000)?),
+                retry_base: Duration::from_millis(parse_var("ONESTOP_OUTBOX_RETRY_BASE_MS", 5000)?),
+                max_attempts: parse_var("ONESTOP_OUTBOX_MAX_ATTEMPTS", 10)?,
+                smtp_timeout: Duration::from_secs(30),
+            },
+            data_dir,
+            log_filter: var("ONESTOP_LOG").unwrap_or_else(|| "info".into()),
+            log_format,
+            max_body_bytes: parse_var("ONESTOP_MAX_BODY_BYTES", 1024 * 1024)?,
+            db_max_connections: parse_var("ONESTOP_DB_MAX_CONNECTIONS", 4)?,
+            db_acquire_timeout: Duration::from_millis(parse_var(
+                "ONESTOP_DB_ACQUIRE_TIMEOUT_MS",
+                5000,
+            )?),
+            tokens: TokenLifetimes::default(),
+            regions: match var("ONESTOP_WESTERN_PROVINCES") {
+                None => crate::domain::Regions::default(),
+                Some(list) => crate::domain::Regions::new(
+                    list.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+                ),
+            },
+        })
+    }
+}
+
+/// The development JWT secret: generated once, kept in `{data_dir}/jwt-secret`.
+fn dev_jwt_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(existing);
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let secret = crate::auth::tokens::random_token();
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
+}

@@ -1,0 +1,42 @@
+//! Database connection with the settings that matter for speed and robustness.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::config::Config;
+
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let url = &config.database_url;
+    let is_sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        // Every statement at INFO drowns the log and costs time; slow ones still show.
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(config.db_acquire_timeout)
+        // A ping on every checkout doubles round trips; only ping connections idle a while.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .max_connections(if is_sqlite {
+            // SQLite has one writer. With one connection, transactions never meet "database is
+            // locked" on a read-to-write upgrade; PostgreSQL is the production database.
+            1
+        } else {
+            config.db_max_connections
+        });
+    if is_sqlite {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    }
+    Ok(Database::connect(options).await?)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}

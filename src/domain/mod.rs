@@ -1,0 +1,13 @@
+//! Values that are validated once, at construction ("parse, don't validate"): the rest of the
+//! code can only hold valid ones.
+
+pub mod email;
+pub mod password;
+pub mod region;
+pub mod role;
+pub mod uscc;
+
+pub use email::Email;
+pub use region::{RegionCode, Regions};
+pub use role::{Agency, Role};
+pub use uscc::Uscc;

@@ -1,0 +1,159 @@
+//! The one error type of the services and its single mapping to GraphQL `extensions.code`.
+//! Internal errors are logged in full (inside the request's span, which carries the request
+//! id) and reach the client masked.
+
+use async_graphql::ErrorExtensions;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a GraphQL error
+/// without a code, and `?` would silently pick that conversion. Without `Display`, our own
+/// `From<AppError>` (which sets `extensions.code`) is the only one.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    Validation(Vec<FieldError>),
+    InvalidTransition(String),
+    VersionConflict(String),
+    DependencyNotMet(String),
+    RateLimited { retry_after_secs: u64 },
+    Conflict(String),
+    /// The database (or another dependency) cannot be reached right now.
+    Unavailable(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+fn summarize(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The message a client sees (internal details are never part of it).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::InvalidTransition(m)
+            | Self::VersionConflict(m)
+            | Self::DependencyNotMet(m)
+            | Self::Conflict(m) => m.clone(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Validation(fields) => format!("invalid input: {}", summarize(fields)),
+            Self::RateLimited { retry_after_secs } => {
+                format!("too many requests, retry in {retry_after_secs} s")
+            }
+            Self::Unavailable(_) => "service temporarily unavailable, retry shortly".into(),
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// For logs and the CLI: the message plus internal detail.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Internal(e) => format!("internal error: {e:#}"),
+            Self::Unavailable(e) => format!("unavailable: {e}"),
+            other => other.message(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Validation(_) => "VALIDATION",
+            Self::InvalidTransition(_) => "INVALID_TRANSITION",
+            Self::VersionConflict(_) => "VERSION_CONFLICT",
+            Self::DependencyNotMet(_) => "DEPENDENCY_NOT_MET",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        // A pool that cannot hand out a connection means the database is down or saturated:
+        // say so (the client may retry) rather than calling it an internal bug.
+        match &err {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::error!(error = %err, "database unavailable");
+                Self::Unavailable(err.to_string())
+            }
+            _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        err.extend()
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let Self::Internal(inner) = self {
+            tracing::error!(error = ?inner, "internal error");
+        }
+        let message = self.message();
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                Self::Validation(fields) => {
+                    let list: Vec<async_graphql::Value> = fields
+                        .iter()
+                        .map(|f| {
+                            let mut obj = async_graphql::indexmap::IndexMap::new();
+                            obj.insert(
+                                async_graphql::Name::new("field"),
+                                async_graphql::Value::from(f.field.clone()),
+                            );
+                            obj.insert(
+                                async_graphql::Name::new("message"),
+                                async_graphql::Value::from(f.message.clone()),
+                            );
+                            async_graphql::Value::Object(obj)
+                        })
+                        .collect();
+                    ext.set("fields", async_graphql::Value::List(list));
+                }
+                Self::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs);
+                }
+                _ => {}
+            }
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! GraphQL object types that wrap entity rows.
+
+use async_graphql::{ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::sessions::Session,
+    domain::{Agency, Role},
+};
+
+pub struct User(pub entity::user::Model);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn role(&self) -> async_graphql::Result<Role> {
+        Ok(Role::parse(&self.0.role)?)
+    }
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+    /// Officers and supervisors.
+    async fn agency(&self) -> async_graphql::Result<Option<Agency>> {
+        Ok(self.0.agency.as_deref().map(Agency::parse).transpose()?)
+    }
+    /// Officers' jurisdiction (region codes).
+    async fn regions(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.regions).unwrap_or_default()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i32,
+    pub user: User,
+}
+
+impl From<Session> for AuthPayload {
+    fn from(s: Session) -> Self {
+        Self {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            expires_in: i32::try_from(s.expires_in).unwrap_or(i32::MAX),
+            user: User(s.user),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The HTTP surface: routes, the GraphQL endpoint, health, metrics and request ids.
+
+mod graphql;
+mod health;
+pub mod metrics;
+mod request_id;
+
+use poem::{
+    EndpointExt, IntoEndpoint, Route, get, middleware::SizeLimit,
+};
+
+pub use request_id::RequestId;
+
+use crate::{graphql::OnestopSchema, state::AppState};
+
+pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
+    let max_body = state.config.max_body_bytes;
+    Route::new()
+        .at(
+            "/graphql",
+            // SizeLimit refuses requests without Content-Length, so it guards POST only.
+            get(graphql::graphiql).post(graphql::graphql.with(SizeLimit::new(max_body))),
+        )
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .at("/metrics", get(metrics::render))
+        .data(schema)
+        .data(state)
+        .around(request_id::around)
+}

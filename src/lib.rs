@@ -1,0 +1,20 @@
+//! onestop: the one-stop ("single window") filing portal backend.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod notify;
+pub mod seed;
+pub mod state;
+pub mod telemetry;
+
+/// rustls finds two crypto providers in this build (lettre brings ring, others aws-lc-rs) and
+/// panics unless one is chosen before the first TLS connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

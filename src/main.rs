@@ -1,0 +1,71 @@
+use clap::{Parser, Subcommand};
+use onestop::{app, auth::accounts, config::Config, graphql, seed, telemetry};
+
+/// onestop: one-stop filing portal backend.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations and serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create the first ADMIN account.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+    /// Create demo accounts (admin, merchant, one officer per agency, a supervisor) and print
+    /// their passwords.
+    SeedDemo,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    onestop::install_crypto_provider();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::ExportSchema = command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    let config = Config::from_env()?;
+    telemetry::init(&config);
+    match command {
+        Command::Serve => {
+            let application = app::Application::build(config).await?;
+            application.serve(app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            app::build_state(config).await?;
+            println!("migrations applied");
+        }
+        Command::CreateAdmin { email, password, name } => {
+            let state = app::build_state(config).await?;
+            match accounts::create_admin(&state, &email, &password, &name).await {
+                Ok(user) => println!("created ADMIN {} ({})", user.email, user.id),
+                Err(err) => {
+                    eprintln!("create-admin refused: {}", err.detail());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::SeedDemo => {
+            let state = app::build_state(config).await?;
+            seed::seed_demo(&state).await?;
+        }
+        Command::ExportSchema => unreachable!("handled above"),
+    }
+    Ok(())
+}

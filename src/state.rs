@@ -1,0 +1,25 @@
+//! What every request handler and service needs, built once at start-up.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::{auth::jwt::JwtKeys, config::Config, notify::Templates};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub jwt: JwtKeys,
+    pub templates: Arc<Templates>,
+    /// Signalled after a commit that queued outbox messages, so mail goes out at once instead
+    /// of at the next poll.
+    pub outbox_wakeup: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn link(&self, path: &str, token: &str) -> String {
+        format!("{}{path}?token={token}", self.config.public_base_url)
+    }
+}
