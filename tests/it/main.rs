@@ -1,1 +1,9 @@
-fn main(){}
+//! Integration tests: each one starts the real server on a random port with a fresh database
+//! (SQLite file and PostgreSQL database) and a real SMTP listener, and drives it over HTTP.
+
+mod helpers;
+mod smtp;
+
+mod accounts;
+mod ops;
+mod sessions;

@@ -1,0 +1,358 @@
+//! `spawn_app`: the real server on a random port, a fresh database, a real SMTP listener.
+
+use std::time::Duration;
+
+use onestop::{
+    app::Application,
+    config::{Config, Environment, JwtConfig, LogFormat, MailConfig, TokenLifetimes},
+    domain::Regions,
+    state::AppState,
+};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::smtp::SmtpSink;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an `async fn(Backend)` test once per database backend, as two test functions.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("ONESTOP_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL is not reachable outside CI (the test is skipped with a note);
+    /// in CI (`CI=true`) a missing PostgreSQL fails the test.
+    pub async fn create_for_test(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match backend {
+            Backend::Sqlite => Some(Self {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("onestop.db").display()),
+                pg_name: None,
+                _dir: dir,
+            }),
+            Backend::Postgres => {
+                let admin = match Database::connect(pg_admin_url()).await {
+                    Ok(db) => db,
+                    Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+                        eprintln!("SKIPPED: PostgreSQL unreachable ({err}); set CI=true to fail instead");
+                        return None;
+                    }
+                    Err(err) => panic!("PostgreSQL is required in CI but unreachable: {err}"),
+                };
+                let name = format!("onestop_test_{}", uuid::Uuid::new_v4().simple());
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let base = pg_admin_url();
+                let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
+                Some(Self { url: format!("{server}/{name}"), pg_name: Some(name), _dir: dir })
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+/// Drops a PostgreSQL test database, ending the connections the server still holds.
+pub fn drop_pg_database(name: &str) {
+    let name = name.to_string();
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        if let Ok(runtime) = runtime {
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(pg_admin_url()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                    admin.close().await.ok();
+                }
+            });
+        }
+    })
+    .join();
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            drop_pg_database(name);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpSink,
+    pub state: AppState,
+    pub jwt_secret: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pub db: TestDb,
+}
+
+pub const PUBLIC_BASE_URL: &str = "http://onestop.test";
+/// A password zxcvbn scores 4.
+pub const GOOD_PASSWORD: &str = "Ziggurat-Peppercorn-47-Lantern";
+
+pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> Config {
+    Config {
+        environment: Environment::Development,
+        database_url: db_url.to_string(),
+        bind: "127.0.0.1:0".into(),
+        public_base_url: PUBLIC_BASE_URL.into(),
+        data_dir: data_dir.to_path_buf(),
+        jwt: JwtConfig {
+            secret: format!("test-secret-{}", uuid::Uuid::new_v4().simple()),
+            issuer: "onestop".into(),
+            audience: "onestop-api".into(),
+            access_ttl: Duration::from_secs(900),
+        },
+        mail: MailConfig {
+            smtp_url: Some(format!("smtp://127.0.0.1:{smtp_port}")),
+            from: "onestop <no-reply@onestop.test>".into(),
+            dir: data_dir.join("mail"),
+            poll_interval: Duration::from_millis(100),
+            retry_base: Duration::from_millis(100),
+            max_attempts: 20,
+            smtp_timeout: Duration::from_secs(5),
+        },
+        log_filter: "warn".into(),
+        log_format: LogFormat::Pretty,
+        max_body_bytes: 256 * 1024,
+        db_max_connections: 4,
+        db_acquire_timeout: Duration::from_secs(2),
+        tokens: TokenLifetimes::default(),
+        regions: Regions::default(),
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the app with a test configuration changed by `adjust`. The SMTP listener starts
+/// unless `adjust` leaves it turned off by setting `smtp_url` to `None` (mail directory).
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    onestop::install_crypto_provider();
+    let db = TestDb::create_for_test(backend).await?;
+    let smtp = SmtpSink::default();
+    let smtp_port = smtp.start_on(0).await;
+    let mut config = test_config(&db.url, db.dir(), smtp_port);
+    adjust(&mut config);
+    Some(start(db, smtp, config).await)
+}
+
+pub async fn start(db: TestDb, smtp: SmtpSink, config: Config) -> TestApp {
+    let jwt_secret = config.jwt.secret.clone();
+    let application = Application::build(config).await.expect("build app");
+    let addr = application.local_addr();
+    let state = application.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = application
+            .serve(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    TestApp {
+        base_url: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        smtp,
+        state,
+        jwt_secret,
+        stop: Some(stop),
+        server: Some(server),
+        db,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A GraphQL response, with helpers to read data and errors.
+#[derive(Debug)]
+pub struct Gql(pub Value);
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.0.get("errors").is_none(),
+            "unexpected GraphQL errors: {}",
+            self.0["errors"]
+        );
+        &self.0["data"]
+    }
+
+    /// The `extensions.code` of the first error; panics when there is none.
+    pub fn error_code(&self) -> String {
+        self.0["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected a GraphQL error, got {}", self.0))
+            .to_string()
+    }
+
+    pub fn error_message(&self) -> String {
+        self.0["errors"][0]["message"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn error_fields(&self) -> Vec<String> {
+        self.0["errors"][0]["extensions"]["fields"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["field"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Gql {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        Gql(response.json().await.expect("JSON body"))
+    }
+
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> Gql {
+        self.gql(
+            "mutation($e: String!, $p: String!, $n: String!) {
+                registerMerchantUser(email: $e, password: $p, displayName: $n) { id email emailVerified role }
+            }",
+            json!({ "e": email, "p": password, "n": name }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($e: String!, $p: String!) {
+                login(email: $e, password: $p) { accessToken refreshToken expiresIn user { id email role } }
+            }",
+            json!({ "e": email, "p": password }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Gql {
+        self.gql(
+            "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken } }",
+            json!({ "t": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn me(&self, token: &str) -> Gql {
+        self.gql(
+            "{ me { id email displayName role emailVerified agency regions createdAt } }",
+            json!({}),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Signs up, follows the emailed verification link, logs in: returns (access, refresh).
+    pub async fn verified_merchant(&self, email: &str) -> (String, String) {
+        self.register(email, GOOD_PASSWORD, "Test Merchant").await.data();
+        let mail = self.smtp.wait_for(email, 1).await.remove(0);
+        let verified = self
+            .gql(
+                "mutation($t: String!) { verifyEmail(token: $t) }",
+                json!({ "t": mail.link_token() }),
+                None,
+            )
+            .await;
+        assert_eq!(verified.data()["verifyEmail"], true);
+        let login = self.login(email, GOOD_PASSWORD).await;
+        let data = &login.data()["login"];
+        (
+            data["accessToken"].as_str().expect("access").to_string(),
+            data["refreshToken"].as_str().expect("refresh").to_string(),
+        )
+    }
+
+    /// Creates an ADMIN the way `onestop create-admin` does and logs in as it.
+    pub async fn admin_token(&self) -> String {
+        let email = "root@onestop.test";
+        onestop::auth::accounts::create_admin(&self.state, email, GOOD_PASSWORD, "Root Admin")
+            .await
+            .map_err(|e| e.detail())
+            .expect("create admin");
+        let login = self.login(email, GOOD_PASSWORD).await;
+        login.data()["login"]["accessToken"].as_str().expect("token").to_string()
+    }
+
+    /// One row of a raw SQL query against the app's database (for asserting what is stored).
+    pub async fn query_row(&self, sql: &str) -> sea_orm::QueryResult {
+        self.state
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.state.db.get_database_backend(),
+                sql.to_string(),
+            ))
+            .await
+            .expect("query")
+            .expect("a row")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self.query_row(&format!("SELECT COUNT(*) AS n FROM {table}")).await;
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}

@@ -1,0 +1,174 @@
+//! Health, readiness, metrics, request ids, request limits, and the email outbox under SMTP
+//! failure.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::{
+    both_backends,
+    helpers::{Backend, GOOD_PASSWORD, TestDb, spawn_app, start, test_config},
+    smtp::SmtpSink,
+};
+
+both_backends!(
+    health_metrics_and_request_ids,
+    readyz_turns_503_when_the_database_is_gone,
+    email_waits_out_an_smtp_outage_and_is_delivered_once,
+    malformed_and_oversized_requests_get_clear_errors,
+);
+
+async fn health_metrics_and_request_ids(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(given.headers()["x-request-id"], "trace-abc-123");
+    let made = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    let made_id = made.headers()["x-request-id"].to_str().expect("ascii").to_string();
+    assert!(uuid::Uuid::parse_str(&made_id).is_ok(), "generated ids are UUIDs: {made_id}");
+    let hostile = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .expect("healthz");
+    assert_ne!(hostile.headers()["x-request-id"], "bad id with spaces");
+
+    app.gql("query { validateUscc(code: \"91510100MA61R2XX0X\") }", json!({}), None).await.data();
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(metrics.status(), 200);
+    let body = metrics.text().await.expect("text");
+    assert!(
+        body.contains("onestop_graphql_requests_total{operation=\"query validateUscc\",outcome=\"ok\"}"),
+        "{body}"
+    );
+    assert!(body.contains("onestop_graphql_request_duration_seconds_bucket{operation=\"query validateUscc\""));
+
+    let graphiql = app.client.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert_eq!(graphiql.status(), 200);
+    assert!(graphiql.text().await.expect("html").contains("graphiql"));
+}
+
+async fn readyz_turns_503_when_the_database_is_gone(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.expect("readyz").status(), 200);
+    match backend {
+        // The database server side goes away: the test database is dropped under the app.
+        Backend::Postgres => {
+            let name = app.db.url.rsplit('/').next().expect("db name").to_string();
+            crate::helpers::drop_pg_database(&name);
+        }
+        // An embedded SQLite cannot be "unreachable"; closing the pool is the nearest fault.
+        Backend::Sqlite => app.state.db.close_by_ref().await.expect("close"),
+    }
+    let started = std::time::Instant::now();
+    let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), 503);
+    assert!(app.client.get(app.url("/healthz")).send().await.expect("healthz").status() == 200);
+
+    // Requests that need the database fail with a code, not a hang or a leaked message.
+    let login = app.login("x@example.cn", GOOD_PASSWORD).await;
+    let code = login.error_code();
+    assert!(code == "SERVICE_UNAVAILABLE" || code == "INTERNAL", "got {code}");
+    assert!(login.0["errors"][0]["extensions"]["requestId"].is_string());
+    assert!(!login.error_message().to_lowercase().contains("sql"), "{}", login.error_message());
+    assert!(started.elapsed() < Duration::from_secs(20), "fails fast");
+}
+
+async fn email_waits_out_an_smtp_outage_and_is_delivered_once(backend: Backend) {
+    onestop::install_crypto_provider();
+    let Some(db) = TestDb::create_for_test(backend).await else { return };
+    // A port with nothing listening: SMTP is down.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let config = test_config(&db.url, db.dir(), port);
+    let smtp = SmtpSink::default();
+    let app = start(db, smtp.clone(), config).await;
+
+    app.register("outage@example.cn", GOOD_PASSWORD, "Outage").await.data();
+    // Wait until the worker has tried and failed at least twice.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let row = app.query_row("SELECT attempts, status, last_error FROM outbox_messages").await;
+        let attempts: i32 = row.try_get("", "attempts").expect("attempts");
+        let status: String = row.try_get("", "status").expect("status");
+        assert_eq!(status, "pending", "a failed send keeps the message");
+        if attempts >= 2 {
+            let error: Option<String> = row.try_get("", "last_error").expect("last_error");
+            assert!(error.is_some(), "the failure is recorded");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "worker never retried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(smtp.all().await.is_empty());
+
+    // SMTP comes back on the same port: the message goes out, exactly once.
+    smtp.start_on(port).await;
+    let mails = smtp.wait_for("outage@example.cn", 1).await;
+    assert!(mails[0].subject().contains("Verify"));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(smtp.all().await.len(), 1, "delivered once, not again on later passes");
+    let sent = app
+        .query_row("SELECT COUNT(*) AS n FROM outbox_messages WHERE status = 'sent' AND sent_at IS NOT NULL")
+        .await;
+    assert_eq!(sent.try_get::<i64>("", "n").expect("n"), 1);
+}
+
+async fn malformed_and_oversized_requests_get_clear_errors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let unknown = app.gql("{ nonsense }", json!({}), None).await;
+    assert_eq!(unknown.error_code(), "BAD_REQUEST");
+    let wrong_type = app.gql("mutation { login(email: 5, password: \"x\") { accessToken } }", json!({}), None).await;
+    assert_eq!(wrong_type.error_code(), "BAD_REQUEST");
+    let missing_var = app
+        .gql("mutation($e: String!) { login(email: $e, password: \"x\") { accessToken } }", json!({}), None)
+        .await;
+    assert_eq!(missing_var.error_code(), "BAD_REQUEST");
+
+    let not_json = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{ this is not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(not_json.status(), 400);
+
+    // The test server caps bodies at 256 KiB; a 1 MB string is refused before parsing.
+    let huge = "x".repeat(1024 * 1024);
+    let too_big = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "mutation($e: String!) { requestPasswordReset(email: $e) }", "variables": { "e": huge } }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(app.count("outbox_messages").await, 0);
+
+    let bad_auth = app
+        .client
+        .post(app.url("/graphql"))
+        .header("authorization", "Basic abc")
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("post");
+    let body: serde_json::Value = bad_auth.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}

@@ -1,0 +1,149 @@
+//! A real SMTP listener for tests: speaks enough of RFC 5321 for lettre and keeps every
+//! message it accepts.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpListener,
+    sync::Mutex,
+};
+
+#[derive(Clone, Debug)]
+pub struct ReceivedMail {
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl ReceivedMail {
+    pub fn subject(&self) -> String {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .and_then(|m| m.subject().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    pub fn text(&self) -> String {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .and_then(|m| m.body_text(0).map(|t| t.to_string()))
+            .unwrap_or_default()
+    }
+
+    pub fn html(&self) -> String {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .and_then(|m| m.body_html(0).map(|t| t.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// The `token` query parameter of the first link in the text body.
+    pub fn link_token(&self) -> String {
+        let text = self.text();
+        let start = text.find("token=").expect("mail has no token link") + "token=".len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub received: Arc<Mutex<Vec<ReceivedMail>>>,
+}
+
+impl SmtpSink {
+    /// Starts listening on `port` (0 = any free port) and returns the port.
+    pub async fn start_on(&self, port: u16) -> u16 {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind smtp sink");
+        let port = listener.local_addr().expect("addr").port();
+        let received = self.received.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let received = received.clone();
+                tokio::spawn(async move {
+                    let _ = session(socket, received).await;
+                });
+            }
+        });
+        port
+    }
+
+    pub async fn all(&self) -> Vec<ReceivedMail> {
+        self.received.lock().await.clone()
+    }
+
+    pub async fn to(&self, address: &str) -> Vec<ReceivedMail> {
+        self.all().await.into_iter().filter(|m| m.to.iter().any(|t| t == address)).collect()
+    }
+
+    /// Waits (up to 15 s) until `count` messages to `address` have arrived.
+    pub async fn wait_for(&self, address: &str, count: usize) -> Vec<ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let mails = self.to(address).await;
+            if mails.len() >= count {
+                return mails;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("expected {count} mail(s) to {address}, got {}", mails.len());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn session(
+    socket: tokio::net::TcpStream,
+    received: Arc<Mutex<Vec<ReceivedMail>>>,
+) -> std::io::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 sink.test ESMTP\r\n").await?;
+    let mut to = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_ascii_uppercase();
+        if command.starts_with("EHLO") || command.starts_with("HELO") {
+            write.write_all(b"250 sink.test\r\n").await?;
+        } else if command.starts_with("MAIL FROM") {
+            to.clear();
+            write.write_all(b"250 OK\r\n").await?;
+        } else if command.starts_with("RCPT TO") {
+            let address = line.trim_end()[8..]
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_lowercase();
+            to.push(address);
+            write.write_all(b"250 OK\r\n").await?;
+        } else if command == "DATA" {
+            write.write_all(b"354 go ahead\r\n").await?;
+            let mut raw = Vec::new();
+            loop {
+                let mut data_line = String::new();
+                if lines.read_line(&mut data_line).await? == 0 {
+                    return Ok(());
+                }
+                if data_line == ".\r\n" || data_line == ".\n" {
+                    break;
+                }
+                let unstuffed = data_line.strip_prefix('.').unwrap_or(&data_line);
+                raw.extend_from_slice(unstuffed.as_bytes());
+            }
+            received.lock().await.push(ReceivedMail { to: to.clone(), raw });
+            write.write_all(b"250 queued\r\n").await?;
+        } else if command == "QUIT" {
+            write.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            // RSET, NOOP and anything else lettre's pool may send.
+            write.write_all(b"250 OK\r\n").await?;
+        }
+    }
+}
