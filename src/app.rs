@@ -1,7 +1,12 @@
 //! Start-up: connect, migrate, bind, and serve the HTTP API with the background workers.
 //! `main` and the tests build the same `Application`.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use anyhow::Context;
 use poem::{
@@ -27,13 +32,15 @@ pub struct Application {
 
 /// Connects to the database and applies pending migrations; builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = db::connect(&config).await.context("connecting to the database")?;
+    let sql_statements = Arc::new(AtomicU64::new(0));
+    let db = db::connect(&config, sql_statements.clone()).await.context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
     Ok(AppState {
         db,
         jwt: JwtKeys::new(&config.jwt),
         templates: Arc::new(Templates::load()?),
         outbox_wakeup: Arc::new(Notify::new()),
+        sql_statements,
         config: Arc::new(config),
     })
 }

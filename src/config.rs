@@ -39,6 +39,56 @@ pub struct Config {
     pub tokens: TokenLifetimes,
     /// The provinces served (region codes are checked against them).
     pub regions: crate::domain::Regions,
+    /// Statutory review time per filing kind, in working days.
+    pub review_days: ReviewDays,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReviewDays {
+    pub registration: u32,
+    pub customs: u32,
+    pub inspection: u32,
+    pub tax: u32,
+    pub fx: u32,
+}
+
+impl Default for ReviewDays {
+    fn default() -> Self {
+        Self { registration: 3, customs: 5, inspection: 5, tax: 3, fx: 5 }
+    }
+}
+
+impl ReviewDays {
+    pub fn for_kind(&self, kind: crate::domain::FilingKind) -> u32 {
+        use crate::domain::FilingKind as K;
+        match kind {
+            K::Registration => self.registration,
+            K::Customs => self.customs,
+            K::Inspection => self.inspection,
+            K::Tax => self.tax,
+            K::Fx => self.fx,
+        }
+    }
+
+    /// `REGISTRATION=3,CUSTOMS=5,…`; kinds not named keep their default.
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let mut days = Self::default();
+        for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (kind, n) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("ONESTOP_REVIEW_DAYS: expected KIND=days, got {pair:?}"))?;
+            let n: u32 = n.trim().parse().map_err(|_| anyhow::anyhow!("ONESTOP_REVIEW_DAYS: {pair:?}"))?;
+            match kind.trim() {
+                "REGISTRATION" => days.registration = n,
+                "CUSTOMS" => days.customs = n,
+                "INSPECTION" => days.inspection = n,
+                "TAX" => days.tax = n,
+                "FX" => days.fx = n,
+                other => bail!("ONESTOP_REVIEW_DAYS: unknown filing kind {other:?}"),
+            }
+        }
+        Ok(days)
+    }
 }
 
 #[derive(Clone)]
@@ -166,6 +216,10 @@ impl Config {
                 5000,
             )?),
             tokens: TokenLifetimes::default(),
+            review_days: match var("ONESTOP_REVIEW_DAYS") {
+                None => ReviewDays::default(),
+                Some(raw) => ReviewDays::parse(&raw)?,
+            },
             regions: match var("ONESTOP_WESTERN_PROVINCES") {
                 None => crate::domain::Regions::default(),
                 Some(list) => crate::domain::Regions::new(

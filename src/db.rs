@@ -1,13 +1,21 @@
 //! Database connection with the settings that matter for speed and robustness.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::config::Config;
 
-pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+/// Connects; `statements` counts every SQL statement the connection runs (exported as a
+/// metric, and used by tests to prove queries stay bounded).
+pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Result<DatabaseConnection> {
     let url = &config.database_url;
     let is_sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.clone());
@@ -33,7 +41,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
                 .foreign_keys(true)
         });
     }
-    Ok(Database::connect(options).await?)
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(move |_| {
+        statements.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("onestop_sql_statements_total").increment(1);
+    });
+    Ok(db)
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -1,14 +1,21 @@
 //! onestop: the one-stop ("single window") filing portal backend.
 
+pub mod access;
 pub mod app;
+pub mod audit;
+pub mod cases;
+pub mod clock;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod filings;
 pub mod graphql;
 pub mod http;
+pub mod merchants;
 pub mod notify;
+pub mod pagination;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

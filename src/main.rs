@@ -1,5 +1,5 @@
 use clap::{Parser, Subcommand};
-use onestop::{app, auth::accounts, config::Config, graphql, seed, telemetry};
+use onestop::{app, audit, auth::accounts, config::Config, graphql, seed, telemetry};
 
 /// onestop: one-stop filing portal backend.
 #[derive(Parser)]
@@ -26,6 +26,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Walk every case's audit hash chain; exit 1 at the first broken link.
+    VerifyAudit,
     /// Create demo accounts (admin, merchant, one officer per agency, a supervisor) and print
     /// their passwords.
     SeedDemo,
@@ -64,6 +66,19 @@ async fn main() -> anyhow::Result<()> {
         Command::SeedDemo => {
             let state = app::build_state(config).await?;
             seed::seed_demo(&state).await?;
+        }
+        Command::VerifyAudit => {
+            let state = app::build_state(config).await?;
+            match audit::verify_all(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))? {
+                Ok(checked) => println!("OK: {checked} audit events verified"),
+                Err(broken) => {
+                    println!(
+                        "BROKEN: case {} event #{}: {}",
+                        broken.case_id, broken.seq, broken.reason
+                    );
+                    std::process::exit(1);
+                }
+            }
         }
         Command::ExportSchema => unreachable!("handled above"),
     }

@@ -1,6 +1,6 @@
 //! What every request handler and service needs, built once at start-up.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicU64};
 
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
@@ -16,6 +16,8 @@ pub struct AppState {
     /// Signalled after a commit that queued outbox messages, so mail goes out at once instead
     /// of at the next poll.
     pub outbox_wakeup: Arc<Notify>,
+    /// SQL statements run since start-up.
+    pub sql_statements: Arc<AtomicU64>,
 }
 
 impl AppState {

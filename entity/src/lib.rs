@@ -1,6 +1,12 @@
 //! sea-orm entities of onestop, one module per table. Identifiers are UUID v7 (time-ordered,
 //! so primary-key indexes stay append-mostly); timestamps are UTC.
 
+pub mod audit_event;
+pub mod case;
+pub mod case_counter;
+pub mod comment;
+pub mod filing;
+pub mod merchant;
 pub mod one_time_token;
 pub mod outbox_message;
 pub mod refresh_token;

@@ -2,12 +2,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_accounts_and_outbox;
+mod m20261125_000002_cases_and_filings;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_accounts_and_outbox::Migration)]
+        vec![
+            Box::new(m20261125_000001_accounts_and_outbox::Migration),
+            Box::new(m20261125_000002_cases_and_filings::Migration),
+        ]
     }
 }

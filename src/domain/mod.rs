@@ -2,12 +2,17 @@
 //! code can only hold valid ones.
 
 pub mod email;
+pub mod filing_data;
+pub mod identifiers;
 pub mod password;
 pub mod region;
 pub mod role;
 pub mod uscc;
+pub mod workflow;
+pub mod working_days;
 
 pub use email::Email;
 pub use region::{RegionCode, Regions};
 pub use role::{Agency, Role};
 pub use uscc::Uscc;
+pub use workflow::{CaseStatus, FilingKind, FilingStatus, Transition};

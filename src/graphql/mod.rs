@@ -1,20 +1,34 @@
 //! The GraphQL API: thin resolvers that read the caller and the input and call a service.
 
+mod loaders;
 mod mutation;
+mod objects;
 mod observe;
 mod query;
 mod types;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, Schema, dataloader::DataLoader};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 pub use observe::{OperationLabel, OperationObserver};
 
-use crate::{auth::Caller, state::AppState};
+use crate::{
+    access::{self, Scope},
+    auth::Caller,
+    error::{AppError, AppResult},
+    state::AppState,
+};
 
 pub type OnestopSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 pub fn build_schema(state: AppState) -> OnestopSchema {
+    let db = state.db.clone();
     Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::FilingsByCase(db), tokio::spawn))
         .data(state)
         .extension(OperationObserver)
         .finish()
@@ -22,9 +36,7 @@ pub fn build_schema(state: AppState) -> OnestopSchema {
 
 /// The schema without any state, for `onestop export-schema`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish().sdl()
 }
 
 /// The application state and the caller of the current request.
@@ -33,4 +45,22 @@ pub(crate) fn parts<'a>(ctx: &Context<'a>) -> (&'a AppState, &'a Caller) {
     let state = ctx.data_unchecked::<AppState>();
     let caller = ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS);
     (state, caller)
+}
+
+/// Per-request cache of the caller's scope (loaded once, on first use).
+#[derive(Default)]
+pub struct ScopeCache(OnceCell<Scope>);
+
+/// What the caller may reach; UNAUTHENTICATED without a valid login.
+pub(crate) async fn scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> {
+    let (state, caller) = parts(ctx);
+    let cache = ctx
+        .data_opt::<ScopeCache>()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;
+    cache.0.get_or_try_init(|| access::load_scope(&state.db, caller)).await
+}
+
+/// Parses a GraphQL `ID` argument as a UUID, naming the argument when it is malformed.
+pub(crate) fn uuid_arg(field: &str, id: &async_graphql::ID) -> AppResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| AppError::validation(field, "is not a valid ID"))
 }

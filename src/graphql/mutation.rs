@@ -1,9 +1,19 @@
 use async_graphql::{Context, InputObject, Object, Result};
 
-use super::{parts, types::{AuthPayload, User}};
+use async_graphql::ID;
+
+use super::{
+    objects::{Case, Comment, Filing, Merchant},
+    parts, scope,
+    types::{AuthPayload, User},
+    uuid_arg,
+};
 use crate::{
     auth::{accounts, sessions},
-    domain::{Agency, Role},
+    cases,
+    domain::{Agency, FilingKind, Role, filing_data::FilingDataInput},
+    filings,
+    merchants::{self, MerchantProfileInput},
 };
 
 pub struct Mutation;
@@ -82,5 +92,126 @@ impl Mutation {
             regions: input.regions,
         };
         Ok(User(accounts::create_officer(state, caller, input).await?))
+    }
+
+    /// Creates or updates the caller's shared company profile.
+    async fn save_merchant_profile(&self, ctx: &Context<'_>, input: MerchantProfileInput) -> Result<Merchant> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Merchant(merchants::save_profile(state, scope, input).await?))
+    }
+
+    /// A new case with one DRAFT filing per kind.
+    async fn create_case(&self, ctx: &Context<'_>, kinds: Vec<FilingKind>) -> Result<Case> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Case(cases::create_case(state, scope, kinds).await?))
+    }
+
+    async fn update_filing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        data: FilingDataInput,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        Ok(Filing(filings::update_filing(state, scope, filing_id, expected_version, data).await?))
+    }
+
+    /// Submits every DRAFT filing of the case at once.
+    async fn submit_case(&self, ctx: &Context<'_>, id: ID) -> Result<Case> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Case(cases::submit_case(state, scope, uuid_arg("id", &id)?).await?))
+    }
+
+    async fn resubmit_filing(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Filing(filings::resubmit_filing(state, scope, uuid_arg("id", &id)?, expected_version).await?))
+    }
+
+    async fn withdraw_case(&self, ctx: &Context<'_>, id: ID) -> Result<Case> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Case(cases::withdraw_case(state, scope, uuid_arg("id", &id)?).await?))
+    }
+
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        filing_id: Option<ID>,
+        body: String,
+    ) -> Result<Comment> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let case_id = uuid_arg("caseId", &case_id)?;
+        let filing_id = filing_id.as_ref().map(|f| uuid_arg("filingId", f)).transpose()?;
+        Ok(Comment(cases::add_comment(state, scope, case_id, filing_id, &body).await?))
+    }
+
+    /// SUBMITTED → UNDER_REVIEW, assigned to the caller.
+    async fn claim_filing(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Filing(filings::claim_filing(state, scope, uuid_arg("id", &id)?, expected_version).await?))
+    }
+
+    /// Supervisors: give the filing to an officer of the agency whose regions cover it.
+    async fn assign_filing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        officer_id: ID,
+        expected_version: i32,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        let officer_id = uuid_arg("officerId", &officer_id)?;
+        Ok(Filing(filings::assign_filing(state, scope, filing_id, officer_id, expected_version).await?))
+    }
+
+    async fn request_correction(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        note: String,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        Ok(Filing(filings::request_correction(state, scope, filing_id, expected_version, &note).await?))
+    }
+
+    async fn approve_filing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        note: Option<String>,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        Ok(Filing(filings::approve_filing(state, scope, filing_id, expected_version, note.as_deref()).await?))
+    }
+
+    async fn reject_filing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        note: String,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        Ok(Filing(filings::reject_filing(state, scope, filing_id, expected_version, &note).await?))
     }
 }

@@ -1,9 +1,29 @@
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result};
 
-use super::{parts, types::User};
-use crate::{auth::{Caller, accounts}, domain::Uscc};
+use super::{
+    objects::{Case, CaseConnection, Filing, FilingConnection, Merchant, WorkloadRow, case_connection, filing_connection},
+    parts, scope,
+    types::User,
+    uuid_arg,
+};
+use crate::{
+    auth::{Caller, accounts},
+    cases,
+    domain::{CaseStatus, FilingKind, FilingStatus, Uscc},
+    filings::{self, QueueFilter},
+    merchants,
+};
 
 pub struct Query;
+
+#[derive(InputObject, Default)]
+pub struct FilingFilter {
+    pub kinds: Option<Vec<FilingKind>>,
+    pub statuses: Option<Vec<FilingStatus>>,
+    pub region_codes: Option<Vec<String>>,
+    pub assigned_to_me: Option<bool>,
+    pub overdue: Option<bool>,
+}
 
 #[Object]
 impl Query {
@@ -15,6 +35,68 @@ impl Query {
         }
         let principal = caller.require_user()?;
         Ok(accounts::find_user(state, principal.user_id).await?.map(User))
+    }
+
+    /// The caller's own merchant profile; null until it is saved.
+    async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<Merchant>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(merchants::own_merchant(state, scope).await?.map(Merchant))
+    }
+
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let case_id = uuid_arg("id", &id)?;
+        Ok(Some(Case(cases::find_visible(&state.db, scope, case_id).await?)))
+    }
+
+    /// The cases the caller may see, newest first.
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<CaseStatus>,
+    ) -> Result<CaseConnection> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(case_connection(cases::list_cases(state, scope, first, after, status, None).await?))
+    }
+
+    async fn filing(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Filing>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(Some(Filing(filings::find_visible(state, scope, uuid_arg("id", &id)?).await?)))
+    }
+
+    /// Officers: filings of their agency in their regions, soonest deadline first.
+    async fn review_queue(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<FilingFilter>,
+    ) -> Result<FilingConnection> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filter = filter.unwrap_or_default();
+        let filter = QueueFilter {
+            kinds: filter.kinds,
+            statuses: filter.statuses,
+            region_codes: filter.region_codes,
+            assigned_to_me: filter.assigned_to_me,
+            overdue: filter.overdue,
+        };
+        Ok(filing_connection(filings::review_queue(state, scope, first, after, filter).await?))
+    }
+
+    /// Supervisors: filings by agency, region and status, with overdue counts.
+    async fn workload(&self, ctx: &Context<'_>) -> Result<Vec<WorkloadRow>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let rows = filings::workload(state, scope).await?;
+        Ok(rows.into_iter().map(WorkloadRow::try_from).collect::<Result<_, _>>()?)
     }
 
     /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100)?

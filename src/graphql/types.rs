@@ -1,6 +1,6 @@
 //! GraphQL object types that wrap entity rows.
 
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -34,6 +34,16 @@ impl User {
     /// Officers' jurisdiction (region codes).
     async fn regions(&self) -> Vec<String> {
         serde_json::from_str(&self.0.regions).unwrap_or_default()
+    }
+    /// Merchants: their company profile (shown to the user themself and to admins).
+    async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<super::objects::Merchant>> {
+        let (state, _) = super::parts(ctx);
+        let scope = super::scope(ctx).await?;
+        let allowed = scope.user_id() == self.0.id || matches!(scope, crate::access::Scope::Admin { .. });
+        if !allowed || self.0.role != Role::Merchant.as_str() {
+            return Ok(None);
+        }
+        Ok(crate::merchants::find_by_owner(&state.db, self.0.id).await?.map(super::objects::Merchant))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -11,7 +11,7 @@ use poem::{
 use super::RequestId;
 use crate::{
     auth::{Caller, Principal, jwt::TokenError},
-    graphql::{OnestopSchema, OperationLabel},
+    graphql::{OnestopSchema, OperationLabel, ScopeCache},
     state::AppState,
 };
 
@@ -49,7 +49,12 @@ pub async fn graphql(
     let started = Instant::now();
     let label = OperationLabel::default();
     let caller = caller_from(&state, headers);
-    let request = request.0.data(caller).data(label.clone()).data(request_id.0.clone());
+    let request = request
+        .0
+        .data(caller)
+        .data(ScopeCache::default())
+        .data(label.clone())
+        .data(request_id.0.clone());
     let mut response = schema.execute(request).await;
 
     let mut rejected = false;

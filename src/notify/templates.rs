@@ -11,6 +11,14 @@ pub enum EmailKind {
     VerifyEmail,
     PasswordReset,
     OfficerInvitation,
+    /// To the merchant: the case's filings went to the agencies.
+    CaseSubmitted,
+    CorrectionRequested,
+    FilingApproved,
+    FilingRejected,
+    CaseCompleted,
+    /// To an officer: a filing was assigned to them.
+    FilingAssigned,
 }
 
 impl EmailKind {
@@ -19,14 +27,35 @@ impl EmailKind {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
             Self::OfficerInvitation => "officer_invitation",
+            _ => "case_update",
         }
     }
 
+    /// A template string rendered with the same context as the body.
     fn subject(self) -> &'static str {
         match self {
             Self::VerifyEmail => "请验证您的邮箱 / Verify your email address",
             Self::PasswordReset => "重置密码 / Reset your password",
             Self::OfficerInvitation => "您的 onestop 工作账户 / Your onestop staff account",
+            Self::CaseSubmitted => "案件 {{ reference }} 已提交 / Case {{ reference }} submitted",
+            Self::CorrectionRequested => "案件 {{ reference }} 需要补正 / Correction requested on case {{ reference }}",
+            Self::FilingApproved => "{{ filing_zh }}已核准 / {{ filing_kind }} approved — {{ reference }}",
+            Self::FilingRejected => "{{ filing_zh }}未获核准 / {{ filing_kind }} rejected — {{ reference }}",
+            Self::CaseCompleted => "案件 {{ reference }} 已全部办结 / Case {{ reference }} completed",
+            Self::FilingAssigned => "新的审核任务 {{ reference }} / Filing assigned to you — {{ reference }}",
+        }
+    }
+
+    /// The first line of a case update, in Chinese and English.
+    fn headline(self) -> (&'static str, &'static str) {
+        match self {
+            Self::CaseSubmitted => ("您的案件已提交，各部门将并联审核。", "Your case was submitted; the agencies will review it in parallel."),
+            Self::CorrectionRequested => ("审核部门要求您补正材料。", "An agency asks you to correct your filing."),
+            Self::FilingApproved => ("您的备案已核准。", "Your filing was approved."),
+            Self::FilingRejected => ("很遗憾，您的备案未获核准。", "Your filing was rejected."),
+            Self::CaseCompleted => ("您案件中的全部备案均已核准。", "Every filing of your case is approved."),
+            Self::FilingAssigned => ("一项备案已分派给您审核。", "A filing was assigned to you for review."),
+            _ => ("", ""),
         }
     }
 }
@@ -59,14 +88,19 @@ impl Templates {
         template!(env, "password_reset.html");
         template!(env, "officer_invitation.txt");
         template!(env, "officer_invitation.html");
+        template!(env, "case_update.txt");
+        template!(env, "case_update.html");
         Ok(Self { env })
     }
 
     pub fn render(&self, kind: EmailKind, context: &serde_json::Value) -> AppResult<Rendered> {
-        let subject = kind.subject().to_string();
+        let subject = self.env.render_str(kind.subject(), context).map_err(anyhow::Error::from)?;
+        let (headline_zh, headline_en) = kind.headline();
         let mut ctx = context.clone();
         if let Some(map) = ctx.as_object_mut() {
             map.insert("subject".into(), subject.clone().into());
+            map.insert("headline_zh".into(), headline_zh.into());
+            map.insert("headline_en".into(), headline_en.into());
         }
         let render = |ext: &str| -> anyhow::Result<String> {
             let name = format!("{}.{ext}", kind.name());

@@ -158,6 +158,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         db_acquire_timeout: Duration::from_secs(2),
         tokens: TokenLifetimes::default(),
         regions: Regions::default(),
+        review_days: onestop::config::ReviewDays::default(),
     }
 }
 

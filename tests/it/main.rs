@@ -1,9 +1,11 @@
 //! Integration tests: each one starts the real server on a random port with a fresh database
 //! (SQLite file and PostgreSQL database) and a real SMTP listener, and drives it over HTTP.
 
+mod fixtures;
 mod helpers;
 mod smtp;
 
 mod accounts;
 mod ops;
 mod sessions;
+mod story;

@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+/// An entry of a case's audit trail. `hash` = SHA-256(previous hash ‖ canonical content), so
+/// any edit or deletion breaks the chain from that point on.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// 1, 2, 3 … within the case; unique with `case_id`.
+    pub seq: i64,
+    pub at: DateTimeUtc,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub filing_id: Option<Uuid>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+use sea_orm::entity::prelude::*;
+
+/// One agency's filing inside a case.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "filings")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// `REGISTRATION`, `CUSTOMS`, `INSPECTION`, `TAX`, `FX`.
+    pub kind: String,
+    pub agency: String,
+    pub status: String,
+    /// Optimistic concurrency: every write checks and increments it.
+    pub version: i32,
+    /// The office (region) that reviews it; starts as the case's region.
+    pub region_code: String,
+    /// The kind's data as JSON; `None` until the merchant first saves it.
+    pub data: Option<String>,
+    pub assignee_id: Option<Uuid>,
+    pub due_at: Option<DateTimeUtc>,
+    /// Review time left when a correction was requested (the clock pauses meanwhile).
+    pub paused_remaining_secs: Option<i64>,
+    pub decision_note: Option<String>,
+    pub certificate_number: Option<String>,
+    /// The merchant's USCC, copied in when registration is approved (or from the profile).
+    pub uscc: Option<String>,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub decided_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,140 @@
+//! Who may see what. Every service query goes through a `Scope`, so an object the caller may
+//! not see is simply not found (`NOT_FOUND`), never someone else's data.
+
+use entity::{case, filing, merchant, user};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, Query},
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::Caller,
+    domain::{Agency, Role},
+    error::{AppError, AppResult},
+};
+
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// A merchant's user; `merchant_id` is `None` until the profile is saved.
+    Merchant { user_id: Uuid, merchant_id: Option<Uuid> },
+    /// An officer or supervisor: one agency, some regions.
+    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool },
+    /// Reads everything, decides nothing.
+    Admin { user_id: Uuid },
+}
+
+/// Loads what the caller may reach from its account (a token alone is not trusted for the
+/// officer's agency and regions, which an admin may change).
+pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Scope> {
+    let principal = caller.require_user()?;
+    let user = user::Entity::find_by_id(principal.user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
+    let role = Role::parse(&user.role)?;
+    Ok(match role {
+        Role::Merchant => {
+            let merchant = merchant::Entity::find()
+                .filter(merchant::Column::OwnerUserId.eq(user.id))
+                .one(db)
+                .await?;
+            Scope::Merchant { user_id: user.id, merchant_id: merchant.map(|m| m.id) }
+        }
+        Role::Officer | Role::Supervisor => Scope::Agency {
+            user_id: user.id,
+            agency: Agency::parse(user.agency.as_deref().unwrap_or_default())?,
+            regions: serde_json::from_str(&user.regions).map_err(anyhow::Error::from)?,
+            supervisor: role == Role::Supervisor,
+        },
+        Role::Admin => Scope::Admin { user_id: user.id },
+    })
+}
+
+impl Scope {
+    pub fn user_id(&self) -> Uuid {
+        match self {
+            Self::Merchant { user_id, .. } | Self::Agency { user_id, .. } | Self::Admin { user_id } => *user_id,
+        }
+    }
+
+    pub fn is_supervisor(&self) -> bool {
+        matches!(self, Self::Agency { supervisor: true, .. })
+    }
+
+    /// The merchant's own merchant id, or the reason it has none.
+    pub fn own_merchant(&self) -> AppResult<Uuid> {
+        match self {
+            Self::Merchant { merchant_id: Some(id), .. } => Ok(*id),
+            Self::Merchant { merchant_id: None, .. } => Err(AppError::validation(
+                "profile",
+                "save your merchant profile first (saveMerchantProfile)",
+            )),
+            _ => Err(AppError::Forbidden("only a merchant's user may do this".into())),
+        }
+    }
+
+    /// Officers and supervisors: their agency and regions, or FORBIDDEN.
+    pub fn agency_staff(&self) -> AppResult<(Agency, &[String])> {
+        match self {
+            Self::Agency { agency, regions, .. } => Ok((*agency, regions)),
+            _ => Err(AppError::Forbidden("only agency officers and supervisors may do this".into())),
+        }
+    }
+
+    pub fn can_see_filing(&self, case_merchant_id: Uuid, filing: &filing::Model) -> bool {
+        match self {
+            Self::Admin { .. } => true,
+            Self::Merchant { merchant_id, .. } => *merchant_id == Some(case_merchant_id),
+            Self::Agency { agency, regions, .. } => {
+                filing.agency == agency.as_str() && regions.iter().any(|r| *r == filing.region_code)
+            }
+        }
+    }
+
+    /// Rows of `filings` the caller may see. `None`: everything.
+    pub fn filing_condition(&self) -> Option<Condition> {
+        match self {
+            Self::Admin { .. } => None,
+            Self::Merchant { merchant_id, .. } => Some(
+                Condition::all().add(
+                    filing::Column::CaseId.in_subquery(
+                        Query::select()
+                            .column(case::Column::Id)
+                            .from(case::Entity)
+                            .and_where(Expr::col(case::Column::MerchantId).eq(*merchant_id))
+                            .to_owned(),
+                    ),
+                ),
+            ),
+            Self::Agency { agency, regions, .. } => Some(
+                Condition::all()
+                    .add(filing::Column::Agency.eq(agency.as_str()))
+                    .add(filing::Column::RegionCode.is_in(regions.clone())),
+            ),
+        }
+    }
+
+    /// Rows of `cases` the caller may see: a merchant its own; agency staff those holding a
+    /// filing of theirs.
+    pub fn case_condition(&self) -> Option<Condition> {
+        match self {
+            Self::Admin { .. } => None,
+            Self::Merchant { merchant_id, .. } => {
+                Some(Condition::all().add(case::Column::MerchantId.eq(*merchant_id)))
+            }
+            Self::Agency { agency, regions, .. } => Some(
+                Condition::all().add(
+                    case::Column::Id.in_subquery(
+                        Query::select()
+                            .column(filing::Column::CaseId)
+                            .from(filing::Entity)
+                            .and_where(Expr::col(filing::Column::Agency).eq(agency.as_str()))
+                            .and_where(Expr::col(filing::Column::RegionCode).is_in(regions.clone()))
+                            .to_owned(),
+                    ),
+                ),
+            ),
+        }
+    }
+}

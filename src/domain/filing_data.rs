@@ -1,0 +1,244 @@
+//! What each kind of filing holds: the GraphQL inputs (validated here, then stored as JSON)
+//! and the value enums the contract names.
+
+use std::str::FromStr;
+
+use async_graphql::{Enum, InputObject, InputValueError, InputValueResult, OneofObject, Scalar, ScalarType, Value};
+use serde::{Deserialize, Serialize};
+
+use super::{FilingKind, Regions, identifiers as id};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// Money as a decimal string ("1000000.00"). Only strings are accepted: a JSON number would
+/// pass through binary floating point on the way in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Money(#[serde(with = "rust_decimal::serde::str")] pub rust_decimal::Decimal);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Money {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => rust_decimal::Decimal::from_str(s.trim())
+                .map(Money)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a decimal number"))),
+            _ => Err(InputValueError::custom("a Decimal is written as a string, e.g. \"1000.00\"")),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+macro_rules! value_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($variant),* }
+    };
+}
+
+value_enum!(CompanyType { LimitedLiability, SoleProprietorship, IndividualBusiness, FarmerCooperative, Partnership });
+value_enum!(ProductCategory { Agricultural, EthnicSpecialty, Textile, Leather, Food, Handicraft, Other });
+value_enum!(TaxpayerType { SmallScale, General });
+value_enum!(CustomsBusinessType { EcommerceEnterprise, EcommercePlatform, Logistics, Payment });
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct PersonInput {
+    pub name: String,
+    pub id_number: String,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct RegistrationDataInput {
+    pub company_name: String,
+    pub company_type: CompanyType,
+    pub registered_capital: Money,
+    pub legal_representative: PersonInput,
+    pub address: String,
+    pub business_scope: String,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct CustomsDataInput {
+    pub customs_district_code: String,
+    pub business_type: CustomsBusinessType,
+    pub contact_person: String,
+    pub expected_annual_trade_usd: Money,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct ProductLineInput {
+    pub name: String,
+    pub hs_code: String,
+    pub origin_region_code: String,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct InspectionDataInput {
+    pub categories: Vec<ProductCategory>,
+    pub products: Vec<ProductLineInput>,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct TaxDataInput {
+    pub taxpayer_type: TaxpayerType,
+    pub bank_name: String,
+    pub bank_account: String,
+    pub invoice_contact: String,
+}
+
+#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+pub struct FxDataInput {
+    pub bank_name: String,
+    pub expected_annual_receipts_usd: Money,
+    pub currencies: Vec<String>,
+}
+
+/// Exactly one field set; it must be the filing's own kind.
+#[derive(OneofObject, Clone, Debug)]
+pub enum FilingDataInput {
+    Registration(RegistrationDataInput),
+    Customs(CustomsDataInput),
+    Inspection(InspectionDataInput),
+    Tax(TaxDataInput),
+    Fx(FxDataInput),
+}
+
+/// The validated, normalised data as stored (JSON) in `filings.data`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FilingData {
+    Registration(RegistrationDataInput),
+    Customs(CustomsDataInput),
+    Inspection(InspectionDataInput),
+    Tax(TaxDataInput),
+    Fx(FxDataInput),
+}
+
+/// Collects every problem of an input instead of stopping at the first.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn check<T>(&mut self, result: AppResult<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(AppError::Validation(fields)) => {
+                self.0.extend(fields);
+                None
+            }
+            Err(other) => {
+                self.0.push(FieldError::new("data", other.message()));
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, field: String, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn finish<T>(self, value: T) -> AppResult<T> {
+        if self.0.is_empty() { Ok(value) } else { Err(AppError::Validation(self.0)) }
+    }
+}
+
+impl FilingDataInput {
+    pub fn kind(&self) -> FilingKind {
+        match self {
+            Self::Registration(_) => FilingKind::Registration,
+            Self::Customs(_) => FilingKind::Customs,
+            Self::Inspection(_) => FilingKind::Inspection,
+            Self::Tax(_) => FilingKind::Tax,
+            Self::Fx(_) => FilingKind::Fx,
+        }
+    }
+
+    /// Validates every field (errors name them as `data.<kind>.<field>`) and normalises.
+    pub fn validate(self, regions: &Regions) -> AppResult<FilingData> {
+        let mut p = Problems::default();
+        match self {
+            Self::Registration(mut d) => {
+                let f = |name: &str| format!("data.registration.{name}");
+                d.company_name = p.check(id::text(&f("companyName"), &d.company_name, 100, false)).unwrap_or_default();
+                if let Some(m) = p.check(id::positive_amount(&f("registeredCapital"), &d.registered_capital.0)) {
+                    d.registered_capital = Money(m);
+                }
+                d.legal_representative.name = p
+                    .check(id::text(&f("legalRepresentative.name"), &d.legal_representative.name, 50, false))
+                    .unwrap_or_default();
+                d.legal_representative.id_number = p
+                    .check(id::resident_id(&f("legalRepresentative.idNumber"), &d.legal_representative.id_number))
+                    .unwrap_or_default();
+                d.address = p.check(id::text(&f("address"), &d.address, 300, false)).unwrap_or_default();
+                d.business_scope = p.check(id::text(&f("businessScope"), &d.business_scope, 2000, true)).unwrap_or_default();
+                p.finish(FilingData::Registration(d))
+            }
+            Self::Customs(mut d) => {
+                let f = |name: &str| format!("data.customs.{name}");
+                d.customs_district_code = p.check(id::customs_district(&f("customsDistrictCode"), &d.customs_district_code)).unwrap_or_default();
+                d.contact_person = p.check(id::text(&f("contactPerson"), &d.contact_person, 50, false)).unwrap_or_default();
+                if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualTradeUsd"), &d.expected_annual_trade_usd.0)) {
+                    d.expected_annual_trade_usd = Money(m);
+                }
+                p.finish(FilingData::Customs(d))
+            }
+            Self::Inspection(mut d) => {
+                if d.categories.is_empty() {
+                    p.push("data.inspection.categories".into(), "at least one category is required");
+                }
+                d.categories.dedup();
+                if d.products.is_empty() {
+                    p.push("data.inspection.products".into(), "at least one product is required");
+                }
+                if d.products.len() > 200 {
+                    p.push("data.inspection.products".into(), "at most 200 products");
+                }
+                for (i, line) in d.products.iter_mut().enumerate() {
+                    let f = |name: &str| format!("data.inspection.products[{i}].{name}");
+                    line.name = p.check(id::text(&f("name"), &line.name, 100, false)).unwrap_or_default();
+                    line.hs_code = p.check(id::hs_code(&f("hsCode"), &line.hs_code)).unwrap_or_default();
+                    line.origin_region_code = p
+                        .check(regions.parse(&f("originRegionCode"), &line.origin_region_code))
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default();
+                }
+                p.finish(FilingData::Inspection(d))
+            }
+            Self::Tax(mut d) => {
+                let f = |name: &str| format!("data.tax.{name}");
+                d.bank_name = p.check(id::text(&f("bankName"), &d.bank_name, 100, false)).unwrap_or_default();
+                let account: String = d.bank_account.chars().filter(|c| !c.is_whitespace()).collect();
+                if !(8..=30).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    p.push(f("bankAccount"), "must be 8 to 30 digits");
+                }
+                d.bank_account = account;
+                d.invoice_contact = p.check(id::text(&f("invoiceContact"), &d.invoice_contact, 100, false)).unwrap_or_default();
+                p.finish(FilingData::Tax(d))
+            }
+            Self::Fx(mut d) => {
+                let f = |name: &str| format!("data.fx.{name}");
+                d.bank_name = p.check(id::text(&f("bankName"), &d.bank_name, 100, false)).unwrap_or_default();
+                if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualReceiptsUsd"), &d.expected_annual_receipts_usd.0)) {
+                    d.expected_annual_receipts_usd = Money(m);
+                }
+                if d.currencies.is_empty() {
+                    p.push(f("currencies"), "at least one currency is required");
+                }
+                let mut codes = Vec::new();
+                for (i, c) in d.currencies.iter().enumerate() {
+                    if let Some(code) = p.check(id::currency(&f(&format!("currencies[{i}]")), c)) {
+                        if !codes.contains(&code) {
+                            codes.push(code);
+                        }
+                    }
+                }
+                d.currencies = codes;
+                p.finish(FilingData::Fx(d))
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! DataLoaders: lists of cases and filings resolve their related rows in one query per
+//! relation instead of one per row (no N+1).
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::dataloader::Loader;
+use entity::{case, filing, merchant, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Loader failures reach resolvers as an `Arc`ed database error.
+pub type LoadError = Arc<DbErr>;
+
+pub fn load_error(err: LoadError) -> AppError {
+    AppError::Internal(anyhow::anyhow!("loading related rows: {err}"))
+}
+
+pub struct UserById(pub DatabaseConnection);
+pub struct MerchantById(pub DatabaseConnection);
+pub struct CaseById(pub DatabaseConnection);
+pub struct FilingsByCase(pub DatabaseConnection);
+
+impl Loader<Uuid> for UserById {
+    type Value = user::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = user::Entity::find().filter(user::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+impl Loader<Uuid> for MerchantById {
+    type Value = merchant::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = merchant::Entity::find().filter(merchant::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+impl Loader<Uuid> for CaseById {
+    type Value = case::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = case::Entity::find().filter(case::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+impl Loader<Uuid> for FilingsByCase {
+    type Value = Vec<filing::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = filing::Entity::find()
+            .filter(filing::Column::CaseId.is_in(keys.to_vec()))
+            .order_by_asc(filing::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(Arc::new)?;
+        let mut grouped: HashMap<Uuid, Vec<filing::Model>> = HashMap::new();
+        for row in rows {
+            grouped.entry(row.case_id).or_default().push(row);
+        }
+        Ok(grouped)
+    }
+}

@@ -1,0 +1,431 @@
+//! GraphQL objects of the case workflow. Related rows come through DataLoaders; what a caller
+//! may see of a case is filtered by its scope here as in the services.
+
+use async_graphql::{
+    Context, ID, Object, Result, SimpleObject, Union,
+    connection::{Connection, Edge},
+    dataloader::DataLoader,
+};
+use chrono::{DateTime, Utc};
+use entity::{audit_event, case, comment, filing, merchant};
+
+use super::{
+    loaders::{CaseById, FilingsByCase, MerchantById, UserById, load_error},
+    parts, scope,
+    types::User,
+};
+use crate::{
+    cases,
+    domain::{
+        Agency, CaseStatus, FilingKind, FilingStatus,
+        filing_data::{
+            CompanyType, CustomsBusinessType, FilingData as StoredData, Money, ProductCategory,
+            TaxpayerType,
+        },
+    },
+    error::AppError,
+    filings,
+    pagination::{self, Page},
+};
+
+fn id(uuid: uuid::Uuid) -> ID {
+    ID(uuid.to_string())
+}
+
+pub type CaseConnection = Connection<String, Case>;
+pub type FilingConnection = Connection<String, Filing>;
+
+pub fn case_connection(page: Page<case::Model>) -> CaseConnection {
+    let mut connection = Connection::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|c| Edge::new(pagination::encode_cursor(&c.id.to_string()), Case(c))),
+    );
+    connection
+}
+
+pub fn filing_connection(page: Page<filing::Model>) -> FilingConnection {
+    let mut connection = Connection::new(page.has_previous, page.has_next);
+    connection.edges.extend(
+        page.items.into_iter().map(|f| Edge::new(filings::queue_cursor(&f), Filing(f))),
+    );
+    connection
+}
+
+pub struct Merchant(pub merchant::Model);
+
+#[Object]
+impl Merchant {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Known or issued Unified Social Credit Code.
+    async fn uscc(&self) -> Option<&str> {
+        self.0.uscc.as_deref()
+    }
+    async fn region_code(&self) -> &str {
+        &self.0.region_code
+    }
+    async fn address(&self) -> &str {
+        &self.0.address
+    }
+    async fn contact_email(&self) -> &str {
+        &self.0.contact_email
+    }
+    async fn contact_phone(&self) -> &str {
+        &self.0.contact_phone
+    }
+    async fn store_urls(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.store_urls).unwrap_or_default()
+    }
+    async fn categories(&self) -> Vec<ProductCategory> {
+        serde_json::from_str(&self.0.categories).unwrap_or_default()
+    }
+    /// 0 normal .. 3 high, raised by failed spot checks.
+    async fn risk_level(&self) -> i32 {
+        self.0.risk_level
+    }
+    /// The merchant's cases that the caller may see, newest first.
+    async fn cases(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<CaseConnection> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let page = cases::list_cases(state, scope, first, after, None, Some(self.0.id)).await?;
+        Ok(case_connection(page))
+    }
+}
+
+pub struct Case(pub case::Model);
+
+#[Object]
+impl Case {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    /// Human-readable, e.g. "510000-2026-000042".
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+    async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
+        let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
+        let merchant = loader.load_one(self.0.merchant_id).await.map_err(load_error)?;
+        Ok(Merchant(merchant.ok_or_else(|| AppError::NotFound("merchant".into()))?))
+    }
+    async fn region_code(&self) -> &str {
+        &self.0.region_code
+    }
+    async fn status(&self) -> Result<CaseStatus> {
+        Ok(CaseStatus::parse(&self.0.status)?)
+    }
+    /// The filings the caller may see (agency staff: their agency's only).
+    async fn filings(&self, ctx: &Context<'_>) -> Result<Vec<Filing>> {
+        let scope = scope(ctx).await?;
+        let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
+        let rows = loader.load_one(self.0.id).await.map_err(load_error)?.unwrap_or_default();
+        let mut visible: Vec<filing::Model> =
+            rows.into_iter().filter(|f| scope.can_see_filing(self.0.merchant_id, f)).collect();
+        visible.sort_by_key(|f| FilingKind::parse(&f.kind).ok());
+        Ok(visible.into_iter().map(Filing).collect())
+    }
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(cases::events_of(state, scope, &self.0).await?.into_iter().map(AuditEvent).collect())
+    }
+    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(cases::comments_of(state, scope, &self.0).await?.into_iter().map(Comment).collect())
+    }
+    async fn documents(&self) -> Vec<Document> {
+        Vec::new()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+pub struct Filing(pub filing::Model);
+
+#[Object]
+impl Filing {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
+        let loader = ctx.data_unchecked::<DataLoader<CaseById>>();
+        let case = loader.load_one(self.0.case_id).await.map_err(load_error)?;
+        Ok(Case(case.ok_or_else(|| AppError::NotFound("case".into()))?))
+    }
+    async fn kind(&self) -> Result<FilingKind> {
+        Ok(FilingKind::parse(&self.0.kind)?)
+    }
+    async fn agency(&self) -> Result<Agency> {
+        Ok(Agency::parse(&self.0.agency)?)
+    }
+    async fn status(&self) -> Result<FilingStatus> {
+        Ok(FilingStatus::parse(&self.0.status)?)
+    }
+    /// Send it back as `expectedVersion` with the next change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn region_code(&self) -> &str {
+        &self.0.region_code
+    }
+    async fn data(&self) -> Result<FilingData> {
+        let kind = FilingKind::parse(&self.0.kind)?;
+        let stored: Option<StoredData> = self
+            .0
+            .data
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored filing data unreadable: {e}")))?;
+        Ok(FilingData::from_stored(kind, stored))
+    }
+    async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(assignee) = self.0.assignee_id else { return Ok(None) };
+        let loader = ctx.data_unchecked::<DataLoader<UserById>>();
+        Ok(loader.load_one(assignee).await.map_err(load_error)?.map(User))
+    }
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    async fn overdue(&self) -> bool {
+        cases::is_overdue(&self.0, Utc::now())
+    }
+    async fn decision_note(&self) -> Option<&str> {
+        self.0.decision_note.as_deref()
+    }
+    /// USCC / customs code / inspection no. / FX list no. once APPROVED.
+    async fn certificate_number(&self) -> Option<&str> {
+        self.0.certificate_number.as_deref()
+    }
+    /// The merchant's USCC as this filing knows it (copied in on registration approval).
+    async fn uscc(&self) -> Option<&str> {
+        self.0.uscc.as_deref()
+    }
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Person {
+    pub name: String,
+    pub id_number: String,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct RegistrationData {
+    pub company_name: Option<String>,
+    pub company_type: Option<CompanyType>,
+    pub registered_capital: Option<Money>,
+    pub legal_representative: Option<Person>,
+    pub address: Option<String>,
+    pub business_scope: Option<String>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct CustomsData {
+    pub customs_district_code: Option<String>,
+    pub business_type: Option<CustomsBusinessType>,
+    pub contact_person: Option<String>,
+    pub expected_annual_trade_usd: Option<Money>,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductLine {
+    pub name: String,
+    pub hs_code: String,
+    pub origin_region_code: String,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct InspectionData {
+    pub categories: Vec<ProductCategory>,
+    pub products: Vec<ProductLine>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct TaxData {
+    pub taxpayer_type: Option<TaxpayerType>,
+    pub bank_name: Option<String>,
+    pub bank_account: Option<String>,
+    pub invoice_contact: Option<String>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct FxData {
+    pub bank_name: Option<String>,
+    pub expected_annual_receipts_usd: Option<Money>,
+    pub currencies: Vec<String>,
+}
+
+#[derive(Union)]
+pub enum FilingData {
+    RegistrationData(RegistrationData),
+    CustomsData(CustomsData),
+    InspectionData(InspectionData),
+    TaxData(TaxData),
+    FxData(FxData),
+}
+
+impl FilingData {
+    /// The kind's object, with every field null (or empty) until the merchant fills it in.
+    fn from_stored(kind: FilingKind, stored: Option<StoredData>) -> Self {
+        match stored {
+            Some(StoredData::Registration(d)) => Self::RegistrationData(RegistrationData {
+                company_name: Some(d.company_name),
+                company_type: Some(d.company_type),
+                registered_capital: Some(d.registered_capital),
+                legal_representative: Some(Person {
+                    name: d.legal_representative.name,
+                    id_number: d.legal_representative.id_number,
+                }),
+                address: Some(d.address),
+                business_scope: Some(d.business_scope),
+            }),
+            Some(StoredData::Customs(d)) => Self::CustomsData(CustomsData {
+                customs_district_code: Some(d.customs_district_code),
+                business_type: Some(d.business_type),
+                contact_person: Some(d.contact_person),
+                expected_annual_trade_usd: Some(d.expected_annual_trade_usd),
+            }),
+            Some(StoredData::Inspection(d)) => Self::InspectionData(InspectionData {
+                categories: d.categories,
+                products: d
+                    .products
+                    .into_iter()
+                    .map(|p| ProductLine { name: p.name, hs_code: p.hs_code, origin_region_code: p.origin_region_code })
+                    .collect(),
+            }),
+            Some(StoredData::Tax(d)) => Self::TaxData(TaxData {
+                taxpayer_type: Some(d.taxpayer_type),
+                bank_name: Some(d.bank_name),
+                bank_account: Some(d.bank_account),
+                invoice_contact: Some(d.invoice_contact),
+            }),
+            Some(StoredData::Fx(d)) => Self::FxData(FxData {
+                bank_name: Some(d.bank_name),
+                expected_annual_receipts_usd: Some(d.expected_annual_receipts_usd),
+                currencies: d.currencies,
+            }),
+            None => match kind {
+                FilingKind::Registration => Self::RegistrationData(RegistrationData::default()),
+                FilingKind::Customs => Self::CustomsData(CustomsData::default()),
+                FilingKind::Inspection => Self::InspectionData(InspectionData::default()),
+                FilingKind::Tax => Self::TaxData(TaxData::default()),
+                FilingKind::Fx => Self::FxData(FxData::default()),
+            },
+        }
+    }
+}
+
+pub struct AuditEvent(pub audit_event::Model);
+
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// Null for the system.
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.0.actor_id else { return Ok(None) };
+        let loader = ctx.data_unchecked::<DataLoader<UserById>>();
+        Ok(loader.load_one(actor).await.map_err(load_error)?.map(User))
+    }
+    /// e.g. "filing.submitted", "filing.approved".
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn filing_id(&self) -> Option<ID> {
+        self.0.filing_id.map(id)
+    }
+    async fn from_status(&self) -> Option<FilingStatus> {
+        self.0.from_status.as_deref().and_then(|s| FilingStatus::parse(s).ok())
+    }
+    async fn to_status(&self) -> Option<FilingStatus> {
+        self.0.to_status.as_deref().and_then(|s| FilingStatus::parse(s).ok())
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Hex SHA-256 chained over the previous event of the same case.
+    async fn hash(&self) -> &str {
+        &self.0.hash
+    }
+}
+
+pub struct Comment(pub comment::Model);
+
+#[Object]
+impl Comment {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
+        let loader = ctx.data_unchecked::<DataLoader<UserById>>();
+        let user = loader.load_one(self.0.author_id).await.map_err(load_error)?;
+        Ok(User(user.ok_or_else(|| AppError::NotFound("user".into()))?))
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn filing_id(&self) -> Option<ID> {
+        self.0.filing_id.map(id)
+    }
+}
+
+/// A document attached to a case (uploads arrive with the documents issue).
+#[derive(SimpleObject)]
+pub struct Document {
+    pub id: ID,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i32,
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+    pub filing_id: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+pub struct WorkloadRow {
+    pub agency: Agency,
+    pub region_code: String,
+    pub status: FilingStatus,
+    pub count: i32,
+    pub overdue: i32,
+}
+
+impl TryFrom<filings::WorkloadRow> for WorkloadRow {
+    type Error = AppError;
+    fn try_from(row: filings::WorkloadRow) -> Result<Self, AppError> {
+        Ok(Self {
+            agency: Agency::parse(&row.agency)?,
+            region_code: row.region_code,
+            status: FilingStatus::parse(&row.status)?,
+            count: i32::try_from(row.count).unwrap_or(i32::MAX),
+            overdue: i32::try_from(row.overdue).unwrap_or(i32::MAX),
+        })
+    }
+}
