@@ -261,6 +261,12 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
                 "is missing: fill this filing in (updateFiling) before submitting",
             ));
         }
+        if kind == FilingKind::Registration && merchant.uscc.is_some() {
+            missing.push(crate::error::FieldError::new(
+                "filings.REGISTRATION",
+                "is not needed: your USCC is on record; withdraw this case and file without it",
+            ));
+        }
         if kind.needs_uscc() && !has_registration && merchant.uscc.is_none() {
             missing.push(crate::error::FieldError::new(
                 format!("filings.{}.uscc", kind.as_str()),

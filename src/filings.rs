@@ -360,6 +360,11 @@ pub async fn approve_filing(
         .map_err(anyhow::Error::from)?;
     let certificate = match kind {
         FilingKind::Registration => {
+            if target.merchant.uscc.is_some() {
+                return Err(AppError::Conflict(
+                    "the merchant already holds a USCC; a second registration cannot be approved".into(),
+                ));
+            }
             let company_type = match &data {
                 Some(FilingData::Registration(d)) => d.company_type,
                 _ => CompanyType::LimitedLiability,

@@ -113,17 +113,9 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(manager, "idx_filings_assignee", Filings::Table, &[Filings::AssigneeId]).await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_filings_certificate")
-                    .table(Filings::Table)
-                    .col(Filings::Kind)
-                    .col(Filings::CertificateNumber)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
+        // Certificate look-ups (`/c/{number}`). Not unique: a taxpayer id is the USCC, shared
+        // by every TAX approval of one merchant; generated numbers are checked in code.
+        index(manager, "idx_filings_certificate", Filings::Table, &[Filings::CertificateNumber]).await?;
 
         manager
             .create_table(

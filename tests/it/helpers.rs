@@ -170,6 +170,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 /// unless `adjust` leaves it turned off by setting `smtp_url` to `None` (mail directory).
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     onestop::install_crypto_provider();
+    // `TEST_LOG=onestop=debug cargo test …` shows the server's logs for a failing test.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let db = TestDb::create_for_test(backend).await?;
     let smtp = SmtpSink::default();
     let smtp_port = smtp.start_on(0).await;

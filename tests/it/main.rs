@@ -5,7 +5,9 @@ mod fixtures;
 mod helpers;
 mod smtp;
 
+mod access;
 mod accounts;
 mod ops;
 mod sessions;
 mod story;
+mod workflow;
