@@ -8,7 +8,6 @@ use entity::{audit_event, case, case_counter, comment, filing, merchant, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
     DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -78,7 +77,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
     if unique.len() != kinds.len() {
         return Err(AppError::validation("kinds", "each kind may appear once"));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let merchant = merchant::Entity::find_by_id(merchant_id)
         .one(&txn)
         .await?
@@ -239,7 +238,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     if user.email_verified_at.is_none() {
         return Err(AppError::validation("email", "verify your email address before submitting"));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let merchant = merchant::Entity::find_by_id(merchant_id)
         .one(&txn)
@@ -326,7 +325,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
 pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
     let case = find_visible(&state.db, scope, case_id).await?;
     scope.own_merchant()?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let filings = filings_of(&txn, case.id).await?;
     if filings.iter().any(|f| f.status == FilingStatus::Approved.as_str()) {
@@ -393,7 +392,7 @@ pub async fn add_comment(
             .ok_or_else(|| AppError::NotFound("filing".into()))?;
         let _ = filing;
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let saved = comment::ActiveModel {
         id: Set(Uuid::now_v7()),

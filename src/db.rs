@@ -9,7 +9,10 @@ use std::{
 };
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 use crate::config::Config;
 
@@ -26,13 +29,7 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
         .acquire_timeout(config.db_acquire_timeout)
         // A ping on every checkout doubles round trips; only ping connections idle a while.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
-        .max_connections(if is_sqlite {
-            // SQLite has one writer. With one connection, transactions never meet "database is
-            // locked" on a read-to-write upgrade; PostgreSQL is the production database.
-            1
-        } else {
-            config.db_max_connections
-        });
+        .max_connections(config.db_max_connections);
     if is_sqlite {
         options.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -52,4 +49,15 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await?;
     Ok(())
+}
+
+/// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken up front, so concurrent writers queue on the busy timeout instead of failing with
+/// "database is locked" when a read snapshot tries to upgrade. Readers are not blocked (WAL).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }

@@ -7,8 +7,7 @@ use entity::{case, filing, merchant, user};
 use rand::Rng;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func},
+    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
 
@@ -114,7 +113,7 @@ pub async fn update_filing(
     data: FilingDataInput,
 ) -> AppResult<filing::Model> {
     let given_kind = data.kind();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
@@ -148,7 +147,7 @@ pub async fn resubmit_filing(
     filing_id: Uuid,
     expected_version: i32,
 ) -> AppResult<filing::Model> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
@@ -181,7 +180,7 @@ async fn open_decision(
     filing_id: Uuid,
     expected_version: i32,
 ) -> AppResult<(DatabaseTransaction, Target)> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.agency_staff()?;
     check_version(&target.filing, expected_version)?;

@@ -44,6 +44,10 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
             regions: account.regions.iter().map(|r| r.to_string()).collect(),
         };
         let shown = match insert_user(&state.db, new).await {
+            Ok(user) if account.role == Role::Merchant => {
+                demo_profile(state, user.id).await?;
+                password
+            }
             Ok(_) => password,
             Err(AppError::Conflict(_)) => "(exists already; unchanged)".to_string(),
             Err(other) => anyhow::bail!("seeding {}: {}", account.email, other.detail()),
@@ -56,5 +60,25 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
             shown
         );
     }
+    Ok(())
+}
+
+/// The demo merchant's company profile (Sichuan, no USCC yet: its first case can include
+/// REGISTRATION).
+async fn demo_profile(state: &AppState, user_id: uuid::Uuid) -> anyhow::Result<()> {
+    let scope = crate::access::Scope::Merchant { user_id, merchant_id: None };
+    let input = crate::merchants::MerchantProfileInput {
+        name: "成都川味花椒专业合作社 Chengdu Sichuan Pepper Co-op".into(),
+        uscc: None,
+        region_code: "510100".into(),
+        address: "四川省成都市锦江区春熙路1号".into(),
+        contact_email: "merchant@demo.onestop.cn".into(),
+        contact_phone: "+86 138 0000 0000".into(),
+        store_urls: Some(vec!["https://shop.example.cn/sichuan-pepper".into()]),
+        categories: Some(vec![crate::domain::filing_data::ProductCategory::Agricultural]),
+    };
+    crate::merchants::save_profile(state, &scope, input)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
     Ok(())
 }

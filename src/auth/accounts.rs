@@ -4,7 +4,7 @@ use chrono::Utc;
 use entity::{one_time_token, refresh_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-    SqlErr, TransactionTrait, sea_query::Expr,
+    SqlErr, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -169,7 +169,7 @@ pub async fn register_merchant_user(
 
     ensure_email_free(&state.db, &email).await?;
     let hash = hash_password(password.expose().to_string()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = insert_user(
         &txn,
         NewUser {
@@ -207,7 +207,7 @@ fn collect(problems: &mut Vec<FieldError>, err: AppError) {
 }
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user_id = consume_one_time_token(&txn, token, PURPOSE_VERIFY_EMAIL).await?;
     let now = Utc::now();
     user::Entity::update_many()
@@ -233,7 +233,7 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
     else {
         return Ok(());
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let token =
         issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.password_reset)
             .await?;
@@ -276,7 +276,7 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
     )?;
     let password_hash = hash_password(password.expose().to_string()).await?;
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user_id = consume_one_time_token(&txn, token, PURPOSE_RESET_PASSWORD).await?;
     let now = Utc::now();
     let mut active: user::ActiveModel = user.clone().into();
@@ -338,7 +338,7 @@ pub async fn create_officer(
     };
 
     ensure_email_free(&state.db, &email).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let user = insert_user(
         &txn,
         NewUser {

@@ -4,7 +4,7 @@ use chrono::Utc;
 use entity::{refresh_token, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait, sea_query::Expr,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -52,7 +52,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<S
         return Err(bad_credentials());
     };
     metrics::counter!("onestop_logins_total", "outcome" => "success").increment(1);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let session = start_session(state, &txn, user, Uuid::now_v7()).await?;
     txn.commit().await?;
     Ok(session)
@@ -115,7 +115,7 @@ pub async fn refresh_session(state: &AppState, token: &str) -> AppResult<Session
         return Err(bad_refresh_token());
     }
 
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     // Conditional on "still unused": of two concurrent refreshes with one token, one wins.
     let marked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))

@@ -14,7 +14,7 @@ use chrono::Utc;
 use entity::outbox_message::{self, Entity as OutboxMessage};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, sea_query::{Expr, ExprTrait, LockBehavior, LockType},
+    QuerySelect, sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use tokio::sync::{Notify, watch};
 
@@ -68,7 +68,7 @@ impl OutboxWorker {
     async fn claim(&self) -> anyhow::Result<Vec<outbox_message::Model>> {
         let now = Utc::now();
         let lease = chrono::Duration::from_std(self.config.smtp_timeout * 2 + Duration::from_secs(30))?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let mut query = OutboxMessage::find()
             .filter(outbox_message::Column::Status.eq(STATUS_PENDING))
             .filter(outbox_message::Column::NextAttemptAt.lte(now))

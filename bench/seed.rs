@@ -1,0 +1,178 @@
+//! Seeds a database with N submitted cases of five filings each (plus merchants, officers and
+//! chained audit events) for bench/run.sh. Rows go in with multi-row INSERTs, not through the
+//! API: the point is to measure reads at scale, not to wait for a million writes.
+//!
+//! Usage: ONESTOP_DATABASE_URL=… onestop-bench-seed <cases>
+//! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
+
+use chrono::Duration;
+use entity::{audit_event, case, filing, merchant, user};
+use onestop::{
+    app, audit, clock,
+    auth::password::hash_password,
+    config::Config,
+    domain::{FilingKind, FilingStatus},
+};
+use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
+use uuid::Uuid;
+
+const REGIONS: [&str; 12] =
+    ["510100", "530100", "500100", "520100", "450100", "610100", "620100", "630100", "640100", "650100", "540100", "150100"];
+const BATCH: usize = 400;
+pub const PASSWORD: &str = "Bench-Peppercorn-Lantern-2026";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    onestop::install_crypto_provider();
+    let cases: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let config = Config::from_env()?;
+    let state = app::build_state(config).await?;
+    let db = &state.db;
+    let now = clock::now();
+    let hash = hash_password(PASSWORD.into()).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+
+    // One officer per agency in 510100 (the one measured) and a merchant user per 10 cases.
+    let mut users = Vec::new();
+    for kind in FilingKind::ALL {
+        users.push(user::ActiveModel::from(user::Model {
+            id: Uuid::now_v7(),
+            email: format!("{}@bench.onestop.cn", kind.as_str().to_lowercase()),
+            password_hash: Some(hash.clone()),
+            display_name: format!("Bench {}", kind.as_str()),
+            role: "OFFICER".into(),
+            email_verified_at: Some(now),
+            agency: Some(kind.agency().as_str().into()),
+            regions: "[\"510100\"]".into(),
+            created_at: now,
+            updated_at: now,
+        }));
+    }
+    let merchants_n = cases.div_ceil(10);
+    let mut merchants = Vec::new();
+    for i in 0..merchants_n {
+        let owner = Uuid::now_v7();
+        users.push(user::ActiveModel::from(user::Model {
+            id: owner,
+            email: format!("merchant{i}@bench.onestop.cn"),
+            password_hash: Some(hash.clone()),
+            display_name: format!("Merchant {i}"),
+            role: "MERCHANT".into(),
+            email_verified_at: Some(now),
+            agency: None,
+            regions: "[]".into(),
+            created_at: now,
+            updated_at: now,
+        }));
+        merchants.push(merchant::Model {
+            id: Uuid::now_v7(),
+            owner_user_id: owner,
+            name: format!("西部商户 {i} 号"),
+            uscc: None,
+            region_code: REGIONS[i % REGIONS.len()].into(),
+            address: "成都市高新区天府大道100号".into(),
+            contact_email: format!("merchant{i}@bench.onestop.cn"),
+            contact_phone: "13800000000".into(),
+            store_urls: "[]".into(),
+            categories: "[\"AGRICULTURAL\"]".into(),
+            risk_level: 0,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    insert_all(db, users.into_iter().map(|u| u.reset_all()).collect()).await?;
+    insert_all(db, merchants.iter().cloned().map(merchant::ActiveModel::from).map(|m| m.reset_all()).collect()).await?;
+
+    let statuses = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
+    let mut sample = None;
+    let mut done = 0;
+    while done < cases {
+        let n = BATCH.min(cases - done);
+        let (mut case_rows, mut filing_rows, mut event_rows) = (Vec::new(), Vec::new(), Vec::new());
+        for j in 0..n {
+            let index = done + j;
+            let merchant = &merchants[index / 10];
+            let case_id = Uuid::now_v7();
+            case_rows.push(case::Model {
+                id: case_id,
+                reference: format!("{}-2026-{:06}", merchant.region_code, index + 1),
+                merchant_id: merchant.id,
+                region_code: merchant.region_code.clone(),
+                status: "IN_REVIEW".into(),
+                created_at: now,
+                submitted_at: Some(now),
+                updated_at: now,
+            });
+            if merchant.region_code == "510100" {
+                sample = Some(case_id);
+            }
+            let mut prev = audit::GENESIS.to_string();
+            let mut seq = 0;
+            let mut chain = |action: &str, filing_id: Option<Uuid>, to: Option<&str>| {
+                seq += 1;
+                let mut event = audit_event::Model {
+                    id: Uuid::now_v7(),
+                    case_id,
+                    seq,
+                    at: now,
+                    actor_id: None,
+                    action: action.into(),
+                    filing_id,
+                    from_status: to.map(|_| "DRAFT".into()),
+                    to_status: to.map(str::to_string),
+                    note: None,
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                event.hash = audit::compute_hash(&prev, &event);
+                prev = event.hash.clone();
+                event
+            };
+            event_rows.push(chain("case.created", None, None));
+            for (k, kind) in FilingKind::ALL.into_iter().enumerate() {
+                let status = statuses[(index + k) % statuses.len()];
+                let filing_id = Uuid::now_v7();
+                filing_rows.push(filing::Model {
+                    id: filing_id,
+                    case_id,
+                    kind: kind.as_str().into(),
+                    agency: kind.agency().as_str().into(),
+                    status: status.as_str().into(),
+                    version: 3,
+                    region_code: merchant.region_code.clone(),
+                    data: None,
+                    assignee_id: None,
+                    due_at: Some(now + Duration::minutes(((index * 7919 + k * 104729) % 20000) as i64 - 5000)),
+                    paused_remaining_secs: None,
+                    decision_note: None,
+                    certificate_number: None,
+                    uscc: None,
+                    submitted_at: Some(now),
+                    decided_at: None,
+                    created_at: now,
+                    updated_at: now,
+                });
+                event_rows.push(chain("filing.submitted", Some(filing_id), Some("SUBMITTED")));
+            }
+        }
+        let txn = db.begin().await?;
+        insert_all(&txn, case_rows.into_iter().map(|m| case::ActiveModel::from(m).reset_all()).collect()).await?;
+        insert_all(&txn, filing_rows.into_iter().map(|m| filing::ActiveModel::from(m).reset_all()).collect()).await?;
+        insert_all(&txn, event_rows.into_iter().map(|m| audit_event::ActiveModel::from(m).reset_all()).collect()).await?;
+        txn.commit().await?;
+        done += n;
+    }
+    println!("case_id={}", sample.map(|s| s.to_string()).unwrap_or_default());
+    Ok(())
+}
+
+async fn insert_all<C, A>(db: &C, rows: Vec<A>) -> anyhow::Result<()>
+where
+    C: sea_orm::ConnectionTrait,
+    A: sea_orm::ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    for chunk in rows.chunks(BATCH) {
+        <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
