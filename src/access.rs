@@ -123,17 +123,24 @@ impl Scope {
             Self::Merchant { merchant_id, .. } => {
                 Some(Condition::all().add(case::Column::MerchantId.eq(*merchant_id)))
             }
+            // EXISTS, correlated on the case: one index probe per candidate case (the
+            // uncorrelated `id IN (SELECT case_id …)` materialised every filing of the agency
+            // and region — thousands of rows — for each single-case look-up).
             Self::Agency { agency, regions, .. } => Some(
-                Condition::all().add(
-                    case::Column::Id.in_subquery(
-                        Query::select()
-                            .column(filing::Column::CaseId)
-                            .from(filing::Entity)
-                            .and_where(Expr::col(filing::Column::Agency).eq(agency.as_str()))
-                            .and_where(Expr::col(filing::Column::RegionCode).is_in(regions.clone()))
-                            .to_owned(),
-                    ),
-                ),
+                Condition::all().add(Expr::exists(
+                    Query::select()
+                        .expr(Expr::val(1))
+                        .from(filing::Entity)
+                        .and_where(
+                            Expr::col((filing::Entity, filing::Column::CaseId))
+                                .equals((case::Entity, case::Column::Id)),
+                        )
+                        .and_where(Expr::col((filing::Entity, filing::Column::Agency)).eq(agency.as_str()))
+                        .and_where(
+                            Expr::col((filing::Entity, filing::Column::RegionCode)).is_in(regions.clone()),
+                        )
+                        .to_owned(),
+                )),
             ),
         }
     }

@@ -1,4 +1,9 @@
 use clap::{Parser, Subcommand};
+
+// Request handling allocates many small, short-lived objects; mimalloc serves them faster
+// than glibc malloc under concurrency (it was ~20% of CPU in the benchmark profile).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use onestop::{app, audit, auth::accounts, config::Config, graphql, seed, telemetry};
 
 /// onestop: one-stop filing portal backend.

@@ -102,7 +102,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_filings_case", Filings::Table, &[Filings::CaseId]).await?;
+        // A case's filings, and "does this case hold a filing of agency A in region R" (the
+        // visibility probe): with all three columns the planner never prefers the queue index.
+        index(
+            manager,
+            "idx_filings_case",
+            Filings::Table,
+            &[Filings::CaseId, Filings::Agency, Filings::RegionCode],
+        )
+        .await?;
         // The review queue: one agency's filings in some regions, soonest deadline first,
         // keyset-paginated on (due_at, id).
         index(
