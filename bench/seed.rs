@@ -24,11 +24,15 @@ pub const PASSWORD: &str = "Bench-Peppercorn-Lantern-2026";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     onestop::install_crypto_provider();
-    let cases: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let arg = std::env::args().nth(1).unwrap_or_default();
     let config = Config::from_env()?;
     let state = app::build_state(config).await?;
     let db = &state.db;
     let now = clock::now();
+    if arg == "trace" {
+        return seed_trace_batch(db).await;
+    }
+    let cases: usize = arg.parse().unwrap_or(1000);
     let hash = hash_password(PASSWORD.into()).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
 
     // One officer per agency in 510100 (the one measured) and a merchant user per 10 cases.
@@ -75,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             store_urls: "[]".into(),
             categories: "[\"AGRICULTURAL\"]".into(),
             risk_level: 0,
+            pass_streak: 0,
             created_at: now,
             updated_at: now,
         });
@@ -174,5 +179,67 @@ where
     for chunk in rows.chunks(BATCH) {
         <A::Entity as EntityTrait>::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
+    Ok(())
+}
+
+/// One merchant with one product batch (large enough that scans never look copied); prints
+/// `trace_code=<code>`.
+async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let now = clock::now();
+    let owner = Uuid::now_v7();
+    user::ActiveModel::from(user::Model {
+        id: owner,
+        email: format!("trace-{owner}@bench.onestop.cn"),
+        password_hash: None,
+        display_name: "Trace bench".into(),
+        role: "MERCHANT".into(),
+        email_verified_at: Some(now),
+        agency: None,
+        regions: "[]".into(),
+        created_at: now,
+        updated_at: now,
+    })
+    .reset_all()
+    .insert(db)
+    .await?;
+    let merchant_id = Uuid::now_v7();
+    merchant::ActiveModel::from(merchant::Model {
+        id: merchant_id,
+        owner_user_id: owner,
+        name: "雅安藏茶合作社 Ya'an Tibetan Tea Co-op".into(),
+        uscc: Some("93510100MA62NQ8B00".into()),
+        region_code: "511800".into(),
+        address: "四川省雅安市".into(),
+        contact_email: "tea@bench.onestop.cn".into(),
+        contact_phone: "13800000000".into(),
+        store_urls: "[]".into(),
+        categories: "[\"AGRICULTURAL\"]".into(),
+        risk_level: 0,
+        pass_streak: 0,
+        created_at: now,
+        updated_at: now,
+    })
+    .reset_all()
+    .insert(db)
+    .await?;
+    let code = onestop::trace::new_trace_code();
+    entity::product_batch::ActiveModel::from(entity::product_batch::Model {
+        id: Uuid::now_v7(),
+        merchant_id,
+        product_name: "雅安藏茶 Ya'an dark tea".into(),
+        category: "AGRICULTURAL".into(),
+        origin_region_code: "511800".into(),
+        batch_number: "BENCH-1".into(),
+        production_date: now.date_naive(),
+        quantity: 1_000_000_000,
+        trace_code: code.clone(),
+        scan_count: 0,
+        suspected_counterfeit: false,
+        created_at: now,
+    })
+    .reset_all()
+    .insert(db)
+    .await?;
+    println!("trace_code={code}");
     Ok(())
 }

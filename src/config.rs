@@ -41,6 +41,40 @@ pub struct Config {
     pub regions: crate::domain::Regions,
     /// Statutory review time per filing kind, in working days.
     pub review_days: ReviewDays,
+    pub trace: TraceConfig,
+}
+
+/// Public trace pages: scan counting, copy detection, rate limits.
+#[derive(Clone, Debug)]
+pub struct TraceConfig {
+    /// A code scanned more than `scan_multiple` × batch quantity times is a likely copy.
+    pub scan_multiple: i64,
+    /// … or scanned from more than `max_distinct_addresses` addresses (capped at the batch
+    /// quantity) within `window`.
+    pub max_distinct_addresses: i64,
+    pub window: Duration,
+    /// Scans per client address per minute on /t and /c (429 beyond).
+    pub scans_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// Salt of the stored client-address hashes. Never logged.
+    pub address_salt: String,
+}
+
+impl TraceConfig {
+    fn from_env(secret: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            scan_multiple: parse_var("ONESTOP_COUNTERFEIT_SCAN_MULTIPLE", 3)?,
+            max_distinct_addresses: parse_var("ONESTOP_COUNTERFEIT_MAX_ADDRESSES", 50)?,
+            window: Duration::from_secs(3600 * parse_var::<u64>("ONESTOP_COUNTERFEIT_WINDOW_HOURS", 24)?),
+            scans_per_minute: parse_var("ONESTOP_SCANS_PER_MINUTE", 60)?,
+            trust_forwarded_for: parse_var("ONESTOP_TRUST_FORWARDED_FOR", false)?,
+            address_salt: var("ONESTOP_ADDRESS_SALT").unwrap_or_else(|| {
+                use sha2::{Digest, Sha256};
+                hex::encode(Sha256::digest(format!("address-salt:{secret}").as_bytes()))
+            }),
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -182,6 +216,7 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("ONESTOP_LOG_FORMAT must be pretty or json, not {other:?}"),
         };
+        let trace = TraceConfig::from_env(&secret)?;
         Ok(Self {
             environment,
             database_url: var("ONESTOP_DATABASE_URL")
@@ -216,6 +251,7 @@ impl Config {
                 5000,
             )?),
             tokens: TokenLifetimes::default(),
+            trace,
             review_days: match var("ONESTOP_REVIEW_DAYS") {
                 None => ReviewDays::default(),
                 Some(raw) => ReviewDays::parse(&raw)?,

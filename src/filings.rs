@@ -609,6 +609,7 @@ pub struct WorkloadRow {
     pub status: String,
     pub count: i64,
     pub overdue: i64,
+    pub high_risk: i64,
 }
 
 /// Counts by agency, region and status, with how many are overdue (supervisors: their
@@ -626,6 +627,26 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
         1,
     )
     .finally(0);
+    let risky_cases = sea_orm::sea_query::Query::select()
+        .column((case::Entity, case::Column::Id))
+        .from(case::Entity)
+        .inner_join(
+            merchant::Entity,
+            Expr::col((merchant::Entity, merchant::Column::Id)).equals((case::Entity, case::Column::MerchantId)),
+        )
+        .and_where(Expr::col((merchant::Entity, merchant::Column::RiskLevel)).gte(crate::quality::MAX_RISK))
+        .to_owned();
+    let risky = Expr::case(
+        Expr::col(filing::Column::Status)
+            .is_in([
+                FilingStatus::Submitted.as_str(),
+                FilingStatus::UnderReview.as_str(),
+                FilingStatus::NeedsCorrection.as_str(),
+            ])
+            .and(Expr::col(filing::Column::CaseId).in_subquery(risky_cases)),
+        1,
+    )
+    .finally(0);
     let mut query = filing::Entity::find()
         .select_only()
         .column(filing::Column::Agency)
@@ -633,6 +654,7 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
         .column(filing::Column::Status)
         .column_as(Expr::col(filing::Column::Id).count(), "count")
         .column_as(Expr::expr(Func::coalesce([Expr::expr(Func::sum(late)), Expr::val(0)])), "overdue")
+        .column_as(Expr::expr(Func::coalesce([Expr::expr(Func::sum(risky)), Expr::val(0)])), "high_risk")
         .filter(filing::Column::Status.ne(FilingStatus::Draft.as_str()))
         .group_by(filing::Column::Agency)
         .group_by(filing::Column::RegionCode)

@@ -16,9 +16,11 @@ pub mod http;
 pub mod merchants;
 pub mod notify;
 pub mod pagination;
+pub mod quality;
 pub mod seed;
 pub mod state;
 pub mod telemetry;
+pub mod trace;
 
 /// rustls finds two crypto providers in this build (lettre brings ring, others aws-lc-rs) and
 /// panics unless one is chosen before the first TLS connection.

@@ -146,6 +146,7 @@ pub async fn save_profile(
             store_urls: Set(json(&profile.store_urls)?),
             categories: Set(json(&profile.categories)?),
             risk_level: Set(0),
+            pass_streak: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
         }

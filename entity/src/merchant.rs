@@ -23,6 +23,8 @@ pub struct Model {
     pub categories: String,
     /// 0 normal .. 3 high.
     pub risk_level: i32,
+    /// Passing spot checks in a row since the last failure.
+    pub pass_streak: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

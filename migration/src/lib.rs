@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_accounts_and_outbox;
 mod m20261125_000002_cases_and_filings;
+mod m20261125_000003_trace_and_quality;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_accounts_and_outbox::Migration),
             Box::new(m20261125_000002_cases_and_filings::Migration),
+            Box::new(m20261125_000003_trace_and_quality::Migration),
         ]
     }
 }

@@ -242,3 +242,49 @@ impl FilingDataInput {
         }
     }
 }
+
+/// A calendar date, `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Date(pub chrono::NaiveDate);
+
+#[Scalar(name = "Date")]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a date (YYYY-MM-DD)"))),
+            _ => Err(InputValueError::custom("a Date is written as a string, e.g. \"2026-09-01\"")),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+value_enum!(SpotCheckChannel { Online, Offline });
+value_enum!(SpotCheckResult { Pass, Fail });
+
+macro_rules! stored_name {
+    ($name:ident) => {
+        impl $name {
+            /// The name stored in the database (the GraphQL enum value).
+            pub fn as_str(self) -> String {
+                serde_json::to_value(self)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            }
+
+            pub fn parse(raw: &str) -> crate::error::AppResult<Self> {
+                serde_json::from_value(serde_json::Value::String(raw.to_string()))
+                    .map_err(|_| anyhow::anyhow!("unknown {} {raw:?} in database", stringify!($name)).into())
+            }
+        }
+    };
+}
+
+stored_name!(ProductCategory);
+stored_name!(SpotCheckChannel);
+stored_name!(SpotCheckResult);

@@ -6,6 +6,7 @@ pub mod filing_data;
 pub mod identifiers;
 pub mod password;
 pub mod region;
+pub mod region_names;
 pub mod role;
 pub mod uscc;
 pub mod workflow;

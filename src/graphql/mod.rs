@@ -4,6 +4,7 @@ mod loaders;
 mod mutation;
 mod objects;
 mod observe;
+mod quality_objects;
 mod query;
 mod types;
 

@@ -8,7 +8,10 @@ use super::{
     types::{AuthPayload, User},
     uuid_arg,
 };
+use super::quality_objects::{ProductBatch, SpotCheck};
 use crate::{
+    quality::{self, SpotCheckInput},
+    trace::{self, ProductBatchInput},
     auth::{accounts, sessions},
     cases,
     domain::{Agency, FilingKind, Role, filing_data::FilingDataInput},
@@ -213,5 +216,19 @@ impl Mutation {
         let scope = scope(ctx).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::reject_filing(state, scope, filing_id, expected_version, &note).await?))
+    }
+
+    /// Merchants: registers a product batch and issues its trace code.
+    async fn register_product_batch(&self, ctx: &Context<'_>, input: ProductBatchInput) -> Result<ProductBatch> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(ProductBatch(trace::register_batch(state, scope, input).await?))
+    }
+
+    /// Inspection officers and supervisors, within their regions.
+    async fn record_spot_check(&self, ctx: &Context<'_>, input: SpotCheckInput) -> Result<SpotCheck> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(SpotCheck(quality::record_spot_check(state, scope, input).await?))
     }
 }

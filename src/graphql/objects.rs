@@ -218,6 +218,16 @@ impl Filing {
     async fn submitted_at(&self) -> Option<DateTime<Utc>> {
         self.0.submitted_at
     }
+    /// True while the filing is open and its merchant's risk level is 3 (failed spot checks).
+    async fn high_risk(&self, ctx: &Context<'_>) -> Result<bool> {
+        if FilingStatus::parse(&self.0.status)?.is_final() {
+            return Ok(false);
+        }
+        let case = ctx.data_unchecked::<DataLoader<CaseById>>().load_one(self.0.case_id).await.map_err(load_error)?;
+        let Some(case) = case else { return Ok(false) };
+        let merchant = ctx.data_unchecked::<DataLoader<MerchantById>>().load_one(case.merchant_id).await.map_err(load_error)?;
+        Ok(merchant.is_some_and(|m| m.risk_level >= crate::quality::MAX_RISK))
+    }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
     }
@@ -415,6 +425,8 @@ pub struct WorkloadRow {
     pub status: FilingStatus,
     pub count: i32,
     pub overdue: i32,
+    /// Open filings of merchants at risk level 3.
+    pub high_risk: i32,
 }
 
 impl TryFrom<filings::WorkloadRow> for WorkloadRow {
@@ -426,6 +438,7 @@ impl TryFrom<filings::WorkloadRow> for WorkloadRow {
             status: FilingStatus::parse(&row.status)?,
             count: i32::try_from(row.count).unwrap_or(i32::MAX),
             overdue: i32::try_from(row.overdue).unwrap_or(i32::MAX),
+            high_risk: i32::try_from(row.high_risk).unwrap_or(i32::MAX),
         })
     }
 }

@@ -6,7 +6,11 @@ use super::{
     types::User,
     uuid_arg,
 };
+use super::quality_objects::{ChannelComparison, ProductBatch, TraceView};
 use crate::{
+    domain::filing_data::Date,
+    error::AppError,
+    quality, trace,
     auth::{Caller, accounts},
     cases,
     domain::{CaseStatus, FilingKind, FilingStatus, Uscc},
@@ -97,6 +101,41 @@ impl Query {
         let scope = scope(ctx).await?;
         let rows = filings::workload(state, scope).await?;
         Ok(rows.into_iter().map(WorkloadRow::try_from).collect::<Result<_, _>>()?)
+    }
+
+    /// The caller's product batches (merchants), newest first.
+    async fn product_batches(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Vec<ProductBatch>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(trace::list_batches(state, scope, first, after).await?.into_iter().map(ProductBatch).collect())
+    }
+
+    /// Public: what a consumer sees for a trace code (null when unknown). Not counted as a scan.
+    async fn trace(&self, ctx: &Context<'_>, code: String) -> Result<Option<TraceView>> {
+        let (state, _) = parts(ctx);
+        let code = trace::parse_trace_code(&code).ok_or_else(|| AppError::validation("code", "is not a trace code"))?;
+        match trace::find_batch(&state.db, &code).await? {
+            Some(batch) => Ok(Some(TraceView(trace::trace_data(&state.db, batch).await?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Inspection staff and admins: spot-check counts and pass rates online vs offline, per
+    /// category (China dates, both ends included).
+    async fn spot_check_comparison(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+        region_code: Option<String>,
+    ) -> Result<Vec<ChannelComparison>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let rows = quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ChannelComparison::from_row(row, region_code.clone()))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100)?

@@ -15,8 +15,18 @@ impl User {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Agency staff's addresses are masked on public views (the officer of a spot check on a
+    /// trace page); everything else is shown as is.
+    async fn email(&self, ctx: &Context<'_>) -> String {
+        let (_, caller) = super::parts(ctx);
+        let staff = Role::parse(&self.0.role).is_ok_and(|r| r != Role::Merchant);
+        if matches!(caller, crate::auth::Caller::User(_)) || !staff {
+            return self.0.email.clone();
+        }
+        match self.0.email.split_once('@') {
+            Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+            None => "***".into(),
+        }
     }
     async fn display_name(&self) -> &str {
         &self.0.display_name

@@ -3,6 +3,7 @@
 mod graphql;
 mod health;
 pub mod metrics;
+pub mod public;
 mod request_id;
 
 use poem::{
@@ -24,6 +25,12 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::render))
+        .at("/t/:code", get(public::trace_page))
+        .at("/t/:code/qr.svg", get(public::trace_qr_svg))
+        .at("/t/:code/qr.png", get(public::trace_qr_png))
+        .at("/c/:number", get(public::certificate_page))
+        .at("/c/:number/qr.svg", get(public::certificate_qr_svg))
+        .data(std::sync::Arc::new(public::ScanLimiter::new(state.config.trace.scans_per_minute)))
         .data(schema)
         .data(state)
         .around(request_id::around)

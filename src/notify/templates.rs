@@ -19,6 +19,8 @@ pub enum EmailKind {
     CaseCompleted,
     /// To an officer: a filing was assigned to them.
     FilingAssigned,
+    /// To the merchant: a quality spot check failed.
+    SpotCheckFailed,
 }
 
 impl EmailKind {
@@ -27,6 +29,7 @@ impl EmailKind {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
             Self::OfficerInvitation => "officer_invitation",
+            Self::SpotCheckFailed => "spot_check_failed",
             _ => "case_update",
         }
     }
@@ -43,6 +46,7 @@ impl EmailKind {
             Self::FilingRejected => "{{ filing_zh }}未获核准 / {{ filing_kind }} rejected — {{ reference }}",
             Self::CaseCompleted => "案件 {{ reference }} 已全部办结 / Case {{ reference }} completed",
             Self::FilingAssigned => "新的审核任务 {{ reference }} / Filing assigned to you — {{ reference }}",
+            Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
         }
     }
 
@@ -90,6 +94,8 @@ impl Templates {
         template!(env, "officer_invitation.html");
         template!(env, "case_update.txt");
         template!(env, "case_update.html");
+        template!(env, "spot_check_failed.txt");
+        template!(env, "spot_check_failed.html");
         Ok(Self { env })
     }
 

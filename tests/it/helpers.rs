@@ -159,6 +159,15 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         tokens: TokenLifetimes::default(),
         regions: Regions::default(),
         review_days: onestop::config::ReviewDays::default(),
+        trace: onestop::config::TraceConfig {
+            scan_multiple: 3,
+            max_distinct_addresses: 50,
+            window: Duration::from_secs(24 * 3600),
+            scans_per_minute: 10_000,
+            // Tests speak for many consumers through X-Forwarded-For.
+            trust_forwarded_for: true,
+            address_salt: "test-salt".into(),
+        },
     }
 }
 

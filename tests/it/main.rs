@@ -10,4 +10,5 @@ mod accounts;
 mod ops;
 mod sessions;
 mod story;
+mod trace;
 mod workflow;

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Trace-page benchmark (issue 4): GET /t/{code} with wrk at 32 connections (every request is a
+# counted scan), p50/p99 latency, then checks that the stored scan count equals the number of
+# requests wrk completed (no lost increments).
+#
+#   bench/trace.sh                       # SQLite and PostgreSQL, 20 s each
+#   DATABASES=postgres DURATION=10s bench/trace.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATABASES=${DATABASES:-"sqlite postgres"}
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18432}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+
+cargo build --release --quiet --bin onestop
+cargo build --release --quiet --features bench --bin onestop-bench-seed
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cat > "$work/count.lua" <<'LUA'
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) non_200 = 0 end
+function response(status, headers, body) if status ~= 200 then non_200 = non_200 + 1 end end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, t in ipairs(threads) do bad = bad + t:get("non_200") end
+  io.write(string.format("RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f requests=%d non_200=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.requests, bad + summary.errors.status))
+end
+LUA
+
+printf '%-9s %8s %8s %8s %9s %12s %9s\n' database rps p50_ms p99_ms requests stored_scans rss_mib
+for db in $DATABASES; do
+  if [ "$db" = sqlite ]; then
+    url="sqlite://$work/trace.db?mode=rwc"
+  else
+    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS onestop_bench_trace WITH (FORCE)" -c "CREATE DATABASE onestop_bench_trace" >/dev/null
+    url="$PG/onestop_bench_trace"
+  fi
+  export ONESTOP_DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
+    ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_SCANS_PER_MINUTE=100000000
+  code=$(target/release/onestop-bench-seed trace | sed -n 's/^trace_code=//p')
+  target/release/onestop serve >"$work/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  result=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -H 'Accept: application/json' -s "$work/count.lua" "http://127.0.0.1:$PORT/t/$code" | grep '^RESULT')
+  eval "$(echo "$result" | sed 's/^RESULT //')"
+  rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
+  stored=$(curl -sf -X POST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
+    -d "{\"query\":\"{ trace(code: \\\"$code\\\") { scanCount } }\"}" | sed -E 's/.*"scanCount":([0-9]+).*/\1/')
+  printf '%-9s %8s %8s %8s %9s %12s %9s\n' "$db" "$rps" "$p50_ms" "$p99_ms" "$requests" "$stored" "$rss"
+  [ "$non_200" = 0 ] || echo "  $non_200 responses were not 200"
+  [ "$stored" -ge "$requests" ] || echo "  LOST INCREMENTS: $requests requests, $stored counted"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  [ "$db" = postgres ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS onestop_bench_trace WITH (FORCE)" >/dev/null
+done

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+/// A merchant's product batch and its public trace code.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "product_batches")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub merchant_id: Uuid,
+    pub product_name: String,
+    pub category: String,
+    pub origin_region_code: String,
+    pub batch_number: String,
+    pub production_date: Date,
+    pub quantity: i64,
+    /// 16 Crockford base32 characters (80 random bits).
+    #[sea_orm(unique)]
+    pub trace_code: String,
+    pub scan_count: i64,
+    /// Sticky once tripped by the scan rules.
+    pub suspected_counterfeit: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,319 @@
+//! Product batches, their public trace codes, scan counting with copy detection, and the
+//! public verification of approval certificates.
+
+use async_graphql::InputObject;
+use entity::{case, filing, merchant, product_batch, spot_check, trace_scan};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr,
+    sea_query::{Expr, ExprTrait},
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    access::Scope,
+    clock,
+    config::TraceConfig,
+    domain::{
+        FilingKind, FilingStatus,
+        filing_data::{Date, ProductCategory},
+        identifiers as id,
+    },
+    error::{AppError, AppResult, FieldError},
+    pagination,
+    state::AppState,
+};
+
+/// Crockford base32 alphabet (no I, L, O, U).
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 16 characters × 5 bits = 80 random bits.
+pub const CODE_LEN: usize = 16;
+
+pub fn new_trace_code() -> String {
+    let mut bytes = [0u8; 10];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut bits: u128 = 0;
+    for b in bytes {
+        bits = (bits << 8) | u128::from(b);
+    }
+    (0..CODE_LEN)
+        .rev()
+        .map(|i| CROCKFORD[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// Normalises a code as people type it (lower case, hyphens, I/L for 1, O for 0); `None` when
+/// it cannot be a trace code.
+pub fn parse_trace_code(raw: &str) -> Option<String> {
+    let code: String = raw
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            other => other,
+        })
+        .collect();
+    (code.len() == CODE_LEN && code.bytes().all(|b| CROCKFORD.contains(&b))).then_some(code)
+}
+
+pub fn trace_url(state: &AppState, code: &str) -> String {
+    format!("{}/t/{code}", state.config.public_base_url)
+}
+
+#[derive(InputObject, Clone, Debug)]
+#[graphql(name = "ProductBatchInput")]
+pub struct ProductBatchInput {
+    pub product_name: String,
+    pub category: ProductCategory,
+    pub origin_region_code: String,
+    pub batch_number: String,
+    pub production_date: Date,
+    pub quantity: i32,
+}
+
+fn batch_conflict(err: DbErr) -> AppError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Conflict("this batch number is already registered".into())
+        }
+        _ => err.into(),
+    }
+}
+
+/// A merchant registers a batch and receives its trace code.
+pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput) -> AppResult<product_batch::Model> {
+    let merchant_id = scope.own_merchant()?;
+    let mut problems = Vec::new();
+    let mut keep = |r: AppResult<String>| match r {
+        Ok(v) => v,
+        Err(AppError::Validation(f)) => {
+            problems.extend(f);
+            String::new()
+        }
+        Err(other) => {
+            problems.push(FieldError::new("input", other.message()));
+            String::new()
+        }
+    };
+    let product_name = keep(id::text("productName", &input.product_name, 200, false));
+    let origin = keep(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
+    let batch_number = keep(id::text("batchNumber", &input.batch_number, 64, false));
+    let today = clock::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).date_naive();
+    if input.production_date.0 > today {
+        problems.push(FieldError::new("productionDate", "must not be in the future"));
+    }
+    if input.quantity <= 0 {
+        problems.push(FieldError::new("quantity", "must be greater than zero"));
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let taken = product_batch::Entity::find()
+        .filter(product_batch::Column::MerchantId.eq(merchant_id))
+        .filter(product_batch::Column::BatchNumber.eq(batch_number.as_str()))
+        .one(&state.db)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::Conflict("this batch number is already registered".into()));
+    }
+    product_batch::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        merchant_id: Set(merchant_id),
+        product_name: Set(product_name),
+        category: Set(input.category.as_str()),
+        origin_region_code: Set(origin),
+        batch_number: Set(batch_number),
+        production_date: Set(input.production_date.0),
+        quantity: Set(i64::from(input.quantity)),
+        trace_code: Set(new_trace_code()),
+        scan_count: Set(0),
+        suspected_counterfeit: Set(false),
+        created_at: Set(clock::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(batch_conflict)
+}
+
+/// The caller's batches, newest first (merchants only).
+pub async fn list_batches(
+    state: &AppState,
+    scope: &Scope,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<Vec<product_batch::Model>> {
+    let merchant_id = match scope {
+        Scope::Merchant { merchant_id: Some(id), .. } => *id,
+        Scope::Merchant { merchant_id: None, .. } => return Ok(Vec::new()),
+        _ => return Err(AppError::Forbidden("product batches belong to merchants".into())),
+    };
+    let limit = pagination::page_size(first)?;
+    let mut query = product_batch::Entity::find()
+        .filter(product_batch::Column::MerchantId.eq(merchant_id))
+        .order_by_desc(product_batch::Column::Id)
+        .limit(limit);
+    if let Some(cursor) = after {
+        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?)
+            .map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
+        query = query.filter(product_batch::Column::Id.lt(id));
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+/// Everything the public page shows for a code.
+pub struct TraceData {
+    pub batch: product_batch::Model,
+    pub merchant: merchant::Model,
+    pub latest_check: Option<spot_check::Model>,
+}
+
+impl TraceData {
+    /// Registration approved (which records the USCC) or a USCC given in the profile.
+    pub fn merchant_verified(&self) -> bool {
+        self.merchant.uscc.is_some()
+    }
+}
+
+pub async fn find_batch<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Option<product_batch::Model>> {
+    Ok(product_batch::Entity::find().filter(product_batch::Column::TraceCode.eq(code)).one(db).await?)
+}
+
+/// The latest spot check of the batch, else the merchant's latest of the batch's category.
+pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Model) -> AppResult<Option<spot_check::Model>> {
+    let of_batch = spot_check::Entity::find()
+        .filter(spot_check::Column::BatchId.eq(batch.id))
+        .order_by_desc(spot_check::Column::CheckedAt)
+        .one(db)
+        .await?;
+    if of_batch.is_some() {
+        return Ok(of_batch);
+    }
+    Ok(spot_check::Entity::find()
+        .filter(spot_check::Column::MerchantId.eq(batch.merchant_id))
+        .filter(spot_check::Column::Category.eq(batch.category.as_str()))
+        .order_by_desc(spot_check::Column::CheckedAt)
+        .one(db)
+        .await?)
+}
+
+pub async fn trace_data<C: ConnectionTrait>(db: &C, batch: product_batch::Model) -> AppResult<TraceData> {
+    let merchant = merchant::Entity::find_by_id(batch.merchant_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
+    let latest_check = latest_check(db, &batch).await?;
+    Ok(TraceData { batch, merchant, latest_check })
+}
+
+/// The salted hash under which a client address is kept (never the address itself).
+pub fn client_hash(config: &TraceConfig, address: &str) -> String {
+    let digest = Sha256::digest(format!("{}|{address}", config.address_salt).as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// Counts one scan of `batch` and re-evaluates the copy rules, in one transaction. The
+/// increment is a single `scan_count = scan_count + 1`, so concurrent scans never lose one.
+pub async fn record_scan(state: &AppState, batch_id: Uuid, client: &str) -> AppResult<product_batch::Model> {
+    let config = &state.config.trace;
+    let now = clock::now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    product_batch::Entity::update_many()
+        .col_expr(product_batch::Column::ScanCount, Expr::col(product_batch::Column::ScanCount).add(1))
+        .filter(product_batch::Column::Id.eq(batch_id))
+        .exec(&txn)
+        .await?;
+    trace_scan::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        batch_id: Set(batch_id),
+        at: Set(now),
+        client_hash: Set(client.to_string()),
+    }
+    .insert(&txn)
+    .await?;
+    let batch = product_batch::Entity::find_by_id(batch_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("batch".into()))?;
+    if !batch.suspected_counterfeit && looks_copied(&txn, config, &batch, now).await? {
+        product_batch::Entity::update_many()
+            .col_expr(product_batch::Column::SuspectedCounterfeit, Expr::value(true))
+            .filter(product_batch::Column::Id.eq(batch_id))
+            .exec(&txn)
+            .await?;
+        tracing::warn!(batch_id = %batch_id, scans = batch.scan_count, "trace code flagged as a likely copy");
+    }
+    let batch = product_batch::Entity::find_by_id(batch_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("batch".into()))?;
+    txn.commit().await?;
+    Ok(batch)
+}
+
+/// More scans than `scan_multiple` × quantity, or more distinct addresses in the window than
+/// the batch could plausibly have reached (its quantity, capped by the configured maximum).
+async fn looks_copied<C: ConnectionTrait>(
+    db: &C,
+    config: &TraceConfig,
+    batch: &product_batch::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<bool> {
+    if batch.scan_count > config.scan_multiple.saturating_mul(batch.quantity) {
+        return Ok(true);
+    }
+    let since = now - chrono::Duration::from_std(config.window).map_err(anyhow::Error::from)?;
+    let distinct = trace_scan::Entity::find()
+        .select_only()
+        .column(trace_scan::Column::ClientHash)
+        .distinct()
+        .filter(trace_scan::Column::BatchId.eq(batch.id))
+        .filter(trace_scan::Column::At.gte(since))
+        .count(db)
+        .await?;
+    Ok(distinct as i64 > std::cmp::min(config.max_distinct_addresses, batch.quantity))
+}
+
+/// One approval that carries a certificate number, as the public check shows it.
+pub struct CertificateData {
+    pub kind: FilingKind,
+    pub holder: String,
+    pub region_code: String,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: FilingStatus,
+}
+
+/// Approvals with this certificate number (a USCC is both the registration and the taxpayer
+/// id, so it can name two).
+pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult<Vec<CertificateData>> {
+    let filings = filing::Entity::find()
+        .filter(filing::Column::CertificateNumber.eq(number))
+        .filter(filing::Column::Status.eq(FilingStatus::Approved.as_str()))
+        .order_by_desc(filing::Column::DecidedAt)
+        .all(db)
+        .await?;
+    let mut found = Vec::new();
+    for f in filings {
+        let holder = match case::Entity::find_by_id(f.case_id).one(db).await? {
+            Some(c) => merchant::Entity::find_by_id(c.merchant_id).one(db).await?.map(|m| m.name),
+            None => None,
+        };
+        found.push(CertificateData {
+            kind: FilingKind::parse(&f.kind)?,
+            holder: holder.unwrap_or_default(),
+            region_code: f.region_code,
+            decided_at: f.decided_at,
+            status: FilingStatus::parse(&f.status)?,
+        });
+    }
+    Ok(found)
+}
+
+/// Certificate numbers are 6–32 characters of A–Z and 0–9.
+pub fn parse_certificate_number(raw: &str) -> Option<String> {
+    let number = raw.trim().to_ascii_uppercase();
+    ((6..=32).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        .then_some(number)
+}
