@@ -52,6 +52,46 @@ fn summarize(fields: &[FieldError]) -> String {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Collects every validation problem of an input instead of stopping at the first, so one
+/// `VALIDATION` error can list all the offending fields.
+#[derive(Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    /// The value, or (recording the problem) `None`.
+    pub fn check<T>(&mut self, result: AppResult<T>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(AppError::Validation(fields)) => {
+                self.0.extend(fields);
+                None
+            }
+            Err(other) => {
+                self.0.push(FieldError::new("input", other.message()));
+                None
+            }
+        }
+    }
+
+    /// The value, or (recording the problem) its default, for inputs checked field by field.
+    pub fn take<T: Default>(&mut self, result: AppResult<T>) -> T {
+        self.check(result).unwrap_or_default()
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was recorded, else one `VALIDATION` error listing everything.
+    pub fn finish<T>(self, value: T) -> AppResult<T> {
+        if self.0.is_empty() { Ok(value) } else { Err(AppError::Validation(self.0)) }
+    }
+}
+
 impl AppError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])

@@ -11,7 +11,7 @@ use crate::{
     access::Scope,
     clock,
     domain::{Email, Uscc, filing_data::ProductCategory, identifiers as id},
-    error::{AppError, AppResult, FieldError},
+    error::{AppError, AppResult, Problems},
     state::AppState,
 };
 
@@ -39,18 +39,8 @@ struct ValidProfile {
 }
 
 fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidProfile> {
-    let mut problems: Vec<FieldError> = Vec::new();
-    let mut check = |r: AppResult<String>| match r {
-        Ok(v) => v,
-        Err(AppError::Validation(f)) => {
-            problems.extend(f);
-            String::new()
-        }
-        Err(other) => {
-            problems.push(FieldError::new("input", other.message()));
-            String::new()
-        }
-    };
+    let mut problems = Problems::default();
+    let mut check = |r: AppResult<String>| problems.take(r);
     let name = check(id::text("name", &input.name, 200, false));
     let uscc = input
         .uscc
@@ -72,11 +62,7 @@ fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidPro
         .collect();
     let mut categories = input.categories.unwrap_or_default();
     categories.dedup();
-    if problems.is_empty() {
-        Ok(ValidProfile { name, uscc, region_code, address, contact_email, contact_phone, store_urls, categories })
-    } else {
-        Err(AppError::Validation(problems))
-    }
+    problems.finish(ValidProfile { name, uscc, region_code, address, contact_email, contact_phone, store_urls, categories })
 }
 
 fn uscc_conflict(err: DbErr) -> AppError {

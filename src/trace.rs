@@ -21,7 +21,7 @@ use crate::{
         filing_data::{Date, ProductCategory},
         identifiers as id,
     },
-    error::{AppError, AppResult, FieldError},
+    error::{AppError, AppResult, Problems},
     pagination,
     state::AppState,
 };
@@ -86,31 +86,18 @@ fn batch_conflict(err: DbErr) -> AppError {
 /// A merchant registers a batch and receives its trace code.
 pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput) -> AppResult<product_batch::Model> {
     let merchant_id = scope.own_merchant()?;
-    let mut problems = Vec::new();
-    let mut keep = |r: AppResult<String>| match r {
-        Ok(v) => v,
-        Err(AppError::Validation(f)) => {
-            problems.extend(f);
-            String::new()
-        }
-        Err(other) => {
-            problems.push(FieldError::new("input", other.message()));
-            String::new()
-        }
-    };
-    let product_name = keep(id::text("productName", &input.product_name, 200, false));
-    let origin = keep(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
-    let batch_number = keep(id::text("batchNumber", &input.batch_number, 64, false));
+    let mut problems = Problems::default();
+    let product_name = problems.take(id::text("productName", &input.product_name, 200, false));
+    let origin = problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
+    let batch_number = problems.take(id::text("batchNumber", &input.batch_number, 64, false));
     let today = clock::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).date_naive();
     if input.production_date.0 > today {
-        problems.push(FieldError::new("productionDate", "must not be in the future"));
+        problems.push("productionDate", "must not be in the future");
     }
     if input.quantity <= 0 {
-        problems.push(FieldError::new("quantity", "must be greater than zero"));
+        problems.push("quantity", "must be greater than zero");
     }
-    if !problems.is_empty() {
-        return Err(AppError::Validation(problems));
-    }
+    problems.finish(())?;
     let taken = product_batch::Entity::find()
         .filter(product_batch::Column::MerchantId.eq(merchant_id))
         .filter(product_batch::Column::BatchNumber.eq(batch_number.as_str()))

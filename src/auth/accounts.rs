@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Caller, password::hash_password, tokens};
 use crate::{
     domain::{Agency, Email, Role, password::NewPassword},
-    error::{AppError, AppResult, FieldError},
+    error::{AppError, AppResult, Problems},
     notify::{EmailKind, enqueue_email},
     state::AppState,
 };
@@ -149,9 +149,9 @@ pub async fn register_merchant_user(
     password: &str,
     display_name: &str,
 ) -> AppResult<user::Model> {
-    let mut problems = Vec::new();
-    let email = Email::parse("email", email).map_err(|e| collect(&mut problems, e)).ok();
-    let name = parse_display_name(display_name).map_err(|e| collect(&mut problems, e)).ok();
+    let mut problems = Problems::default();
+    let email = problems.check(Email::parse("email", email));
+    let name = problems.check(parse_display_name(display_name));
     let personal: Vec<&str> = [
         email.as_ref().map(|e| e.as_str()),
         email.as_ref().map(|e| e.local_part()),
@@ -160,11 +160,9 @@ pub async fn register_merchant_user(
     .into_iter()
     .flatten()
     .collect();
-    let password = NewPassword::parse("password", password, &personal)
-        .map_err(|e| collect(&mut problems, e))
-        .ok();
-    let (Some(email), Some(name), Some(password)) = (email, name, password) else {
-        return Err(AppError::Validation(problems));
+    let password = problems.check(NewPassword::parse("password", password, &personal));
+    let (Some(email), Some(name), Some(password)) = problems.finish((email, name, password))? else {
+        return Err(anyhow::anyhow!("validated input without a value").into());
     };
 
     ensure_email_free(&state.db, &email).await?;
@@ -199,12 +197,6 @@ pub async fn register_merchant_user(
     Ok(user)
 }
 
-fn collect(problems: &mut Vec<FieldError>, err: AppError) {
-    match err {
-        AppError::Validation(fields) => problems.extend(fields),
-        other => problems.push(FieldError::new("input", other.message())),
-    }
-}
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
@@ -311,17 +303,17 @@ pub async fn create_officer(
     input: OfficerInput,
 ) -> AppResult<user::Model> {
     caller.require_role(&[Role::Admin])?;
-    let mut problems = Vec::new();
-    let email = Email::parse("email", &input.email).map_err(|e| collect(&mut problems, e)).ok();
-    let name = parse_display_name(&input.display_name).map_err(|e| collect(&mut problems, e)).ok();
+    let mut problems = Problems::default();
+    let email = problems.check(Email::parse("email", &input.email));
+    let name = problems.check(parse_display_name(&input.display_name));
     if !input.role.is_agency_staff() {
-        problems.push(FieldError::new("role", "must be OFFICER or SUPERVISOR"));
+        problems.push("role", "must be OFFICER or SUPERVISOR");
     }
     if input.regions.is_empty() {
-        problems.push(FieldError::new("regions", "at least one region is required"));
+        problems.push("regions", "at least one region is required");
     }
     if input.regions.len() > 200 {
-        problems.push(FieldError::new("regions", "at most 200 regions"));
+        problems.push("regions", "at most 200 regions");
     }
     let mut regions = Vec::new();
     for (i, raw) in input.regions.iter().enumerate() {
@@ -330,11 +322,13 @@ pub async fn create_officer(
                 regions.push(code.as_str().to_string())
             }
             Ok(_) => {}
-            Err(e) => collect(&mut problems, e),
+            Err(e) => {
+                problems.check::<()>(Err(e));
+            }
         }
     }
-    let (Some(email), Some(name), true) = (email, name, problems.is_empty()) else {
-        return Err(AppError::Validation(problems));
+    let (Some(email), Some(name)) = problems.finish((email, name))? else {
+        return Err(anyhow::anyhow!("validated input without a value").into());
     };
 
     ensure_email_free(&state.db, &email).await?;

@@ -7,7 +7,7 @@ use async_graphql::{Enum, InputObject, InputValueError, InputValueResult, OneofO
 use serde::{Deserialize, Serialize};
 
 use super::{FilingKind, Regions, identifiers as id};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppResult, Problems};
 
 /// Money as a decimal string ("1000000.00"). Only strings are accepted: a JSON number would
 /// pass through binary floating point on the way in.
@@ -118,34 +118,6 @@ pub enum FilingData {
     Fx(FxDataInput),
 }
 
-/// Collects every problem of an input instead of stopping at the first.
-#[derive(Default)]
-struct Problems(Vec<FieldError>);
-
-impl Problems {
-    fn check<T>(&mut self, result: AppResult<T>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(AppError::Validation(fields)) => {
-                self.0.extend(fields);
-                None
-            }
-            Err(other) => {
-                self.0.push(FieldError::new("data", other.message()));
-                None
-            }
-        }
-    }
-
-    fn push(&mut self, field: String, message: &str) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    fn finish<T>(self, value: T) -> AppResult<T> {
-        if self.0.is_empty() { Ok(value) } else { Err(AppError::Validation(self.0)) }
-    }
-}
-
 impl FilingDataInput {
     pub fn kind(&self) -> FilingKind {
         match self {
@@ -188,14 +160,14 @@ impl FilingDataInput {
             }
             Self::Inspection(mut d) => {
                 if d.categories.is_empty() {
-                    p.push("data.inspection.categories".into(), "at least one category is required");
+                    p.push("data.inspection.categories", "at least one category is required");
                 }
                 d.categories.dedup();
                 if d.products.is_empty() {
-                    p.push("data.inspection.products".into(), "at least one product is required");
+                    p.push("data.inspection.products", "at least one product is required");
                 }
                 if d.products.len() > 200 {
-                    p.push("data.inspection.products".into(), "at most 200 products");
+                    p.push("data.inspection.products", "at most 200 products");
                 }
                 for (i, line) in d.products.iter_mut().enumerate() {
                     let f = |name: &str| format!("data.inspection.products[{i}].{name}");
