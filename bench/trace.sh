@@ -15,8 +15,8 @@ PORT=${PORT:-18432}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 
-cargo build --release --quiet --bin onestop
-cargo build --release --quiet --features bench --bin onestop-bench-seed
+# One build for both binaries (a second feature set would compile the crate twice).
+cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -25,6 +25,7 @@ use crate::{
 
 pub struct Application {
     state: AppState,
+    scan_receiver: crate::trace::ScanReceiver,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     sender: MailSender,
@@ -32,17 +33,24 @@ pub struct Application {
 
 /// Connects to the database and applies pending migrations; builds the shared state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    Ok(build_state_with_scans(config).await?.0)
+}
+
+async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, crate::trace::ScanReceiver)> {
+    let (scans, scan_receiver) = crate::trace::ScanRecorder::new();
     let sql_statements = Arc::new(AtomicU64::new(0));
     let db = db::connect(&config, sql_statements.clone()).await.context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
-    Ok(AppState {
+    let state = AppState {
         db,
         jwt: JwtKeys::new(&config.jwt),
         templates: Arc::new(Templates::load()?),
         outbox_wakeup: Arc::new(Notify::new()),
         sql_statements,
+        scans,
         config: Arc::new(config),
-    })
+    };
+    Ok((state, scan_receiver))
 }
 
 impl Application {
@@ -50,7 +58,7 @@ impl Application {
         http::metrics::install();
         let sender = MailSender::from_config(&config.mail)?;
         let bind = config.bind.clone();
-        let state = build_state(config).await?;
+        let (state, scan_receiver) = build_state_with_scans(config).await?;
         let acceptor = TcpListener::bind(bind.as_str())
             .into_acceptor()
             .await
@@ -60,7 +68,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
-        Ok(Self { state, acceptor, addr, sender })
+        Ok(Self { state, scan_receiver, acceptor, addr, sender })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -81,6 +89,13 @@ impl Application {
             config: self.state.config.mail.clone(),
             wakeup: self.state.outbox_wakeup.clone(),
         };
+        let scan_writer = tokio::spawn(crate::trace::run_scan_writer(
+            self.state.clone(),
+            self.state.scans.clone(),
+            self.scan_receiver,
+            self.state.config.trace.flush_interval,
+            workers_stopped.clone(),
+        ));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
         let schema = graphql::build_schema(self.state.clone());
@@ -94,6 +109,7 @@ impl Application {
             .await;
         let _ = stop_workers.send(true);
         let _ = worker.await;
+        let _ = scan_writer.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }

@@ -59,6 +59,8 @@ pub struct TraceConfig {
     pub trust_forwarded_for: bool,
     /// Salt of the stored client-address hashes. Never logged.
     pub address_salt: String,
+    /// How often pending scans are written.
+    pub flush_interval: Duration,
 }
 
 impl TraceConfig {
@@ -69,6 +71,7 @@ impl TraceConfig {
             window: Duration::from_secs(3600 * parse_var::<u64>("ONESTOP_COUNTERFEIT_WINDOW_HOURS", 24)?),
             scans_per_minute: parse_var("ONESTOP_SCANS_PER_MINUTE", 60)?,
             trust_forwarded_for: parse_var("ONESTOP_TRUST_FORWARDED_FOR", false)?,
+            flush_interval: Duration::from_millis(parse_var("ONESTOP_SCAN_FLUSH_MS", 50)?),
             address_salt: var("ONESTOP_ADDRESS_SALT").unwrap_or_else(|| {
                 use sha2::{Digest, Sha256};
                 hex::encode(Sha256::digest(format!("address-salt:{secret}").as_bytes()))

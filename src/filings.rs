@@ -425,6 +425,74 @@ pub async fn approve_filing(
     Ok(saved)
 }
 
+/// SUPERVISOR: moves an open filing to another western region's office of the same agency
+/// (跨区域联动). The assignee is cleared (a filing under review goes back to SUBMITTED for the
+/// new office to claim); both regions' supervisors are emailed.
+pub async fn transfer_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    region_code: &str,
+    expected_version: i32,
+    note: &str,
+) -> AppResult<filing::Model> {
+    let note = required_note(note)?;
+    let region = state.config.regions.parse("regionCode", region_code)?;
+    let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
+    if !scope.is_supervisor() {
+        return Err(AppError::Forbidden("only a supervisor transfers filings".into()));
+    }
+    if region.as_str() == target.filing.region_code {
+        return Err(AppError::validation("regionCode", "the filing is already in this region"));
+    }
+    let from = FilingStatus::parse(&target.filing.status)?;
+    let to = match from {
+        FilingStatus::Submitted | FilingStatus::UnderReview => FilingStatus::Submitted,
+        FilingStatus::NeedsCorrection => FilingStatus::NeedsCorrection,
+        other => {
+            return Err(AppError::InvalidTransition(format!("cannot transfer a filing that is {}", other.as_str())));
+        }
+    };
+    let old_region = target.filing.region_code.clone();
+    let mut active: filing::ActiveModel = target.filing.clone().into();
+    active.status = Set(to.as_str().into());
+    active.region_code = Set(region.to_string());
+    active.assignee_id = Set(None);
+    let saved = save(&txn, active, expected_version).await?;
+    let trail = format!("{old_region} → {region}: {note}");
+    record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
+    refresh_status(&txn, &target.case).await?;
+    let supervisors = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
+        .filter(user::Column::Agency.eq(target.filing.agency.as_str()))
+        .filter(
+            Condition::any()
+                .add(user::Column::Regions.contains(format!("\"{old_region}\"")))
+                .add(user::Column::Regions.contains(format!("\"{region}\""))),
+        )
+        .all(&txn)
+        .await?;
+    for supervisor in supervisors {
+        enqueue_email(
+            &txn,
+            &state.templates,
+            &supervisor.email,
+            EmailKind::FilingTransferred,
+            serde_json::json!({
+                "display_name": supervisor.display_name,
+                "reference": target.case.reference,
+                "filings": [cases::filing_line(&saved)],
+                "note": trail,
+                "link": format!("{}/filings/{}", state.config.public_base_url, saved.id),
+            }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(saved)
+}
+
 /// A new valid USCC (GB 32100): `9` (market regulation), the entity type, the merchant's
 /// region, a 9-character organisation code (GB 11714, with its own check), the check character.
 async fn issue_uscc(txn: &DatabaseTransaction, merchant: &merchant::Model, company_type: CompanyType) -> AppResult<String> {

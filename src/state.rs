@@ -18,6 +18,8 @@ pub struct AppState {
     pub outbox_wakeup: Arc<Notify>,
     /// SQL statements run since start-up.
     pub sql_statements: Arc<AtomicU64>,
+    /// Trace-page scans on their way to the database.
+    pub scans: crate::trace::ScanRecorder,
 }
 
 impl AppState {

@@ -13,4 +13,5 @@ pub mod outbox_message;
 pub mod refresh_token;
 pub mod spot_check;
 pub mod trace_scan;
+pub mod trace_scan_address;
 pub mod user;

@@ -58,7 +58,6 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Distinct addresses of one batch within a time window.
         manager
             .create_index(
                 Index::create()
@@ -66,7 +65,24 @@ impl MigrationTrait for Migration {
                     .table(TraceScans::Table)
                     .col(TraceScans::BatchId)
                     .col(TraceScans::At)
-                    .col(TraceScans::ClientHash)
+                    .to_owned(),
+            )
+            .await?;
+        // Distinct addresses per batch and time bucket: one row each, so counting them is an
+        // index range, not a scan of every view.
+        manager
+            .create_table(
+                Table::create()
+                    .table(TraceScanAddresses::Table)
+                    .col(uuid(TraceScanAddresses::BatchId))
+                    .col(big_integer(TraceScanAddresses::Bucket))
+                    .col(string_len(TraceScanAddresses::ClientHash, 64))
+                    .primary_key(
+                        Index::create()
+                            .col(TraceScanAddresses::BatchId)
+                            .col(TraceScanAddresses::Bucket)
+                            .col(TraceScanAddresses::ClientHash),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -121,7 +137,7 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(Table::alter().table(Merchants::Table).drop_column(Merchants::PassStreak).to_owned())
             .await?;
-        for table in [SpotChecks::Table.into_iden(), TraceScans::Table.into_iden(), ProductBatches::Table.into_iden()] {
+        for table in [SpotChecks::Table.into_iden(), TraceScanAddresses::Table.into_iden(), TraceScans::Table.into_iden(), ProductBatches::Table.into_iden()] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
@@ -158,6 +174,14 @@ enum TraceScans {
     Id,
     BatchId,
     At,
+    ClientHash,
+}
+
+#[derive(DeriveIden)]
+enum TraceScanAddresses {
+    Table,
+    BatchId,
+    Bucket,
     ClientHash,
 }
 

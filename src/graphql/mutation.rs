@@ -218,6 +218,21 @@ impl Mutation {
         Ok(Filing(filings::reject_filing(state, scope, filing_id, expected_version, &note).await?))
     }
 
+    /// Supervisors: moves a filing to another region's office of the same agency.
+    async fn transfer_filing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        region_code: String,
+        expected_version: i32,
+        note: String,
+    ) -> Result<Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let filing_id = uuid_arg("id", &id)?;
+        Ok(Filing(filings::transfer_filing(state, scope, filing_id, &region_code, expected_version, &note).await?))
+    }
+
     /// Merchants: registers a product batch and issues its trace code.
     async fn register_product_batch(&self, ctx: &Context<'_>, input: ProductBatchInput) -> Result<ProductBatch> {
         let (state, _) = parts(ctx);

@@ -161,7 +161,7 @@ impl TraceView {
         self.0.latest_check.clone().map(SpotCheck)
     }
     async fn scan_count(&self) -> i32 {
-        i32::try_from(self.0.batch.scan_count).unwrap_or(i32::MAX)
+        i32::try_from(self.0.scan_count).unwrap_or(i32::MAX)
     }
     async fn suspected_counterfeit(&self) -> bool {
         self.0.batch.suspected_counterfeit

@@ -114,10 +114,7 @@ impl Query {
     async fn trace(&self, ctx: &Context<'_>, code: String) -> Result<Option<TraceView>> {
         let (state, _) = parts(ctx);
         let code = trace::parse_trace_code(&code).ok_or_else(|| AppError::validation("code", "is not a trace code"))?;
-        match trace::find_batch(&state.db, &code).await? {
-            Some(batch) => Ok(Some(TraceView(trace::trace_data(&state.db, batch).await?))),
-            None => Ok(None),
-        }
+        Ok(trace::trace_data(state, &code, None).await?.map(TraceView))
     }
 
     /// Inspection staff and admins: spot-check counts and pass rates online vs offline, per

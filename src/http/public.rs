@@ -209,7 +209,7 @@ impl From<&TraceData> for TraceJson {
                 category: c.category.clone(),
                 result: c.result.clone(),
             }),
-            scan_count: data.batch.scan_count,
+            scan_count: data.scan_count,
             suspected_counterfeit: data.batch.suspected_counterfeit,
         }
     }
@@ -257,18 +257,9 @@ pub async fn trace_page(req: &Request, Path(raw): Path<String>, state: Data<&App
         return rate_limited(req, wait);
     }
     let Some(code) = trace::parse_trace_code(&raw) else { return malformed_code(req, &raw) };
-    let batch = match trace::find_batch(&state.db, &code).await {
-        Ok(Some(batch)) => batch,
+    let view = match trace::trace_data(&state, &code, Some((&state.config.trace, &address.to_string()))).await {
+        Ok(Some(data)) => TraceJson::from(&data),
         Ok(None) => return unknown_code(req, &code),
-        Err(err) => return app_error(req, err),
-    };
-    let client = trace::client_hash(&state.config.trace, &address.to_string());
-    let data = match trace::record_scan(&state, batch.id, &client).await {
-        Ok(batch) => trace::trace_data(&state.db, batch).await,
-        Err(err) => Err(err),
-    };
-    let view = match data {
-        Ok(data) => TraceJson::from(&data),
         Err(err) => return app_error(req, err),
     };
     if wants_json(req) {

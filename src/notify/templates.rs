@@ -19,6 +19,8 @@ pub enum EmailKind {
     CaseCompleted,
     /// To an officer: a filing was assigned to them.
     FilingAssigned,
+    /// To the supervisors of both regions: a filing moved between offices.
+    FilingTransferred,
     /// To the merchant: a quality spot check failed.
     SpotCheckFailed,
 }
@@ -46,6 +48,7 @@ impl EmailKind {
             Self::FilingRejected => "{{ filing_zh }}未获核准 / {{ filing_kind }} rejected — {{ reference }}",
             Self::CaseCompleted => "案件 {{ reference }} 已全部办结 / Case {{ reference }} completed",
             Self::FilingAssigned => "新的审核任务 {{ reference }} / Filing assigned to you — {{ reference }}",
+            Self::FilingTransferred => "备案跨区域移交 {{ reference }} / Filing transferred between regions — {{ reference }}",
             Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
         }
     }
@@ -59,6 +62,7 @@ impl EmailKind {
             Self::FilingRejected => ("很遗憾，您的备案未获核准。", "Your filing was rejected."),
             Self::CaseCompleted => ("您案件中的全部备案均已核准。", "Every filing of your case is approved."),
             Self::FilingAssigned => ("一项备案已分派给您审核。", "A filing was assigned to you for review."),
+            Self::FilingTransferred => ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices."),
             _ => ("", ""),
         }
     }

@@ -167,6 +167,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             // Tests speak for many consumers through X-Forwarded-For.
             trust_forwarded_for: true,
             address_salt: "test-salt".into(),
+            flush_interval: Duration::from_millis(20),
         },
     }
 }
@@ -363,6 +364,15 @@ impl TestApp {
             .await
             .expect("query")
             .expect("a row")
+    }
+
+    /// Waits until every trace scan recorded so far is stored (they are written in batches).
+    pub async fn scans_settled(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.state.scans.pending_total() > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "scans were not written");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -132,6 +132,7 @@ async fn the_trace_page_shows_the_product_counts_scans_and_escapes_text(backend:
     assert_eq!(view.data()["trace"]["scanCount"], 2);
     let none = app.gql("{ trace(code: \"0000000000000000\") { productName } }", json!({}), None).await;
     assert_eq!(none.data()["trace"], serde_json::Value::Null);
+    app.scans_settled().await;
     let row = app.query_row("SELECT COUNT(*) AS n FROM trace_scans WHERE client_hash NOT LIKE '203.%'").await;
     assert_eq!(row.try_get::<i64>("", "n").expect("n"), 2, "addresses are stored only as hashes");
 }
@@ -157,6 +158,7 @@ async fn qr_codes_decode_to_the_trace_url(backend: Backend) {
     assert!(svg.text().await.expect("svg").starts_with("<?xml"));
     assert_eq!(get(&app, &format!("/t/{code}/qr.png?size=5000"), "image/png", "198.51.100.1").await.status(), 400);
     assert_eq!(get(&app, "/t/0000000000000000/qr.svg", "image/svg+xml", "198.51.100.1").await.status(), 404);
+    app.scans_settled().await;
     let row = app.query_row("SELECT scan_count FROM product_batches").await;
     assert_eq!(row.try_get::<i64>("", "scan_count").expect("n"), 0, "printing labels is not scanning");
 }
@@ -175,6 +177,9 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
     assert!(statuses.iter().all(|s| *s == 200));
     let json: serde_json::Value = get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
     assert_eq!(json["scanCount"], 51, "no lost increments");
+    app.scans_settled().await;
+    let stored = app.query_row("SELECT scan_count FROM product_batches").await;
+    assert_eq!(stored.try_get::<i64>("", "scan_count").expect("n"), 51, "all stored");
     assert_eq!(json["suspectedCounterfeit"], false);
     for _ in 0..9 {
         get(&app, &path, "application/json", "192.0.2.1").await;
@@ -190,10 +195,15 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
     for i in 0..20 {
         get(&app, &format!("/t/{other}"), "application/json", &format!("198.18.0.{i}")).await;
     }
+    app.scans_settled().await;
     let fine: serde_json::Value = get(&app, &format!("/t/{other}"), "application/json", "198.18.0.1").await.json().await.expect("json");
     assert_eq!(fine["suspectedCounterfeit"], false, "20 addresses for 20 units is plausible");
+    get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await;
+    // The address rule is evaluated when the scans are written.
+    app.scans_settled().await;
     let tripped: serde_json::Value = get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await.json().await.expect("json");
     assert_eq!(tripped["suspectedCounterfeit"], true, "21 addresses for 20 units is not");
+    assert_eq!(tripped["scanCount"], 23);
 }
 
 async fn scans_are_rate_limited_per_address(backend: Backend) {
@@ -207,6 +217,7 @@ async fn scans_are_rate_limited_per_address(backend: Backend) {
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().get("retry-after").is_some());
     assert_eq!(get(&app, &path, "application/json", "100.64.0.2").await.status(), 200, "other addresses are served");
+    app.scans_settled().await;
     let row = app.query_row("SELECT scan_count FROM product_batches").await;
     assert_eq!(row.try_get::<i64>("", "scan_count").expect("n"), 6, "refused requests are not counted");
 }

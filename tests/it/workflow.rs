@@ -434,3 +434,44 @@ async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) 
     assert_eq!(costs[0], costs[1], "statements do not grow with the page: {costs:?}");
     assert!(costs[1] <= 8, "a handful of statements per page: {costs:?}");
 }
+
+both_backends!(a_supervisor_transfers_a_filing_to_another_region);
+
+async fn a_supervisor_transfers_a_filing_to_another_region(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("move@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let officer = app.staff("chengdu@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+    let chengdu = app.staff("chengdu-boss@gov.cn", "SUPERVISOR", "CUSTOMS", &["510100"]).await;
+    let kunming = app.staff("kunming-boss@gov.cn", "SUPERVISOR", "CUSTOMS", &["530100"]).await;
+    let kunming_officer = app.staff("kunming@gov.cn", "OFFICER", "CUSTOMS", &["530100"]).await;
+    let (case_id, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let customs = filing_of(&filings, "CUSTOMS");
+    let id = customs["id"].as_str().expect("id").to_string();
+    let claimed = app.decide(&officer.token, "claimFiling", &id, customs["version"].as_i64().expect("v"), None).await;
+    let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
+
+    let transfer = "mutation($id: ID!, $r: String!, $v: Int!, $n: String!) { transferFiling(id: $id, regionCode: $r, expectedVersion: $v, note: $n) { status regionCode version assignee { id } } }";
+    let vars = |r: &str, v: i64| json!({ "id": id, "r": r, "v": v, "n": "口岸在昆明 the port is in Kunming" });
+    assert_eq!(app.gql(transfer, vars("530100", v), Some(&officer.token)).await.error_code(), "FORBIDDEN");
+    assert_eq!(app.gql(transfer, vars("530100", v), Some(&kunming.token)).await.error_code(), "NOT_FOUND");
+    assert_eq!(app.gql(transfer, vars("310000", v), Some(&chengdu.token)).await.error_fields(), vec!["regionCode"]);
+    assert_eq!(app.gql(transfer, vars("530100", v - 1), Some(&chengdu.token)).await.error_code(), "VERSION_CONFLICT");
+    let moved = app.gql(transfer, vars("530100", v), Some(&chengdu.token)).await;
+    let moved = &moved.data()["transferFiling"];
+    assert_eq!(moved["regionCode"], "530100");
+    assert_eq!(moved["status"], "SUBMITTED", "back in the queue of the new office");
+    assert_eq!(moved["assignee"], serde_json::Value::Null);
+
+    // The old office no longer sees it; the new one does, and both supervisors were told.
+    assert_eq!(app.filing(&officer.token, &id).await.error_code(), "NOT_FOUND");
+    let queue = app.gql("{ reviewQueue { nodes { id } } }", json!({}), Some(&kunming_officer.token)).await;
+    assert_eq!(queue.data()["reviewQueue"]["nodes"][0]["id"], id.as_str());
+    for supervisor in ["chengdu-boss@gov.cn", "kunming-boss@gov.cn"] {
+        let mail = app.smtp.wait_for(supervisor, 1).await.remove(0);
+        assert!(mail.subject().contains("transferred"), "{}", mail.subject());
+    }
+    let case = app.case(&merchant.token, &case_id).await;
+    let events = case.data()["case"]["events"].as_array().expect("events").clone();
+    let transferred = events.iter().find(|e| e["action"] == "filing.transferred").expect("audit event");
+    assert!(transferred["note"].as_str().is_some_and(|n| n.starts_with("510100 → 530100")));
+}
