@@ -48,6 +48,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         outbox_wakeup: Arc::new(Notify::new()),
         sql_statements,
         scans,
+        documents: crate::documents::local_store(&config.documents.dir)?,
         config: Arc::new(config),
     };
     Ok((state, scan_receiver))

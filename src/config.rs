@@ -42,6 +42,15 @@ pub struct Config {
     /// Statutory review time per filing kind, in working days.
     pub review_days: ReviewDays,
     pub trace: TraceConfig,
+    pub documents: DocumentConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct DocumentConfig {
+    /// Largest accepted upload.
+    pub max_bytes: usize,
+    /// Local directory of the object store.
+    pub dir: PathBuf,
 }
 
 /// Public trace pages: scan counting, copy detection, rate limits.
@@ -220,6 +229,8 @@ impl Config {
             Some(other) => bail!("ONESTOP_LOG_FORMAT must be pretty or json, not {other:?}"),
         };
         let trace = TraceConfig::from_env(&secret)?;
+        let document_dir =
+            var("ONESTOP_DOCUMENT_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("documents"));
         Ok(Self {
             environment,
             database_url: var("ONESTOP_DATABASE_URL")
@@ -255,6 +266,10 @@ impl Config {
             )?),
             tokens: TokenLifetimes::default(),
             trace,
+            documents: DocumentConfig {
+                max_bytes: parse_var("ONESTOP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+                dir: document_dir,
+            },
             review_days: match var("ONESTOP_REVIEW_DAYS") {
                 None => ReviewDays::default(),
                 Some(raw) => ReviewDays::parse(&raw)?,

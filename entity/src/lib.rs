@@ -5,6 +5,7 @@ pub mod audit_event;
 pub mod case;
 pub mod case_counter;
 pub mod comment;
+pub mod document;
 pub mod filing;
 pub mod merchant;
 pub mod one_time_token;

@@ -3,13 +3,14 @@ use async_graphql::{Context, InputObject, Object, Result};
 use async_graphql::ID;
 
 use super::{
-    objects::{Case, Comment, Filing, Merchant},
+    objects::{Case, Comment, Document, Filing, Merchant},
     parts, scope,
     types::{AuthPayload, User},
     uuid_arg,
 };
 use super::quality_objects::{ProductBatch, SpotCheck};
 use crate::{
+    error::AppError,
     quality::{self, SpotCheckInput},
     trace::{self, ProductBatchInput},
     auth::{accounts, sessions},
@@ -216,6 +217,31 @@ impl Mutation {
         let scope = scope(ctx).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::reject_filing(state, scope, filing_id, expected_version, &note).await?))
+    }
+
+    /// Attaches a PDF, PNG or JPEG to a case (or one of its filings), via the GraphQL
+    /// multipart request spec.
+    async fn upload_document(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        filing_id: Option<ID>,
+        file: async_graphql::Upload,
+    ) -> Result<Document> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        let case_id = uuid_arg("caseId", &case_id)?;
+        let filing_id = filing_id.as_ref().map(|f| uuid_arg("filingId", f)).transpose()?;
+        let upload = file.value(ctx).map_err(|_| AppError::validation("file", "no file was sent"))?;
+        let mut content = Vec::new();
+        use std::io::Read;
+        upload
+            .into_read()
+            .take(state.config.documents.max_bytes as u64 + 1)
+            .read_to_end(&mut content)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("reading upload: {e}")))?;
+        let filename = file.value(ctx).map(|u| u.filename).unwrap_or_default();
+        Ok(Document::from(crate::documents::upload(state, scope, case_id, filing_id, &filename, content).await?))
     }
 
     /// Supervisors: moves a filing to another region's office of the same agency.

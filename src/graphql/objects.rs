@@ -140,8 +140,10 @@ impl Case {
         let scope = scope(ctx).await?;
         Ok(cases::comments_of(state, scope, &self.0).await?.into_iter().map(Comment).collect())
     }
-    async fn documents(&self) -> Vec<Document> {
-        Vec::new()
+    async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<Document>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx).await?;
+        Ok(crate::documents::of_case(state, scope, &self.0).await?.into_iter().map(Document::from).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -406,7 +408,7 @@ impl Comment {
     }
 }
 
-/// A document attached to a case (uploads arrive with the documents issue).
+/// A document attached to a case; download it at `GET /documents/{id}`.
 #[derive(SimpleObject)]
 pub struct Document {
     pub id: ID,
@@ -416,6 +418,20 @@ pub struct Document {
     pub sha256: String,
     pub uploaded_at: DateTime<Utc>,
     pub filing_id: Option<ID>,
+}
+
+impl From<entity::document::Model> for Document {
+    fn from(d: entity::document::Model) -> Self {
+        Self {
+            id: id(d.id),
+            filename: d.filename,
+            content_type: d.content_type,
+            size: i32::try_from(d.size).unwrap_or(i32::MAX),
+            sha256: d.sha256,
+            uploaded_at: d.uploaded_at,
+            filing_id: d.filing_id.map(id),
+        }
+    }
 }
 
 #[derive(SimpleObject)]

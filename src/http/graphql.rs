@@ -1,12 +1,16 @@
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
-use poem::{
-    handler,
-    http::HeaderMap,
-    web::{Data, Html},
+use async_graphql::{
+    ParseRequestError,
+    http::{GraphiQLSource, MultipartOptions},
 };
+use async_graphql_poem::GraphQLResponse;
+use poem::{
+    Body, IntoResponse, Request, Response, handler,
+    http::{HeaderMap, StatusCode, header},
+    web::{Data, Html, Json},
+};
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::RequestId;
 use crate::{
@@ -22,7 +26,7 @@ pub async fn graphiql() -> Html<String> {
 
 /// Reads `Authorization: Bearer <jwt>`. No header: anonymous. A header that does not verify:
 /// a caller whose every protected request is refused with the reason.
-fn caller_from(state: &AppState, headers: &HeaderMap) -> Caller {
+pub(crate) fn caller_from(state: &AppState, headers: &HeaderMap) -> Caller {
     let Some(value) = headers.get("authorization") else {
         return Caller::Anonymous;
     };
@@ -38,19 +42,55 @@ fn caller_from(state: &AppState, headers: &HeaderMap) -> Caller {
     }
 }
 
+/// A GraphQL-shaped error answer for requests refused before execution.
+fn refused(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
+    let mut extensions = serde_json::json!({ "code": code });
+    if let Some(field) = field {
+        extensions["fields"] = serde_json::json!([{ "field": field, "message": message }]);
+    }
+    Json(serde_json::json!({ "data": null, "errors": [{ "message": message, "extensions": extensions }] }))
+        .with_status(status)
+        .into_response()
+}
+
+/// Reads the GraphQL request: JSON up to `ONESTOP_MAX_BODY_BYTES`, or a multipart upload
+/// (GraphQL multipart request spec) with one file of at most `ONESTOP_UPLOAD_MAX_BYTES`.
+async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<async_graphql::Request, Response> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let multipart = content_type.as_deref().is_some_and(|c| c.starts_with("multipart/"));
+    let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if !multipart && length.is_some_and(|n| n > state.config.max_body_bytes) {
+        return Err(refused(StatusCode::PAYLOAD_TOO_LARGE, "BAD_REQUEST", "request body too large", None));
+    }
+    let options = MultipartOptions::default().max_file_size(state.config.documents.max_bytes).max_num_files(1);
+    match async_graphql::http::receive_body(content_type, body.into_async_read().compat(), options).await {
+        Ok(request) => Ok(request),
+        Err(ParseRequestError::PayloadTooLarge) => Err(refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "VALIDATION",
+            &format!("file is larger than {} bytes", state.config.documents.max_bytes),
+            Some("file"),
+        )),
+        Err(err) => Err(refused(StatusCode::BAD_REQUEST, "BAD_REQUEST", &err.to_string(), None)),
+    }
+}
+
 #[handler]
 pub async fn graphql(
     schema: Data<&OnestopSchema>,
     state: Data<&AppState>,
     request_id: Data<&RequestId>,
-    headers: &HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    req: &Request,
+    body: Body,
+) -> Response {
     let started = Instant::now();
+    let request = match read_request(&state, req, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     let label = OperationLabel::default();
-    let caller = caller_from(&state, headers);
+    let caller = caller_from(&state, req.headers());
     let request = request
-        .0
         .data(caller)
         .data(ScopeCache::default())
         .data(label.clone())
@@ -89,5 +129,5 @@ pub async fn graphql(
     metrics::histogram!("onestop_graphql_request_duration_seconds", "operation" => operation.clone())
         .record(elapsed);
     tracing::info!(operation = %operation, outcome, elapsed_ms = elapsed * 1000.0, "graphql");
-    response.into()
+    GraphQLResponse::from(response).into_response()
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the GraphQL endpoint, health, metrics and request ids.
 
+mod documents;
 mod graphql;
 mod health;
 pub mod metrics;
@@ -15,13 +16,17 @@ pub use request_id::RequestId;
 use crate::{graphql::OnestopSchema, state::AppState};
 
 pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
-    let max_body = state.config.max_body_bytes;
+    // The hard cap on any POST body. JSON bodies are held to ONESTOP_MAX_BODY_BYTES in the
+    // handler, and an upload over ONESTOP_UPLOAD_MAX_BYTES (but under this cap) gets a GraphQL
+    // VALIDATION error from the multipart reader rather than a bare 413.
+    let max_body = state.config.max_body_bytes.max(state.config.documents.max_bytes * 2 + 1024 * 1024);
     Route::new()
         .at(
             "/graphql",
             // SizeLimit refuses requests without Content-Length, so it guards POST only.
             get(graphql::graphiql).post(graphql::graphql.with(SizeLimit::new(max_body))),
         )
+        .at("/documents/:id", get(documents::download))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(metrics::render))

@@ -169,6 +169,10 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             address_salt: "test-salt".into(),
             flush_interval: Duration::from_millis(20),
         },
+        documents: onestop::config::DocumentConfig {
+            max_bytes: 200 * 1024,
+            dir: data_dir.join("documents"),
+        },
     }
 }
 

@@ -7,6 +7,7 @@ mod smtp;
 
 mod access;
 mod accounts;
+mod documents;
 mod ops;
 mod sessions;
 mod story;

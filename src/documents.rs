@@ -1,0 +1,166 @@
+//! Documents attached to cases: type checked by content, size-limited, hashed, stored through
+//! `object_store` (a local directory by default), downloadable by those who may see the case.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use entity::{document, filing};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    access::Scope,
+    audit::{self, NewEvent},
+    cases::{self, lock_case},
+    clock,
+    error::{AppError, AppResult},
+    state::AppState,
+};
+
+/// The store for document bytes: `ONESTOP_DOCUMENT_DIR` (default `{data}/documents`).
+pub fn local_store(dir: &std::path::Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    std::fs::create_dir_all(dir)?;
+    Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?))
+}
+
+/// The type a file really is, from its first bytes; only PDF, PNG and JPEG are accepted.
+pub fn sniff(content: &[u8]) -> Option<&'static str> {
+    if content.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if content.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if content.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// The last path segment, without control characters, at most 200 characters.
+fn clean_filename(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() { "document".into() } else { cleaned.trim().to_string() }
+}
+
+pub async fn upload(
+    state: &AppState,
+    scope: &Scope,
+    case_id: Uuid,
+    filing_id: Option<Uuid>,
+    filename: &str,
+    content: Vec<u8>,
+) -> AppResult<document::Model> {
+    let case = cases::find_visible(&state.db, scope, case_id).await?;
+    if matches!(scope, Scope::Admin { .. }) {
+        return Err(AppError::Forbidden("administrators read cases but do not add to them".into()));
+    }
+    if let Some(fid) = filing_id {
+        filing::Entity::find_by_id(fid)
+            .filter(filing::Column::CaseId.eq(case.id))
+            .one(&state.db)
+            .await?
+            .filter(|f| scope.can_see_filing(case.merchant_id, f))
+            .ok_or_else(|| AppError::NotFound("filing".into()))?;
+    }
+    let max = state.config.documents.max_bytes;
+    if content.is_empty() {
+        return Err(AppError::validation("file", "is empty"));
+    }
+    if content.len() > max {
+        return Err(AppError::validation("file", format!("is larger than {max} bytes")));
+    }
+    let content_type = sniff(&content)
+        .ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
+    let id = Uuid::now_v7();
+    let key = format!("{}/{id}", case.id);
+    let size = content.len() as i64;
+    let sha256 = hex::encode(Sha256::digest(&content));
+    // Bytes first: a row never points at nothing. If the row then fails, the bytes go again.
+    let path = ObjectPath::from(key.as_str());
+    state
+        .documents
+        .put(&path, PutPayload::from(content))
+        .await
+        .map_err(|e| anyhow::anyhow!("storing document: {e}"))?;
+    let saved = async {
+        let txn = crate::db::begin_write(&state.db).await?;
+        lock_case(&txn, case.id).await?;
+        let row = document::ActiveModel {
+            id: Set(id),
+            case_id: Set(case.id),
+            filing_id: Set(filing_id),
+            uploader_id: Set(scope.user_id()),
+            filename: Set(clean_filename(filename)),
+            content_type: Set(content_type.into()),
+            size: Set(size),
+            sha256: Set(sha256),
+            object_key: Set(key.clone()),
+            uploaded_at: Set(clock::now()),
+        }
+        .insert(&txn)
+        .await?;
+        let note = format!("{} ({content_type}, {size} bytes)", row.filename);
+        audit::append(
+            &txn,
+            NewEvent {
+                case_id: case.id,
+                actor_id: Some(scope.user_id()),
+                action: "document.uploaded",
+                filing_id,
+                from_status: None,
+                to_status: None,
+                note: Some(&note),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<_, AppError>(row)
+    }
+    .await;
+    if saved.is_err() {
+        let _ = state.documents.delete(&path).await;
+    }
+    saved
+}
+
+/// The documents of a case the caller may see (agency staff: case-level ones and their own
+/// filings').
+pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model) -> AppResult<Vec<document::Model>> {
+    let mut query = document::Entity::find()
+        .filter(document::Column::CaseId.eq(case.id))
+        .order_by_asc(document::Column::Id);
+    if matches!(scope, Scope::Agency { .. }) {
+        let visible: Vec<Uuid> = cases::filings_of(&state.db, case.id)
+            .await?
+            .into_iter()
+            .filter(|f| scope.can_see_filing(case.merchant_id, f))
+            .map(|f| f.id)
+            .collect();
+        query = query.filter(
+            Condition::any().add(document::Column::FilingId.is_null()).add(document::Column::FilingId.is_in(visible)),
+        );
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+/// A document and its bytes, if the caller may see it.
+pub async fn download(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<(document::Model, Bytes)> {
+    let not_found = || AppError::NotFound("document".into());
+    let doc = document::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(not_found)?;
+    let case = cases::find_visible(&state.db, scope, doc.case_id).await.map_err(|_| not_found())?;
+    if !of_case(state, scope, &case).await?.iter().any(|d| d.id == doc.id) {
+        return Err(not_found());
+    }
+    let bytes = state
+        .documents
+        .get(&ObjectPath::from(doc.object_key.as_str()))
+        .await
+        .map_err(|e| anyhow::anyhow!("reading document: {e}"))?
+        .bytes()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading document: {e}"))?;
+    Ok((doc, bytes))
+}
