@@ -92,6 +92,17 @@ impl Scope {
         }
     }
 
+    /// Whether a live event about a filing is for this caller (same rule as `can_see_filing`).
+    pub fn can_see_change(&self, change: &crate::events::FilingChange) -> bool {
+        match self {
+            Self::Admin { .. } => true,
+            Self::Merchant { merchant_id, .. } => *merchant_id == Some(change.merchant_id),
+            Self::Agency { agency, regions, .. } => {
+                change.agency == agency.as_str() && regions.iter().any(|r| *r == change.region_code)
+            }
+        }
+    }
+
     /// Rows of `filings` the caller may see. `None`: everything.
     pub fn filing_condition(&self) -> Option<Condition> {
         match self {

@@ -48,6 +48,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         outbox_wakeup: Arc::new(Notify::new()),
         sql_statements,
         scans,
+        events: crate::events::EventBus::default(),
         documents: crate::documents::local_store(&config.documents.dir)?,
         config: Arc::new(config),
     };
@@ -97,6 +98,7 @@ impl Application {
             self.state.config.trace.flush_interval,
             workers_stopped.clone(),
         ));
+        let listener = tokio::spawn(crate::events::run_listener(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
         let schema = graphql::build_schema(self.state.clone());
@@ -111,6 +113,7 @@ impl Application {
         let _ = stop_workers.send(true);
         let _ = worker.await;
         let _ = scan_writer.await;
+        let _ = listener.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }

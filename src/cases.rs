@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::{
     access::Scope,
     audit::{self, NewEvent},
+    events,
     clock,
     domain::{CaseStatus, FilingKind, FilingStatus, Transition, working_days},
     error::{AppError, AppResult},
@@ -279,6 +280,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
 
     let now = clock::now();
     let mut submitted = Vec::new();
+    let mut staged = Vec::new();
     for f in drafts {
         let kind = FilingKind::parse(&f.kind)?;
         let due = working_days::add_working_days(now, state.config.review_days.for_kind(kind));
@@ -292,7 +294,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
             active.uscc = Set(merchant.uscc.clone());
         }
         let updated = active.update(&txn).await?;
-        audit::append(
+        let event = audit::append(
             &txn,
             NewEvent {
                 case_id: case.id,
@@ -305,6 +307,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
             },
         )
         .await?;
+        staged.extend(events::stage(&txn, change(&case, &updated, &event)).await?);
         submitted.push(updated);
     }
     case::Entity::update_many()
@@ -317,6 +320,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     email_merchant(&txn, state, &merchant, &case, EmailKind::CaseSubmitted, &lines, None, None).await?;
     let case = case::Entity::find_by_id(case.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(case)
 }
@@ -335,6 +339,7 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
     }
     let now = clock::now();
     let mut withdrawn = 0;
+    let mut staged = Vec::new();
     for f in &filings {
         let from = FilingStatus::parse(&f.status)?;
         if from.is_final() {
@@ -345,8 +350,8 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
         active.status = Set(to.as_str().into());
         active.version = Set(f.version + 1);
         active.updated_at = Set(now);
-        active.update(&txn).await?;
-        audit::append(
+        let updated = active.update(&txn).await?;
+        let event = audit::append(
             &txn,
             NewEvent {
                 case_id: case.id,
@@ -359,6 +364,7 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
             },
         )
         .await?;
+        staged.extend(events::stage(&txn, change(&case, &updated, &event)).await?);
         withdrawn += 1;
     }
     if withdrawn == 0 {
@@ -367,7 +373,20 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
     refresh_status(&txn, &case).await?;
     let case = case::Entity::find_by_id(case.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
     txn.commit().await?;
+    state.events.publish(staged);
     Ok(case)
+}
+
+fn change(case: &case::Model, filing: &filing::Model, event: &audit_event::Model) -> events::FilingChange {
+    events::FilingChange {
+        filing_id: filing.id,
+        case_id: case.id,
+        merchant_id: case.merchant_id,
+        agency: filing.agency.clone(),
+        region_code: filing.region_code.clone(),
+        action: event.action.clone(),
+        at: event.at,
+    }
 }
 
 /// A comment on a case, or on one filing of it. Admins read but do not take part.

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    events,
     access::Scope,
     audit::{self, NewEvent},
     cases::{self, email_merchant, lock_case, refresh_status},
@@ -82,8 +83,8 @@ async fn record(
     from: FilingStatus,
     to: FilingStatus,
     note: Option<&str>,
-) -> AppResult<()> {
-    audit::append(
+) -> AppResult<Vec<events::FilingChange>> {
+    let event = audit::append(
         txn,
         NewEvent {
             case_id: target.case.id,
@@ -96,7 +97,25 @@ async fn record(
         },
     )
     .await?;
-    Ok(())
+    // The filing's region after the change (a transfer moves it).
+    let region_code = filing::Entity::find_by_id(target.filing.id)
+        .one(txn)
+        .await?
+        .map(|f| f.region_code)
+        .unwrap_or_else(|| target.filing.region_code.clone());
+    events::stage(
+        txn,
+        events::FilingChange {
+            filing_id: target.filing.id,
+            case_id: target.case.id,
+            merchant_id: target.case.merchant_id,
+            agency: target.filing.agency.clone(),
+            region_code,
+            action: action.to_string(),
+            at: event.at,
+        },
+    )
+    .await
 }
 
 fn required_note(note: &str) -> AppResult<String> {
@@ -136,8 +155,9 @@ pub async fn update_filing(
     active.data = Set(Some(serde_json::to_string(&stored).map_err(anyhow::Error::from)?));
     let saved = save(&txn, active, expected_version).await?;
     // Edits are not transitions, but they go on the trail too.
-    record(&txn, scope, &target, "filing.updated", status, status, None).await?;
+    let staged = record(&txn, scope, &target, "filing.updated", status, status, None).await?;
     txn.commit().await?;
+    state.events.publish(staged);
     Ok(saved)
 }
 
@@ -165,9 +185,10 @@ pub async fn resubmit_filing(
     active.paused_remaining_secs = Set(None);
     active.submitted_at = Set(Some(now));
     let saved = save(&txn, active, expected_version).await?;
-    record(&txn, scope, &target, Transition::Resubmit.action(), from, to, None).await?;
+    let staged = record(&txn, scope, &target, Transition::Resubmit.action(), from, to, None).await?;
     refresh_status(&txn, &target.case).await?;
     txn.commit().await?;
+    state.events.publish(staged);
     Ok(saved)
 }
 
@@ -214,9 +235,10 @@ pub async fn claim_filing(
     active.status = Set(to.as_str().into());
     active.assignee_id = Set(Some(scope.user_id()));
     let saved = save(&txn, active, expected_version).await?;
-    record(&txn, scope, &target, Transition::Claim.action(), from, to, None).await?;
+    let staged = record(&txn, scope, &target, Transition::Claim.action(), from, to, None).await?;
     refresh_status(&txn, &target.case).await?;
     txn.commit().await?;
+    state.events.publish(staged);
     Ok(saved)
 }
 
@@ -251,7 +273,7 @@ pub async fn assign_filing(
     active.assignee_id = Set(Some(officer.id));
     let saved = save(&txn, active, expected_version).await?;
     let note = format!("assigned to {}", officer.email);
-    record(&txn, scope, &target, Transition::Assign.action(), from, to, Some(&note)).await?;
+    let staged = record(&txn, scope, &target, Transition::Assign.action(), from, to, Some(&note)).await?;
     refresh_status(&txn, &target.case).await?;
     enqueue_email(
         &txn,
@@ -267,6 +289,7 @@ pub async fn assign_filing(
     )
     .await?;
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(saved)
 }
@@ -291,10 +314,11 @@ pub async fn request_correction(
     active.paused_remaining_secs = Set(Some(remaining));
     active.decision_note = Set(Some(note.clone()));
     let saved = save(&txn, active, expected_version).await?;
-    record(&txn, scope, &target, Transition::RequestCorrection.action(), from, to, Some(&note)).await?;
+    let staged = record(&txn, scope, &target, Transition::RequestCorrection.action(), from, to, Some(&note)).await?;
     refresh_status(&txn, &target.case).await?;
     email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::CorrectionRequested, &[&saved], Some(&note), None).await?;
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(saved)
 }
@@ -316,10 +340,11 @@ pub async fn reject_filing(
     active.decision_note = Set(Some(note.clone()));
     active.decided_at = Set(Some(clock::now()));
     let saved = save(&txn, active, expected_version).await?;
-    record(&txn, scope, &target, Transition::Reject.action(), from, to, Some(&note)).await?;
+    let staged = record(&txn, scope, &target, Transition::Reject.action(), from, to, Some(&note)).await?;
     refresh_status(&txn, &target.case).await?;
     email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::FilingRejected, &[&saved], Some(&note), None).await?;
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(saved)
 }
@@ -399,7 +424,7 @@ pub async fn approve_filing(
         active.uscc = Set(Some(if kind == FilingKind::Registration { certificate.clone() } else { target.merchant.uscc.clone().unwrap_or_default() }));
     }
     let saved = save(&txn, active, expected_version).await?;
-    record(&txn, scope, &target, Transition::Approve.action(), from, to, note.as_deref()).await?;
+    let staged = record(&txn, scope, &target, Transition::Approve.action(), from, to, note.as_deref()).await?;
     let (before, after) = refresh_status(&txn, &target.case).await?;
     email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::FilingApproved, &[&saved], note.as_deref(), Some(&certificate)).await?;
     if after == CaseStatus::Completed && before != CaseStatus::Completed {
@@ -421,6 +446,7 @@ pub async fn approve_filing(
         email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::CaseCompleted, &lines, None, None).await?;
     }
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(saved)
 }
@@ -460,7 +486,7 @@ pub async fn transfer_filing(
     active.assignee_id = Set(None);
     let saved = save(&txn, active, expected_version).await?;
     let trail = format!("{old_region} → {region}: {note}");
-    record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
+    let staged = record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
     refresh_status(&txn, &target.case).await?;
     let supervisors = user::Entity::find()
         .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
@@ -489,6 +515,7 @@ pub async fn transfer_filing(
         .await?;
     }
     txn.commit().await?;
+    state.events.publish(staged);
     state.outbox_wakeup.notify_one();
     Ok(saved)
 }

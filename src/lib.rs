@@ -11,6 +11,7 @@ pub mod db;
 pub mod documents;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod filings;
 pub mod graphql;
 pub mod http;

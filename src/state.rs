@@ -20,6 +20,8 @@ pub struct AppState {
     pub sql_statements: Arc<AtomicU64>,
     /// Trace-page scans on their way to the database.
     pub scans: crate::trace::ScanRecorder,
+    /// Live filing events for subscriptions.
+    pub events: crate::events::EventBus,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

@@ -6,9 +6,10 @@ mod objects;
 mod observe;
 mod quality_objects;
 mod query;
+mod subscription;
 mod types;
 
-use async_graphql::{Context, EmptySubscription, Schema, dataloader::DataLoader};
+use async_graphql::{Context, Schema, dataloader::DataLoader};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -21,11 +22,11 @@ use crate::{
     state::AppState,
 };
 
-pub type OnestopSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type OnestopSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 pub fn build_schema(state: AppState) -> OnestopSchema {
     let db = state.db.clone();
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))
@@ -37,7 +38,7 @@ pub fn build_schema(state: AppState) -> OnestopSchema {
 
 /// The schema without any state, for `onestop export-schema`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish().sdl()
+    Schema::build(query::Query, mutation::Mutation, subscription::Subscription).finish().sdl()
 }
 
 /// The application state and the caller of the current request.

@@ -4,7 +4,9 @@ use async_graphql::{
     ParseRequestError,
     http::{GraphiQLSource, MultipartOptions},
 };
-use async_graphql_poem::GraphQLResponse;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use poem::web::websocket::WebSocket;
 use poem::{
     Body, IntoResponse, Request, Response, handler,
     http::{HeaderMap, StatusCode, header},
@@ -21,7 +23,50 @@ use crate::{
 
 #[handler]
 pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("onestop GraphiQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("onestop GraphiQL")
+            .finish(),
+    )
+}
+
+/// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the older graphql-ws).
+/// The access token comes in `connection_init`: `{"Authorization": "Bearer …"}` (or
+/// `{"accessToken": "…"}`).
+#[handler]
+pub async fn subscriptions(
+    schema: Data<&OnestopSchema>,
+    state: Data<&AppState>,
+    protocol: GraphQLProtocol,
+    websocket: WebSocket,
+) -> impl IntoResponse {
+    let schema = schema.clone();
+    let state = state.clone();
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        GraphQLWebSocket::new(stream, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let token = payload
+                    .get("Authorization")
+                    .or_else(|| payload.get("authorization"))
+                    .and_then(|v| v.as_str())
+                    .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string())
+                    .or_else(|| payload.get("accessToken").and_then(|v| v.as_str()).map(str::to_string));
+                let caller = match token {
+                    None => Caller::Anonymous,
+                    Some(token) => match state.jwt.verify(&token) {
+                        Ok((user_id, role)) => Caller::User(Principal { user_id, role }),
+                        Err(_) => return Err(async_graphql::Error::new("access token is invalid or expired")),
+                    },
+                };
+                let mut data = async_graphql::Data::default();
+                data.insert(caller);
+                data.insert(ScopeCache::default());
+                Ok(data)
+            })
+            .serve()
+    })
 }
 
 /// Reads `Authorization: Bearer <jwt>`. No header: anonymous. A header that does not verify:

@@ -26,6 +26,7 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
             // SizeLimit refuses requests without Content-Length, so it guards POST only.
             get(graphql::graphiql).post(graphql::graphql.with(SizeLimit::new(max_body))),
         )
+        .at("/graphql/ws", get(graphql::subscriptions))
         .at("/documents/:id", get(documents::download))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod helpers;
+mod live;
 mod smtp;
 
 mod access;

@@ -1,0 +1,97 @@
+//! GraphQL subscriptions over WebSocket (graphql-transport-ws): each caller receives only the
+//! events of filings it may see, after the change commits.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+use crate::{
+    both_backends,
+    fixtures::filing_of,
+    helpers::{Backend, TestApp, spawn_app},
+};
+
+both_backends!(subscribers_receive_the_events_they_may_see);
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
+    let url = app.base_url.replace("http://", "ws://") + "/graphql/ws";
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    socket.send(Message::Text(init.to_string().into())).await.expect("init");
+    let ack = next_json(&mut socket, Duration::from_secs(5)).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket.send(Message::Text(subscribe.to_string().into())).await.expect("subscribe");
+    // Let the server register the subscription before anything happens.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    socket
+}
+
+async fn next_json(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(wait, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// Every `next` payload received until `wait` passes without a message.
+async fn drain(socket: &mut Socket, wait: Duration) -> Vec<Value> {
+    let mut events = Vec::new();
+    while let Some(message) = next_json(socket, wait).await {
+        if message["type"] == "next" {
+            events.push(message["payload"]["data"]["filingEvents"].clone());
+        } else if message["type"] == "error" {
+            panic!("subscription error: {message}");
+        }
+    }
+    events
+}
+
+async fn subscribers_receive_the_events_they_may_see(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("live@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let stranger = app.merchant("stranger@example.cn", "510100", None).await;
+    let customs = app.staff("live-customs@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+    let query = "subscription { filingEvents { action at filing { id kind status version } } }";
+    let mut merchant_socket = subscribe(&app, &merchant.token, query).await;
+    let mut customs_socket = subscribe(&app, &customs.token, query).await;
+    let mut stranger_socket = subscribe(&app, &stranger.token, query).await;
+
+    let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS", "TAX"]).await;
+    let filing = filing_of(&filings, "CUSTOMS");
+    let claimed = app.decide(&customs.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await;
+    claimed.data();
+
+    let mine = drain(&mut merchant_socket, Duration::from_millis(700)).await;
+    let actions: Vec<&str> = mine.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "filing.submitted").count(), 2, "{actions:?}");
+    assert!(actions.contains(&"filing.claimed"), "{actions:?}");
+    let claim = mine.iter().find(|e| e["action"] == "filing.claimed").expect("claim event");
+    assert_eq!(claim["filing"]["status"], "UNDER_REVIEW", "sent after the commit: the new state");
+
+    let theirs = drain(&mut customs_socket, Duration::from_millis(300)).await;
+    assert!(!theirs.is_empty());
+    assert!(theirs.iter().all(|e| e["filing"]["kind"] == "CUSTOMS"), "never another agency's filing: {theirs:?}");
+    assert!(theirs.iter().any(|e| e["action"] == "filing.claimed"));
+
+    assert!(drain(&mut stranger_socket, Duration::from_millis(300)).await.is_empty(), "nothing for others");
+
+    // A bad token is refused at connection_init.
+    let url = app.base_url.replace("http://", "ws://") + "/graphql/ws";
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": "Bearer forged" } });
+    socket.send(Message::Text(init.to_string().into())).await.expect("init");
+    let refused = next_json(&mut socket, Duration::from_secs(3)).await;
+    assert!(refused.is_none_or(|m| m["type"] != "connection_ack"), "no ack for a forged token");
+}
