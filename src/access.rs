@@ -28,6 +28,9 @@ pub enum Scope {
 /// officer's agency and regions, which an admin may change).
 pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Scope> {
     let principal = caller.require_user()?;
+    if principal.client.is_some() {
+        return crate::auth::clients::client_scope(db, principal.user_id).await;
+    }
     let user = user::Entity::find_by_id(principal.user_id)
         .one(db)
         .await?

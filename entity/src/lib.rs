@@ -1,6 +1,7 @@
 //! sea-orm entities of onestop, one module per table. Identifiers are UUID v7 (time-ordered,
 //! so primary-key indexes stay append-mostly); timestamps are UTC.
 
+pub mod api_client;
 pub mod audit_event;
 pub mod case;
 pub mod case_counter;

@@ -4,7 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts_and_outbox;
 mod m20261125_000002_cases_and_filings;
 mod m20261125_000003_trace_and_quality;
-mod m20261125_000004_documents;
+mod m20261125_000004_documents_and_clients;
 
 pub struct Migrator;
 
@@ -15,7 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts_and_outbox::Migration),
             Box::new(m20261125_000002_cases_and_filings::Migration),
             Box::new(m20261125_000003_trace_and_quality::Migration),
-            Box::new(m20261125_000004_documents::Migration),
+            Box::new(m20261125_000004_documents_and_clients::Migration),
         ]
     }
 }

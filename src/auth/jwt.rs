@@ -18,6 +18,9 @@ pub struct Claims {
     pub role: String,
     pub iat: i64,
     pub exp: i64,
+    /// Integrators' tokens: the granted scopes, space-separated (RFC 8693 `scope`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Clone)]
@@ -65,21 +68,27 @@ impl JwtKeys {
     }
 
     pub fn issue(&self, user_id: Uuid, role: Role) -> anyhow::Result<String> {
+        self.issue_with_scope(user_id, role, None)
+    }
+
+    /// An integrator's token: `sub` is the API client's row id, `scope` its granted scopes.
+    pub fn issue_with_scope(&self, subject: Uuid, role: Role, scope: Option<String>) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            sub: user_id.to_string(),
+            sub: subject.to_string(),
             role: role.as_str().to_string(),
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
+            scope,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.kid.clone());
         Ok(jsonwebtoken::encode(&header, &claims, &self.encoding)?)
     }
 
-    pub fn verify(&self, token: &str) -> Result<(Uuid, Role), TokenError> {
+    pub fn verify(&self, token: &str) -> Result<super::Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::Invalid);
@@ -91,6 +100,9 @@ impl JwtKeys {
             })?;
         let user_id = Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?;
         let role = Role::parse(&data.claims.role).map_err(|_| TokenError::Invalid)?;
-        Ok((user_id, role))
+        let client = data.claims.scope.map(|s| super::ClientGrant {
+            scopes: s.split_whitespace().map(str::to_string).collect(),
+        });
+        Ok(super::Principal { user_id, role, client })
     }
 }

@@ -17,7 +17,7 @@ pub use observe::{OperationLabel, OperationObserver};
 
 use crate::{
     access::{self, Scope},
-    auth::Caller,
+    auth::{Caller, Need},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -53,9 +53,11 @@ pub(crate) fn parts<'a>(ctx: &Context<'a>) -> (&'a AppState, &'a Caller) {
 #[derive(Default)]
 pub struct ScopeCache(OnceCell<Scope>);
 
-/// What the caller may reach; UNAUTHENTICATED without a valid login.
-pub(crate) async fn scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> {
+/// What the caller may reach; UNAUTHENTICATED without a valid login, FORBIDDEN when an
+/// integrator's token lacks the scope the operation needs.
+pub(crate) async fn scope<'a>(ctx: &Context<'a>, need: Need) -> AppResult<&'a Scope> {
     let (state, caller) = parts(ctx);
+    caller.require_scope(need)?;
     let cache = ctx
         .data_opt::<ScopeCache>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;

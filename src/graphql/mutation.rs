@@ -1,3 +1,4 @@
+use crate::auth::Need;
 use async_graphql::{Context, InputObject, Object, Result};
 
 use async_graphql::ID;
@@ -101,14 +102,14 @@ impl Mutation {
     /// Creates or updates the caller's shared company profile.
     async fn save_merchant_profile(&self, ctx: &Context<'_>, input: MerchantProfileInput) -> Result<Merchant> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         Ok(Merchant(merchants::save_profile(state, scope, input).await?))
     }
 
     /// A new case with one DRAFT filing per kind.
     async fn create_case(&self, ctx: &Context<'_>, kinds: Vec<FilingKind>) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         Ok(Case(cases::create_case(state, scope, kinds).await?))
     }
 
@@ -120,7 +121,7 @@ impl Mutation {
         data: FilingDataInput,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::update_filing(state, scope, filing_id, expected_version, data).await?))
     }
@@ -128,19 +129,19 @@ impl Mutation {
     /// Submits every DRAFT filing of the case at once.
     async fn submit_case(&self, ctx: &Context<'_>, id: ID) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         Ok(Case(cases::submit_case(state, scope, uuid_arg("id", &id)?).await?))
     }
 
     async fn resubmit_filing(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         Ok(Filing(filings::resubmit_filing(state, scope, uuid_arg("id", &id)?, expected_version).await?))
     }
 
     async fn withdraw_case(&self, ctx: &Context<'_>, id: ID) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         Ok(Case(cases::withdraw_case(state, scope, uuid_arg("id", &id)?).await?))
     }
 
@@ -152,7 +153,7 @@ impl Mutation {
         body: String,
     ) -> Result<Comment> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         let case_id = uuid_arg("caseId", &case_id)?;
         let filing_id = filing_id.as_ref().map(|f| uuid_arg("filingId", f)).transpose()?;
         Ok(Comment(cases::add_comment(state, scope, case_id, filing_id, &body).await?))
@@ -161,7 +162,7 @@ impl Mutation {
     /// SUBMITTED → UNDER_REVIEW, assigned to the caller.
     async fn claim_filing(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         Ok(Filing(filings::claim_filing(state, scope, uuid_arg("id", &id)?, expected_version).await?))
     }
 
@@ -174,7 +175,7 @@ impl Mutation {
         expected_version: i32,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
         let officer_id = uuid_arg("officerId", &officer_id)?;
         Ok(Filing(filings::assign_filing(state, scope, filing_id, officer_id, expected_version).await?))
@@ -188,7 +189,7 @@ impl Mutation {
         note: String,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::request_correction(state, scope, filing_id, expected_version, &note).await?))
     }
@@ -201,7 +202,7 @@ impl Mutation {
         note: Option<String>,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::approve_filing(state, scope, filing_id, expected_version, note.as_deref()).await?))
     }
@@ -214,7 +215,7 @@ impl Mutation {
         note: String,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::reject_filing(state, scope, filing_id, expected_version, &note).await?))
     }
@@ -229,7 +230,7 @@ impl Mutation {
         file: async_graphql::Upload,
     ) -> Result<Document> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Write).await?;
         let case_id = uuid_arg("caseId", &case_id)?;
         let filing_id = filing_id.as_ref().map(|f| uuid_arg("filingId", f)).transpose()?;
         let upload = file.value(ctx).map_err(|_| AppError::validation("file", "no file was sent"))?;
@@ -254,7 +255,7 @@ impl Mutation {
         note: String,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
         Ok(Filing(filings::transfer_filing(state, scope, filing_id, &region_code, expected_version, &note).await?))
     }
@@ -262,14 +263,38 @@ impl Mutation {
     /// Merchants: registers a product batch and issues its trace code.
     async fn register_product_batch(&self, ctx: &Context<'_>, input: ProductBatchInput) -> Result<ProductBatch> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Trace).await?;
         Ok(ProductBatch(trace::register_batch(state, scope, input).await?))
     }
 
     /// Inspection officers and supervisors, within their regions.
     async fn record_spot_check(&self, ctx: &Context<'_>, input: SpotCheckInput) -> Result<SpotCheck> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Decide).await?;
         Ok(SpotCheck(quality::record_spot_check(state, scope, input).await?))
+    }
+
+    /// ADMIN: a client for an agency (`cases:read`, `decisions:write`); MERCHANT: a client for
+    /// its own merchant (`cases:read`, `cases:write`, `trace:write`). The secret is shown once.
+    async fn create_api_client(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scopes: Vec<String>,
+        merchant_id: Option<ID>,
+        agency: Option<Agency>,
+    ) -> Result<crate::auth::clients::ApiClientCredentials> {
+        let (state, caller) = parts(ctx);
+        let scope = scope(ctx, Need::UserOnly).await?;
+        let merchant_id = merchant_id.as_ref().map(|m| uuid_arg("merchantId", m)).transpose()?;
+        Ok(crate::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency).await?)
+    }
+
+    /// Revokes a client: its tokens stop working at once.
+    async fn revoke_api_client(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::UserOnly).await?;
+        crate::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?).await?;
+        Ok(true)
     }
 }

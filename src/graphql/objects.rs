@@ -1,6 +1,8 @@
 //! GraphQL objects of the case workflow. Related rows come through DataLoaders; what a caller
 //! may see of a case is filtered by its scope here as in the services.
 
+use crate::auth::Need;
+
 use async_graphql::{
     Context, ID, Object, Result, SimpleObject, Union,
     connection::{Connection, Edge},
@@ -92,7 +94,7 @@ impl Merchant {
     /// The merchant's cases that the caller may see, newest first.
     async fn cases(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<CaseConnection> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let page = cases::list_cases(state, scope, first, after, None, Some(self.0.id)).await?;
         Ok(case_connection(page))
     }
@@ -122,7 +124,7 @@ impl Case {
     }
     /// The filings the caller may see (agency staff: their agency's only).
     async fn filings(&self, ctx: &Context<'_>) -> Result<Vec<Filing>> {
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
         let rows = loader.load_one(self.0.id).await.map_err(load_error)?.unwrap_or_default();
         let mut visible: Vec<filing::Model> =
@@ -132,17 +134,17 @@ impl Case {
     }
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(cases::events_of(state, scope, &self.0).await?.into_iter().map(AuditEvent).collect())
     }
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(cases::comments_of(state, scope, &self.0).await?.into_iter().map(Comment).collect())
     }
     async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<Document>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(crate::documents::of_case(state, scope, &self.0).await?.into_iter().map(Document::from).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {

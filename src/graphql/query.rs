@@ -1,3 +1,4 @@
+use crate::auth::Need;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::{
@@ -44,13 +45,13 @@ impl Query {
     /// The caller's own merchant profile; null until it is saved.
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<Merchant>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(merchants::own_merchant(state, scope).await?.map(Merchant))
     }
 
     async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let case_id = uuid_arg("id", &id)?;
         Ok(Some(Case(cases::find_visible(&state.db, scope, case_id).await?)))
     }
@@ -64,13 +65,13 @@ impl Query {
         status: Option<CaseStatus>,
     ) -> Result<CaseConnection> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(case_connection(cases::list_cases(state, scope, first, after, status, None).await?))
     }
 
     async fn filing(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Filing>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(Some(Filing(filings::find_visible(state, scope, uuid_arg("id", &id)?).await?)))
     }
 
@@ -83,7 +84,7 @@ impl Query {
         filter: Option<FilingFilter>,
     ) -> Result<FilingConnection> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let filter = filter.unwrap_or_default();
         let filter = QueueFilter {
             kinds: filter.kinds,
@@ -98,7 +99,7 @@ impl Query {
     /// Supervisors: filings by agency, region and status, with overdue counts.
     async fn workload(&self, ctx: &Context<'_>) -> Result<Vec<WorkloadRow>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let rows = filings::workload(state, scope).await?;
         Ok(rows.into_iter().map(WorkloadRow::try_from).collect::<Result<_, _>>()?)
     }
@@ -106,7 +107,7 @@ impl Query {
     /// The caller's product batches (merchants), newest first.
     async fn product_batches(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Vec<ProductBatch>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         Ok(trace::list_batches(state, scope, first, after).await?.into_iter().map(ProductBatch).collect())
     }
 
@@ -127,7 +128,7 @@ impl Query {
         region_code: Option<String>,
     ) -> Result<Vec<ChannelComparison>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?;
+        let scope = scope(ctx, Need::Read).await?;
         let rows = quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone()).await?;
         Ok(rows
             .into_iter()
@@ -135,8 +136,46 @@ impl Query {
             .collect::<Result<_, _>>()?)
     }
 
+    /// API clients: all (admin) or the merchant's own.
+    async fn api_clients(&self, ctx: &Context<'_>) -> Result<Vec<ApiClient>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::UserOnly).await?;
+        Ok(crate::auth::clients::list_clients(state, scope).await?.into_iter().map(ApiClient).collect())
+    }
+
     /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100)?
     async fn validate_uscc(&self, code: String) -> bool {
         Uscc::is_valid(&code)
+    }
+}
+
+/// An integrator's OAuth client (without its secret).
+pub struct ApiClient(entity::api_client::Model);
+
+#[Object]
+impl ApiClient {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn client_id(&self) -> &str {
+        &self.0.client_id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn scopes(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.scopes).unwrap_or_default()
+    }
+    async fn merchant_id(&self) -> Option<ID> {
+        self.0.merchant_id.map(|m| ID(m.to_string()))
+    }
+    async fn agency(&self) -> Option<&str> {
+        self.0.agency.as_deref()
+    }
+    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.created_at
+    }
+    async fn revoked_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.revoked_at
     }
 }

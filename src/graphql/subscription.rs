@@ -1,3 +1,4 @@
+use crate::auth::Need;
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
@@ -22,7 +23,7 @@ impl Subscription {
     /// agency and regions), optionally of one case; sent after each change commits.
     async fn filing_events(&self, ctx: &Context<'_>, case_id: Option<ID>) -> Result<impl Stream<Item = FilingEvent>> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx).await?.clone();
+        let scope = scope(ctx, Need::Read).await?.clone();
         let case_id = case_id.as_ref().map(|c| uuid_arg("caseId", c)).transpose()?;
         let state = state.clone();
         let changes = BroadcastStream::new(state.events.subscribe());

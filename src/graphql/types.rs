@@ -1,5 +1,7 @@
 //! GraphQL object types that wrap entity rows.
 
+use crate::auth::Need;
+
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -48,7 +50,7 @@ impl User {
     /// Merchants: their company profile (shown to the user themself and to admins).
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<super::objects::Merchant>> {
         let (state, _) = super::parts(ctx);
-        let scope = super::scope(ctx).await?;
+        let scope = super::scope(ctx, Need::Read).await?;
         let allowed = scope.user_id() == self.0.id || matches!(scope, crate::access::Scope::Admin { .. });
         if !allowed || self.0.role != Role::Merchant.as_str() {
             return Ok(None);

@@ -16,7 +16,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::RequestId;
 use crate::{
-    auth::{Caller, Principal, jwt::TokenError},
+    auth::{Caller, jwt::TokenError},
     graphql::{OnestopSchema, OperationLabel, ScopeCache},
     state::AppState,
 };
@@ -56,7 +56,7 @@ pub async fn subscriptions(
                 let caller = match token {
                     None => Caller::Anonymous,
                     Some(token) => match state.jwt.verify(&token) {
-                        Ok((user_id, role)) => Caller::User(Principal { user_id, role }),
+                        Ok(principal) => Caller::User(principal),
                         Err(_) => return Err(async_graphql::Error::new("access token is invalid or expired")),
                     },
                 };
@@ -81,7 +81,7 @@ pub(crate) fn caller_from(state: &AppState, headers: &HeaderMap) -> Caller {
         return Caller::InvalidToken("Authorization header must be 'Bearer <token>'");
     };
     match state.jwt.verify(token.trim()) {
-        Ok((user_id, role)) => Caller::User(Principal { user_id, role }),
+        Ok(principal) => Caller::User(principal),
         Err(TokenError::Expired) => Caller::InvalidToken("access token has expired"),
         Err(TokenError::Invalid) => Caller::InvalidToken("access token is invalid"),
     }

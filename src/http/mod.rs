@@ -2,6 +2,7 @@
 
 mod documents;
 mod graphql;
+mod oauth;
 mod health;
 pub mod metrics;
 pub mod public;
@@ -27,6 +28,7 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
             get(graphql::graphiql).post(graphql::graphql.with(SizeLimit::new(max_body))),
         )
         .at("/graphql/ws", get(graphql::subscriptions))
+        .at("/oauth/token", poem::post(oauth::token.with(SizeLimit::new(16 * 1024))))
         .at("/documents/:id", get(documents::download))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod helpers;
+mod integrators;
 mod live;
 mod smtp;
 

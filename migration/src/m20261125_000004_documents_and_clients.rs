@@ -36,12 +36,45 @@ impl MigrationTrait for Migration {
                     .col(Documents::CaseId)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiClients::Table)
+                    .col(uuid(ApiClients::Id).primary_key())
+                    .col(string_len_uniq(ApiClients::ClientId, 64))
+                    .col(string(ApiClients::SecretHash))
+                    .col(string_len(ApiClients::Name, 100))
+                    .col(text(ApiClients::Scopes))
+                    .col(uuid_null(ApiClients::MerchantId))
+                    .col(string_len_null(ApiClients::Agency, 32))
+                    .col(uuid(ApiClients::CreatedBy))
+                    .col(timestamp_with_time_zone(ApiClients::CreatedAt))
+                    .col(timestamp_with_time_zone_null(ApiClients::RevokedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(ApiClients::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Documents::Table).to_owned()).await
     }
+}
+
+#[derive(DeriveIden)]
+enum ApiClients {
+    Table,
+    Id,
+    ClientId,
+    SecretHash,
+    Name,
+    Scopes,
+    MerchantId,
+    Agency,
+    CreatedBy,
+    CreatedAt,
+    RevokedAt,
 }
 
 #[derive(DeriveIden)]

@@ -1,0 +1,193 @@
+//! Integrators: OAuth 2.0 clients (client credentials grant, RFC 6749 §4.4). An admin creates
+//! clients for an agency, a merchant for its own merchant; the secret is shown once and
+//! stored argon2-hashed; tokens carry the granted scopes and stop working when the client is
+//! revoked (checked on every request).
+
+use async_graphql::SimpleObject;
+use entity::{api_client, merchant};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Expr};
+use uuid::Uuid;
+
+use super::{
+    Need, password::{hash_password, verify_password},
+    tokens::random_token,
+};
+use crate::{
+    access::Scope,
+    clock,
+    domain::{Agency, Role, identifiers as id},
+    error::{AppError, AppResult},
+    state::AppState,
+};
+
+const AGENCY_SCOPES: &[&str] = &["cases:read", "decisions:write"];
+const MERCHANT_SCOPES: &[&str] = &["cases:read", "cases:write", "trace:write"];
+
+#[derive(SimpleObject)]
+pub struct ApiClientCredentials {
+    pub client_id: String,
+    /// Shown once; only its hash is kept.
+    pub client_secret: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+pub async fn create_client(
+    state: &AppState,
+    scope: &Scope,
+    caller: &super::Caller,
+    name: &str,
+    scopes: Vec<String>,
+    merchant_id: Option<Uuid>,
+    agency: Option<Agency>,
+) -> AppResult<ApiClientCredentials> {
+    caller.require_scope(Need::UserOnly)?;
+    let name = id::text("name", name, 100, false)?;
+    let (allowed, merchant_id, agency) = match scope {
+        Scope::Admin { .. } => {
+            let agency = agency.ok_or_else(|| AppError::validation("agency", "an agency client needs its agency"))?;
+            if merchant_id.is_some() {
+                return Err(AppError::validation("merchantId", "admins create clients for agencies"));
+            }
+            (AGENCY_SCOPES, None, Some(agency))
+        }
+        Scope::Merchant { .. } => {
+            let own = scope.own_merchant()?;
+            if merchant_id.is_some_and(|m| m != own) {
+                return Err(AppError::NotFound("merchant".into()));
+            }
+            if agency.is_some() {
+                return Err(AppError::validation("agency", "a merchant's client acts for the merchant"));
+            }
+            (MERCHANT_SCOPES, Some(own), None)
+        }
+        Scope::Agency { .. } => return Err(AppError::Forbidden("only admins and merchants create API clients".into())),
+    };
+    let mut granted: Vec<String> = Vec::new();
+    for s in &scopes {
+        if !allowed.contains(&s.as_str()) {
+            return Err(AppError::validation("scopes", format!("{s:?} is not one of {}", allowed.join(", "))));
+        }
+        if !granted.contains(s) {
+            granted.push(s.clone());
+        }
+    }
+    if granted.is_empty() {
+        return Err(AppError::validation("scopes", "grant at least one scope"));
+    }
+    let client_id = format!("osc_{}", &random_token()[..24]);
+    let secret = random_token();
+    let secret_hash = hash_password(secret.clone()).await?;
+    api_client::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        client_id: Set(client_id.clone()),
+        secret_hash: Set(secret_hash),
+        name: Set(name.clone()),
+        scopes: Set(serde_json::to_string(&granted).map_err(anyhow::Error::from)?),
+        merchant_id: Set(merchant_id),
+        agency: Set(agency.map(|a| a.as_str().to_string())),
+        created_by: Set(scope.user_id()),
+        created_at: Set(clock::now()),
+        revoked_at: Set(None),
+    }
+    .insert(&state.db)
+    .await?;
+    tracing::info!(client_id = %client_id, "API client created");
+    Ok(ApiClientCredentials { client_id, client_secret: secret, name, scopes: granted })
+}
+
+/// Admins see every client; merchants their own.
+pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_client::Model>> {
+    let query = api_client::Entity::find().order_by_asc(api_client::Column::CreatedAt);
+    let query = match scope {
+        Scope::Admin { .. } => query,
+        Scope::Merchant { .. } => query.filter(api_client::Column::MerchantId.eq(scope.own_merchant()?)),
+        Scope::Agency { .. } => return Err(AppError::Forbidden("only admins and merchants manage API clients".into())),
+    };
+    Ok(query.all(&state.db).await?)
+}
+
+pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<()> {
+    let visible = list_clients(state, scope).await?;
+    if !visible.iter().any(|c| c.id == id) {
+        return Err(AppError::NotFound("API client".into()));
+    }
+    api_client::Entity::update_many()
+        .col_expr(api_client::Column::RevokedAt, Expr::value(clock::now()))
+        .filter(api_client::Column::Id.eq(id))
+        .filter(api_client::Column::RevokedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Why a token request failed, as RFC 6749 §5.2 names it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GrantError {
+    InvalidClient,
+    InvalidScope,
+    Unavailable,
+}
+
+pub struct GrantedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// The client credentials grant: verifies the client and issues a JWT with the requested
+/// scopes (all granted ones by default).
+pub async fn exchange(state: &AppState, client_id: &str, secret: &str, requested: Option<&str>) -> Result<GrantedToken, GrantError> {
+    let row = api_client::Entity::find()
+        .filter(api_client::Column::ClientId.eq(client_id))
+        .one(&state.db)
+        .await
+        .map_err(|_| GrantError::Unavailable)?;
+    let stored = row.as_ref().map(|r| r.secret_hash.clone());
+    let ok = verify_password(secret.to_string(), stored).await.map_err(|_| GrantError::Unavailable)?;
+    let Some(row) = row.filter(|r| ok && r.revoked_at.is_none()) else { return Err(GrantError::InvalidClient) };
+    let granted: Vec<String> = serde_json::from_str(&row.scopes).unwrap_or_default();
+    let scopes: Vec<String> = match requested.map(str::split_whitespace) {
+        Some(asked) => {
+            let asked: Vec<String> = asked.map(str::to_string).collect();
+            if asked.iter().any(|s| !granted.contains(s)) {
+                return Err(GrantError::InvalidScope);
+            }
+            asked
+        }
+        None => granted,
+    };
+    let role = if row.agency.is_some() { Role::Officer } else { Role::Merchant };
+    let scope = scopes.join(" ");
+    let access_token = state
+        .jwt
+        .issue_with_scope(row.id, role, Some(scope.clone()))
+        .map_err(|_| GrantError::Unavailable)?;
+    Ok(GrantedToken { access_token, expires_in: state.jwt.ttl().as_secs(), scope })
+}
+
+/// What an integrator's token may reach: its merchant, or every region of its agency. A
+/// revoked client's tokens stop here.
+pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row: Uuid) -> AppResult<Scope> {
+    let revoked = || AppError::Unauthenticated("this API client was revoked".into());
+    let client = api_client::Entity::find_by_id(client_row).one(state_db).await?.ok_or_else(revoked)?;
+    if client.revoked_at.is_some() {
+        return Err(revoked());
+    }
+    if let Some(merchant_id) = client.merchant_id {
+        let merchant = merchant::Entity::find_by_id(merchant_id).one(state_db).await?.ok_or_else(revoked)?;
+        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id) });
+    }
+    let agency = Agency::parse(client.agency.as_deref().unwrap_or_default())?;
+    // An agency's client serves all its offices: every region its filings are in.
+    let regions: Vec<String> = entity::filing::Entity::find()
+        .select_only()
+        .column(entity::filing::Column::RegionCode)
+        .distinct()
+        .filter(entity::filing::Column::Agency.eq(agency.as_str()))
+        .into_tuple()
+        .all(state_db)
+        .await?;
+    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false })
+}
+

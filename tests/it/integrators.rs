@@ -1,0 +1,88 @@
+//! Integrators: API clients, the client credentials grant, scopes and revocation.
+
+use serde_json::{Value, json};
+
+use crate::{
+    both_backends,
+    fixtures::filing_of,
+    helpers::{Backend, TestApp, spawn_app},
+};
+
+both_backends!(clients_get_tokens_limited_to_their_scopes_until_revoked);
+
+const CREATE: &str = "mutation($n: String!, $s: [String!]!, $m: ID, $a: Agency) { createApiClient(name: $n, scopes: $s, merchantId: $m, agency: $a) { clientId clientSecret name scopes } }";
+
+async fn token(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = app.client.post(app.url("/oauth/token")).form(form).send().await.expect("token");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+async fn clients_get_tokens_limited_to_their_scopes_until_revoked(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("int@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let admin = app.admin_token().await;
+    let officer = app.staff("int-officer@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+
+    // Who may create which client.
+    let refused = app.gql(CREATE, json!({ "n": "erp", "s": ["decisions:write"] }), Some(&merchant.token)).await;
+    assert_eq!(refused.error_fields(), vec!["scopes"]);
+    assert_eq!(app.gql(CREATE, json!({ "n": "x", "s": ["cases:read"] }), Some(&officer.token)).await.error_code(), "FORBIDDEN");
+    assert_eq!(app.gql(CREATE, json!({ "n": "x", "s": ["cases:read"] }), Some(&admin)).await.error_fields(), vec!["agency"]);
+    let shop = app.gql(CREATE, json!({ "n": "网店ERP", "s": ["cases:read", "cases:write"] }), Some(&merchant.token)).await;
+    let shop = shop.data()["createApiClient"].clone();
+    let reader = app.gql(CREATE, json!({ "n": "reporting", "s": ["cases:read"] }), Some(&merchant.token)).await;
+    let reader = reader.data()["createApiClient"].clone();
+    let customs = app.gql(CREATE, json!({ "n": "海关系统", "s": ["cases:read", "decisions:write"], "a": "CUSTOMS" }), Some(&admin)).await;
+    let customs = customs.data()["createApiClient"].clone();
+    let secret_hashes = app.query_row("SELECT COUNT(*) AS n FROM api_clients WHERE secret_hash LIKE '$argon2id$%'").await;
+    assert_eq!(secret_hashes.try_get::<i64>("", "n").expect("n"), 3, "secrets are stored argon2-hashed");
+
+    // RFC 6749 errors.
+    let id = |c: &Value| c["clientId"].as_str().expect("id").to_string();
+    let secret = |c: &Value| c["clientSecret"].as_str().expect("secret").to_string();
+    let (status, body) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&shop)), ("client_secret", "wrong")]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    let (status, body) = token(&app, &[("grant_type", "password"), ("client_id", &id(&shop)), ("client_secret", &secret(&shop))]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")));
+    let (status, body) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&reader)), ("client_secret", &secret(&reader)), ("scope", "cases:write")]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")));
+
+    // A merchant's client acts for its merchant within its scopes.
+    let (status, granted) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&shop)), ("client_secret", &secret(&shop))]).await;
+    assert_eq!(status, 200);
+    assert_eq!(granted["token_type"], "Bearer");
+    assert_eq!(granted["scope"], "cases:read cases:write");
+    let shop_token = granted["access_token"].as_str().expect("token").to_string();
+    let created = app.create_case(&shop_token, &["CUSTOMS"]).await;
+    let case_id = created.data()["createCase"]["id"].as_str().expect("id").to_string();
+    let (_, read_only) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&reader)), ("client_secret", &secret(&reader))]).await;
+    let read_token = read_only["access_token"].as_str().expect("token").to_string();
+    assert_eq!(app.create_case(&read_token, &["TAX"]).await.error_code(), "FORBIDDEN", "cases:read cannot write");
+    let listed = app.gql("{ cases { nodes { id } } }", json!({}), Some(&read_token)).await;
+    assert_eq!(listed.data()["cases"]["nodes"][0]["id"], case_id.as_str());
+    assert_eq!(app.gql(CREATE, json!({ "n": "x", "s": ["cases:read"] }), Some(&shop_token)).await.error_code(), "FORBIDDEN", "clients do not make clients");
+
+    // An agency's client decides its agency's filings.
+    let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS", "TAX"]).await;
+    let (_, agency_grant) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&customs)), ("client_secret", &secret(&customs))]).await;
+    let agency_token = agency_grant["access_token"].as_str().expect("token").to_string();
+    let queue = app.gql("{ reviewQueue { nodes { id kind } } }", json!({}), Some(&agency_token)).await;
+    let kinds: Vec<&str> = queue.data()["reviewQueue"]["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["kind"].as_str()).collect();
+    assert_eq!(kinds, vec!["CUSTOMS"]);
+    let filing = filing_of(&filings, "CUSTOMS");
+    let claimed = app.decide(&agency_token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await;
+    assert_eq!(claimed.data()["claimFiling"]["status"], "UNDER_REVIEW");
+    assert_eq!(app.create_case(&agency_token, &["TAX"]).await.error_code(), "FORBIDDEN");
+
+    // Listing and revocation: the revoked client's token stops working at once.
+    let clients = app.gql("{ apiClients { clientId name scopes revokedAt } }", json!({}), Some(&merchant.token)).await;
+    assert_eq!(clients.data()["apiClients"].as_array().expect("list").len(), 2, "a merchant sees its own clients");
+    let all = app.gql("{ apiClients { id clientId } }", json!({}), Some(&admin)).await;
+    let shop_row = all.data()["apiClients"].as_array().expect("list").iter().find(|c| c["clientId"] == id(&shop).as_str()).expect("row")["id"].clone();
+    let revoke = app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": shop_row }), Some(&merchant.token)).await;
+    assert_eq!(revoke.data()["revokeApiClient"], true);
+    assert_eq!(app.gql("{ cases { nodes { id } } }", json!({}), Some(&shop_token)).await.error_code(), "UNAUTHENTICATED");
+    let (status, body) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&shop)), ("client_secret", &secret(&shop))]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+}
