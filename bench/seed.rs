@@ -155,6 +155,8 @@ async fn main() -> anyhow::Result<()> {
                     decided_at: None,
                     created_at: now,
                     updated_at: now,
+                    reminder_sent_at: None,
+                    overdue_notified_at: None,
                 });
                 event_rows.push(chain("filing.submitted", Some(filing_id), Some("SUBMITTED")));
             }

@@ -99,6 +99,7 @@ impl Application {
             workers_stopped.clone(),
         ));
         let listener = tokio::spawn(crate::events::run_listener(self.state.clone(), workers_stopped.clone()));
+        let sweeper = tokio::spawn(crate::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
         let schema = graphql::build_schema(self.state.clone());
@@ -114,6 +115,7 @@ impl Application {
         let _ = worker.await;
         let _ = scan_writer.await;
         let _ = listener.await;
+        let _ = sweeper.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }

@@ -18,7 +18,7 @@ use crate::{
     audit::{self, NewEvent},
     events,
     clock,
-    domain::{CaseStatus, FilingKind, FilingStatus, Transition, working_days},
+    domain::{CaseStatus, FilingKind, FilingStatus, Transition},
     error::{AppError, AppResult},
     notify::{EmailKind, enqueue_email},
     pagination::{self, Page},
@@ -123,6 +123,8 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
             decided_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            reminder_sent_at: Set(None),
+            overdue_notified_at: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -283,7 +285,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     let mut staged = Vec::new();
     for f in drafts {
         let kind = FilingKind::parse(&f.kind)?;
-        let due = working_days::add_working_days(now, state.config.review_days.for_kind(kind));
+        let due = state.config.calendar.add_working_days(now, state.config.review_days.for_kind(kind));
         let mut active: filing::ActiveModel = f.clone().into();
         active.status = Set(FilingStatus::Submitted.as_str().into());
         active.version = Set(f.version + 1);

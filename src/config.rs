@@ -43,6 +43,10 @@ pub struct Config {
     pub review_days: ReviewDays,
     pub trace: TraceConfig,
     pub documents: DocumentConfig,
+    /// Holidays and exchanged working days for review deadlines.
+    pub calendar: crate::domain::working_days::Calendar,
+    /// How often the deadline sweeper runs.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -266,6 +270,13 @@ impl Config {
             )?),
             tokens: TokenLifetimes::default(),
             trace,
+            calendar: match var("ONESTOP_HOLIDAYS_FILE") {
+                None => crate::domain::working_days::Calendar::parse(crate::domain::working_days::BUILT_IN)?,
+                Some(path) => crate::domain::working_days::Calendar::parse(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
+                )?,
+            },
+            sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             documents: DocumentConfig {
                 max_bytes: parse_var("ONESTOP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
                 dir: document_dir,

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deadlines;
 pub mod documents;
 pub mod domain;
 pub mod error;

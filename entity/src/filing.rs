@@ -29,6 +29,10 @@ pub struct Model {
     pub decided_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the assignee was told the deadline is one working day away.
+    pub reminder_sent_at: Option<DateTimeUtc>,
+    /// When the supervisors were told the deadline passed.
+    pub overdue_notified_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

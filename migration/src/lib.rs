@@ -5,6 +5,7 @@ mod m20261125_000001_accounts_and_outbox;
 mod m20261125_000002_cases_and_filings;
 mod m20261125_000003_trace_and_quality;
 mod m20261125_000004_documents_and_clients;
+mod m20261125_000005_deadline_notices;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_cases_and_filings::Migration),
             Box::new(m20261125_000003_trace_and_quality::Migration),
             Box::new(m20261125_000004_documents_and_clients::Migration),
+            Box::new(m20261125_000005_deadline_notices::Migration),
         ]
     }
 }

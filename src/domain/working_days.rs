@@ -1,24 +1,84 @@
-//! Statutory review times count working days in China time (UTC+8): weekends are skipped.
+//! Statutory review times count working days in China time (UTC+8): weekends and public
+//! holidays are skipped, and weekend days worked in exchange (调休) count.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc, Weekday};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc, Weekday};
 
 fn china() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
 }
 
-pub fn is_working_day(at: DateTime<Utc>) -> bool {
-    !matches!(at.with_timezone(&china()).weekday(), Weekday::Sat | Weekday::Sun)
+/// The holiday calendar (`holidays/cn.txt`, or `ONESTOP_HOLIDAYS_FILE`).
+#[derive(Clone, Debug, Default)]
+pub struct Calendar {
+    /// `true`: a working weekend day; `false`: a holiday.
+    exceptions: HashMap<NaiveDate, bool>,
 }
 
-/// `start` plus `days` working days, at the same time of day.
-pub fn add_working_days(start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-    let mut at = start;
-    let mut left = days;
-    while left > 0 {
-        at += Duration::days(1);
-        if is_working_day(at) {
-            left -= 1;
+pub const BUILT_IN: &str = include_str!("../../holidays/cn.txt");
+
+impl Calendar {
+    /// Parses `YYYY-MM-DD off|work` lines; `#` starts a comment.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let mut exceptions = HashMap::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(date), Some(kind), None) = (parts.next(), parts.next(), parts.next()) else {
+                anyhow::bail!("holiday calendar line {}: expected `YYYY-MM-DD off|work`", n + 1);
+            };
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|e| anyhow::anyhow!("holiday calendar line {}: {e}", n + 1))?;
+            let working = match kind {
+                "off" => false,
+                "work" => true,
+                other => anyhow::bail!("holiday calendar line {}: {other:?} is neither off nor work", n + 1),
+            };
+            exceptions.insert(date, working);
         }
+        Ok(Self { exceptions })
     }
-    at
+
+    pub fn built_in() -> Self {
+        Self::parse(BUILT_IN).unwrap_or_default()
+    }
+
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        self.exceptions
+            .get(&date)
+            .copied()
+            .unwrap_or(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
+    }
+
+    /// `start` plus `days` working days, at the same time of day.
+    pub fn add_working_days(&self, start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        let mut at = start;
+        let mut left = days;
+        while left > 0 {
+            at += Duration::days(1);
+            if self.is_working_day(at.with_timezone(&china()).date_naive()) {
+                left -= 1;
+            }
+        }
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_calendar_parses_and_knows_the_spring_festival() {
+        let calendar = Calendar::parse(BUILT_IN).expect("parses");
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        assert!(!calendar.is_working_day(date("2026-02-17")), "Spring Festival");
+        assert!(calendar.is_working_day(date("2026-02-14")), "a Saturday worked in exchange");
+        assert!(!calendar.is_working_day(date("2026-11-28")), "an ordinary Saturday");
+        assert!(calendar.is_working_day(date("2026-11-27")), "an ordinary Friday");
+    }
 }

@@ -21,6 +21,10 @@ pub enum EmailKind {
     FilingAssigned,
     /// To the supervisors of both regions: a filing moved between offices.
     FilingTransferred,
+    /// To the assignee: the review deadline is one working day away.
+    DeadlineApproaching,
+    /// To the supervisors: a review deadline passed.
+    DeadlinePassed,
     /// To the merchant: a quality spot check failed.
     SpotCheckFailed,
 }
@@ -49,6 +53,8 @@ impl EmailKind {
             Self::CaseCompleted => "案件 {{ reference }} 已全部办结 / Case {{ reference }} completed",
             Self::FilingAssigned => "新的审核任务 {{ reference }} / Filing assigned to you — {{ reference }}",
             Self::FilingTransferred => "备案跨区域移交 {{ reference }} / Filing transferred between regions — {{ reference }}",
+            Self::DeadlineApproaching => "审核时限将至 {{ reference }} / Review deadline tomorrow — {{ reference }}",
+            Self::DeadlinePassed => "审核已超期 {{ reference }} / Review deadline passed — {{ reference }}",
             Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
         }
     }
@@ -62,6 +68,8 @@ impl EmailKind {
             Self::FilingRejected => ("很遗憾，您的备案未获核准。", "Your filing was rejected."),
             Self::CaseCompleted => ("您案件中的全部备案均已核准。", "Every filing of your case is approved."),
             Self::FilingAssigned => ("一项备案已分派给您审核。", "A filing was assigned to you for review."),
+            Self::DeadlineApproaching => ("您负责的备案审核时限仅剩一个工作日。", "A filing you review is due within one working day."),
+            Self::DeadlinePassed => ("以下备案已超过法定审核时限。", "This filing is past its statutory review deadline."),
             Self::FilingTransferred => ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices."),
             _ => ("", ""),
         }

@@ -169,6 +169,8 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             address_salt: "test-salt".into(),
             flush_interval: Duration::from_millis(20),
         },
+        calendar: onestop::domain::working_days::Calendar::built_in(),
+        sweep_interval: Duration::from_millis(200),
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
             dir: data_dir.join("documents"),
@@ -377,6 +379,19 @@ impl TestApp {
             assert!(tokio::time::Instant::now() < deadline, "scans were not written");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Runs `UPDATE {table} SET {assignments} WHERE id = {id}` (to move a deadline in time).
+    pub async fn update_row(&self, table: &str, assignments: &str, id: &str) {
+        let literal = match self.state.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => format!("'{id}'"),
+            _ => format!("X'{}'", id.replace('-', "")),
+        };
+        self.state
+            .db
+            .execute_unprepared(&format!("UPDATE {table} SET {assignments} WHERE id = {literal}"))
+            .await
+            .expect("update row");
     }
 
     pub async fn count(&self, table: &str) -> i64 {

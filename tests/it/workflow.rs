@@ -283,18 +283,7 @@ async fn review_queue_pages_and_filters_and_workload_counts(backend: Backend) {
         app.decide(&officer.token, "claimFiling", id, *version, None).await.data();
     }
     let ids: Vec<String> = ids.into_iter().map(|(id, _)| id).collect();
-    use sea_orm::ConnectionTrait;
-    app.state
-        .db
-        .execute_unprepared(&format!(
-            "UPDATE filings SET due_at = '2020-01-06 09:00:00+00:00' WHERE id = {}",
-            match backend {
-                Backend::Postgres => format!("'{}'", ids[1]),
-                Backend::Sqlite => format!("X'{}'", ids[1].replace('-', "")),
-            }
-        ))
-        .await
-        .expect("backdate");
+    app.update_row("filings", "due_at = '2020-01-06 09:00:00+00:00'", &ids[1]).await;
 
     let page = "query($a: String, $f: FilingFilter) { reviewQueue(first: 2, after: $a, filter: $f) { edges { cursor node { id kind overdue } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
     let mut seen = Vec::new();
@@ -474,4 +463,36 @@ async fn a_supervisor_transfers_a_filing_to_another_region(backend: Backend) {
     let events = case.data()["case"]["events"].as_array().expect("events").clone();
     let transferred = events.iter().find(|e| e["action"] == "filing.transferred").expect("audit event");
     assert!(transferred["note"].as_str().is_some_and(|n| n.starts_with("510100 → 530100")));
+}
+
+both_backends!(deadlines_remind_the_assignee_and_report_overdue_filings_once);
+
+async fn deadlines_remind_the_assignee_and_report_overdue_filings_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("late@example.cn", "620100", Some("91510100MA6CGUR3KG")).await;
+    let officer = app.staff("late-officer@gov.cn", "OFFICER", "TAX", &["620100"]).await;
+    let supervisor = app.staff("late-boss@gov.cn", "SUPERVISOR", "TAX", &["620100"]).await;
+    let elsewhere = app.staff("other-boss@gov.cn", "SUPERVISOR", "TAX", &["630100"]).await;
+    let _ = (supervisor, elsewhere);
+    let (_, filings) = app.submitted_case(&merchant, &["TAX"]).await;
+    let tax = filing_of(&filings, "TAX");
+    let id = tax["id"].as_str().expect("id").to_string();
+    app.decide(&officer.token, "claimFiling", &id, tax["version"].as_i64().expect("v"), None).await.data();
+
+    // Due in an hour: the assignee is reminded, once.
+    // RFC 3339 with a T: how sqlx writes timestamps into SQLite, so text comparisons agree.
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+    app.update_row("filings", &format!("due_at = '{soon}'"), &id).await;
+    let reminder = app.smtp.wait_for("late-officer@gov.cn", 1).await.remove(0);
+    assert!(reminder.subject().contains("deadline"), "{}", reminder.subject());
+    // Past due: the supervisors of the filing's region are told, once.
+    app.update_row("filings", "due_at = '2020-01-06 09:00:00+00:00'", &id).await;
+    let notice = app.smtp.wait_for("late-boss@gov.cn", 1).await.remove(0);
+    assert!(notice.subject().contains("passed"), "{}", notice.subject());
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(app.smtp.to("late-officer@gov.cn").await.len(), 1, "one reminder");
+    assert_eq!(app.smtp.to("late-boss@gov.cn").await.len(), 1, "one overdue notice");
+    assert!(app.smtp.to("other-boss@gov.cn").await.is_empty(), "other regions' supervisors are not told");
+    let queue = app.gql("{ reviewQueue(filter: {overdue: true}) { nodes { id overdue } } }", json!({}), Some(&officer.token)).await;
+    assert_eq!(queue.data()["reviewQueue"]["nodes"][0]["overdue"], true);
 }
