@@ -47,6 +47,15 @@ pub struct Config {
     pub calendar: crate::domain::working_days::Calendar,
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
+    pub limits: QueryLimits,
+}
+
+/// What one GraphQL document may ask for.
+#[derive(Clone, Debug)]
+pub struct QueryLimits {
+    pub max_depth: usize,
+    /// Cost of a query: 1 per field, list fields multiplied by their `first`.
+    pub max_complexity: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -277,6 +286,10 @@ impl Config {
                 )?,
             },
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
+            limits: QueryLimits {
+                max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
+                max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,
+            },
             documents: DocumentConfig {
                 max_bytes: parse_var("ONESTOP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
                 dir: document_dir,

@@ -26,7 +26,16 @@ pub type OnestopSchema = Schema<query::Query, mutation::Mutation, subscription::
 
 pub fn build_schema(state: AppState) -> OnestopSchema {
     let db = state.db.clone();
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+    let limits = state.config.limits.clone();
+    let production = state.config.environment == crate::config::Environment::Production;
+    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if production {
+        // No schema tour or "did you mean" hints for strangers in production.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder
         .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))

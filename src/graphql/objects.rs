@@ -92,6 +92,7 @@ impl Merchant {
         self.0.risk_level
     }
     /// The merchant's cases that the caller may see, newest first.
+    #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
     async fn cases(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<CaseConnection> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;

@@ -57,6 +57,7 @@ impl Query {
     }
 
     /// The cases the caller may see, newest first.
+    #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -76,6 +77,7 @@ impl Query {
     }
 
     /// Officers: filings of their agency in their regions, soonest deadline first.
+    #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
     async fn review_queue(
         &self,
         ctx: &Context<'_>,
@@ -105,6 +107,7 @@ impl Query {
     }
 
     /// The caller's product batches (merchants), newest first.
+    #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
     async fn product_batches(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Vec<ProductBatch>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;

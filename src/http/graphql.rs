@@ -154,7 +154,17 @@ pub async fn graphql(
             // Parse and validation errors of the GraphQL document itself.
             None => {
                 rejected = true;
-                extensions.set("code", "BAD_REQUEST");
+                let code = if error.message.contains("nested too deep") {
+                    "QUERY_TOO_DEEP"
+                } else if error.message.contains("too complex") {
+                    "QUERY_TOO_COMPLEX"
+                } else {
+                    "BAD_REQUEST"
+                };
+                if code != "BAD_REQUEST" {
+                    tracing::warn!(code, "query refused by the limits");
+                }
+                extensions.set("code", code);
             }
             Some("INTERNAL") | Some("SERVICE_UNAVAILABLE") => {
                 extensions.set("requestId", request_id.0.0.as_str());

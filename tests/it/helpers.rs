@@ -171,6 +171,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         },
         calendar: onestop::domain::working_days::Calendar::built_in(),
         sweep_interval: Duration::from_millis(200),
+        limits: onestop::config::QueryLimits { max_depth: 12, max_complexity: 20_000 },
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
             dir: data_dir.join("documents"),

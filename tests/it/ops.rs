@@ -12,6 +12,7 @@ use crate::{
 };
 
 both_backends!(
+    deep_or_costly_queries_are_refused,
     health_metrics_and_request_ids,
     readyz_turns_503_when_the_database_is_gone,
     email_waits_out_an_smtp_outage_and_is_delivered_once,
@@ -171,4 +172,21 @@ async fn malformed_and_oversized_requests_get_clear_errors(backend: Backend) {
         .expect("post");
     let body: serde_json::Value = bad_auth.json().await.expect("json");
     assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+async fn deep_or_costly_queries_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let (token, _) = app.verified_merchant("limits@example.cn").await;
+    // Case → filings → case → filings … nests without end unless limited.
+    let mut deep = String::from("id");
+    for _ in 0..8 {
+        deep = format!("filings {{ case {{ {deep} }} }}");
+    }
+    let answer = app.gql(&format!("{{ cases {{ nodes {{ {deep} }} }} }}"), json!({}), Some(&token)).await;
+    assert_eq!(answer.error_code(), "QUERY_TOO_DEEP");
+    // 100 cases × 100 merchant cases × fields: far above the budget.
+    let costly = "{ cases(first: 100) { nodes { merchant { cases(first: 100) { nodes { reference status filings { kind status version } } } } } } }";
+    let answer = app.gql(costly, json!({}), Some(&token)).await;
+    assert_eq!(answer.error_code(), "QUERY_TOO_COMPLEX");
+    app.gql("{ cases(first: 50) { nodes { reference filings { kind } } } }", json!({}), Some(&token)).await.data();
 }

@@ -399,8 +399,16 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
 }
 
 async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) {
-    // The mail worker's polling would add statements to the count: make it idle.
-    let Some(app) = spawn_app_with(backend, |c| c.mail.poll_interval = std::time::Duration::from_secs(3600)).await else { return };
+    // The mail worker's polling and the deadline sweeper would add statements to the count:
+    // make them idle.
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.mail.poll_interval = std::time::Duration::from_secs(3600);
+        c.sweep_interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
     let merchant = app.merchant("n1@example.cn", "650100", Some("91510100MA6CGUR3KG")).await;
     let officer = app.staff("n1fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["650100"]).await;
     let query = "query($n: Int) { cases(first: $n) { nodes { reference filings { kind status assignee { email } } merchant { name } } } }";
