@@ -18,7 +18,11 @@ both_backends!(subscribers_receive_the_events_they_may_see);
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
-    let url = app.base_url.replace("http://", "ws://") + "/graphql/ws";
+    subscribe_at(&app.base_url, token, query).await
+}
+
+async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
+    let url = base_url.replace("http://", "ws://") + "/graphql/ws";
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
@@ -94,4 +98,58 @@ async fn subscribers_receive_the_events_they_may_see(backend: Backend) {
     socket.send(Message::Text(init.to_string().into())).await.expect("init");
     let refused = next_json(&mut socket, Duration::from_secs(3)).await;
     assert!(refused.is_none_or(|m| m["type"] != "connection_ack"), "no ack for a forged token");
+}
+
+/// Kills the second server process when the test ends, however it ends.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two `onestop serve` processes on one PostgreSQL database: an event caused on instance A
+/// reaches a subscriber connected to instance B (LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    let merchant = app.merchant("multi@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let customs = app.staff("multi-customs@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let data = tempfile::tempdir().expect("tempdir");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
+        .arg("serve")
+        .env("ONESTOP_DATABASE_URL", &app.db.url)
+        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
+        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
+        .env("ONESTOP_DATA_DIR", data.path())
+        .env("ONESTOP_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the second instance");
+    let _guard = ChildGuard(child);
+    let other = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = app.client.get(format!("{other}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second instance did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut socket = subscribe_at(&other, &merchant.token, "subscription { filingEvents { action filing { kind status } } }").await;
+    let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let filing = filing_of(&filings, "CUSTOMS");
+    app.decide(&customs.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await.data();
+
+    let events = drain(&mut socket, Duration::from_millis(1500)).await;
+    let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"filing.submitted"), "{actions:?}");
+    assert!(actions.contains(&"filing.claimed"), "{actions:?}");
 }
