@@ -39,7 +39,9 @@ fn pending_review() -> Condition {
 
 /// One pass: reminders, then overdue notices. Returns how many emails were queued.
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    Ok(remind_assignees(state).await? + report_overdue(state).await?)
+    let sent = remind_assignees(state).await? + report_overdue(state).await?;
+    crate::idempotency::purge(state).await?;
+    Ok(sent)
 }
 
 async fn remind_assignees(state: &AppState) -> AppResult<usize> {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod filings;
 pub mod graphql;
+pub mod idempotency;
 pub mod http;
 pub mod merchants;
 pub mod notify;

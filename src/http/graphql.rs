@@ -5,7 +5,7 @@ use async_graphql::{
     http::{GraphiQLSource, MultipartOptions},
 };
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::web::websocket::WebSocket;
 use poem::{
     Body, IntoResponse, Request, Response, handler,
@@ -135,6 +135,11 @@ pub async fn graphql(
     };
     let label = OperationLabel::default();
     let caller = caller_from(&state, req.headers());
+    let idempotency = match claim_idempotency_key(&state, req, &caller, &request).await {
+        Ok(Claim::Run(key)) => key,
+        Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
+        Err(response) => return response,
+    };
     let request = request
         .data(caller)
         .data(ScopeCache::default())
@@ -184,5 +189,58 @@ pub async fn graphql(
     metrics::histogram!("onestop_graphql_request_duration_seconds", "operation" => operation.clone())
         .record(elapsed);
     tracing::info!(operation = %operation, outcome, elapsed_ms = elapsed * 1000.0, "graphql");
-    GraphQLResponse::from(response).into_response()
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "response does not serialise");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    if let Some((owner, key)) = idempotency {
+        let retryable = response.errors.iter().any(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
+                let c = c.to_string();
+                c.contains("INTERNAL") || c.contains("SERVICE_UNAVAILABLE")
+            })
+        });
+        if let Err(err) = crate::idempotency::finish(&state, &owner, &key, &body, retryable).await {
+            tracing::error!(error = %err.detail(), "idempotency key not recorded");
+        }
+    }
+    json_body(body).into_response()
+}
+
+fn json_body(body: String) -> Response {
+    Response::builder().content_type("application/json").body(body)
+}
+
+enum Claim {
+    /// Execute; with `Some((owner, key))`, record the response for the key afterwards.
+    Run(Option<(String, String)>),
+    /// The key was used for this same request: the first response.
+    Replay(String),
+}
+
+/// `Idempotency-Key` handling for JSON requests (uploads are not covered).
+async fn claim_idempotency_key(
+    state: &AppState,
+    req: &Request,
+    caller: &Caller,
+    request: &async_graphql::Request,
+) -> Result<Claim, Response> {
+    let Some(key) = req.headers().get("idempotency-key") else { return Ok(Claim::Run(None)) };
+    let key = key.to_str().unwrap_or_default().to_string();
+    if !crate::idempotency::valid_key(&key) {
+        return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key")));
+    }
+    let owner = match caller {
+        Caller::User(principal) => principal.user_id.to_string(),
+        _ => "anonymous".to_string(),
+    };
+    let hash = crate::idempotency::request_hash(request);
+    match crate::idempotency::begin(state, &owner, &key, &hash).await {
+        Ok(crate::idempotency::Begin::Fresh) => Ok(Claim::Run(Some((owner, key)))),
+        Ok(crate::idempotency::Begin::Replay(body)) => Ok(Claim::Replay(body)),
+        Err(err) => Err(refused(StatusCode::OK, err.code(), &err.message(), None)),
+    }
 }

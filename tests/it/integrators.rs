@@ -8,7 +8,7 @@ use crate::{
     helpers::{Backend, TestApp, spawn_app},
 };
 
-both_backends!(clients_get_tokens_limited_to_their_scopes_until_revoked);
+both_backends!(clients_get_tokens_limited_to_their_scopes_until_revoked, a_repeated_idempotency_key_replays_instead_of_repeating);
 
 const CREATE: &str = "mutation($n: String!, $s: [String!]!, $m: ID, $a: Agency) { createApiClient(name: $n, scopes: $s, merchantId: $m, agency: $a) { clientId clientSecret name scopes } }";
 
@@ -85,4 +85,39 @@ async fn clients_get_tokens_limited_to_their_scopes_until_revoked(backend: Backe
     assert_eq!(app.gql("{ cases { nodes { id } } }", json!({}), Some(&shop_token)).await.error_code(), "UNAUTHENTICATED");
     let (status, body) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&shop)), ("client_secret", &secret(&shop))]).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+}
+
+async fn a_repeated_idempotency_key_replays_instead_of_repeating(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("idem@example.cn", "510100", None).await;
+    let send = |key: &str, kinds: Value| {
+        let app = &app;
+        let token = merchant.token.clone();
+        let key = key.to_string();
+        async move {
+            let response = app
+                .client
+                .post(app.url("/graphql"))
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&json!({ "query": "mutation($k: [FilingKind!]!) { createCase(kinds: $k) { id reference } }", "variables": { "k": kinds } }))
+                .send()
+                .await
+                .expect("post");
+            let replayed = response.headers().get("idempotent-replayed").is_some();
+            let body: Value = response.json().await.expect("json");
+            (body, replayed)
+        }
+    };
+    let (first, replayed) = send("order-2026-0001", json!(["INSPECTION"])).await;
+    assert!(!replayed);
+    let (again, replayed) = send("order-2026-0001", json!(["INSPECTION"])).await;
+    assert!(replayed, "the second answer is the stored one");
+    assert_eq!(first, again, "same response");
+    assert_eq!(app.count("cases").await, 1, "the effect happened once");
+    let (different, _) = send("order-2026-0001", json!(["TAX"])).await;
+    assert_eq!(different["errors"][0]["extensions"]["code"], "CONFLICT");
+    let (other_key, _) = send("order-2026-0002", json!(["INSPECTION"])).await;
+    assert_ne!(other_key["data"]["createCase"]["id"], first["data"]["createCase"]["id"]);
+    assert_eq!(app.count("cases").await, 2);
 }
