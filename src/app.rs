@@ -49,6 +49,10 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         sql_statements,
         scans,
         events: crate::events::EventBus::default(),
+        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(
+            config.login_per_account_per_minute,
+            config.login_per_address_per_minute,
+        )),
         documents: crate::documents::local_store(&config.documents.dir)?,
         config: Arc::new(config),
     };

@@ -48,6 +48,10 @@ pub struct Config {
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
     pub limits: QueryLimits,
+    pub login_per_account_per_minute: u32,
+    pub login_per_address_per_minute: u32,
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 /// What one GraphQL document may ask for.
@@ -286,6 +290,11 @@ impl Config {
                 )?,
             },
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
+            login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
+            login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
+            cors_origins: var("ONESTOP_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
             limits: QueryLimits {
                 max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
                 max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,

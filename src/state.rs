@@ -22,6 +22,8 @@ pub struct AppState {
     pub scans: crate::trace::ScanRecorder,
     /// Live filing events for subscriptions.
     pub events: crate::events::EventBus,
+    /// Login attempts per account and per client address.
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

@@ -54,7 +54,8 @@ impl Mutation {
 
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         let (state, _) = parts(ctx);
-        Ok(sessions::login(state, &email, &password).await?.into())
+        let address = ctx.data_opt::<crate::http::ClientAddress>().map(|a| a.0);
+        Ok(sessions::login(state, &email, &password, address).await?.into())
     }
 
     async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {

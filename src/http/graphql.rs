@@ -21,8 +21,13 @@ use crate::{
     state::AppState,
 };
 
+/// GraphiQL loads its scripts and styles from a CDN; nothing else may load or frame it.
+const GRAPHIQL_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
+    style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; \
+    font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; frame-ancestors 'none'";
+
 #[handler]
-pub async fn graphiql() -> Html<String> {
+pub async fn graphiql() -> Response {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
@@ -30,6 +35,8 @@ pub async fn graphiql() -> Html<String> {
             .title("onestop GraphiQL")
             .finish(),
     )
+    .with_header(header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)
+    .into_response()
 }
 
 /// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the older graphql-ws).
@@ -140,9 +147,13 @@ pub async fn graphql(
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
         Err(response) => return response,
     };
+    let address = req.remote_addr().as_socket_addr().map(|a| crate::http::ClientAddress(a.ip()));
+    let mut request = request.data(ScopeCache::default());
+    if let Some(address) = address {
+        request = request.data(address);
+    }
     let request = request
         .data(caller)
-        .data(ScopeCache::default())
         .data(label.clone())
         .data(request_id.0.clone());
     let mut response = schema.execute(request).await;

@@ -9,19 +9,27 @@ pub mod public;
 mod request_id;
 
 use poem::{
-    EndpointExt, IntoEndpoint, Route, get, middleware::SizeLimit,
+    EndpointExt, Route, get,
+    endpoint::BoxEndpoint,
+    http::{Method, header},
+    middleware::{Cors, SetHeader, SizeLimit},
 };
 
 pub use request_id::RequestId;
 
+/// The client's address as the server sees it (for throttling).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 use crate::{graphql::OnestopSchema, state::AppState};
 
-pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
+pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
     // The hard cap on any POST body. JSON bodies are held to ONESTOP_MAX_BODY_BYTES in the
     // handler, and an upload over ONESTOP_UPLOAD_MAX_BYTES (but under this cap) gets a GraphQL
     // VALIDATION error from the multipart reader rather than a bare 413.
     let max_body = state.config.max_body_bytes.max(state.config.documents.max_bytes * 2 + 1024 * 1024);
-    Route::new()
+    let origins = state.config.cors_origins.clone();
+    let app = Route::new()
         .at(
             "/graphql",
             // SizeLimit refuses requests without Content-Length, so it guards POST only.
@@ -41,5 +49,24 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> impl IntoEndpoint {
         .data(std::sync::Arc::new(public::ScanLimiter::new(state.config.trace.scans_per_minute)))
         .data(schema)
         .data(state)
-        .around(request_id::around)
+        // Every response: no MIME sniffing, no framing, no referrer leaks.
+        .with(
+            SetHeader::new()
+                .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                .overriding(header::X_FRAME_OPTIONS, "DENY")
+                .overriding(header::REFERRER_POLICY, "no-referrer"),
+        );
+    // Browsers may call the API cross-origin only from the configured origins.
+    let app = if origins.is_empty() {
+        app.boxed()
+    } else {
+        app.with(
+            Cors::new()
+                .allow_origins(origins)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers(["authorization", "content-type", "idempotency-key", "x-request-id"]),
+        )
+        .boxed()
+    };
+    app.around(request_id::around).boxed()
 }

@@ -172,6 +172,9 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         calendar: onestop::domain::working_days::Calendar::built_in(),
         sweep_interval: Duration::from_millis(200),
         limits: onestop::config::QueryLimits { max_depth: 12, max_complexity: 20_000 },
+        login_per_account_per_minute: 1000,
+        login_per_address_per_minute: 10_000,
+        cors_origins: vec![],
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
             dir: data_dir.join("documents"),

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use crate::{
     both_backends,
-    helpers::{Backend, GOOD_PASSWORD, TestDb, spawn_app, start, test_config},
+    helpers::{Backend, GOOD_PASSWORD, TestDb, spawn_app, spawn_app_with, start, test_config},
     smtp::SmtpSink,
 };
 
 both_backends!(
+    logins_are_throttled_per_account_without_locking_others_out,
     deep_or_costly_queries_are_refused,
     health_metrics_and_request_ids,
     readyz_turns_503_when_the_database_is_gone,
@@ -189,4 +190,25 @@ async fn deep_or_costly_queries_are_refused(backend: Backend) {
     let answer = app.gql(costly, json!({}), Some(&token)).await;
     assert_eq!(answer.error_code(), "QUERY_TOO_COMPLEX");
     app.gql("{ cases(first: 50) { nodes { reference filings { kind } } } }", json!({}), Some(&token)).await.data();
+}
+
+async fn logins_are_throttled_per_account_without_locking_others_out(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.login_per_account_per_minute = 3).await else { return };
+    app.verified_merchant("target@example.cn").await;
+    app.verified_merchant("bystander@example.cn").await;
+    for _ in 0..2 {
+        assert_eq!(app.login("target@example.cn", "Wrong-Password-123").await.error_code(), "UNAUTHENTICATED");
+    }
+    let limited = app.login("target@example.cn", GOOD_PASSWORD).await;
+    assert_eq!(limited.error_code(), "RATE_LIMITED");
+    assert!(limited.0["errors"][0]["extensions"]["retryAfter"].as_u64().is_some_and(|s| s >= 1));
+    // Other accounts are not affected.
+    app.login("bystander@example.cn", GOOD_PASSWORD).await.data();
+
+    // Every response says: no sniffing, no framing.
+    let response = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let graphiql = app.client.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert!(graphiql.headers()["content-security-policy"].to_str().expect("csp").contains("frame-ancestors 'none'"));
 }
