@@ -19,12 +19,12 @@ struct DemoAccount {
 const DEMO: &[DemoAccount] = &[
     DemoAccount { email: "admin@demo.onestop.cn", name: "演示管理员 Demo Admin", role: Role::Admin, agency: None, regions: &[] },
     DemoAccount { email: "merchant@demo.onestop.cn", name: "川味花椒合作社 Sichuan Pepper Co-op", role: Role::Merchant, agency: None, regions: &[] },
-    DemoAccount { email: "amr.officer@demo.onestop.cn", name: "市场监管审核员 AMR Officer", role: Role::Officer, agency: Some(Agency::MarketRegulation), regions: &["510000"] },
-    DemoAccount { email: "customs.officer@demo.onestop.cn", name: "海关审核员 Customs Officer", role: Role::Officer, agency: Some(Agency::Customs), regions: &["510000"] },
-    DemoAccount { email: "inspection.officer@demo.onestop.cn", name: "检验检疫审核员 Inspection Officer", role: Role::Officer, agency: Some(Agency::Inspection), regions: &["510000"] },
-    DemoAccount { email: "tax.officer@demo.onestop.cn", name: "税务审核员 Tax Officer", role: Role::Officer, agency: Some(Agency::Tax), regions: &["510000"] },
-    DemoAccount { email: "fx.officer@demo.onestop.cn", name: "外汇审核员 FX Officer", role: Role::Officer, agency: Some(Agency::ForeignExchange), regions: &["510000"] },
-    DemoAccount { email: "amr.supervisor@demo.onestop.cn", name: "市场监管主管 AMR Supervisor", role: Role::Supervisor, agency: Some(Agency::MarketRegulation), regions: &["510000", "500000"] },
+    DemoAccount { email: "amr.officer@demo.onestop.cn", name: "市场监管审核员 AMR Officer", role: Role::Officer, agency: Some(Agency::MarketRegulation), regions: &["510100"] },
+    DemoAccount { email: "customs.officer@demo.onestop.cn", name: "海关审核员 Customs Officer", role: Role::Officer, agency: Some(Agency::Customs), regions: &["510100"] },
+    DemoAccount { email: "inspection.officer@demo.onestop.cn", name: "检验检疫审核员 Inspection Officer", role: Role::Officer, agency: Some(Agency::Inspection), regions: &["510100"] },
+    DemoAccount { email: "tax.officer@demo.onestop.cn", name: "税务审核员 Tax Officer", role: Role::Officer, agency: Some(Agency::Tax), regions: &["510100"] },
+    DemoAccount { email: "fx.officer@demo.onestop.cn", name: "外汇审核员 FX Officer", role: Role::Officer, agency: Some(Agency::ForeignExchange), regions: &["510100"] },
+    DemoAccount { email: "amr.supervisor@demo.onestop.cn", name: "市场监管主管 AMR Supervisor", role: Role::Supervisor, agency: Some(Agency::MarketRegulation), regions: &["510100", "500100"] },
 ];
 
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
