@@ -301,26 +301,13 @@ pub async fn request_correction(
     expected_version: i32,
     note: &str,
 ) -> AppResult<filing::Model> {
-    let note = required_note(note)?;
-    let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
-    let from = FilingStatus::parse(&target.filing.status)?;
-    let to = Transition::RequestCorrection.apply(from)?;
-    check_decider(scope, &target.filing)?;
-    let now = clock::now();
-    // Pause the review clock: keep what is left and resume it on resubmission.
-    let remaining = target.filing.due_at.map(|due| std::cmp::max((due - now).num_seconds(), 0)).unwrap_or(0);
-    let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
-    active.paused_remaining_secs = Set(Some(remaining));
-    active.decision_note = Set(Some(note.clone()));
-    let saved = save(&txn, active, expected_version).await?;
-    let staged = record(&txn, scope, &target, Transition::RequestCorrection.action(), from, to, Some(&note)).await?;
-    refresh_status(&txn, &target.case).await?;
-    email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::CorrectionRequested, &[&saved], Some(&note), None).await?;
-    txn.commit().await?;
-    state.events.publish(staged);
-    state.outbox_wakeup.notify_one();
-    Ok(saved)
+    decide_with_note(state, scope, filing_id, expected_version, note, Transition::RequestCorrection, |target, active| {
+        // Pause the review clock: keep what is left and resume it on resubmission.
+        let now = clock::now();
+        let remaining = target.filing.due_at.map(|due| std::cmp::max((due - now).num_seconds(), 0)).unwrap_or(0);
+        active.paused_remaining_secs = Set(Some(remaining));
+    })
+    .await
 }
 
 pub async fn reject_filing(
@@ -330,19 +317,36 @@ pub async fn reject_filing(
     expected_version: i32,
     note: &str,
 ) -> AppResult<filing::Model> {
+    decide_with_note(state, scope, filing_id, expected_version, note, Transition::Reject, |_, active| {
+        active.decided_at = Set(Some(clock::now()));
+    })
+    .await
+}
+
+/// A decision that needs a reason and tells the merchant: request a correction or reject.
+async fn decide_with_note(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+    note: &str,
+    transition: Transition,
+    adjust: impl FnOnce(&Target, &mut filing::ActiveModel),
+) -> AppResult<filing::Model> {
     let note = required_note(note)?;
     let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
     let from = FilingStatus::parse(&target.filing.status)?;
-    let to = Transition::Reject.apply(from)?;
+    let to = transition.apply(from)?;
     check_decider(scope, &target.filing)?;
     let mut active: filing::ActiveModel = target.filing.clone().into();
     active.status = Set(to.as_str().into());
     active.decision_note = Set(Some(note.clone()));
-    active.decided_at = Set(Some(clock::now()));
+    adjust(&target, &mut active);
     let saved = save(&txn, active, expected_version).await?;
-    let staged = record(&txn, scope, &target, Transition::Reject.action(), from, to, Some(&note)).await?;
+    let staged = record(&txn, scope, &target, transition.action(), from, to, Some(&note)).await?;
     refresh_status(&txn, &target.case).await?;
-    email_merchant(&txn, state, &target.merchant, &target.case, EmailKind::FilingRejected, &[&saved], Some(&note), None).await?;
+    let email = if transition == Transition::Reject { EmailKind::FilingRejected } else { EmailKind::CorrectionRequested };
+    email_merchant(&txn, state, &target.merchant, &target.case, email, &[&saved], Some(&note), None).await?;
     txn.commit().await?;
     state.events.publish(staged);
     state.outbox_wakeup.notify_one();
