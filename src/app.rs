@@ -104,6 +104,7 @@ impl Application {
         ));
         let listener = tokio::spawn(crate::events::run_listener(self.state.clone(), workers_stopped.clone()));
         let sweeper = tokio::spawn(crate::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
+        let webhooks = tokio::spawn(crate::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
         let schema = graphql::build_schema(self.state.clone());
@@ -120,6 +121,7 @@ impl Application {
         let _ = scan_writer.await;
         let _ = listener.await;
         let _ = sweeper.await;
+        let _ = webhooks.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }

@@ -52,6 +52,18 @@ pub struct Config {
     pub login_per_address_per_minute: u32,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    pub webhooks: WebhookConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Allow loopback and private destinations (development and tests only).
+    pub allow_private: bool,
+    pub poll_interval: Duration,
+    /// First retry delay; doubles per attempt, capped at one hour, for 24 hours.
+    pub retry_base: Duration,
+    /// Consecutive failures after which an endpoint is disabled and its owner emailed.
+    pub disable_after: i32,
 }
 
 /// What one GraphQL document may ask for.
@@ -295,6 +307,12 @@ impl Config {
             cors_origins: var("ONESTOP_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
+            webhooks: WebhookConfig {
+                allow_private: parse_var("ONESTOP_WEBHOOK_ALLOW_PRIVATE", false)?,
+                poll_interval: Duration::from_millis(parse_var("ONESTOP_WEBHOOK_POLL_MS", 1000)?),
+                retry_base: Duration::from_millis(parse_var("ONESTOP_WEBHOOK_RETRY_BASE_MS", 10_000)?),
+                disable_after: parse_var("ONESTOP_WEBHOOK_DISABLE_AFTER", 20)?,
+            },
             limits: QueryLimits {
                 max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
                 max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,

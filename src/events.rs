@@ -51,9 +51,11 @@ impl EventBus {
     }
 }
 
-/// Stages an event in the change's transaction. Returns the events to publish after commit
+/// Stages an event in the change's transaction (and its webhook deliveries). Returns the events to publish after commit
 /// (SQLite); on PostgreSQL the NOTIFY is already part of the transaction and nothing is left.
 pub async fn stage(txn: &DatabaseTransaction, change: FilingChange) -> AppResult<Vec<FilingChange>> {
+    // Webhook deliveries are written with the change, like the email outbox.
+    crate::webhooks::stage(txn, &change).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         let payload = serde_json::to_string(&change).map_err(anyhow::Error::from)?;
         txn.execute_raw(Statement::from_sql_and_values(

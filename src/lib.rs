@@ -25,6 +25,7 @@ pub mod seed;
 pub mod state;
 pub mod telemetry;
 pub mod trace;
+pub mod webhooks;
 
 /// rustls finds two crypto providers in this build (lettre brings ring, others aws-lc-rs) and
 /// panics unless one is chosen before the first TLS connection.

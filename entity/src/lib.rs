@@ -18,3 +18,5 @@ pub mod spot_check;
 pub mod trace_scan;
 pub mod trace_scan_address;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

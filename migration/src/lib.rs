@@ -6,6 +6,7 @@ mod m20261125_000002_cases_and_filings;
 mod m20261125_000003_trace_and_quality;
 mod m20261125_000004_documents_and_clients;
 mod m20261125_000005_deadline_notices;
+mod m20261125_000006_webhooks;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_trace_and_quality::Migration),
             Box::new(m20261125_000004_documents_and_clients::Migration),
             Box::new(m20261125_000005_deadline_notices::Migration),
+            Box::new(m20261125_000006_webhooks::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod quality_objects;
 mod query;
 mod subscription;
 mod types;
+mod webhook_objects;
 
 use async_graphql::{Context, Schema, dataloader::DataLoader};
 use tokio::sync::OnceCell;

@@ -298,4 +298,19 @@ impl Mutation {
         crate::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?).await?;
         Ok(true)
     }
+
+    /// API clients: pushes filing events (audit action names; none = all) to `url`.
+    async fn register_webhook(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+        event_types: Option<Vec<String>>,
+    ) -> Result<super::webhook_objects::WebhookRegistration> {
+        let (state, caller) = parts(ctx);
+        let registered = crate::webhooks::register(state, caller, &url, event_types.unwrap_or_default()).await?;
+        Ok(super::webhook_objects::WebhookRegistration {
+            endpoint: super::webhook_objects::WebhookEndpoint(registered.endpoint),
+            secret: registered.secret,
+        })
+    }
 }

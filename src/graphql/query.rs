@@ -146,6 +146,29 @@ impl Query {
         Ok(crate::auth::clients::list_clients(state, scope).await?.into_iter().map(ApiClient).collect())
     }
 
+    /// API clients: their webhook endpoints.
+    async fn webhooks(&self, ctx: &Context<'_>) -> Result<Vec<super::webhook_objects::WebhookEndpoint>> {
+        let (state, caller) = parts(ctx);
+        Ok(crate::webhooks::endpoints(state, caller).await?.into_iter().map(super::webhook_objects::WebhookEndpoint).collect())
+    }
+
+    /// API clients: the newest deliveries of one of their endpoints.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        endpoint_id: ID,
+        first: Option<i32>,
+    ) -> Result<Vec<super::webhook_objects::WebhookDelivery>> {
+        let (state, caller) = parts(ctx);
+        let first = crate::pagination::page_size(first)?;
+        let endpoint_id = uuid_arg("endpointId", &endpoint_id)?;
+        Ok(crate::webhooks::deliveries(state, caller, endpoint_id, first)
+            .await?
+            .into_iter()
+            .map(super::webhook_objects::WebhookDelivery)
+            .collect())
+    }
+
     /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100)?
     async fn validate_uscc(&self, code: String) -> bool {
         Uscc::is_valid(&code)

@@ -25,6 +25,8 @@ pub enum EmailKind {
     DeadlineApproaching,
     /// To the supervisors: a review deadline passed.
     DeadlinePassed,
+    /// To an API client's owner: a webhook endpoint kept failing and was disabled.
+    WebhookDisabled,
     /// To the merchant: a quality spot check failed.
     SpotCheckFailed,
 }
@@ -36,6 +38,7 @@ impl EmailKind {
             Self::PasswordReset => "password_reset",
             Self::OfficerInvitation => "officer_invitation",
             Self::SpotCheckFailed => "spot_check_failed",
+            Self::WebhookDisabled => "webhook_disabled",
             _ => "case_update",
         }
     }
@@ -56,6 +59,7 @@ impl EmailKind {
             Self::DeadlineApproaching => "审核时限将至 {{ reference }} / Review deadline tomorrow — {{ reference }}",
             Self::DeadlinePassed => "审核已超期 {{ reference }} / Review deadline passed — {{ reference }}",
             Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
+            Self::WebhookDisabled => "Webhook 已停用 / Your webhook endpoint was disabled",
         }
     }
 
@@ -108,6 +112,8 @@ impl Templates {
         template!(env, "case_update.html");
         template!(env, "spot_check_failed.txt");
         template!(env, "spot_check_failed.html");
+        template!(env, "webhook_disabled.txt");
+        template!(env, "webhook_disabled.html");
         Ok(Self { env })
     }
 

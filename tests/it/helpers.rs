@@ -175,6 +175,12 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         cors_origins: vec![],
+        webhooks: onestop::config::WebhookConfig {
+            allow_private: true,
+            poll_interval: Duration::from_millis(50),
+            retry_base: Duration::from_millis(50),
+            disable_after: 4,
+        },
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
             dir: data_dir.join("documents"),

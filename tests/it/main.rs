@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod helpers;
+mod hooks;
 mod integrators;
 mod live;
 mod smtp;

@@ -1,0 +1,130 @@
+//! Webhooks against a real HTTP receiver started by the test: signed, ordered, retried, and
+//! disabled (with an email to the owner) when the receiver keeps failing.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU16, Ordering},
+};
+use std::time::Duration;
+
+use poem::{EndpointExt, Request, Route, Server, handler, http::StatusCode, listener::{Acceptor, Listener, TcpListener}, post, web::Data};
+use serde_json::{Value, json};
+
+use crate::{
+    both_backends,
+    fixtures::filing_of,
+    helpers::{Backend, TestApp, spawn_app},
+};
+
+both_backends!(webhooks_are_signed_ordered_retried_and_disabled);
+
+#[derive(Clone)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(String, String, String)>>>,
+    status: Arc<AtomicU16>,
+}
+
+#[handler]
+async fn hook(req: &Request, body: String, receiver: Data<&Receiver>) -> StatusCode {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let status = receiver.status.load(Ordering::SeqCst);
+    if status == 200 {
+        if let Ok(mut got) = receiver.got.lock() {
+            got.push((header("x-onestop-event-id"), header("x-onestop-signature"), body));
+        }
+    }
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+async fn start_receiver() -> (String, Receiver) {
+    let receiver = Receiver { got: Default::default(), status: Arc::new(AtomicU16::new(200)) };
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind receiver");
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("addr");
+    let app = Route::new().at("/hook", post(hook)).data(receiver.clone());
+    tokio::spawn(async move {
+        let _ = Server::new_with_acceptor(acceptor).run(app).await;
+    });
+    (format!("http://{addr}/hook"), receiver)
+}
+
+async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn client_token(app: &TestApp, merchant_token: &str) -> String {
+    let created = app
+        .gql("mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId clientSecret } }", json!({}), Some(merchant_token))
+        .await;
+    let c = &created.data()["createApiClient"];
+    let response = app
+        .client
+        .post(app.url("/oauth/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", c["clientId"].as_str().expect("id")), ("client_secret", c["clientSecret"].as_str().expect("secret"))])
+        .send()
+        .await
+        .expect("token");
+    let body: Value = response.json().await.expect("json");
+    body["access_token"].as_str().expect("token").to_string()
+}
+
+async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let (url, receiver) = start_receiver().await;
+    let merchant = app.merchant("hooks@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let officer = app.staff("hooks-officer@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+    let token = client_token(&app, &merchant.token).await;
+
+    let register = "mutation($u: String!, $t: [String!]) { registerWebhook(url: $u, eventTypes: $t) { secret endpoint { id url eventTypes } } }";
+    assert_eq!(app.gql(register, json!({ "u": url }), Some(&merchant.token)).await.error_code(), "FORBIDDEN", "users register through a client");
+    assert_eq!(app.gql(register, json!({ "u": "ftp://example.cn/x" }), Some(&token)).await.error_fields(), vec!["url"]);
+    let registered = app.gql(register, json!({ "u": url, "t": ["filing.submitted", "filing.claimed"] }), Some(&token)).await;
+    let secret = registered.data()["registerWebhook"]["secret"].as_str().expect("secret").to_string();
+    let endpoint_id = registered.data()["registerWebhook"]["endpoint"]["id"].as_str().expect("id").to_string();
+
+    // Submission: delivered, signed, with the event id.
+    let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    wait_until("the submission event", || receiver.got.lock().map(|g| !g.is_empty()).unwrap_or(false)).await;
+    let (event_id, signature, body) = receiver.got.lock().expect("lock")[0].clone();
+    let payload: Value = serde_json::from_str(&body).expect("json body");
+    assert_eq!(payload["type"], "filing.submitted");
+    assert_eq!(payload["id"], event_id.as_str(), "the header names the event");
+    let timestamp: i64 = signature.split(',').next().and_then(|t| t.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
+    assert_eq!(signature, onestop::webhooks::signature(&secret, timestamp, &body), "HMAC-SHA256 over timestamp and body");
+
+    // The receiver fails for a while: the claim is retried until it gets through.
+    receiver.status.store(500, Ordering::SeqCst);
+    let filing = filing_of(&filings, "CUSTOMS");
+    app.decide(&officer.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await.data();
+    let log = "query($e: ID!) { webhookDeliveries(endpointId: $e) { id eventType status attempts lastStatus } }";
+    let mut failed_attempts = 0;
+    for _ in 0..100 {
+        let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
+        failed_attempts = deliveries.data()["webhookDeliveries"][0]["attempts"].as_i64().unwrap_or(0);
+        if failed_attempts >= 2 {
+            assert_eq!(deliveries.data()["webhookDeliveries"][0]["lastStatus"], 500);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(failed_attempts >= 2, "retried");
+    receiver.status.store(200, Ordering::SeqCst);
+    wait_until("the retried claim", || receiver.got.lock().map(|g| g.len() >= 2).unwrap_or(false)).await;
+    let got = receiver.got.lock().expect("lock").clone();
+    let types: Vec<String> = got.iter().map(|(_, _, b)| serde_json::from_str::<Value>(b).map(|v| v["type"].to_string()).unwrap_or_default()).collect();
+    assert_eq!(types, vec!["\"filing.submitted\"", "\"filing.claimed\""], "in order, each once");
+
+    // A receiver that keeps failing gets its endpoint disabled, and the owner is told.
+    receiver.status.store(503, Ordering::SeqCst);
+    app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !app.smtp.to("hooks@example.cn").await.iter().any(|m| m.subject().contains("webhook")) {
+        assert!(tokio::time::Instant::now() < deadline, "the owner was not emailed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let endpoints = app.gql("{ webhooks { id disabledAt consecutiveFailures } }", json!({}), Some(&token)).await;
+    assert!(endpoints.data()["webhooks"][0]["disabledAt"].is_string());
+}
