@@ -153,3 +153,57 @@ async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
     assert!(actions.contains(&"filing.submitted"), "{actions:?}");
     assert!(actions.contains(&"filing.claimed"), "{actions:?}");
 }
+
+/// Two `serve` processes draining one outbox on PostgreSQL send every message exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    let smtp_url = app.state.config.mail.smtp_url.clone().expect("smtp url");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let data = tempfile::tempdir().expect("tempdir");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
+        .arg("serve")
+        .env("ONESTOP_DATABASE_URL", &app.db.url)
+        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
+        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
+        .env("ONESTOP_DATA_DIR", data.path())
+        .env("ONESTOP_SMTP_URL", &smtp_url)
+        .env("ONESTOP_OUTBOX_POLL_MS", "20")
+        .env("ONESTOP_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the second instance");
+    let _guard = ChildGuard(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !app.client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "the second instance did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    for i in 0..100 {
+        onestop::notify::enqueue_email(
+            &app.state.db,
+            &app.state.templates,
+            &format!("reader{i}@example.cn"),
+            onestop::notify::EmailKind::PasswordReset,
+            json!({ "display_name": format!("Reader {i}"), "link": format!("http://onestop.test/reset-password?token=t{i}") }),
+        )
+        .await
+        .map_err(|e| e.detail())
+        .expect("enqueue");
+        app.state.outbox_wakeup.notify_one();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.smtp.all().await.len() < 100 {
+        assert!(tokio::time::Instant::now() < deadline, "only {} of 100 delivered", app.smtp.all().await.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = app.smtp.all().await;
+    let mut recipients: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(mails.len(), 100, "no message sent twice");
+    assert_eq!(recipients.len(), 100, "every message sent");
+}
