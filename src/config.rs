@@ -198,6 +198,9 @@ pub struct MailConfig {
     pub max_attempts: i32,
     /// Per-attempt SMTP timeout.
     pub smtp_timeout: Duration,
+    /// How long a claimed message is reserved for the worker that claimed it; if that worker
+    /// dies, another one sends the message after this. Must exceed the SMTP timeout.
+    pub lease: Duration,
 }
 
 impl Default for TokenLifetimes {
@@ -282,7 +285,8 @@ impl Config {
                 poll_interval: Duration::from_millis(parse_var("ONESTOP_OUTBOX_POLL_MS", 1000)?),
                 retry_base: Duration::from_millis(parse_var("ONESTOP_OUTBOX_RETRY_BASE_MS", 5000)?),
                 max_attempts: parse_var("ONESTOP_OUTBOX_MAX_ATTEMPTS", 10)?,
-                smtp_timeout: Duration::from_secs(30),
+                smtp_timeout: Duration::from_secs(parse_var("ONESTOP_SMTP_TIMEOUT_SECS", 30)?),
+                lease: Duration::from_secs(parse_var("ONESTOP_OUTBOX_LEASE_SECS", 90)?),
             },
             data_dir,
             log_filter: var("ONESTOP_LOG").unwrap_or_else(|| "info".into()),

@@ -67,7 +67,7 @@ impl OutboxWorker {
 
     async fn claim(&self) -> anyhow::Result<Vec<outbox_message::Model>> {
         let now = Utc::now();
-        let lease = chrono::Duration::from_std(self.config.smtp_timeout * 2 + Duration::from_secs(30))?;
+        let lease = chrono::Duration::from_std(self.config.lease.max(self.config.smtp_timeout + Duration::from_secs(1)))?;
         let txn = crate::db::begin_write(&self.db).await?;
         let mut query = OutboxMessage::find()
             .filter(outbox_message::Column::Status.eq(STATUS_PENDING))

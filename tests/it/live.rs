@@ -207,3 +207,73 @@ async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
     assert_eq!(mails.len(), 100, "no message sent twice");
     assert_eq!(recipients.len(), 100, "every message sent");
 }
+
+fn second_instance(app: &TestApp, data: &std::path::Path, port: u16, smtp_url: &str) -> ChildGuard {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
+        .arg("serve")
+        .env("ONESTOP_DATABASE_URL", &app.db.url)
+        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
+        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
+        .env("ONESTOP_DATA_DIR", data)
+        .env("ONESTOP_SMTP_URL", smtp_url)
+        .env("ONESTOP_OUTBOX_POLL_MS", "20")
+        .env("ONESTOP_OUTBOX_RETRY_BASE_MS", "100")
+        .env("ONESTOP_SMTP_TIMEOUT_SECS", "3")
+        .env("ONESTOP_OUTBOX_LEASE_SECS", "2")
+        .env("ONESTOP_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start an instance");
+    ChildGuard(child)
+}
+
+/// A server killed with SIGKILL while it hands a message to SMTP loses nothing: after the
+/// claim's lease runs out, the restarted server sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_send_loses_no_message_postgres() {
+    use std::sync::atomic::Ordering;
+    // The in-process app only provides the database; its own mail worker stays idle.
+    let Some(app) = crate::helpers::spawn_app_with(Backend::Postgres, |c| c.mail.poll_interval = Duration::from_secs(3600)).await else { return };
+    let smtp_url = app.state.config.mail.smtp_url.clone().expect("smtp url");
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+
+    app.smtp.delay_ms.store(5000, Ordering::SeqCst);
+    let mut first = second_instance(&app, data.path(), port, &smtp_url);
+    for i in 0..3 {
+        onestop::notify::enqueue_email(
+            &app.state.db,
+            &app.state.templates,
+            &format!("crash{i}@example.cn"),
+            onestop::notify::EmailKind::PasswordReset,
+            json!({ "display_name": format!("Crash {i}"), "link": format!("http://onestop.test/reset-password?token=c{i}") }),
+        )
+        .await
+        .map_err(|e| e.detail())
+        .expect("enqueue");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.smtp.started.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the instance never started sending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGKILL in the middle of the SMTP transaction.
+    first.0.kill().expect("kill -9");
+    let _ = first.0.wait();
+    assert!(app.smtp.all().await.is_empty(), "nothing was handed off");
+
+    app.smtp.delay_ms.store(0, Ordering::SeqCst);
+    let _restarted = second_instance(&app, data.path(), port, &smtp_url);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while app.smtp.all().await.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "lost messages: {} of 3 delivered", app.smtp.all().await.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut recipients: Vec<String> = app.smtp.all().await.iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(recipients.len(), 3, "each message handed off once");
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 3);
+}

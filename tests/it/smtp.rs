@@ -51,6 +51,10 @@ impl ReceivedMail {
 #[derive(Clone, Default)]
 pub struct SmtpSink {
     pub received: Arc<Mutex<Vec<ReceivedMail>>>,
+    /// Milliseconds to wait before accepting a message (a slow SMTP server).
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Messages whose data arrived (accepted or not yet).
+    pub started: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SmtpSink {
@@ -58,12 +62,12 @@ impl SmtpSink {
     pub async fn start_on(&self, port: u16) -> u16 {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind smtp sink");
         let port = listener.local_addr().expect("addr").port();
-        let received = self.received.clone();
+        let sink = self.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let received = received.clone();
+                let sink = sink.clone();
                 tokio::spawn(async move {
-                    let _ = session(socket, received).await;
+                    let _ = session(socket, sink).await;
                 });
             }
         });
@@ -94,10 +98,7 @@ impl SmtpSink {
     }
 }
 
-async fn session(
-    socket: tokio::net::TcpStream,
-    received: Arc<Mutex<Vec<ReceivedMail>>>,
-) -> std::io::Result<()> {
+async fn session(socket: tokio::net::TcpStream, sink: SmtpSink) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink.test ESMTP\r\n").await?;
@@ -136,8 +137,21 @@ async fn session(
                 let unstuffed = data_line.strip_prefix('.').unwrap_or(&data_line);
                 raw.extend_from_slice(unstuffed.as_bytes());
             }
-            received.lock().await.push(ReceivedMail { to: to.clone(), raw });
+            sink.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let delay = sink.delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                // A client that went away while we waited handed nothing off.
+                let mut probe = String::new();
+                if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(20), lines.read_line(&mut probe)).await {
+                    return Ok(());
+                }
+            }
+            // Accepted only once the reply is written: a client that died meanwhile handed
+            // nothing off.
             write.write_all(b"250 queued\r\n").await?;
+            write.flush().await?;
+            sink.received.lock().await.push(ReceivedMail { to: to.clone(), raw });
         } else if command == "QUIT" {
             write.write_all(b"221 bye\r\n").await?;
             return Ok(());

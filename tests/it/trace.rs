@@ -174,7 +174,7 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
         async move { get(app, &path, "application/json", &format!("192.0.2.{}", i % 10)).await.status() }
     });
     let statuses = futures_util::future::join_all(scans).await;
-    assert!(statuses.iter().all(|s| *s == 200));
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let json: serde_json::Value = get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
     assert_eq!(json["scanCount"], 51, "no lost increments");
     app.scans_settled().await;

@@ -399,11 +399,12 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
 }
 
 async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) {
-    // The mail worker's polling and the deadline sweeper would add statements to the count:
+    // The background workers (mail, deadlines, webhooks) would add statements to the count:
     // make them idle.
     let Some(app) = spawn_app_with(backend, |c| {
         c.mail.poll_interval = std::time::Duration::from_secs(3600);
         c.sweep_interval = std::time::Duration::from_secs(3600);
+        c.webhooks.poll_interval = std::time::Duration::from_secs(3600);
     })
     .await
     else {
