@@ -214,7 +214,9 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
 }
 
 /// Emails a reset link when the address belongs to an account; says nothing either way.
-pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<()> {
+pub async fn request_password_reset(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
+    // Throttled whether or not the address has an account, so the limit reveals nothing.
+    state.login_throttle.check(&format!("reset:{email}"), address)?;
     let Ok(email) = Email::parse("email", email) else {
         return Ok(());
     };

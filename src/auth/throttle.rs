@@ -1,5 +1,7 @@
-//! Login throttling: token buckets per account and per client address (governor). Buckets
-//! refill, so an attacker can slow an account down but never lock it out for good.
+//! Throttling of the authentication endpoints (login, password reset, the OAuth token
+//! endpoint): token buckets per account key (`login:…`, `reset:…`, `client:…`) and per client
+//! address (governor). Buckets refill, so an attacker can slow an account down but never lock
+//! it out for good.
 
 use std::{net::IpAddr, num::NonZeroU32};
 

@@ -72,7 +72,8 @@ impl Mutation {
     /// Always true: the answer does not reveal whether the address has an account.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         let (state, _) = parts(ctx);
-        accounts::request_password_reset(state, &email).await?;
+        let address = ctx.data_opt::<crate::http::ClientAddress>().map(|a| a.0);
+        accounts::request_password_reset(state, &email, address).await?;
         Ok(true)
     }
 

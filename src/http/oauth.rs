@@ -58,6 +58,14 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
     let Some((client_id, secret)) = credentials else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required");
     };
+    let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    if let Err(crate::error::AppError::RateLimited { retry_after_secs }) =
+        state.login_throttle.check(&format!("client:{client_id}"), address)
+    {
+        return oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many token requests; retry later")
+            .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
+            .into_response();
+    }
     match clients::exchange(&state, &client_id, &secret, form.scope.as_deref()).await {
         Ok(granted) => Json(json!({
             "access_token": granted.access_token,

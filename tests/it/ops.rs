@@ -204,6 +204,23 @@ async fn logins_are_throttled_per_account_without_locking_others_out(backend: Ba
     assert!(limited.0["errors"][0]["extensions"]["retryAfter"].as_u64().is_some_and(|s| s >= 1));
     // Other accounts are not affected.
     app.login("bystander@example.cn", GOOD_PASSWORD).await.data();
+    // Password reset requests are throttled the same way, account or not.
+    let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    for _ in 0..3 {
+        assert_eq!(app.gql(reset, json!({ "e": "nobody@example.cn" }), None).await.data()["requestPasswordReset"], true);
+    }
+    assert_eq!(app.gql(reset, json!({ "e": "nobody@example.cn" }), None).await.error_code(), "RATE_LIMITED");
+    // And so is the token endpoint, per client id.
+    for expected in [401, 401, 401, 429] {
+        let response = app
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", "osc_guess"), ("client_secret", "guess")])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(response.status(), expected);
+    }
 
     // Every response says: no sniffing, no framing.
     let response = app.client.get(app.url("/healthz")).send().await.expect("healthz");
