@@ -78,8 +78,52 @@ pub struct QueryLimits {
 pub struct DocumentConfig {
     /// Largest accepted upload.
     pub max_bytes: usize,
-    /// Local directory of the object store.
+    /// Local directory of the object store (used unless `s3` is set).
     pub dir: PathBuf,
+    /// An S3-compatible bucket instead of the local directory.
+    pub s3: Option<S3Config>,
+}
+
+/// `ONESTOP_DOCUMENT_STORE=s3://bucket/prefix` and its connection settings; anything not set
+/// here comes from the standard `AWS_*` variables.
+#[derive(Clone)]
+pub struct S3Config {
+    pub url: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret key never reaches a log line.
+        f.debug_struct("S3Config")
+            .field("url", &self.url)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Config {
+    fn from_env() -> anyhow::Result<Option<Self>> {
+        let Some(url) = var("ONESTOP_DOCUMENT_STORE") else { return Ok(None) };
+        if url == "local" {
+            return Ok(None);
+        }
+        if !url.starts_with("s3://") || url.len() <= "s3://".len() {
+            bail!("ONESTOP_DOCUMENT_STORE must be `local` or s3://bucket[/prefix], not {url:?}");
+        }
+        Ok(Some(Self {
+            url,
+            endpoint: var("ONESTOP_S3_ENDPOINT"),
+            region: var("ONESTOP_S3_REGION"),
+            access_key_id: var("ONESTOP_S3_ACCESS_KEY_ID"),
+            secret_access_key: var("ONESTOP_S3_SECRET_ACCESS_KEY"),
+        }))
+    }
 }
 
 /// Public trace pages: scan counting, copy detection, rate limits.
@@ -324,6 +368,7 @@ impl Config {
             documents: DocumentConfig {
                 max_bytes: parse_var("ONESTOP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
                 dir: document_dir,
+                s3: S3Config::from_env()?,
             },
             review_days: match var("ONESTOP_REVIEW_DAYS") {
                 None => ReviewDays::default(),

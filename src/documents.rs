@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use entity::{document, filing};
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use object_store::{
+    ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, path::Path as ObjectPath, prefix::PrefixStore,
+};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -15,14 +17,44 @@ use crate::{
     audit::{self, NewEvent},
     cases::{self, lock_case},
     clock,
+    config::{DocumentConfig, S3Config},
     error::{AppError, AppResult},
     state::AppState,
 };
 
-/// The store for document bytes: `ONESTOP_DOCUMENT_DIR` (default `{data}/documents`).
-pub fn local_store(dir: &std::path::Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
+/// The store for document bytes: an S3-compatible bucket when `ONESTOP_DOCUMENT_STORE` names
+/// one, else the local directory `ONESTOP_DOCUMENT_DIR` (default `{data}/documents`).
+pub fn store(config: &DocumentConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    match &config.s3 {
+        Some(s3) => s3_store(s3),
+        None => local_store(&config.dir),
+    }
+}
+
+fn local_store(dir: &std::path::Path) -> anyhow::Result<Arc<dyn ObjectStore>> {
     std::fs::create_dir_all(dir)?;
     Ok(Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?))
+}
+
+fn s3_store(s3: &S3Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let mut builder = AmazonS3Builder::from_env().with_url(&s3.url);
+    if let Some(endpoint) = &s3.endpoint {
+        // MinIO, Ceph and friends inside a private network often speak plain HTTP.
+        builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+    }
+    if let Some(region) = &s3.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(key) = &s3.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    let bucket = builder.build().map_err(|e| anyhow::anyhow!("ONESTOP_DOCUMENT_STORE: {e}"))?;
+    // `s3://bucket/some/prefix`: everything goes under the prefix.
+    let prefix = s3.url["s3://".len()..].split_once('/').map(|(_, p)| p.trim_matches('/')).unwrap_or_default();
+    Ok(if prefix.is_empty() { Arc::new(bucket) } else { Arc::new(PrefixStore::new(bucket, prefix)) })
 }
 
 /// The type a file really is, from its first bytes; only PDF, PNG and JPEG are accepted.

@@ -5,10 +5,10 @@ use serde_json::json;
 use crate::{
     both_backends,
     fixtures::filing_of,
-    helpers::{Backend, Gql, TestApp, spawn_app},
+    helpers::{Backend, Gql, TestApp, spawn_app, spawn_app_with},
 };
 
-both_backends!(documents_are_checked_stored_and_served_to_those_who_may_see_them);
+both_backends!(documents_are_checked_stored_and_served_to_those_who_may_see_them, documents_live_in_an_s3_bucket_when_configured);
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-pretend-image-bytes";
 
@@ -108,4 +108,96 @@ fn walk(dir: &std::path::Path) -> usize {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// A real S3-compatible server for one test: moto (`pip install 'moto[server]'`, which
+/// `.ci/run` does). Outside CI a machine without it skips the test with a note.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+        let spawned = std::process::Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return Self::missing(&format!("python3: {e}")),
+        };
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Self::missing(&format!("moto.server exited with {status}"));
+            }
+            if client.get(&endpoint).send().await.is_ok() {
+                return Some(Self { child, endpoint });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = child.kill();
+        panic!("moto server did not start on port {port}");
+    }
+
+    fn missing(reason: &str) -> Option<Self> {
+        assert!(std::env::var("CI").is_err(), "CI needs an S3 test server (pip install 'moto[server]'): {reason}");
+        eprintln!("skipping: no S3 test server ({reason}); pip install 'moto[server]'");
+        None
+    }
+
+    /// The object keys in `bucket` (moto accepts unsigned requests).
+    async fn keys(&self, bucket: &str) -> Vec<String> {
+        let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.endpoint)).await.expect("list").text().await.expect("xml");
+        xml.split("<Key>").skip(1).filter_map(|rest| rest.split("</Key>").next()).map(str::to_string).collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn documents_live_in_an_s3_bucket_when_configured(backend: Backend) {
+    let Some(s3) = S3Server::start().await else { return };
+    let created = reqwest::Client::new().put(format!("{}/case-files", s3.endpoint)).send().await.expect("create bucket");
+    assert!(created.status().is_success(), "bucket: {}", created.status());
+    let endpoint = s3.endpoint.clone();
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.documents.s3 = Some(onestop::config::S3Config {
+            url: "s3://case-files/onestop-test".into(),
+            endpoint: Some(endpoint),
+            region: Some("cn-northwest-1".into()),
+            access_key_id: Some("test-key".into()),
+            secret_access_key: Some("test-secret".into()),
+        });
+    })
+    .await
+    else {
+        return;
+    };
+    let merchant = app.merchant("s3@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let (case_id, _) = app.submitted_case(&merchant, &["TAX"]).await;
+    let pdf = b"%PDF-1.7\n% tax registration form\n".to_vec();
+    let (status, done) = upload(&app, &merchant.token, &case_id, None, "form.pdf", pdf.clone()).await;
+    assert_eq!(status, 200, "{:?}", done.0);
+    let doc_id = done.data()["uploadDocument"]["id"].as_str().expect("id").to_string();
+
+    let keys = s3.keys("case-files").await;
+    assert_eq!(keys, vec![format!("onestop-test/{case_id}/{doc_id}")], "the bytes went to the bucket, under the prefix");
+    assert_eq!(walk(&app.db.dir().join("documents")), 0, "nothing written to the local directory");
+    let got = app.client.get(app.url(&format!("/documents/{doc_id}"))).bearer_auth(&merchant.token).send().await.expect("download");
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), pdf, "served back from the bucket");
+
+    // A refused upload leaves the bucket as it was.
+    let (_, refused) = upload(&app, &merchant.token, &case_id, None, "x.pdf", b"GIF89a".to_vec()).await;
+    assert_eq!(refused.error_code(), "VALIDATION");
+    assert_eq!(s3.keys("case-files").await.len(), 1);
 }

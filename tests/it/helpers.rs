@@ -185,6 +185,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
             dir: data_dir.join("documents"),
+            s3: None,
         },
     }
 }
