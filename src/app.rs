@@ -29,6 +29,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     sender: MailSender,
+    schema: graphql::OnestopSchema,
 }
 
 /// Connects to the database and applies pending migrations; builds the shared state.
@@ -74,7 +75,8 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
-        Ok(Self { state, scan_receiver, acceptor, addr, sender })
+        let schema = graphql::build_schema(state.clone())?;
+        Ok(Self { state, scan_receiver, acceptor, addr, sender, schema })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -107,7 +109,7 @@ impl Application {
         let webhooks = tokio::spawn(crate::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
-        let schema = graphql::build_schema(self.state.clone());
+        let schema = self.schema;
         tracing::info!(addr = %self.addr, "onestop listening; GraphiQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(

@@ -72,6 +72,12 @@ pub struct QueryLimits {
     pub max_depth: usize,
     /// Cost of a query: 1 per field, list fields multiplied by their `first`.
     pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// Operations in one batched HTTP request (a JSON array).
+    pub max_batch: usize,
+    /// A manifest of the only operations allowed to run (hash → query), if set.
+    pub trusted_operations: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +370,10 @@ impl Config {
             limits: QueryLimits {
                 max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
                 max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,
+                max_aliases: parse_var("ONESTOP_MAX_QUERY_ALIASES", 30)?,
+                max_root_fields: parse_var("ONESTOP_MAX_ROOT_FIELDS", 15)?,
+                max_batch: parse_var("ONESTOP_MAX_BATCH_OPERATIONS", 10)?,
+                trusted_operations: var("ONESTOP_TRUSTED_OPERATIONS").map(PathBuf::from),
             },
             documents: DocumentConfig {
                 max_bytes: parse_var("ONESTOP_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,

@@ -1,5 +1,6 @@
 //! The GraphQL API: thin resolvers that read the caller and the input and call a service.
 
+mod guard;
 mod loaders;
 mod mutation;
 mod objects;
@@ -25,25 +26,32 @@ use crate::{
 
 pub type OnestopSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-pub fn build_schema(state: AppState) -> OnestopSchema {
+/// The schema with its limits; fails when the trusted-operations manifest is unreadable.
+pub fn build_schema(state: AppState) -> anyhow::Result<OnestopSchema> {
     let db = state.db.clone();
     let limits = state.config.limits.clone();
     let production = state.config.environment == crate::config::Environment::Production;
     let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .limit_complexity(limits.max_complexity)
+        .extension(guard::ShapeLimits { max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields });
+    if let Some(path) = &limits.trusted_operations {
+        let trusted = guard::TrustedOperations::load(path)?;
+        tracing::info!(operations = trusted.len(), "only trusted operations will run");
+        builder = builder.extension(trusted);
+    }
     if production {
         // No schema tour or "did you mean" hints for strangers in production.
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder
+    Ok(builder
         .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::FilingsByCase(db), tokio::spawn))
         .data(state)
         .extension(OperationObserver)
-        .finish()
+        .finish())
 }
 
 /// The schema without any state, for `onestop export-schema`.

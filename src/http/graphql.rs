@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use async_graphql::{
-    ParseRequestError,
+    BatchRequest, ParseRequestError,
     http::{GraphiQLSource, MultipartOptions},
 };
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -105,9 +105,10 @@ fn refused(status: StatusCode, code: &str, message: &str, field: Option<&str>) -
         .into_response()
 }
 
-/// Reads the GraphQL request: JSON up to `ONESTOP_MAX_BODY_BYTES`, or a multipart upload
-/// (GraphQL multipart request spec) with one file of at most `ONESTOP_UPLOAD_MAX_BYTES`.
-async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<async_graphql::Request, Response> {
+/// Reads the GraphQL request: JSON up to `ONESTOP_MAX_BODY_BYTES` (one operation or a batch),
+/// or a multipart upload (GraphQL multipart request spec) with one file of at most
+/// `ONESTOP_UPLOAD_MAX_BYTES`.
+async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<BatchRequest, Response> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let multipart = content_type.as_deref().is_some_and(|c| c.starts_with("multipart/"));
     let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -115,8 +116,18 @@ async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<asy
         return Err(refused(StatusCode::PAYLOAD_TOO_LARGE, "BAD_REQUEST", "request body too large", None));
     }
     let options = MultipartOptions::default().max_file_size(state.config.documents.max_bytes).max_num_files(1);
-    match async_graphql::http::receive_body(content_type, body.into_async_read().compat(), options).await {
-        Ok(request) => Ok(request),
+    match async_graphql::http::receive_batch_body(content_type, body.into_async_read().compat(), options).await {
+        Ok(BatchRequest::Batch(requests)) if requests.len() > state.config.limits.max_batch => {
+            let limit = state.config.limits.max_batch;
+            tracing::warn!(operations = requests.len(), limit, "batch refused");
+            Err(refused(
+                StatusCode::BAD_REQUEST,
+                "BATCH_TOO_LARGE",
+                &format!("the batch has {} operations; at most {limit} are allowed", requests.len()),
+                None,
+            ))
+        }
+        Ok(batch) => Ok(batch),
         Err(ParseRequestError::PayloadTooLarge) => Err(refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             "VALIDATION",
@@ -127,6 +138,13 @@ async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<asy
     }
 }
 
+/// Who is asking and from where, shared by every operation of a request.
+struct Asker {
+    caller: Caller,
+    address: Option<crate::http::ClientAddress>,
+    request_id: RequestId,
+}
+
 #[handler]
 pub async fn graphql(
     schema: Data<&OnestopSchema>,
@@ -135,27 +153,75 @@ pub async fn graphql(
     req: &Request,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let request = match read_request(&state, req, body).await {
-        Ok(request) => request,
+    let batch = match read_request(&state, req, body).await {
+        Ok(batch) => batch,
         Err(response) => return response,
     };
-    let label = OperationLabel::default();
-    let caller = caller_from(&state, req.headers());
-    let idempotency = match claim_idempotency_key(&state, req, &caller, &request).await {
+    let asker = Asker {
+        caller: caller_from(&state, req.headers()),
+        address: req.remote_addr().as_socket_addr().map(|a| crate::http::ClientAddress(a.ip())),
+        request_id: request_id.0.clone(),
+    };
+    match batch {
+        BatchRequest::Single(request) => single(&schema, &state, req, &asker, request).await,
+        BatchRequest::Batch(requests) => {
+            if req.headers().contains_key("idempotency-key") {
+                return refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key applies to one operation, not a batch", Some("Idempotency-Key"));
+            }
+            let mut responses = Vec::with_capacity(requests.len());
+            // One after the other: a batch must not take more of the machine than its operations sent one by one.
+            for request in requests {
+                responses.push(execute(&schema, &asker, request).await);
+            }
+            match serde_json::to_string(&responses) {
+                Ok(body) => json_body(body),
+                Err(err) => {
+                    tracing::error!(error = %err, "response does not serialise");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+    }
+}
+
+/// One operation, with `Idempotency-Key` handling.
+async fn single(schema: &OnestopSchema, state: &AppState, req: &Request, asker: &Asker, request: async_graphql::Request) -> Response {
+    let idempotency = match claim_idempotency_key(state, req, &asker.caller, &request).await {
         Ok(Claim::Run(key)) => key,
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
         Err(response) => return response,
     };
-    let address = req.remote_addr().as_socket_addr().map(|a| crate::http::ClientAddress(a.ip()));
+    let response = execute(schema, asker, request).await;
+    let body = match serde_json::to_string(&response) {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(error = %err, "response does not serialise");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    if let Some((owner, key)) = idempotency {
+        let retryable = response.errors.iter().any(|e| {
+            e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
+                let c = c.to_string();
+                c.contains("INTERNAL") || c.contains("SERVICE_UNAVAILABLE")
+            })
+        });
+        if let Err(err) = crate::idempotency::finish(state, &owner, &key, &body, retryable).await {
+            tracing::error!(error = %err.detail(), "idempotency key not recorded");
+        }
+    }
+    json_body(body)
+}
+
+/// Runs one operation; gives document errors a code and internal ones the request id; counts it.
+async fn execute(schema: &OnestopSchema, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
+    let started = Instant::now();
+    let label = OperationLabel::default();
     let mut request = request.data(ScopeCache::default());
-    if let Some(address) = address {
+    if let Some(address) = asker.address {
         request = request.data(address);
     }
-    let request = request
-        .data(caller)
-        .data(label.clone())
-        .data(request_id.0.clone());
+    let request = request.data(asker.caller.clone()).data(label.clone()).data(asker.request_id.clone());
     let mut response = schema.execute(request).await;
 
     let mut rejected = false;
@@ -183,7 +249,7 @@ pub async fn graphql(
                 extensions.set("code", code);
             }
             Some("INTERNAL") | Some("SERVICE_UNAVAILABLE") => {
-                extensions.set("requestId", request_id.0.0.as_str());
+                extensions.set("requestId", asker.request_id.0.as_str());
             }
             Some(_) => {}
         }
@@ -200,30 +266,13 @@ pub async fn graphql(
     metrics::histogram!("onestop_graphql_request_duration_seconds", "operation" => operation.clone())
         .record(elapsed);
     tracing::info!(operation = %operation, outcome, elapsed_ms = elapsed * 1000.0, "graphql");
-    let body = match serde_json::to_string(&response) {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(error = %err, "response does not serialise");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    if let Some((owner, key)) = idempotency {
-        let retryable = response.errors.iter().any(|e| {
-            e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
-                let c = c.to_string();
-                c.contains("INTERNAL") || c.contains("SERVICE_UNAVAILABLE")
-            })
-        });
-        if let Err(err) = crate::idempotency::finish(&state, &owner, &key, &body, retryable).await {
-            tracing::error!(error = %err.detail(), "idempotency key not recorded");
-        }
-    }
-    json_body(body).into_response()
+    response
 }
 
 fn json_body(body: String) -> Response {
     Response::builder().content_type("application/json").body(body)
 }
+
 
 enum Claim {
     /// Execute; with `Some((owner, key))`, record the response for the key afterwards.

@@ -1,0 +1,213 @@
+//! Defences that look at a GraphQL document before it runs, on HTTP and WebSocket alike:
+//! how many aliases and root fields it may have, and (when configured) whether it is one of
+//! the trusted operations of the production web frontend.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use async_graphql::{
+    Request, ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest},
+    parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet},
+    Name, Positioned,
+};
+use sha2::{Digest, Sha256};
+
+fn refusal(code: &str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.extensions.get_or_insert_with(Default::default).set("code", code);
+    error
+}
+
+/// Caps on the shape of a document that depth and complexity do not catch: many aliases of a
+/// cheap field (`a1: login … a99: login …`) and many root fields.
+pub struct ShapeLimits {
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+}
+
+impl ExtensionFactory for ShapeLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ShapeLimitsExtension { max_aliases: self.max_aliases, max_root_fields: self.max_root_fields })
+    }
+}
+
+struct ShapeLimitsExtension {
+    max_aliases: usize,
+    max_root_fields: usize,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ShapeLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.max_aliases {
+            tracing::warn!(aliases, limit = self.max_aliases, "query refused: too many aliases");
+            return Err(refusal(
+                "TOO_MANY_ALIASES",
+                format!("the query uses {aliases} aliases; at most {} are allowed", self.max_aliases),
+            ));
+        }
+        let roots = max_root_fields(&document);
+        if roots > self.max_root_fields {
+            tracing::warn!(roots, limit = self.max_root_fields, "query refused: too many root fields");
+            return Err(refusal(
+                "TOO_MANY_ROOT_FIELDS",
+                format!("the operation selects {roots} root fields; at most {} are allowed", self.max_root_fields),
+            ));
+        }
+        Ok(document)
+    }
+}
+
+/// Every alias written in the document (operations and fragments; each written once).
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let in_operations: usize = document.operations.iter().map(|(_, op)| in_set(&op.node.selection_set.node)).sum();
+    let in_fragments: usize = document.fragments.values().map(|f| in_set(&f.node.selection_set.node)).sum();
+    in_operations + in_fragments
+}
+
+/// The largest number of root fields of any operation, fragments at the root expanded.
+fn max_root_fields(document: &ExecutableDocument) -> usize {
+    fn in_set(
+        set: &SelectionSet,
+        fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+        seen: &mut HashSet<Name>,
+    ) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node, fragments, seen),
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    // A fragment that spreads itself is refused by validation later; count it once.
+                    match fragments.get(name) {
+                        Some(fragment) if seen.insert(name.clone()) => {
+                            in_set(&fragment.node.selection_set.node, fragments, seen)
+                        }
+                        _ => 0,
+                    }
+                }
+            })
+            .sum()
+    }
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set.node, &document.fragments, &mut HashSet::new()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Trusted operations (`ONESTOP_TRUSTED_OPERATIONS`): only documents whose SHA-256 is in the
+/// manifest run. Clients may send the full text or, Automatic Persisted Queries style, only
+/// `extensions.persistedQuery.sha256Hash`.
+#[derive(Clone)]
+pub struct TrustedOperations {
+    by_hash: Arc<HashMap<String, String>>,
+}
+
+impl TrustedOperations {
+    /// Reads a manifest: a JSON object from lowercase hex SHA-256 to the operation's exact text.
+    /// Every hash is checked against its text so a stale manifest fails at start-up.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let raw = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("ONESTOP_TRUSTED_OPERATIONS {}: {e}", path.display()))?;
+        let manifest: HashMap<String, String> = serde_json::from_str(&raw)
+            .map_err(|e| anyhow::anyhow!("ONESTOP_TRUSTED_OPERATIONS {}: not a JSON object of hash → query: {e}", path.display()))?;
+        for (hash, query) in &manifest {
+            if *hash != sha256_hex(query) {
+                anyhow::bail!("ONESTOP_TRUSTED_OPERATIONS: {hash} is not the SHA-256 of its query");
+            }
+        }
+        Ok(Self { by_hash: Arc::new(manifest) })
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    fn resolve(&self, mut request: Request) -> ServerResult<Request> {
+        let sent_hash = match request.extensions.remove("persistedQuery") {
+            Some(value) => Some(persisted_hash(value)?),
+            None => None,
+        };
+        if request.query.trim().is_empty() {
+            let hash = sent_hash.ok_or_else(|| refusal("BAD_REQUEST", "the request has no query"))?;
+            let query = self.by_hash.get(&hash).ok_or_else(|| {
+                refusal("PERSISTED_QUERY_NOT_FOUND", "no trusted operation has this sha256Hash")
+            })?;
+            request.query = query.clone();
+            return Ok(request);
+        }
+        let hash = sha256_hex(&request.query);
+        if sent_hash.is_some_and(|sent| sent != hash) {
+            return Err(refusal("BAD_REQUEST", "sha256Hash does not match the query"));
+        }
+        if !self.by_hash.contains_key(&hash) {
+            tracing::warn!(hash, "query refused: not a trusted operation");
+            return Err(refusal("OPERATION_NOT_TRUSTED", "only the trusted operations may run on this server"));
+        }
+        Ok(request)
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn persisted_hash(value: async_graphql::Value) -> ServerResult<String> {
+    #[derive(serde::Deserialize)]
+    struct PersistedQuery {
+        version: i32,
+        #[serde(rename = "sha256Hash")]
+        sha256_hash: String,
+    }
+    let persisted: PersistedQuery = async_graphql::from_value(value)
+        .map_err(|_| refusal("BAD_REQUEST", "extensions.persistedQuery must be {version: 1, sha256Hash}"))?;
+    if persisted.version != 1 {
+        return Err(refusal("BAD_REQUEST", "only persistedQuery version 1 is supported"));
+    }
+    Ok(persisted.sha256_hash.to_ascii_lowercase())
+}
+
+impl ExtensionFactory for TrustedOperations {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for TrustedOperations {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = self.resolve(request)?;
+        next.run(ctx, request).await
+    }
+}

@@ -1,0 +1,117 @@
+//! Hardening: limits on the shape of GraphQL documents and batches, trusted operations.
+
+use serde_json::{Value, json};
+
+use crate::{
+    both_backends,
+    helpers::{Backend, TestApp, spawn_app_with},
+};
+
+both_backends!(alias_root_field_and_batch_limits_refuse_abuse, only_trusted_operations_run_when_configured);
+
+async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
+    let mut request = app.client.post(app.url("/graphql")).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+async fn alias_root_field_and_batch_limits_refuse_abuse(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.limits.max_aliases = 5;
+        c.limits.max_root_fields = 4;
+        c.limits.max_batch = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let (token, _) = app.verified_merchant("shape@example.cn").await;
+    let before = app.count("audit_events").await;
+
+    // Six aliased logins in one document: refused before any of them runs.
+    let logins: String = (0..6)
+        .map(|i| format!("a{i}: login(email: \"shape@example.cn\", password: \"guess-{i}\") {{ accessToken }} "))
+        .collect();
+    let (_, body) = post(&app, &json!({ "query": format!("mutation {{ {logins} }}") }), None).await;
+    assert_eq!(code(&body), "TOO_MANY_ALIASES");
+    assert!(body["data"].is_null(), "nothing ran: {body}");
+    // Aliases hidden in a fragment count too.
+    let fragment = "query { me { ...F } } fragment F on User { a: id b: id c: id d: id e: id f: id }";
+    let (_, body) = post(&app, &json!({ "query": fragment }), Some(&token)).await;
+    assert_eq!(code(&body), "TOO_MANY_ALIASES");
+    // Five are fine.
+    let (_, body) = post(&app, &json!({ "query": "{ me { a: id b: id c: id d: id e: id } }" }), Some(&token)).await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    // Root fields, also through a fragment spread at the root.
+    let (_, body) = post(&app, &json!({ "query": "{ me { id } cases { pageInfo { hasNextPage } } productBatches { pageInfo { hasNextPage } } ...R } fragment R on Query { m2: me { email } apiClients { id } }" }), Some(&token)).await;
+    assert_eq!(code(&body), "TOO_MANY_ROOT_FIELDS");
+    let (_, body) = post(&app, &json!({ "query": "{ me { id } cases { pageInfo { hasNextPage } } }" }), Some(&token)).await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    // Batches: up to three operations, each answered in order; four are refused as a whole.
+    let one = json!({ "query": "{ me { email } }" });
+    let (status, body) = post(&app, &json!([one, one, { "query": "{ nope }" }]), Some(&token)).await;
+    assert_eq!(status, 200);
+    let answers = body.as_array().expect("a batch answers with an array");
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["data"]["me"]["email"], "shape@example.cn");
+    assert_eq!(answers[2]["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    let (status, body) = post(&app, &json!([one, one, one, one]), Some(&token)).await;
+    assert_eq!(status, 400);
+    assert_eq!(code(&body), "BATCH_TOO_LARGE");
+    let (_, body) = post(&app, &json!([]), Some(&token)).await;
+    assert_eq!(code(&body), "BAD_REQUEST");
+    // A batch of mutations cannot hide behind one idempotency key.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "k-1")
+        .json(&json!([one, one]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.count("audit_events").await, before, "refused documents changed nothing");
+}
+
+async fn only_trusted_operations_run_when_configured(backend: Backend) {
+    use sha2::Digest;
+    let me = "query Me { me { email role } }";
+    let hash = hex::encode(sha2::Sha256::digest(me.as_bytes()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("trusted.json");
+    std::fs::write(&manifest, json!({ hash.clone(): me }).to_string()).expect("manifest");
+    let Some(app) = spawn_app_with(backend, |c| c.limits.trusted_operations = Some(manifest.clone())).await else { return };
+    // Unknown text: refused. The trusted text: runs. Only its hash: runs.
+    let (_, body) = post(&app, &json!({ "query": "{ __typename }" }), None).await;
+    assert_eq!(code(&body), "OPERATION_NOT_TRUSTED");
+    let (_, body) = post(&app, &json!({ "query": me }), None).await;
+    assert_eq!(body, json!({ "data": { "me": null } }), "the trusted operation ran (anonymous: no one)");
+    let by_hash = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    let (_, body) = post(&app, &by_hash, None).await;
+    assert_eq!(body, json!({ "data": { "me": null } }), "the operation ran by its hash");
+    let unknown = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "00".repeat(32) } } });
+    let (_, body) = post(&app, &unknown, None).await;
+    assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND");
+    let mismatched = json!({ "query": "{ __typename }", "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    let (_, body) = post(&app, &mismatched, None).await;
+    assert_eq!(code(&body), "BAD_REQUEST");
+
+    // A manifest whose hash does not match its text stops the server from starting.
+    std::fs::write(&manifest, json!({ "00".repeat(32): me }).to_string()).expect("manifest");
+    let db = crate::helpers::TestDb::create_for_test(backend).await.expect("db");
+    let mut config = crate::helpers::test_config(&db.url, db.dir(), 0);
+    config.limits.trusted_operations = Some(manifest.clone());
+    let failed = onestop::app::Application::build(config).await;
+    assert!(failed.is_err(), "a stale manifest must fail at start-up");
+}
