@@ -220,6 +220,8 @@ impl ReviewDays {
 pub struct JwtConfig {
     /// HS256 signing secret. Never logged.
     pub secret: String,
+    /// Retired secrets whose tokens are still accepted (a rotation in progress). Never logged.
+    pub previous_secrets: Vec<String>,
     pub issuer: String,
     pub audience: String,
     pub access_ttl: Duration,
@@ -321,6 +323,7 @@ impl Config {
             public_base_url,
             jwt: JwtConfig {
                 secret,
+                previous_secrets: previous_jwt_secrets()?,
                 issuer: var("ONESTOP_JWT_ISSUER").unwrap_or_else(|| "onestop".into()),
                 audience: var("ONESTOP_JWT_AUDIENCE").unwrap_or_else(|| "onestop-api".into()),
                 access_ttl: Duration::from_secs(parse_var("ONESTOP_ACCESS_TOKEN_TTL_SECS", 900)?),
@@ -392,6 +395,21 @@ impl Config {
             },
         })
     }
+}
+
+/// `ONESTOP_JWT_PREVIOUS_SECRETS`: comma-separated secrets that verify but no longer sign.
+fn previous_jwt_secrets() -> anyhow::Result<Vec<String>> {
+    let secrets: Vec<String> = var("ONESTOP_JWT_PREVIOUS_SECRETS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if secrets.iter().any(|s| s.len() < 32) {
+        bail!("every ONESTOP_JWT_PREVIOUS_SECRETS entry must be at least 32 characters");
+    }
+    Ok(secrets)
 }
 
 /// The development JWT secret: generated once, kept in `{data_dir}/jwt-secret`.

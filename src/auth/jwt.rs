@@ -1,7 +1,8 @@
 //! Access tokens: HS256 JWTs with `iss`, `aud`, `exp`, `iat`, `sub`, `role` and a `kid` header.
-//! Verification pins the algorithm, issuer and audience and only accepts known key ids.
+//! Verification pins the algorithm, issuer and audience and only accepts known key ids: the
+//! current secret's, and during a rotation the previous secrets' until their tokens expire.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,8 @@ pub struct Claims {
 pub struct JwtKeys {
     kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// By key id: the current key and the previous ones still accepted.
+    decoding: HashMap<String, DecodingKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -44,9 +46,11 @@ pub enum TokenError {
 
 impl JwtKeys {
     pub fn new(config: &JwtConfig) -> Self {
-        // The key id names the secret without revealing it, so a rotated secret's tokens are
-        // told apart (and refused) by `kid` before any signature work.
-        let kid = hex::encode(&Sha256::digest(config.secret.as_bytes())[..8]);
+        let kid = key_id(&config.secret);
+        let decoding = std::iter::once(&config.secret)
+            .chain(&config.previous_secrets)
+            .map(|secret| (key_id(secret), DecodingKey::from_secret(secret.as_bytes())))
+            .collect();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
@@ -55,12 +59,17 @@ impl JwtKeys {
         Self {
             kid,
             encoding: EncodingKey::from_secret(config.secret.as_bytes()),
-            decoding: DecodingKey::from_secret(config.secret.as_bytes()),
+            decoding,
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl: config.access_ttl,
         }
+    }
+
+    /// The current signing key's id.
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
     pub fn ttl(&self) -> Duration {
@@ -90,10 +99,11 @@ impl JwtKeys {
 
     pub fn verify(&self, token: &str) -> Result<super::Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+        if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let key = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)).ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
@@ -105,4 +115,10 @@ impl JwtKeys {
         });
         Ok(super::Principal { user_id, role, client })
     }
+}
+
+/// The key id names a secret without revealing it, so tokens of a retired secret are told apart
+/// (and refused) by `kid` before any signature work.
+fn key_id(secret: &str) -> String {
+    hex::encode(&Sha256::digest(secret.as_bytes())[..8])
 }

@@ -7,7 +7,11 @@ use crate::{
     helpers::{Backend, TestApp, spawn_app_with},
 };
 
-both_backends!(alias_root_field_and_batch_limits_refuse_abuse, only_trusted_operations_run_when_configured);
+both_backends!(
+    alias_root_field_and_batch_limits_refuse_abuse,
+    only_trusted_operations_run_when_configured,
+    jwt_keys_rotate_with_the_old_key_accepted_until_retired,
+);
 
 async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
     let mut request = app.client.post(app.url("/graphql")).json(body);
@@ -114,4 +118,109 @@ async fn only_trusted_operations_run_when_configured(backend: Backend) {
     config.limits.trusted_operations = Some(manifest.clone());
     let failed = onestop::app::Application::build(config).await;
     assert!(failed.is_err(), "a stale manifest must fail at start-up");
+}
+
+/// A second server on the test's database with another configuration; stops when dropped.
+struct ExtraServer {
+    base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ExtraServer {
+    async fn start(config: onestop::config::Config) -> Self {
+        let application = onestop::app::Application::build(config).await.expect("build second server");
+        let base_url = format!("http://{}", application.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(application.serve(async move {
+            let _ = stopped.await;
+        }));
+        Self { base_url, stop: Some(stop) }
+    }
+
+    async fn me(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", self.base_url))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ me { email } }" }))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({
+                "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                "variables": { "e": email, "p": crate::helpers::GOOD_PASSWORD },
+            }))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json");
+        body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login: {body}")).to_string()
+    }
+}
+
+impl Drop for ExtraServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).expect("header").kid.expect("kid")
+}
+
+/// The documented procedure: new secret in `ONESTOP_JWT_SECRET`, the old one moved to
+/// `ONESTOP_JWT_PREVIOUS_SECRETS`; after one access-token lifetime the old one is removed.
+async fn jwt_keys_rotate_with_the_old_key_accepted_until_retired(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |_| {}).await else { return };
+    let (old_token, _) = app.verified_merchant("rotate@example.cn").await;
+    let old_secret = app.jwt_secret.clone();
+    let new_secret = format!("rotated-secret-{}", uuid::Uuid::new_v4().simple());
+    let config_with = |secret: &str, previous: Vec<String>| {
+        let mut config = crate::helpers::test_config(&app.db.url, app.db.dir(), 0);
+        config.jwt.secret = secret.to_string();
+        config.jwt.previous_secrets = previous;
+        config.mail.smtp_url = None;
+        config
+    };
+
+    // During the rotation: old tokens still work, new ones carry the new key id.
+    let rotating = ExtraServer::start(config_with(&new_secret, vec![old_secret.clone()])).await;
+    assert_eq!(rotating.me(&old_token).await["data"]["me"]["email"], "rotate@example.cn");
+    let new_token = rotating.login("rotate@example.cn").await;
+    assert_ne!(kid_of(&new_token), kid_of(&old_token));
+    assert_eq!(rotating.me(&new_token).await["data"]["me"]["email"], "rotate@example.cn");
+    drop(rotating);
+
+    // Old secret retired: its tokens are refused; the new ones keep working.
+    let rotated = ExtraServer::start(config_with(&new_secret, vec![])).await;
+    let refused = rotated.me(&old_token).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+    assert_eq!(rotated.me(&new_token).await["data"]["me"]["email"], "rotate@example.cn");
+    // A token signed with an unknown secret but a known key id is refused too.
+    let forged = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(kid_of(&new_token));
+        let claims: Value = serde_json::from_slice(
+            &base64_decode(new_token.split('.').nth(1).expect("claims")),
+        )
+        .expect("claims json");
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(old_secret.as_bytes())).expect("sign")
+    };
+    assert_eq!(rotated.me(&forged).await["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+fn base64_decode(segment: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).expect("base64url")
 }

@@ -138,6 +138,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         data_dir: data_dir.to_path_buf(),
         jwt: JwtConfig {
             secret: format!("test-secret-{}", uuid::Uuid::new_v4().simple()),
+            previous_secrets: vec![],
             issuer: "onestop".into(),
             audience: "onestop-api".into(),
             access_ttl: Duration::from_secs(900),
