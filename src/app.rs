@@ -54,6 +54,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
             config.login_per_account_per_minute,
             config.login_per_address_per_minute,
         )),
+        trips: Arc::default(),
         documents: crate::documents::store(&config.documents)?,
         config: Arc::new(config),
     };

@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// Login attempts per account and per client address.
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    /// Which throttle trips were recorded recently (one security event per key per minute).
+    pub trips: Arc<crate::audit::security::TripLog>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

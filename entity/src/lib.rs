@@ -14,6 +14,7 @@ pub mod one_time_token;
 pub mod product_batch;
 pub mod outbox_message;
 pub mod refresh_token;
+pub mod security_event;
 pub mod spot_check;
 pub mod trace_scan;
 pub mod trace_scan_address;

@@ -7,6 +7,7 @@ mod m20261125_000003_trace_and_quality;
 mod m20261125_000004_documents_and_clients;
 mod m20261125_000005_deadline_notices;
 mod m20261125_000006_webhooks;
+mod m20261126_000007_security_events;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_documents_and_clients::Migration),
             Box::new(m20261125_000005_deadline_notices::Migration),
             Box::new(m20261125_000006_webhooks::Migration),
+            Box::new(m20261126_000007_security_events::Migration),
         ]
     }
 }

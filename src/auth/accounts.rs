@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, password::hash_password, tokens};
 use crate::{
+    audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Agency, Email, Role, password::NewPassword},
     error::{AppError, AppResult, Problems},
     notify::{EmailKind, enqueue_email},
@@ -216,7 +217,9 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
 /// Emails a reset link when the address belongs to an account; says nothing either way.
 pub async fn request_password_reset(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     // Throttled whether or not the address has an account, so the limit reveals nothing.
-    state.login_throttle.check(&format!("reset:{email}"), address)?;
+    if let Err(limited) = state.login_throttle.check(&format!("reset:{email}"), address) {
+        return Err(security::tripped(state, "password reset", address, limited).await);
+    }
     let Ok(email) = Email::parse("email", email) else {
         return Ok(());
     };
@@ -246,7 +249,7 @@ pub async fn request_password_reset(state: &AppState, email: &str, address: Opti
 
 /// Sets a new password from a reset (or invitation) token and ends every session of the user.
 /// Following the emailed link also proves the address, so it is marked verified.
-pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
+pub async fn reset_password(state: &AppState, token: &str, new_password: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     // Check the token before spending a hash on it, without consuming it yet.
     let hash = tokens::token_hash(token);
     let now = Utc::now();
@@ -286,6 +289,8 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
+    let event = SecurityEvent::new(SecurityKind::PasswordReset).actor(user_id).subject(user_id).from(address);
+    security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -303,8 +308,9 @@ pub async fn create_officer(
     state: &AppState,
     caller: &Caller,
     input: OfficerInput,
+    address: Option<std::net::IpAddr>,
 ) -> AppResult<user::Model> {
-    caller.require_role(&[Role::Admin])?;
+    let admin = caller.require_role(&[Role::Admin])?;
     let mut problems = Problems::default();
     let email = problems.check(Email::parse("email", &input.email));
     let name = problems.check(parse_display_name(&input.display_name));
@@ -371,6 +377,9 @@ pub async fn create_officer(
         }),
     )
     .await?;
+    let granted = format!("{} of {} in {}", input.role.as_str(), input.agency.as_str(), regions.join(","));
+    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(admin.user_id).subject(user.id).from(address).detail(&granted);
+    security::record(&txn, state, event).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(user)
@@ -400,8 +409,9 @@ pub async fn create_admin(
         NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
     ensure_email_free(&state.db, &email).await?;
     let hash = hash_password(password.expose().to_string()).await?;
-    insert_user(
-        &state.db,
+    let txn = crate::db::begin_write(&state.db).await?;
+    let admin = insert_user(
+        &txn,
         NewUser {
             email,
             password_hash: Some(hash),
@@ -412,7 +422,11 @@ pub async fn create_admin(
             regions: vec![],
         },
     )
-    .await
+    .await?;
+    let event = SecurityEvent::new(SecurityKind::RoleGranted).subject(admin.id).detail("ADMIN (command line)");
+    security::record(&txn, state, event).await?;
+    txn.commit().await?;
+    Ok(admin)
 }
 
 pub async fn find_user(state: &AppState, id: Uuid) -> AppResult<Option<user::Model>> {

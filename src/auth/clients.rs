@@ -13,6 +13,7 @@ use super::{
     tokens::random_token,
 };
 use crate::{
+    audit::security::{self, SecurityEvent, SecurityKind},
     access::Scope,
     clock,
     domain::{Agency, Role, identifiers as id},
@@ -40,6 +41,7 @@ pub async fn create_client(
     scopes: Vec<String>,
     merchant_id: Option<Uuid>,
     agency: Option<Agency>,
+    address: Option<std::net::IpAddr>,
 ) -> AppResult<ApiClientCredentials> {
     caller.require_scope(Need::UserOnly)?;
     let name = id::text("name", name, 100, false)?;
@@ -78,8 +80,10 @@ pub async fn create_client(
     let client_id = format!("osc_{}", &random_token()[..24]);
     let secret = random_token();
     let secret_hash = hash_password(secret.clone()).await?;
+    let row_id = Uuid::now_v7();
+    let txn = crate::db::begin_write(&state.db).await?;
     api_client::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(row_id),
         client_id: Set(client_id.clone()),
         secret_hash: Set(secret_hash),
         name: Set(name.clone()),
@@ -90,8 +94,12 @@ pub async fn create_client(
         created_at: Set(clock::now()),
         revoked_at: Set(None),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
+    let detail = format!("{client_id} \"{name}\": {}", granted.join(" "));
+    let event = SecurityEvent::new(SecurityKind::ApiClientCreated).actor(scope.user_id()).subject(row_id).from(address).detail(&detail);
+    security::record(&txn, state, event).await?;
+    txn.commit().await?;
     tracing::info!(client_id = %client_id, "API client created");
     Ok(ApiClientCredentials { client_id, client_secret: secret, name, scopes: granted })
 }
@@ -107,17 +115,23 @@ pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_
     Ok(query.all(&state.db).await?)
 }
 
-pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<()> {
+pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
     let visible = list_clients(state, scope).await?;
-    if !visible.iter().any(|c| c.id == id) {
+    let Some(client) = visible.iter().find(|c| c.id == id) else {
         return Err(AppError::NotFound("API client".into()));
-    }
-    api_client::Entity::update_many()
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    let revoked = api_client::Entity::update_many()
         .col_expr(api_client::Column::RevokedAt, Expr::value(clock::now()))
         .filter(api_client::Column::Id.eq(id))
         .filter(api_client::Column::RevokedAt.is_null())
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
+    if revoked.rows_affected == 1 {
+        let event = SecurityEvent::new(SecurityKind::ApiClientRevoked).actor(scope.user_id()).subject(id).from(address).detail(&client.client_id);
+        security::record(&txn, state, event).await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{password::verify_password, tokens};
 use crate::{
+    audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Email, Role},
     error::{AppError, AppResult},
     state::AppState,
@@ -33,7 +34,9 @@ fn bad_refresh_token() -> AppError {
 /// Wrong email and wrong password give the same error after the same work: an unknown
 /// account still pays for one argon2 verification.
 pub async fn login(state: &AppState, email: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
-    state.login_throttle.check(&format!("login:{email}"), address)?;
+    if let Err(limited) = state.login_throttle.check(&format!("login:{email}"), address) {
+        return Err(security::tripped(state, "login", address, limited).await);
+    }
     if password.len() > 1024 {
         return Err(bad_credentials());
     }
@@ -48,12 +51,19 @@ pub async fn login(state: &AppState, email: &str, password: &str, address: Optio
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = verify_password(password.to_string(), stored).await?;
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.clone().filter(|_| ok) else {
         metrics::counter!("onestop_logins_total", "outcome" => "failure").increment(1);
+        let mut event = SecurityEvent::new(SecurityKind::LoginFailed).from(address);
+        event = match &user {
+            Some(known) => event.subject(known.id).detail("wrong password"),
+            None => event.detail("unknown account"),
+        };
+        security::record_or_log(state, event).await;
         return Err(bad_credentials());
     };
     metrics::counter!("onestop_logins_total", "outcome" => "success").increment(1);
     let txn = crate::db::begin_write(&state.db).await?;
+    security::record(&txn, state, SecurityEvent::new(SecurityKind::LoginSucceeded).actor(user.id).subject(user.id).from(address)).await?;
     let session = start_session(state, &txn, user, Uuid::now_v7()).await?;
     txn.commit().await?;
     Ok(session)
@@ -94,7 +104,7 @@ async fn start_session<C: ConnectionTrait>(
 
 /// Exchanges a refresh token for a new pair. The old token stops working; presenting a token
 /// that was already exchanged means it was copied, so the whole family (session) is revoked.
-pub async fn refresh_session(state: &AppState, token: &str) -> AppResult<Session> {
+pub async fn refresh_session(state: &AppState, token: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
     if token.is_empty() || token.len() > 256 {
         return Err(bad_refresh_token());
     }
@@ -110,6 +120,8 @@ pub async fn refresh_session(state: &AppState, token: &str) -> AppResult<Session
     if row.used_at.is_some() && row.revoked_at.is_none() {
         tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, "refresh token reuse detected; revoking session");
         revoke_family(&state.db, row.family_id).await?;
+        let event = SecurityEvent::new(SecurityKind::RefreshReused).subject(row.user_id).from(address).detail("session revoked");
+        security::record_or_log(state, event).await;
         return Err(bad_refresh_token());
     }
     if row.revoked_at.is_some() || row.used_at.is_some() || row.expires_at <= now {

@@ -7,6 +7,7 @@ mod objects;
 mod observe;
 mod quality_objects;
 mod query;
+mod security_objects;
 mod subscription;
 mod types;
 mod webhook_objects;
@@ -85,4 +86,9 @@ pub(crate) async fn scope<'a>(ctx: &Context<'a>, need: Need) -> AppResult<&'a Sc
 /// Parses a GraphQL `ID` argument as a UUID, naming the argument when it is malformed.
 pub(crate) fn uuid_arg(field: &str, id: &async_graphql::ID) -> AppResult<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| AppError::validation(field, "is not a valid ID"))
+}
+
+/// The client's address as the server sees it (for throttling and security events).
+pub(crate) fn client_address(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<crate::http::ClientAddress>().map(|a| a.0)
 }

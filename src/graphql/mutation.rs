@@ -54,13 +54,13 @@ impl Mutation {
 
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         let (state, _) = parts(ctx);
-        let address = ctx.data_opt::<crate::http::ClientAddress>().map(|a| a.0);
+        let address = super::client_address(ctx);
         Ok(sessions::login(state, &email, &password, address).await?.into())
     }
 
     async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
         let (state, _) = parts(ctx);
-        Ok(sessions::refresh_session(state, &refresh_token).await?.into())
+        Ok(sessions::refresh_session(state, &refresh_token, super::client_address(ctx)).await?.into())
     }
 
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
@@ -72,7 +72,7 @@ impl Mutation {
     /// Always true: the answer does not reveal whether the address has an account.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         let (state, _) = parts(ctx);
-        let address = ctx.data_opt::<crate::http::ClientAddress>().map(|a| a.0);
+        let address = super::client_address(ctx);
         accounts::request_password_reset(state, &email, address).await?;
         Ok(true)
     }
@@ -84,7 +84,7 @@ impl Mutation {
         new_password: String,
     ) -> Result<bool> {
         let (state, _) = parts(ctx);
-        accounts::reset_password(state, &token, &new_password).await?;
+        accounts::reset_password(state, &token, &new_password, super::client_address(ctx)).await?;
         Ok(true)
     }
 
@@ -98,7 +98,7 @@ impl Mutation {
             agency: input.agency,
             regions: input.regions,
         };
-        Ok(User(accounts::create_officer(state, caller, input).await?))
+        Ok(User(accounts::create_officer(state, caller, input, super::client_address(ctx)).await?))
     }
 
     /// Creates or updates the caller's shared company profile.
@@ -289,14 +289,14 @@ impl Mutation {
         let (state, caller) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
         let merchant_id = merchant_id.as_ref().map(|m| uuid_arg("merchantId", m)).transpose()?;
-        Ok(crate::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency).await?)
+        Ok(crate::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency, super::client_address(ctx)).await?)
     }
 
     /// Revokes a client: its tokens stop working at once.
     async fn revoke_api_client(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
-        crate::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?).await?;
+        crate::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?, super::client_address(ctx)).await?;
         Ok(true)
     }
 

@@ -152,6 +152,22 @@ impl Query {
         Ok(crate::webhooks::endpoints(state, caller).await?.into_iter().map(super::webhook_objects::WebhookEndpoint).collect())
     }
 
+    /// Administrators: security events (logins, token reuse, role grants, API clients,
+    /// throttling), newest first, optionally of one kind.
+    #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
+    async fn security_events(
+        &self,
+        ctx: &Context<'_>,
+        kind: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<super::security_objects::SecurityEventConnection> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::UserOnly).await?;
+        let page = crate::audit::security::list(state, scope, kind.as_deref(), first, after).await?;
+        Ok(super::security_objects::security_event_connection(page))
+    }
+
     /// API clients: the newest deliveries of one of their endpoints.
     async fn webhook_deliveries(
         &self,

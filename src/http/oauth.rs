@@ -59,9 +59,12 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required");
     };
     let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
-    if let Err(crate::error::AppError::RateLimited { retry_after_secs }) =
-        state.login_throttle.check(&format!("client:{client_id}"), address)
-    {
+    if let Err(limited) = state.login_throttle.check(&format!("client:{client_id}"), address) {
+        let retry_after_secs = match &limited {
+            crate::error::AppError::RateLimited { retry_after_secs } => *retry_after_secs,
+            _ => 1,
+        };
+        crate::audit::security::tripped(&state, "oauth token", address, limited).await;
         return oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many token requests; retry later")
             .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
             .into_response();

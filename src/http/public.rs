@@ -143,6 +143,20 @@ fn app_error(req: &Request, err: AppError) -> Response {
     }
 }
 
+/// The client's address, or the 429 answer when it is over the per-address limit (the trip is
+/// recorded as a security event, once a minute per address).
+async fn within_limit(state: &AppState, limiter: &ScanLimiter, req: &Request) -> Result<IpAddr, Response> {
+    let address = client_address(state, req);
+    match limiter.check(address) {
+        Ok(()) => Ok(address),
+        Err(wait) => {
+            let limited = crate::error::AppError::RateLimited { retry_after_secs: wait };
+            crate::audit::security::tripped(state, "public pages", Some(address), limited).await;
+            Err(rate_limited(req, wait))
+        }
+    }
+}
+
 fn rate_limited(req: &Request, retry_after: u64) -> Response {
     let mut response = message(
         req,
@@ -252,10 +266,10 @@ fn unknown_code(req: &Request, code: &str) -> Response {
 /// `GET /t/{code}`: the trace page; every view is a counted scan.
 #[handler]
 pub async fn trace_page(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
-    let address = client_address(&state, req);
-    if let Err(wait) = limiter.check(address) {
-        return rate_limited(req, wait);
-    }
+    let address = match within_limit(&state, &limiter, req).await {
+        Ok(address) => address,
+        Err(refused) => return refused,
+    };
     let Some(code) = trace::parse_trace_code(&raw) else { return malformed_code(req, &raw) };
     let view = match trace::trace_data(&state, &code, Some((&state.config.trace, &address.to_string()))).await {
         Ok(Some(data)) => TraceJson::from(&data),
@@ -307,8 +321,8 @@ async fn known_code(req: &Request, state: &AppState, raw: &str) -> Result<String
 /// `GET /t/{code}/qr.svg`: the QR code of the trace URL (error correction M).
 #[handler]
 pub async fn trace_qr_svg(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
-    if let Err(wait) = limiter.check(client_address(&state, req)) {
-        return rate_limited(req, wait);
+    if let Err(refused) = within_limit(&state, &limiter, req).await {
+        return refused;
     }
     match known_code(req, &state, &raw).await {
         Ok(code) => svg_response(&trace::trace_url(&state, &code)),
@@ -328,8 +342,8 @@ pub async fn trace_qr_png(
     state: Data<&AppState>,
     limiter: Data<&std::sync::Arc<ScanLimiter>>,
 ) -> Response {
-    if let Err(wait) = limiter.check(client_address(&state, req)) {
-        return rate_limited(req, wait);
+    if let Err(refused) = within_limit(&state, &limiter, req).await {
+        return refused;
     }
     let size = params.size.unwrap_or(256);
     if !(QR_MIN..=QR_MAX).contains(&size) {
@@ -370,8 +384,8 @@ fn agency_zh(kind: FilingKind) -> &'static str {
 /// `GET /c/{number}`: is this certificate number real? Agency, holder, date, status.
 #[handler]
 pub async fn certificate_page(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
-    if let Err(wait) = limiter.check(client_address(&state, req)) {
-        return rate_limited(req, wait);
+    if let Err(refused) = within_limit(&state, &limiter, req).await {
+        return refused;
     }
     let Some(number) = trace::parse_certificate_number(&raw) else {
         return message(
@@ -420,8 +434,8 @@ pub async fn certificate_page(req: &Request, Path(raw): Path<String>, state: Dat
 /// `GET /c/{number}/qr.svg`: to print on paper certificates.
 #[handler]
 pub async fn certificate_qr_svg(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
-    if let Err(wait) = limiter.check(client_address(&state, req)) {
-        return rate_limited(req, wait);
+    if let Err(refused) = within_limit(&state, &limiter, req).await {
+        return refused;
     }
     let Some(number) = trace::parse_certificate_number(&raw) else {
         return StatusCode::BAD_REQUEST.into_response();

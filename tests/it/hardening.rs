@@ -11,6 +11,7 @@ both_backends!(
     alias_root_field_and_batch_limits_refuse_abuse,
     only_trusted_operations_run_when_configured,
     jwt_keys_rotate_with_the_old_key_accepted_until_retired,
+    security_events_are_recorded_with_actor_and_address_hash,
 );
 
 async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
@@ -223,4 +224,85 @@ async fn jwt_keys_rotate_with_the_old_key_accepted_until_retired(backend: Backen
 fn base64_decode(segment: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).expect("base64url")
+}
+
+const EVENTS: &str = "query($k: String, $n: Int) { securityEvents(kind: $k, first: $n) { nodes { kind actorId subjectId addressHash detail } pageInfo { hasNextPage } } }";
+
+async fn security_events_are_recorded_with_actor_and_address_hash(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.login_per_account_per_minute = 4).await else { return };
+    let admin = app.admin_token().await;
+    let merchant = app.merchant("sec@example.cn", "510100", None).await;
+    let me = app.me(&merchant.token).await;
+    let merchant_user = me.data()["me"]["id"].as_str().expect("id").to_string();
+    let here = onestop::trace::client_hash(&app.state.config.trace, "127.0.0.1");
+
+    // Failed logins: a wrong password (the account is named) and an unknown account.
+    app.login("sec@example.cn", "Wrong-Password-123").await;
+    app.login("ghost@example.cn", "Wrong-Password-123").await;
+    // A refresh token presented twice: reuse detected.
+    let session = app.login("sec@example.cn", crate::helpers::GOOD_PASSWORD).await;
+    let first_refresh = session.data()["login"]["refreshToken"].as_str().expect("refresh").to_string();
+    app.refresh(&first_refresh).await.data();
+    assert_eq!(app.refresh(&first_refresh).await.error_code(), "UNAUTHENTICATED");
+    // A role granted by the admin; an API client created and revoked by the merchant.
+    let officer = app
+        .gql(
+            "mutation($i: OfficerInput!) { createOfficer(input: $i) { id } }",
+            json!({ "i": { "email": "li.tax@example.cn", "displayName": "Li", "role": "SUPERVISOR", "agency": "TAX", "regions": ["510100"] } }),
+            Some(&admin),
+        )
+        .await;
+    let officer_id = officer.data()["createOfficer"]["id"].as_str().expect("id").to_string();
+    app.gql(
+        "mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId } }",
+        json!({}),
+        Some(&merchant.token),
+    )
+    .await
+    .data();
+    let clients = app.gql("{ apiClients { id } }", json!({}), Some(&merchant.token)).await;
+    let client_row = clients.data()["apiClients"][0]["id"].as_str().expect("id").to_string();
+    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": client_row }), Some(&merchant.token)).await.data();
+    // Password-reset requests over the limit: one trip recorded, however often it repeats.
+    for _ in 0..7 {
+        app.gql("mutation { requestPasswordReset(email: \"flood@example.cn\") }", json!({}), None).await;
+    }
+
+    let events = |kind: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let answer = app.gql(EVENTS, json!({ "k": kind, "n": 50 }), Some(&admin)).await;
+            answer.data()["securityEvents"]["nodes"].as_array().expect("nodes").clone()
+        }
+    };
+    let failed = events("login.failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0]["subjectId"], Value::Null, "newest first: the unknown account");
+    assert_eq!(failed[0]["detail"], "unknown account");
+    assert_eq!(failed[1]["subjectId"], merchant_user.as_str());
+    assert!(failed.iter().all(|e| e["addressHash"] == here.as_str()), "address kept as its salted hash");
+    let succeeded = events("login.succeeded").await;
+    assert!(succeeded.iter().any(|e| e["actorId"] == merchant_user.as_str() && e["addressHash"] == here.as_str()));
+    let reused = events("refresh.reused").await;
+    assert_eq!(reused.len(), 1);
+    assert_eq!(reused[0]["subjectId"], merchant_user.as_str());
+    let granted = events("role.granted").await;
+    assert_eq!(granted.len(), 2, "the admin (command line) and the supervisor: {granted:?}");
+    assert_eq!(granted[0]["subjectId"], officer_id.as_str());
+    assert!(granted[0]["actorId"].is_string());
+    assert_eq!(granted[0]["detail"], "SUPERVISOR of TAX in 510100");
+    assert_eq!(events("api_client.created").await[0]["subjectId"], client_row.as_str());
+    let revoked = events("api_client.revoked").await;
+    assert_eq!((revoked.len(), revoked[0]["actorId"].clone()), (1, Value::from(merchant_user.as_str())));
+    let trips = events("rate_limit.tripped").await;
+    assert_eq!(trips.len(), 1, "one trip recorded for a flood: {trips:?}");
+    assert_eq!(trips[0]["detail"], "password reset");
+
+    // Only administrators read them; kinds are checked; nothing stores a raw address.
+    let refused = app.gql(EVENTS, json!({}), Some(&merchant.token)).await;
+    assert_eq!(refused.error_code(), "FORBIDDEN");
+    assert_eq!(app.gql(EVENTS, json!({ "k": "nope" }), Some(&admin)).await.error_code(), "VALIDATION");
+    let raw = app.query_row("SELECT COUNT(*) AS n FROM security_events WHERE detail LIKE '%127.0.0.1%' OR address_hash LIKE '%127.0.0.1%'").await;
+    assert_eq!(raw.try_get::<i64>("", "n").expect("n"), 0);
 }

@@ -4,6 +4,8 @@
 //! chains from 64 zeros. Timestamps are truncated to microseconds before hashing because that
 //! is what PostgreSQL stores; otherwise a re-read event would not hash the same.
 
+pub mod security;
+
 use chrono::{DateTime, Utc};
 use entity::audit_event;
 use sea_orm::{
