@@ -151,6 +151,8 @@ pub async fn update_filing(
         ));
     }
     let stored: FilingData = data.validate(&state.config.regions)?;
+    // For support ("what exactly did the merchant send?"); personal numbers print masked.
+    tracing::debug!(filing = %filing_id, data = ?stored, "filing data validated");
     let mut active: filing::ActiveModel = target.filing.clone().into();
     active.data = Set(Some(serde_json::to_string(&stored).map_err(anyhow::Error::from)?));
     let saved = save(&txn, active, expected_version).await?;

@@ -45,10 +45,20 @@ value_enum!(ProductCategory { Agricultural, EthnicSpecialty, Textile, Leather, F
 value_enum!(TaxpayerType { SmallScale, General });
 value_enum!(CustomsBusinessType { EcommerceEnterprise, EcommercePlatform, Logistics, Payment });
 
-#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+#[derive(InputObject, Clone, Serialize, Deserialize)]
 pub struct PersonInput {
     pub name: String,
     pub id_number: String,
+}
+
+// Written by hand so that a `{:?}` anywhere can never print the full ID number.
+impl std::fmt::Debug for PersonInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonInput")
+            .field("name", &self.name)
+            .field("id_number", &super::pii::mask_id_number(&self.id_number))
+            .finish()
+    }
 }
 
 #[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
@@ -82,12 +92,23 @@ pub struct InspectionDataInput {
     pub products: Vec<ProductLineInput>,
 }
 
-#[derive(InputObject, Clone, Debug, Serialize, Deserialize)]
+#[derive(InputObject, Clone, Serialize, Deserialize)]
 pub struct TaxDataInput {
     pub taxpayer_type: TaxpayerType,
     pub bank_name: String,
     pub bank_account: String,
     pub invoice_contact: String,
+}
+
+impl std::fmt::Debug for TaxDataInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaxDataInput")
+            .field("taxpayer_type", &self.taxpayer_type)
+            .field("bank_name", &self.bank_name)
+            .field("bank_account", &super::pii::mask_account(&self.bank_account))
+            .field("invoice_contact", &self.invoice_contact)
+            .finish()
+    }
 }
 
 #[derive(InputObject, Clone, Debug, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ pub mod email;
 pub mod filing_data;
 pub mod identifiers;
 pub mod password;
+pub mod pii;
 pub mod region;
 pub mod region_names;
 pub mod role;

@@ -187,7 +187,8 @@ impl Filing {
     async fn region_code(&self) -> &str {
         &self.0.region_code
     }
-    async fn data(&self) -> Result<FilingData> {
+    /// Resident ID and bank account numbers are masked for administrators.
+    async fn data(&self, ctx: &Context<'_>) -> Result<FilingData> {
         let kind = FilingKind::parse(&self.0.kind)?;
         let stored: Option<StoredData> = self
             .0
@@ -196,7 +197,10 @@ impl Filing {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored filing data unreadable: {e}")))?;
-        Ok(FilingData::from_stored(kind, stored))
+        let data = FilingData::from_stored(kind, stored);
+        // In full only for the merchant and the reviewing agency; administrators see it masked.
+        let scope = super::scope(ctx, crate::auth::Need::Read).await?;
+        Ok(if matches!(scope, crate::access::Scope::Admin { .. }) { data.masked() } else { data })
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(assignee) = self.0.assignee_id else { return Ok(None) };
@@ -300,6 +304,23 @@ pub enum FilingData {
 }
 
 impl FilingData {
+    fn masked(self) -> Self {
+        use crate::domain::pii::{mask_account, mask_id_number};
+        match self {
+            Self::RegistrationData(mut d) => {
+                if let Some(person) = d.legal_representative.as_mut() {
+                    person.id_number = mask_id_number(&person.id_number);
+                }
+                Self::RegistrationData(d)
+            }
+            Self::TaxData(mut d) => {
+                d.bank_account = d.bank_account.as_deref().map(mask_account);
+                Self::TaxData(d)
+            }
+            other => other,
+        }
+    }
+
     /// The kind's object, with every field null (or empty) until the merchant fills it in.
     fn from_stored(kind: FilingKind, stored: Option<StoredData>) -> Self {
         match stored {

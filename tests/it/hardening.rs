@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::{
     both_backends,
-    helpers::{Backend, TestApp, spawn_app_with},
+    helpers::{Backend, TestApp, spawn_app, spawn_app_with},
 };
 
 both_backends!(
@@ -12,6 +12,7 @@ both_backends!(
     only_trusted_operations_run_when_configured,
     jwt_keys_rotate_with_the_old_key_accepted_until_retired,
     security_events_are_recorded_with_actor_and_address_hash,
+    personal_numbers_are_masked_for_administrators,
 );
 
 async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
@@ -305,4 +306,97 @@ async fn security_events_are_recorded_with_actor_and_address_hash(backend: Backe
     assert_eq!(app.gql(EVENTS, json!({ "k": "nope" }), Some(&admin)).await.error_code(), "VALIDATION");
     let raw = app.query_row("SELECT COUNT(*) AS n FROM security_events WHERE detail LIKE '%127.0.0.1%' OR address_hash LIKE '%127.0.0.1%'").await;
     assert_eq!(raw.try_get::<i64>("", "n").expect("n"), 0);
+}
+
+const DATA: &str = "query($id: ID!) { filing(id: $id) { data { ... on RegistrationData { legalRepresentative { idNumber } } ... on TaxData { bankAccount } } } }";
+
+async fn personal_numbers_are_masked_for_administrators(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("pii@example.cn", "510100", None).await;
+    let tax = app.staff("pii-tax@gov.cn", "OFFICER", "TAX", &["510100"]).await;
+    let customs = app.staff("pii-customs@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+    let admin = app.admin_token().await;
+    let (_, filings) = app.submitted_case(&merchant, &["REGISTRATION", "TAX"]).await;
+    let registration = crate::fixtures::filing_of(&filings, "REGISTRATION")["id"].as_str().expect("id").to_string();
+    let tax_filing = crate::fixtures::filing_of(&filings, "TAX")["id"].as_str().expect("id").to_string();
+    let read = |token: String, id: String| {
+        let app = &app;
+        async move { app.gql(DATA, json!({ "id": id }), Some(&token)).await }
+    };
+
+    // The merchant and the reviewing agency: in full.
+    let own = read(merchant.token.clone(), registration.clone()).await;
+    assert_eq!(own.data()["filing"]["data"]["legalRepresentative"]["idNumber"], "510107199003074218");
+    let reviewing = read(tax.token.clone(), tax_filing.clone()).await;
+    assert_eq!(reviewing.data()["filing"]["data"]["bankAccount"], "6228480402564890018");
+    // Administrators: masked. Another agency: not visible at all.
+    let admin_view = read(admin.clone(), registration.clone()).await;
+    assert_eq!(admin_view.data()["filing"]["data"]["legalRepresentative"]["idNumber"], "5101**********4218");
+    let admin_tax = read(admin.clone(), tax_filing.clone()).await;
+    assert_eq!(admin_tax.data()["filing"]["data"]["bankAccount"], "***************0018");
+    assert_eq!(read(customs.token.clone(), tax_filing).await.error_code(), "NOT_FOUND");
+}
+
+/// The real binary at debug level: the filing data is logged for support, with the personal
+/// numbers masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_carry_full_personal_numbers_sqlite() {
+    let Some(app) = spawn_app(Backend::Sqlite).await else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let data = tempfile::tempdir().expect("tempdir");
+    let log_path = data.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
+        .arg("serve")
+        .env("ONESTOP_DATABASE_URL", &app.db.url)
+        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
+        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
+        .env("ONESTOP_DATA_DIR", data.path())
+        .env("ONESTOP_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start the server");
+    let _guard = KillOnDrop(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !app.client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let merchant = app.merchant("pii-log@example.cn", "510100", None).await;
+    let case = app.create_case(&merchant.token, &["REGISTRATION", "TAX"]).await;
+    for filing in case.data()["createCase"]["filings"].as_array().expect("filings") {
+        let kind = filing["kind"].as_str().expect("kind");
+        let body: Value = app
+            .client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&merchant.token)
+            .json(&json!({
+                "query": "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }",
+                "variables": { "id": filing["id"], "v": filing["version"], "d": crate::fixtures::filing_data(kind) },
+            }))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json");
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let logged = std::fs::read_to_string(&log_path).expect("log");
+    assert!(logged.contains("filing data validated"), "the data was logged at debug level");
+    assert!(logged.contains("5101**********4218"), "the ID number appears masked");
+    assert!(!logged.contains("510107199003074218"), "never in full");
+    assert!(!logged.contains("6228480402564890018"), "nor the bank account");
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1,0 +1,117 @@
+//! Personal data — resident ID numbers and bank account numbers — masked for those who may not
+//! see it in full (administrators) and scrubbed from every log line.
+
+use std::borrow::Cow;
+
+/// `510104199001011234` → `5101**********1234`: the province and city stay readable.
+pub fn mask_id_number(id: &str) -> String {
+    mask_keeping(id, 4, 4)
+}
+
+/// `6222021234567890123` → `***************0123`.
+pub fn mask_account(account: &str) -> String {
+    mask_keeping(account, 0, 4)
+}
+
+fn mask_keeping(value: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' })
+        .collect()
+}
+
+/// Whether a standalone token looks like a resident ID number (17 digits and a digit or X) or
+/// a bank account number (12 to 30 digits).
+fn sensitive(token: &str) -> Option<String> {
+    let bytes = token.as_bytes();
+    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+    let resident_id = bytes.len() == 18
+        && digits >= 17
+        && bytes[..17].iter().all(u8::is_ascii_digit)
+        && (bytes[17].is_ascii_digit() || bytes[17] == b'X' || bytes[17] == b'x');
+    if resident_id {
+        Some(mask_id_number(token))
+    } else if (12..=30).contains(&bytes.len()) && digits == bytes.len() {
+        Some(mask_account(token))
+    } else {
+        None
+    }
+}
+
+/// Masks every resident-ID-like or account-like number in free text. Tokens are maximal runs
+/// of ASCII letters, digits and `-`, so parts of UUIDs, hashes and codes are left alone.
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied_to = 0;
+    let mut token_start = None;
+    // Colour codes (`ESC [ 0 m`) separate tokens; they are not part of them.
+    let mut in_escape = false;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        if c == '\x1b' {
+            in_escape = true;
+        } else if in_escape && c.is_ascii_alphabetic() {
+            in_escape = false;
+            continue;
+        }
+        let in_token = !in_escape && i < text.len() && (c.is_ascii_alphanumeric() || c == '-');
+        match (in_token, token_start) {
+            (true, None) => token_start = Some(i),
+            (false, Some(from)) => {
+                token_start = None;
+                if let Some(masked) = sensitive(&text[from..i]) {
+                    out.push_str(&text[copied_to..from]);
+                    out.push_str(&masked);
+                    copied_to = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    if copied_to == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied_to..]);
+    Cow::Owned(out)
+}
+
+/// A log writer that scrubs personal numbers from each formatted event before it reaches
+/// stderr (the formatter writes one event per `write` call).
+pub struct ScrubbingStderr;
+
+impl std::io::Write for ScrubbingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_numbers_are_masked_and_nothing_else() {
+        let line = "saved 510104199001011234 and 11010519491231002X, account 6222021234567890123; \
+                    request 0192f1c2-7a3b-7c4d-8e5f-123456789012 phone 13800138000 uscc 91510100MA6CGUR3KG";
+        let clean = scrub(line);
+        assert!(!clean.contains("510104199001011234"));
+        assert!(clean.contains("5101**********1234"));
+        assert!(clean.contains("1101**********002X"));
+        assert!(clean.contains("***************0123"));
+        assert!(clean.contains("0192f1c2-7a3b-7c4d-8e5f-123456789012"), "UUIDs untouched");
+        assert!(clean.contains("13800138000") && clean.contains("91510100MA6CGUR3KG"));
+        assert!(matches!(scrub("nothing here 12345"), Cow::Borrowed(_)));
+        let coloured = "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m510104199001011234\x1b[0m";
+        assert_eq!(scrub(coloured), "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m5101**********1234\x1b[0m");
+    }
+}
