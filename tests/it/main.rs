@@ -13,6 +13,7 @@ mod accounts;
 mod documents;
 mod hardening;
 mod ops;
+mod properties;
 mod sessions;
 mod story;
 mod trace;
