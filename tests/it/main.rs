@@ -16,5 +16,6 @@ mod ops;
 mod properties;
 mod sessions;
 mod story;
+mod sweep;
 mod trace;
 mod workflow;

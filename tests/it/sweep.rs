@@ -1,0 +1,320 @@
+//! The bad-input sweep: every mutation of the served schema (found by introspection, so new
+//! ones are covered without editing this file) is sent with missing arguments, wrong types,
+//! 1 MB strings, negative and overflowing numbers and invalid UTF-8. Each answer must be a
+//! JSON error with a precise code (never INTERNAL, never a 5xx) and the database must not
+//! change.
+
+use serde_json::{Map, Value, json};
+
+use crate::{
+    both_backends,
+    helpers::{Backend, TestApp, spawn_app_with},
+};
+
+both_backends!(every_mutation_refuses_bad_input_and_changes_nothing);
+
+const INTROSPECTION: &str = r#"{
+  __schema {
+    mutationType { fields { name args { name type { ...T } } type { ...T } } }
+    types { name kind isOneOf enumValues { name } inputFields { name type { ...T } } }
+  }
+}
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+
+struct Schema {
+    types: Map<String, Value>,
+}
+
+/// The innermost named type of a type reference.
+fn named(t: &Value) -> (&str, &str) {
+    match t["ofType"].is_object() {
+        true => named(&t["ofType"]),
+        false => (t["kind"].as_str().unwrap_or_default(), t["name"].as_str().unwrap_or_default()),
+    }
+}
+
+/// The type as written in a variable definition, e.g. `[String!]!`.
+fn written(t: &Value) -> String {
+    match t["kind"].as_str() {
+        Some("NON_NULL") => format!("{}!", written(&t["ofType"])),
+        Some("LIST") => format!("[{}]", written(&t["ofType"])),
+        _ => t["name"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
+impl Schema {
+    /// A value of the right shape that the server may still refuse on content.
+    fn plausible(&self, t: &Value, depth: usize) -> Value {
+        match t["kind"].as_str() {
+            Some("NON_NULL") => self.plausible(&t["ofType"], depth),
+            Some("LIST") => json!([self.plausible(&t["ofType"], depth)]),
+            _ => {
+                let (kind, name) = named(t);
+                match (kind, name) {
+                    ("SCALAR", "Int") => json!(1),
+                    ("SCALAR", "Float") => json!(1.5),
+                    ("SCALAR", "Boolean") => json!(true),
+                    ("SCALAR", "ID") => json!("0192f1c2-7a3b-7c4d-8e5f-0123456789ab"),
+                    ("SCALAR", "Decimal") => json!("100.00"),
+                    ("SCALAR", "Date") => json!("2026-09-01"),
+                    ("SCALAR", "DateTime") => json!("2026-09-01T00:00:00Z"),
+                    ("SCALAR", "Upload") => Value::Null,
+                    ("SCALAR", _) => json!("x"),
+                    ("ENUM", _) => self.types[name]["enumValues"][0]["name"].clone(),
+                    ("INPUT_OBJECT", _) if depth < 4 => self.plausible_object(name, depth + 1),
+                    _ => Value::Null,
+                }
+            }
+        }
+    }
+
+    fn plausible_object(&self, name: &str, depth: usize) -> Value {
+        let ty = &self.types[name];
+        let fields = ty["inputFields"].as_array().cloned().unwrap_or_default();
+        let mut object = Map::new();
+        for field in &fields {
+            let required = field["type"]["kind"] == "NON_NULL";
+            // A @oneOf input takes exactly one field: the first.
+            if required || (ty["isOneOf"] == true && object.is_empty()) {
+                object.insert(field["name"].as_str().unwrap_or_default().into(), self.plausible(&field["type"], depth));
+            }
+        }
+        Value::Object(object)
+    }
+
+    /// A value of the wrong GraphQL type.
+    fn wrong(&self, t: &Value) -> Value {
+        let (kind, name) = named(t);
+        match (kind, name) {
+            ("SCALAR", "Int" | "Float") => json!("twelve"),
+            ("SCALAR", "Boolean") => json!("yes"),
+            ("SCALAR", _) => json!({ "not": "a scalar" }),
+            ("ENUM", _) => json!("NOT_A_VALUE_OF_THIS_ENUM"),
+            _ => json!(42),
+        }
+    }
+
+    /// Paths (within the argument's value) of every string-like and Int leaf, to abuse.
+    fn leaves(&self, t: &Value, path: Vec<String>, depth: usize, out: &mut Vec<(Vec<String>, &'static str)>) {
+        let (kind, name) = named(t);
+        match (kind, name) {
+            ("SCALAR", "Int") => out.push((path, "Int")),
+            ("SCALAR", "String" | "ID" | "Decimal" | "Date" | "DateTime") => out.push((path, "String")),
+            ("INPUT_OBJECT", _) if depth < 4 => {
+                let ty = &self.types[name];
+                let value = self.plausible_object(name, depth + 1);
+                for field in ty["inputFields"].as_array().into_iter().flatten() {
+                    let field_name = field["name"].as_str().unwrap_or_default();
+                    if value.get(field_name).is_some() {
+                        let mut deeper = path.clone();
+                        deeper.push(field_name.to_string());
+                        self.leaves(&field["type"], deeper, depth + 1, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sets the leaf at `path` (through objects and the first element of lists).
+fn set_at(value: &mut Value, path: &[String], leaf: Value) {
+    match (path.first(), value) {
+        (None, slot) => *slot = leaf,
+        (Some(_), Value::Array(items)) if !items.is_empty() => set_at(&mut items[0], path, leaf),
+        (Some(key), Value::Object(map)) => {
+            if let Some(inner) = map.get_mut(key) {
+                set_at(inner, &path[1..], leaf);
+            }
+        }
+        _ => {}
+    }
+}
+
+struct Mutation {
+    name: String,
+    args: Vec<(String, Value)>,
+    returns_object: bool,
+}
+
+impl Mutation {
+    /// The document calling the mutation with the given arguments as variables.
+    fn document(&self, with: &[&str]) -> String {
+        let definitions: Vec<String> = self
+            .args
+            .iter()
+            .filter(|(n, _)| with.contains(&n.as_str()))
+            .map(|(n, t)| format!("${n}: {}", written(t)))
+            .collect();
+        let arguments: Vec<String> = with.iter().map(|n| format!("{n}: ${n}")).collect();
+        let selection = if self.returns_object { " { __typename }" } else { "" };
+        let call = if arguments.is_empty() { self.name.clone() } else { format!("{}({})", self.name, arguments.join(", ")) };
+        if definitions.is_empty() {
+            format!("mutation {{ {call}{selection} }}")
+        } else {
+            format!("mutation({}) {{ {call}{selection} }}", definitions.join(", "))
+        }
+    }
+}
+
+/// What the database holds, coarsely: row counts of every table and the filings' versions.
+/// Security events are left out on purpose: a refused login *is* recorded.
+async fn fingerprint(app: &TestApp) -> Vec<(String, i64)> {
+    let tables = [
+        "users", "refresh_tokens", "one_time_tokens", "outbox_messages", "merchants", "cases", "case_counters",
+        "filings", "audit_events", "comments", "product_batches", "trace_scans", "spot_checks", "documents",
+        "api_clients", "idempotency_keys", "webhook_endpoints", "webhook_deliveries", "trace_scan_addresses",
+    ];
+    let mut print = Vec::new();
+    for table in tables {
+        print.push((table.to_string(), app.count(table).await));
+    }
+    let versions = app.query_row("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) AS n FROM filings").await;
+    print.push(("filing versions".into(), versions.try_get::<i64>("", "n").expect("sum")));
+    print
+}
+
+async fn post_raw(app: &TestApp, token: &str, body: Vec<u8>) -> (u16, Option<Value>) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).ok())
+}
+
+fn first_code(body: &Option<Value>) -> Option<String> {
+    body.as_ref()?.get("errors")?.get(0)?.get("extensions")?.get("code")?.as_str().map(str::to_string)
+}
+
+async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        // Big enough that 1 MB strings reach the validators instead of stopping at the door.
+        c.max_body_bytes = 4 * 1024 * 1024;
+        c.limits.max_complexity = 1_000_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let merchant = app.merchant("sweep@example.cn", "510100", None).await;
+    let officer = app.staff("sweep-officer@gov.cn", "SUPERVISOR", "MARKET_REGULATION", &["510100"]).await;
+    let admin = app.admin_token().await;
+    // Real ids, so that abuse of one argument meets a case and a filing that exist.
+    let (case_id, filings) = app.submitted_case(&merchant, &["REGISTRATION"]).await;
+    let filing_id = filings[0]["id"].as_str().expect("filing id").to_string();
+    let introspected = app.gql(INTROSPECTION, json!({}), Some(&merchant.token)).await;
+    let schema_json = introspected.data()["__schema"].clone();
+    let schema = Schema {
+        types: schema_json["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap_or_default().to_string(), t.clone()))
+            .collect(),
+    };
+    let mutations: Vec<Mutation> = schema_json["mutationType"]["fields"]
+        .as_array()
+        .expect("mutations")
+        .iter()
+        .map(|m| Mutation {
+            name: m["name"].as_str().expect("name").to_string(),
+            args: m["args"]
+                .as_array()
+                .expect("args")
+                .iter()
+                .map(|a| (a["name"].as_str().expect("arg").to_string(), a["type"].clone()))
+                .collect(),
+            returns_object: named(&m["type"]).0 == "OBJECT",
+        })
+        .collect();
+    assert!(mutations.len() >= 25, "found {} mutations", mutations.len());
+
+    let before = fingerprint(&app).await;
+    let huge = "长".repeat(350_000); // ≈ 1 MB of UTF-8
+    let mut problems: Vec<String> = Vec::new();
+    let mut sent = 0;
+    for mutation in &mutations {
+        let all: Vec<&str> = mutation.args.iter().map(|(n, _)| n.as_str()).collect();
+        let plausible: Map<String, Value> = mutation
+            .args
+            .iter()
+            .map(|(n, t)| {
+                let value = match n.as_str() {
+                    "caseId" => json!(case_id),
+                    "id" | "filingId" => json!(filing_id),
+                    _ => schema.plausible(t, 0),
+                };
+                (n.clone(), value)
+            })
+            .collect();
+        let mut cases: Vec<(String, String, Map<String, Value>, Option<&str>)> = Vec::new();
+        for (arg, t) in &mutation.args {
+            if t["kind"] == "NON_NULL" {
+                let without: Vec<&str> = all.iter().copied().filter(|n| n != arg).collect();
+                cases.push((format!("without {arg}"), mutation.document(&without), plausible.clone(), Some("BAD_REQUEST")));
+            }
+            let mut wrong = plausible.clone();
+            wrong.insert(arg.clone(), schema.wrong(t));
+            cases.push((format!("{arg} of the wrong type"), mutation.document(&all), wrong, Some("BAD_REQUEST")));
+            let mut leaves = Vec::new();
+            schema.leaves(t, vec![], 0, &mut leaves);
+            for (path, kind) in leaves {
+                let abuses: Vec<(String, Value)> = match kind {
+                    "Int" => vec![
+                        ("-1".into(), json!(-1)),
+                        ("-2^31-1".into(), json!(-2_147_483_649i64)),
+                        ("2^31".into(), json!(2_147_483_648i64)),
+                        ("1e300".into(), json!(1e300)),
+                    ],
+                    _ => vec![("1 MB".into(), json!(huge))],
+                };
+                for (label, leaf) in abuses {
+                    let mut variables = plausible.clone();
+                    if let Some(value) = variables.get_mut(arg) {
+                        set_at(value, &path, leaf);
+                    }
+                    cases.push((format!("{arg}.{} = {label}", path.join(".")), mutation.document(&all), variables, None));
+                }
+            }
+        }
+        for ((label, document, variables, expected), (caller, token)) in cases.iter().flat_map(|case| {
+            [("merchant", &merchant.token), ("supervisor", &officer.token), ("admin", &admin)].map(|c| (case, c))
+        }) {
+            let body = serde_json::to_vec(&json!({ "query": document, "variables": variables })).expect("json");
+            let (status, answer) = post_raw(&app, token, body).await;
+            sent += 1;
+            let code = first_code(&answer);
+            let what = format!("{} {label} (as {caller})", mutation.name);
+            if answer.is_none() || status >= 500 {
+                problems.push(format!("{what}: HTTP {status}, body not JSON"));
+            } else if code.as_deref() == Some("INTERNAL") {
+                problems.push(format!("{what}: INTERNAL"));
+            } else if let Some(expected) = *expected {
+                if code.as_deref() != Some(expected) {
+                    problems.push(format!("{what}: expected {expected}, got {code:?}"));
+                }
+            }
+        }
+        // Invalid UTF-8 inside the JSON body.
+        let mut body = format!("{{\"query\": \"{}\", \"variables\": {{}}}}", mutation.document(&all)).into_bytes();
+        let at = body.len() - 3;
+        body.splice(at..at, [0xff, 0xfe, 0xc3]);
+        let (status, answer) = post_raw(&app, &merchant.token, body).await;
+        sent += 1;
+        if status != 400 || first_code(&answer).as_deref() != Some("BAD_REQUEST") {
+            problems.push(format!("{} with invalid UTF-8: HTTP {status}, {:?}", mutation.name, first_code(&answer)));
+        }
+    }
+    assert!(problems.is_empty(), "{} of {sent} bad requests were mishandled:\n{}", problems.len(), problems.join("\n"));
+    assert!(sent > 600, "only {sent} requests sent");
+    assert_eq!(fingerprint(&app).await, before, "the database changed");
+    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+}
