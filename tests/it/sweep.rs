@@ -318,3 +318,56 @@ async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) 
     let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
     assert_eq!(health.status(), 200);
 }
+
+/// Arbitrary request bodies (random bytes, random JSON, GraphQL-looking token soup) through
+/// the request parser and the GraphQL parser: the server never fails, and always answers
+/// with a JSON error carrying a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_bodies_always_get_a_json_error_sqlite() {
+    use proptest::{
+        prelude::*,
+        strategy::ValueTree,
+        test_runner::{Config, TestRunner},
+    };
+    let Some(app) = crate::helpers::spawn_app(Backend::Sqlite).await else { return };
+    let tokens: Vec<&'static str> = vec![
+        "{", "}", "(", ")", "[", "]", "query", "mutation", "subscription", "fragment", "on", "...", "$v", ":", "!",
+        "\"", "\"\"\"", "@skip(if: true)", "me", "cases", "login", "__schema", "__typename", "first: 99999999999",
+        "#", "\\u0000", "é", "长", "1e999", "-0", "null", ",", "=", "|", "&", "\n",
+    ];
+    let soup = proptest::collection::vec(proptest::sample::select(tokens), 0..60).prop_map(|parts| parts.join(" "));
+    let bodies = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..2048),
+        any::<String>().prop_map(|s| serde_json::to_vec(&json!({ "query": s })).expect("json")),
+        soup.clone().prop_map(|q| serde_json::to_vec(&json!({ "query": q })).expect("json")),
+        (soup, any::<String>(), any::<i64>()).prop_map(|(q, name, n)| {
+            serde_json::to_vec(&json!({ "query": q, "operationName": name, "variables": { "v": n, "w": [name] } })).expect("json")
+        }),
+        Just(b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]".to_vec()),
+        Just(br#"{"query": 5, "variables": "nope"}"#.to_vec()),
+    ];
+    let content_types = ["application/json", "application/graphql-response+json", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"];
+    let mut runner = TestRunner::new(Config { failure_persistence: None, ..Config::default() });
+    let mut failures = Vec::new();
+    for i in 0..400 {
+        let body = bodies.new_tree(&mut runner).expect("case").current();
+        let content_type = content_types[i % content_types.len()];
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let answer: Option<Value> = response.json().await.ok();
+        let code = answer.as_ref().and_then(|a| a["errors"][0]["extensions"]["code"].as_str().map(str::to_string));
+        let fine = status < 500 && code.as_deref().is_some_and(|c| c != "INTERNAL");
+        if !fine {
+            failures.push(format!("HTTP {status} code {code:?} for {content_type} body {:?}", String::from_utf8_lossy(&body)));
+        }
+    }
+    assert!(failures.is_empty(), "{} bodies mishandled:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("healthz").status(), 200);
+}
