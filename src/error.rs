@@ -146,13 +146,32 @@ impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
         // A pool that cannot hand out a connection means the database is down or saturated:
         // say so (the client may retry) rather than calling it an internal bug.
-        match &err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                tracing::error!(error = %err, "database unavailable");
-                Self::Unavailable(err.to_string())
-            }
-            _ => Self::Internal(err.into()),
+        if database_unreachable(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            return Self::Unavailable(err.to_string());
         }
+        Self::Internal(err.into())
+    }
+}
+
+/// Errors that mean "the database is not there right now" rather than "this statement is
+/// wrong": no connection to be had, a connection that broke mid-statement, or a server that
+/// is shutting down or starting up (SQLSTATE class 08, 57P01–57P03).
+fn database_unreachable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error as SqlxError};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    match sqlx.as_ref() {
+        SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
+        SqlxError::Protocol(_) | SqlxError::Tls(_) => true,
+        SqlxError::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
     }
 }
 

@@ -40,9 +40,13 @@ impl MailSender {
         Ok(Self { mailer, from })
     }
 
-    pub async fn send(&self, payload: &EmailPayload) -> anyhow::Result<()> {
+    /// Sends one outbox message. Its `Message-ID` is derived from the outbox row, so if a crash
+    /// between the SMTP hand-off and marking the row sent makes it go out again, receivers
+    /// (and our tests) see the same message twice, not two messages.
+    pub async fn send(&self, outbox_id: uuid::Uuid, payload: &EmailPayload) -> anyhow::Result<()> {
         let to: Mailbox = payload.to.parse().context("recipient is not a mailbox")?;
         let message = Message::builder()
+            .message_id(Some(format!("<{outbox_id}@{}>", self.from.email.domain())))
             .from(self.from.clone())
             .to(to)
             .subject(payload.subject.clone())

@@ -97,7 +97,7 @@ impl OutboxWorker {
     async fn deliver(&self, message: &outbox_message::Model) -> anyhow::Result<()> {
         let attempts = message.attempts + 1;
         let outcome = match serde_json::from_str::<EmailPayload>(&message.payload) {
-            Ok(payload) => self.sender.send(&payload).await,
+            Ok(payload) => self.sender.send(message.id, &payload).await,
             Err(e) => Err(anyhow::anyhow!("unreadable payload: {e}")),
         };
         let update = OutboxMessage::update_many().filter(outbox_message::Column::Id.eq(message.id));

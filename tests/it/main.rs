@@ -11,6 +11,7 @@ mod smtp;
 mod access;
 mod accounts;
 mod documents;
+mod faults;
 mod hardening;
 mod ops;
 mod properties;

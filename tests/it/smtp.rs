@@ -23,6 +23,14 @@ impl ReceivedMail {
             .unwrap_or_default()
     }
 
+    /// The `Message-ID` (without angle brackets): the outbox row's id.
+    pub fn message_id(&self) -> String {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .and_then(|m| m.message_id().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     pub fn text(&self) -> String {
         mail_parser::MessageParser::default()
             .parse(&self.raw)
