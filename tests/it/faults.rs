@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     both_backends,
     fixtures::filing_data,
-    helpers::{Backend, TestApp, spawn_app_with},
+    helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app_with},
 };
 
 /// A PostgreSQL cluster of the test's own, in a temporary directory, on a spare port.
@@ -31,7 +31,7 @@ impl PrivatePostgres {
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+        let port = free_port();
         let cluster = Self { dir, bin, port };
         // initdb refuses to run as root; the cluster belongs to the `postgres` account.
         let owner = nix_ids("postgres");
@@ -169,31 +169,9 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself_postgres() {
 
 both_backends!(acknowledged_changes_survive_a_kill_9_during_a_burst);
 
-struct Guard(std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_process(app: &TestApp, data: &std::path::Path, port: u16) -> Guard {
-    let child = Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("serve")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", data)
-        .env("ONESTOP_SMTP_URL", app.state.config.mail.smtp_url.clone().expect("smtp"))
-        .env("ONESTOP_OUTBOX_POLL_MS", "20")
-        .env("ONESTOP_OUTBOX_LEASE_SECS", "2")
-        .env("ONESTOP_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start onestop serve");
-    Guard(child)
+fn serve_process(app: &TestApp, data: &std::path::Path, port: u16) -> ServeProcess {
+    let env = [("ONESTOP_OUTBOX_POLL_MS", "20"), ("ONESTOP_OUTBOX_LEASE_SECS", "2")];
+    ServeProcess::start(app, data, port, &env, std::process::Stdio::null())
 }
 
 /// A burst of submissions and comments against a real `onestop serve`, killed with SIGKILL
@@ -214,7 +192,7 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
         drafts.push(case["id"].as_str().expect("case id").to_string());
     }
     let data = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
     let mut server = serve_process(&app, data.path(), port);
@@ -252,8 +230,7 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
         assert!(tokio::time::Instant::now() < deadline, "the burst made no progress");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.0.kill().expect("kill -9");
-    let _ = server.0.wait();
+    server.kill();
     for client in clients {
         let _ = client.await;
     }

@@ -183,6 +183,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
+        password_hash_concurrency: 2,
         cors_origins: vec![],
         webhooks: onestop::config::WebhookConfig {
             allow_private: true,
@@ -418,4 +419,61 @@ impl TestApp {
         let row = self.query_row(&format!("SELECT COUNT(*) AS n FROM {table}")).await;
         row.try_get::<i64>("", "n").expect("count")
     }
+}
+
+/// A real `onestop serve` process on the test app's database, secret and SMTP sink, on `port`
+/// with its data in `data`; `env` adds or overrides variables. Killed (SIGKILL) when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub base_url: String,
+}
+
+impl ServeProcess {
+    pub fn start(app: &TestApp, data: &std::path::Path, port: u16, env: &[(&str, &str)], stderr: std::process::Stdio) -> Self {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"));
+        command
+            .arg("serve")
+            .env("ONESTOP_DATABASE_URL", &app.db.url)
+            .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
+            .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
+            .env("ONESTOP_DATA_DIR", data)
+            .env("ONESTOP_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr);
+        if let Some(smtp) = &app.state.config.mail.smtp_url {
+            command.env("ONESTOP_SMTP_URL", smtp);
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start onestop serve");
+        Self { child, base_url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Waits (up to 30 s) until `/readyz` answers 200.
+    pub async fn ready(self) -> Self {
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !client.get(format!("{}/readyz", self.base_url)).send().await.is_ok_and(|r| r.status() == 200) {
+            assert!(tokio::time::Instant::now() < deadline, "onestop serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port()
 }

@@ -10,8 +10,9 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 use crate::{
     both_backends,
     fixtures::filing_of,
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app},
 };
+use std::process::Stdio;
 
 both_backends!(subscribers_receive_the_events_they_may_see);
 
@@ -100,16 +101,6 @@ async fn subscribers_receive_the_events_they_may_see(backend: Backend) {
     assert!(refused.is_none_or(|m| m["type"] != "connection_ack"), "no ack for a forged token");
 }
 
-/// Kills the second server process when the test ends, however it ends.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Two `onestop serve` processes on one PostgreSQL database: an event caused on instance A
 /// reaches a subscriber connected to instance B (LISTEN/NOTIFY).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,30 +109,9 @@ async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
     let merchant = app.merchant("multi@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
     let customs = app.staff("multi-customs@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
     let data = tempfile::tempdir().expect("tempdir");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("serve")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", data.path())
-        .env("ONESTOP_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the second instance");
-    let _guard = ChildGuard(child);
-    let other = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = app.client.get(format!("{other}/readyz")).send().await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the second instance did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let second = ServeProcess::start(&app, data.path(), free_port(), &[], Stdio::null()).ready().await;
+    let other = second.base_url.clone();
 
     let mut socket = subscribe_at(&other, &merchant.token, "subscription { filingEvents { action filing { kind status } } }").await;
     let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
@@ -158,28 +128,8 @@ async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
     let Some(app) = spawn_app(Backend::Postgres).await else { return };
-    let smtp_url = app.state.config.mail.smtp_url.clone().expect("smtp url");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
     let data = tempfile::tempdir().expect("tempdir");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("serve")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", data.path())
-        .env("ONESTOP_SMTP_URL", &smtp_url)
-        .env("ONESTOP_OUTBOX_POLL_MS", "20")
-        .env("ONESTOP_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the second instance");
-    let _guard = ChildGuard(child);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !app.client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(std::time::Instant::now() < deadline, "the second instance did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _second = ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_OUTBOX_POLL_MS", "20")], Stdio::null()).ready().await;
 
     for i in 0..100 {
         onestop::notify::enqueue_email(
@@ -208,24 +158,14 @@ async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
     assert_eq!(recipients.len(), 100, "every message sent");
 }
 
-fn second_instance(app: &TestApp, data: &std::path::Path, port: u16, smtp_url: &str) -> ChildGuard {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("serve")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", data)
-        .env("ONESTOP_SMTP_URL", smtp_url)
-        .env("ONESTOP_OUTBOX_POLL_MS", "20")
-        .env("ONESTOP_OUTBOX_RETRY_BASE_MS", "100")
-        .env("ONESTOP_SMTP_TIMEOUT_SECS", "3")
-        .env("ONESTOP_OUTBOX_LEASE_SECS", "2")
-        .env("ONESTOP_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start an instance");
-    ChildGuard(child)
+fn second_instance(app: &TestApp, data: &std::path::Path, port: u16) -> ServeProcess {
+    let env = [
+        ("ONESTOP_OUTBOX_POLL_MS", "20"),
+        ("ONESTOP_OUTBOX_RETRY_BASE_MS", "100"),
+        ("ONESTOP_SMTP_TIMEOUT_SECS", "3"),
+        ("ONESTOP_OUTBOX_LEASE_SECS", "2"),
+    ];
+    ServeProcess::start(app, data, port, &env, Stdio::null())
 }
 
 /// A server killed with SIGKILL while it hands a message to SMTP loses nothing: after the
@@ -235,12 +175,11 @@ async fn a_server_killed_mid_send_loses_no_message_postgres() {
     use std::sync::atomic::Ordering;
     // The in-process app only provides the database; its own mail worker stays idle.
     let Some(app) = crate::helpers::spawn_app_with(Backend::Postgres, |c| c.mail.poll_interval = Duration::from_secs(3600)).await else { return };
-    let smtp_url = app.state.config.mail.smtp_url.clone().expect("smtp url");
     let data = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let port = free_port();
 
     app.smtp.delay_ms.store(5000, Ordering::SeqCst);
-    let mut first = second_instance(&app, data.path(), port, &smtp_url);
+    let mut first = second_instance(&app, data.path(), port);
     for i in 0..3 {
         onestop::notify::enqueue_email(
             &app.state.db,
@@ -259,12 +198,11 @@ async fn a_server_killed_mid_send_loses_no_message_postgres() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // SIGKILL in the middle of the SMTP transaction.
-    first.0.kill().expect("kill -9");
-    let _ = first.0.wait();
+    first.kill();
     assert!(app.smtp.all().await.is_empty(), "nothing was handed off");
 
     app.smtp.delay_ms.store(0, Ordering::SeqCst);
-    let _restarted = second_instance(&app, data.path(), port, &smtp_url);
+    let _restarted = second_instance(&app, data.path(), port);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     while app.smtp.all().await.len() < 3 {
         assert!(tokio::time::Instant::now() < deadline, "lost messages: {} of 3 delivered", app.smtp.all().await.len());
