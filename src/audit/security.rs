@@ -146,6 +146,15 @@ impl TripLog {
     }
 }
 
+/// The authentication throttle for `key` (`login:…`, `reset:…`, `verify:…`): `RATE_LIMITED`
+/// when the account's or the address's bucket is empty, with the trip recorded.
+pub async fn throttle(state: &AppState, key: &str, what: &str, address: Option<IpAddr>) -> AppResult<()> {
+    match state.login_throttle.check(key, address) {
+        Ok(()) => Ok(()),
+        Err(limited) => Err(tripped(state, what, address, limited).await),
+    }
+}
+
 /// Records a throttle trip (deduplicated) and passes the `RATE_LIMITED` error on.
 pub async fn tripped(state: &AppState, what: &str, address: Option<IpAddr>, error: AppError) -> AppError {
     let key = format!("{what}|{}", address.map(|a| a.to_string()).unwrap_or_default());

@@ -198,6 +198,39 @@ pub async fn register_merchant_user(
     Ok(user)
 }
 
+/// Emails a fresh verification link to an account that is not verified yet; says nothing
+/// either way, and is throttled like password resets.
+pub async fn resend_verification(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
+    security::throttle(state, &format!("verify:{email}"), "verification resend", address).await?;
+    let Some(user) = account_by_email(state, email).await?.filter(|u| u.email_verified_at.is_none()) else {
+        return Ok(());
+    };
+    email_link(state, &user, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email, EmailKind::VerifyEmail, "/verify-email").await
+}
+
+/// The account of an address, if the address is well-formed and has one.
+async fn account_by_email(state: &AppState, email: &str) -> AppResult<Option<user::Model>> {
+    let Ok(email) = Email::parse("email", email) else { return Ok(None) };
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?)
+}
+
+/// Issues a one-time token and queues the email that carries its link, in one transaction.
+async fn email_link(
+    state: &AppState,
+    user: &user::Model,
+    purpose: &str,
+    ttl: std::time::Duration,
+    kind: EmailKind,
+    path: &str,
+) -> AppResult<()> {
+    let txn = crate::db::begin_write(&state.db).await?;
+    let token = issue_one_time_token(&txn, user.id, purpose, ttl).await?;
+    let context = json!({ "display_name": user.display_name, "link": state.link(path, &token) });
+    enqueue_email(&txn, &state.templates, &user.email, kind, context).await?;
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(())
+}
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let txn = crate::db::begin_write(&state.db).await?;
@@ -217,34 +250,10 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
 /// Emails a reset link when the address belongs to an account; says nothing either way.
 pub async fn request_password_reset(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     // Throttled whether or not the address has an account, so the limit reveals nothing.
-    if let Err(limited) = state.login_throttle.check(&format!("reset:{email}"), address) {
-        return Err(security::tripped(state, "password reset", address, limited).await);
-    }
-    let Ok(email) = Email::parse("email", email) else {
-        return Ok(());
-    };
-    let Some(user) = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(());
-    };
-    let txn = crate::db::begin_write(&state.db).await?;
-    let token =
-        issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.password_reset)
-            .await?;
-    enqueue_email(
-        &txn,
-        &state.templates,
-        &user.email,
-        EmailKind::PasswordReset,
-        json!({ "display_name": user.display_name, "link": state.link("/reset-password", &token) }),
-    )
-    .await?;
-    txn.commit().await?;
-    state.outbox_wakeup.notify_one();
-    Ok(())
+    security::throttle(state, &format!("reset:{email}"), "password reset", address).await?;
+    let Some(user) = account_by_email(state, email).await? else { return Ok(()) };
+    let ttl = state.config.tokens.password_reset;
+    email_link(state, &user, PURPOSE_RESET_PASSWORD, ttl, EmailKind::PasswordReset, "/reset-password").await
 }
 
 /// Sets a new password from a reset (or invitation) token and ends every session of the user.

@@ -34,9 +34,7 @@ fn bad_refresh_token() -> AppError {
 /// Wrong email and wrong password give the same error after the same work: an unknown
 /// account still pays for one argon2 verification.
 pub async fn login(state: &AppState, email: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
-    if let Err(limited) = state.login_throttle.check(&format!("login:{email}"), address) {
-        return Err(security::tripped(state, "login", address, limited).await);
-    }
+    security::throttle(state, &format!("login:{email}"), "login", address).await?;
     if password.len() > 1024 {
         return Err(bad_credentials());
     }

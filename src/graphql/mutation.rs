@@ -69,6 +69,14 @@ impl Mutation {
         Ok(true)
     }
 
+    /// Sends a new verification link to an unverified account. Always true: the answer does
+    /// not reveal whether the address has an account.
+    async fn resend_verification_email(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        let (state, _) = parts(ctx);
+        accounts::resend_verification(state, &email, super::client_address(ctx)).await?;
+        Ok(true)
+    }
+
     /// Always true: the answer does not reveal whether the address has an account.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
         let (state, _) = parts(ctx);

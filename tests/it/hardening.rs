@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::{
     both_backends,
-    helpers::{Backend, TestApp, spawn_app, spawn_app_with},
+    helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app, spawn_app_with},
 };
 
 both_backends!(
@@ -13,6 +13,7 @@ both_backends!(
     jwt_keys_rotate_with_the_old_key_accepted_until_retired,
     security_events_are_recorded_with_actor_and_address_hash,
     personal_numbers_are_masked_for_administrators,
+    verification_emails_can_be_resent_within_the_throttle,
 );
 
 async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
@@ -342,28 +343,11 @@ async fn personal_numbers_are_masked_for_administrators(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_never_carry_full_personal_numbers_sqlite() {
     let Some(app) = spawn_app(Backend::Sqlite).await else { return };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
     let data = tempfile::tempdir().expect("tempdir");
     let log_path = data.path().join("server.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("serve")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", data.path())
-        .env("ONESTOP_LOG", "debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start the server");
-    let _guard = KillOnDrop(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !app.client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(std::time::Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let server = ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_LOG", "debug")], log.into()).ready().await;
+    let base = server.base_url.clone();
     let merchant = app.merchant("pii-log@example.cn", "510100", None).await;
     let case = app.create_case(&merchant.token, &["REGISTRATION", "TAX"]).await;
     for filing in case.data()["createCase"]["filings"].as_array().expect("filings") {
@@ -392,11 +376,24 @@ async fn logs_never_carry_full_personal_numbers_sqlite() {
     assert!(!logged.contains("6228480402564890018"), "nor the bank account");
 }
 
-struct KillOnDrop(std::process::Child);
 
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+async fn verification_emails_can_be_resent_within_the_throttle(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.login_per_account_per_minute = 3).await else { return };
+    let resend = "mutation($e: String!) { resendVerificationEmail(email: $e) }";
+    app.register("late@example.cn", crate::helpers::GOOD_PASSWORD, "Late Reader").await.data();
+    app.smtp.wait_for("late@example.cn", 1).await;
+    assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.data()["resendVerificationEmail"], true);
+    let mails = app.smtp.wait_for("late@example.cn", 2).await;
+    let fresh = mails[1].link_token();
+    assert_ne!(fresh, mails[0].link_token(), "a new link");
+    let verified = app.gql("mutation($t: String!) { verifyEmail(token: $t) }", json!({ "t": fresh }), None).await;
+    assert_eq!(verified.data()["verifyEmail"], true);
+    // Verified (or unknown) addresses get no mail, and the answer is the same.
+    assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.data()["resendVerificationEmail"], true);
+    assert_eq!(app.gql(resend, json!({ "e": "nobody@example.cn" }), None).await.data()["resendVerificationEmail"], true);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.smtp.all().await.iter().filter(|m| m.to.iter().any(|t| t.contains("late@"))).count(), 2);
+    // The fourth request for one address within the minute is refused.
+    assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.data()["resendVerificationEmail"], true);
+    assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.error_code(), "RATE_LIMITED");
 }
