@@ -6,7 +6,7 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, filing, merchant, user};
+use entity::{audit_event, case, case_counter, filing, merchant, user};
 use onestop::{
     app, audit, clock,
     auth::password::hash_password,
@@ -168,6 +168,17 @@ async fn main() -> anyhow::Result<()> {
         txn.commit().await?;
         done += n;
     }
+    // The reference counters, as if the cases had come through the API: without them the next
+    // `createCase` would hand out a seeded reference again.
+    let mut last = std::collections::BTreeMap::new();
+    for index in 0..cases {
+        last.insert(merchants[index / 10].region_code.clone(), (index + 1) as i64);
+    }
+    let counters = last
+        .into_iter()
+        .map(|(region_code, last_value)| case_counter::ActiveModel::from(case_counter::Model { region_code, year: 2026, last_value }).reset_all())
+        .collect();
+    insert_all(db, counters).await?;
     println!("case_id={}", sample.map(|s| s.to_string()).unwrap_or_default());
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub limits: QueryLimits,
     pub login_per_account_per_minute: u32,
     pub login_per_address_per_minute: u32,
+    /// argon2 computations at once (each takes a core for ≈ 20 ms and 19 MiB).
+    pub password_hash_concurrency: usize,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
     pub webhooks: WebhookConfig,
@@ -361,6 +363,10 @@ impl Config {
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
+            password_hash_concurrency: parse_var(
+                "ONESTOP_PASSWORD_HASH_CONCURRENCY",
+                crate::auth::password::default_concurrency(),
+            )?,
             cors_origins: var("ONESTOP_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),

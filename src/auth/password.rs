@@ -1,7 +1,13 @@
-//! argon2id hashing on the blocking thread pool, so a burst of logins cannot stall the async
-//! workers that serve every other request.
+//! argon2id hashing on a small pool of its own threads, so a burst of logins cannot stall the
+//! async workers that serve every other request, nor take every core: at most
+//! `ONESTOP_PASSWORD_HASH_CONCURRENCY` hashes run at once (default: half the cores), at a lower
+//! CPU priority (nice +10). Under a login flood the logins queue and slow down; queue reads and
+//! decisions keep the machine.
 
-use std::sync::LazyLock;
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{Arc, LazyLock, Mutex, OnceLock, mpsc},
+};
 
 use anyhow::anyhow;
 use argon2::{
@@ -16,15 +22,72 @@ fn hasher() -> Argon2<'static> {
     Argon2::default()
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+static POOL: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+
+/// Starts the hashing threads; the first call wins (`Application::build` makes it).
+pub fn start_pool(threads: usize) {
+    let _ = POOL.set(spawn_pool(threads));
+}
+
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1)
+}
+
+fn spawn_pool(threads: usize) -> mpsc::Sender<Job> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for i in 0..threads.max(1) {
+        let receiver = receiver.clone();
+        let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+            lower_priority();
+            loop {
+                let job = match receiver.lock() {
+                    Ok(queue) => queue.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                // A panicking hash must not take its thread (and a share of the pool) with it.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+            }
+        });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start a password hashing thread");
+        }
+    }
+    sender
+}
+
+/// nice +10 for the calling thread: argon2 gets the cores the requests leave over.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Runs one argon2 computation on the hashing pool.
+async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    let pool = POOL.get_or_init(|| spawn_pool(default_concurrency()));
+    let (done, result) = tokio::sync::oneshot::channel();
+    pool.send(Box::new(move || {
+        let _ = done.send(work());
+    }))
+    .map_err(|_| anyhow!("password hashing pool is gone"))?;
+    Ok(result.await.map_err(|_| anyhow!("password hashing failed"))?)
+}
+
 pub async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
+    on_pool(move || {
         hasher()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| anyhow!("hashing password: {e}"))
     })
-    .await
-    .map_err(|e| anyhow!("hashing task failed: {e}"))?
+    .await?
     .map_err(AppError::from)
 }
 
@@ -39,7 +102,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 
 /// True when `password` matches `stored`; with `None` runs a full verification anyway.
 pub async fn verify_password(password: String, stored: Option<String>) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
+    on_pool(move || {
         let (hash, real) = match stored {
             Some(h) => (h, true),
             None => (DUMMY_HASH.clone(), false),
@@ -51,7 +114,6 @@ pub async fn verify_password(password: String, stored: Option<String>) -> AppRes
         let matches = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(real && matches)
     })
-    .await
-    .map_err(|e| anyhow!("verification task failed: {e}"))?
+    .await?
     .map_err(AppError::from)
 }

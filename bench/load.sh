@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Load scenario (issue 6): on PostgreSQL, 44 clients mix review-queue reads (24), draft
+# updates (10) and decisions (10: claim + request correction) for SECONDS; then 20 more
+# clients hammer `login` for another SECONDS (64 in all). Prints per operation and phase:
+# requests, rps, p50/p99, unexpected errors and deliberate conflicts; the p99 ratio of the
+# non-login requests with and without the login load; and the server's peak RSS.
+#
+#   bench/load.sh                  # 150,000 seeded cases, 60 s per phase
+#   SEED=20000 SECONDS_PER_PHASE=20 bench/load.sh
+#
+# Needs the machine's PostgreSQL on 127.0.0.1:5432.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SEED=${SEED:-150000}
+SECONDS_PER_PHASE=${SECONDS_PER_PHASE:-60}
+PORT=${PORT:-18433}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+
+cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed --bin onestop-bench-load
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+name=onestop_bench_load
+psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+# The throttles are opened wide: every client here shares one address, and the point is to
+# measure what argon2 costs the other requests, not to watch the throttle refuse logins.
+export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
+  ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
+  ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000 ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
+target/release/onestop-bench-seed "$SEED" >/dev/null
+target/release/onestop serve >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+PHASE_SECONDS=$SECONDS_PER_PHASE MERCHANTS=$(( (SEED + 9) / 10 )) \
+  target/release/onestop-bench-load "http://127.0.0.1:$PORT" | tee "$work/load.txt"
+rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
+echo "peak RSS: ${rss} MiB; password hashing concurrency: ${ONESTOP_PASSWORD_HASH_CONCURRENCY:-default (cores/2)}"
+if grep -qi "panic\|ERROR" "$work/server.log"; then
+  echo "server log has errors:"; grep -i "panic\|ERROR" "$work/server.log" | head -20
+fi
+kill "$pid"; wait "$pid" 2>/dev/null || true
