@@ -55,6 +55,8 @@ pub struct Config {
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
     pub webhooks: WebhookConfig,
+    /// Seals secrets kept at rest (webhook signing secrets). Never logged.
+    pub data_key: crate::sealed::DataKey,
 }
 
 #[derive(Clone, Debug)]
@@ -304,11 +306,20 @@ impl Config {
             (None, Environment::Production) => {
                 bail!("ONESTOP_JWT_SECRET is required when ONESTOP_ENV=production")
             }
-            (None, Environment::Development) => dev_jwt_secret(&data_dir)?,
+            (None, Environment::Development) => dev_file_secret(&data_dir, "jwt-secret", crate::auth::tokens::random_token)?,
         };
         if secret.len() < 32 {
             bail!("ONESTOP_JWT_SECRET must be at least 32 characters");
         }
+        let data_key = match (var("ONESTOP_DATA_KEY"), environment) {
+            (Some(key), _) => crate::sealed::DataKey::from_hex(&key)?,
+            (None, Environment::Production) => {
+                bail!("ONESTOP_DATA_KEY is required when ONESTOP_ENV=production (64 hex characters, e.g. `openssl rand -hex 32`)")
+            }
+            (None, Environment::Development) => crate::sealed::DataKey::from_hex(&dev_file_secret(&data_dir, "data-key", || {
+                crate::sealed::DataKey::random().to_hex()
+            })?)?,
+        };
         let log_format = match var("ONESTOP_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -376,6 +387,7 @@ impl Config {
                 retry_base: Duration::from_millis(parse_var("ONESTOP_WEBHOOK_RETRY_BASE_MS", 10_000)?),
                 disable_after: parse_var("ONESTOP_WEBHOOK_DISABLE_AFTER", 20)?,
             },
+            data_key,
             limits: QueryLimits {
                 max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
                 max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,
@@ -418,9 +430,9 @@ fn previous_jwt_secrets() -> anyhow::Result<Vec<String>> {
     Ok(secrets)
 }
 
-/// The development JWT secret: generated once, kept in `{data_dir}/jwt-secret`.
-fn dev_jwt_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = data_dir.join("jwt-secret");
+/// A development secret: generated once, kept in `{data_dir}/{file}` so restarts keep it.
+fn dev_file_secret(data_dir: &std::path::Path, file: &str, generate: impl Fn() -> String) -> anyhow::Result<String> {
+    let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if existing.len() >= 32 {
@@ -429,7 +441,7 @@ fn dev_jwt_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let secret = crate::auth::tokens::random_token();
+    let secret = generate();
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)
 }

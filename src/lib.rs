@@ -21,6 +21,7 @@ pub mod merchants;
 pub mod notify;
 pub mod pagination;
 pub mod quality;
+pub mod sealed;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

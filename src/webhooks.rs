@@ -96,7 +96,7 @@ pub async fn register(state: &AppState, caller: &Caller, url: &str, event_types:
         client_row_id: Set(client),
         url: Set(url.to_string()),
         event_types: Set(serde_json::to_string(&event_types).map_err(anyhow::Error::from)?),
-        secret: Set(secret.clone()),
+        secret: Set(state.config.data_key.seal(&secret)?),
         consecutive_failures: Set(0),
         disabled_at: Set(None),
         created_at: Set(clock::now()),
@@ -248,6 +248,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
     let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(()) };
     let now = clock::now();
     let timestamp = now.timestamp();
+    let secret = state.config.data_key.open(&endpoint.secret)?;
     let outcome = match check_url(state, &endpoint.url).await {
         Err(_) => Err((None, "destination refused (private or invalid address)".to_string())),
         Ok(url) => http
@@ -255,7 +256,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
             .header("content-type", "application/json")
             .header("x-onestop-event-id", delivery.id.to_string())
             .header("x-onestop-event-type", delivery.event_type.as_str())
-            .header("x-onestop-signature", signature(&endpoint.secret, timestamp, &delivery.payload))
+            .header("x-onestop-signature", signature(&secret, timestamp, &delivery.payload))
             .body(delivery.payload.clone())
             .send()
             .await
@@ -330,4 +331,25 @@ async fn record_failure(state: &AppState, endpoint: &webhook_endpoint::Model) ->
         state.outbox_wakeup.notify_one();
     }
     Ok(())
+}
+
+/// Seals signing secrets stored in clear by versions before sealing existed (run at start-up;
+/// a no-op once every row is sealed).
+pub async fn seal_legacy_secrets(state: &AppState) -> AppResult<u64> {
+    let legacy = webhook_endpoint::Entity::find().all(&state.db).await?;
+    let mut sealed = 0;
+    for endpoint in legacy.into_iter().filter(|e| !crate::sealed::DataKey::is_sealed(&e.secret)) {
+        let secret = state.config.data_key.seal(&endpoint.secret)?;
+        webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::Secret, sea_orm::sea_query::Expr::value(secret))
+            .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
+            .filter(webhook_endpoint::Column::Secret.eq(endpoint.secret.as_str()))
+            .exec(&state.db)
+            .await?;
+        sealed += 1;
+    }
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed webhook secrets stored in clear");
+    }
+    Ok(sealed)
 }

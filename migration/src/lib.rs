@@ -8,6 +8,7 @@ mod m20261125_000004_documents_and_clients;
 mod m20261125_000005_deadline_notices;
 mod m20261125_000006_webhooks;
 mod m20261126_000007_security_events;
+mod m20261126_000008_sealed_webhook_secrets;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_deadline_notices::Migration),
             Box::new(m20261125_000006_webhooks::Migration),
             Box::new(m20261126_000007_security_events::Migration),
+            Box::new(m20261126_000008_sealed_webhook_secrets::Migration),
         ]
     }
 }

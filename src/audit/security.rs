@@ -136,6 +136,11 @@ impl TripLog {
         if seen.len() > 10_000 {
             seen.retain(|_, at| now.duration_since(*at) < TRIP_WINDOW);
         }
+        if seen.len() > 100_000 {
+            // Trips from more addresses than that in one minute: forget them rather than grow
+            // without bound (at worst some trips are recorded twice).
+            seen.clear();
+        }
         match seen.get(key) {
             Some(at) if now.duration_since(*at) < TRIP_WINDOW => false,
             _ => {

@@ -95,6 +95,22 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let timestamp: i64 = signature.split(',').next().and_then(|t| t.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
     assert_eq!(signature, onestop::webhooks::signature(&secret, timestamp, &body), "HMAC-SHA256 over timestamp and body");
 
+    // The signing secret is sealed at rest; a row left in clear by an older version is read as
+    // it is and sealed at start-up.
+    let stored = || async { app.query_row("SELECT secret FROM webhook_endpoints").await.try_get::<String>("", "secret").expect("secret") };
+    let sealed = stored().await;
+    assert!(sealed.starts_with("v1:") && !sealed.contains(&secret), "sealed: {sealed}");
+    assert_eq!(app.state.config.data_key.open(&sealed).expect("opens"), secret);
+    assert!(onestop::sealed::DataKey::random().open(&sealed).is_err(), "another key does not open it");
+    {
+        use sea_orm::ConnectionTrait;
+        app.state.db.execute_unprepared(&format!("UPDATE webhook_endpoints SET secret = '{secret}'")).await.expect("legacy row");
+    }
+    assert_eq!(onestop::webhooks::seal_legacy_secrets(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
+    let resealed = stored().await;
+    assert!(resealed.starts_with("v1:"));
+    assert_eq!(app.state.config.data_key.open(&resealed).expect("opens"), secret);
+
     // The receiver fails for a while: the claim is retried until it gets through.
     receiver.status.store(500, Ordering::SeqCst);
     let filing = filing_of(&filings, "CUSTOMS");
