@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     both_backends,
     fixtures::filing_data,
-    helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app_with},
+    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app_with},
 };
 
 /// A PostgreSQL cluster of the test's own, in a temporary directory, on a spare port.
@@ -100,18 +100,6 @@ fn nix_ids(user: &str) -> Option<(u32, u32)> {
     Some((id("-u")?, id("-g")?))
 }
 
-async fn gql_at(client: &reqwest::Client, base: &str, query: &str, variables: Value) -> Value {
-    client
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("the server answers instead of hanging")
-        .json()
-        .await
-        .expect("JSON")
-}
-
 const LOGIN: &str = "mutation { login(email: \"nobody@example.cn\", password: \"Whatever-123456\") { accessToken } }";
 const REGISTER: &str = "mutation($e: String!) { registerMerchantUser(email: $e, password: \"Li-Wei-Sichuan-Pepper-2026\", displayName: \"Li\") { id } }";
 
@@ -145,24 +133,24 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself_postgres() {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client");
 
     wait_for_readyz(&client, &base, 200, Duration::from_secs(10)).await;
-    let answer = gql_at(&client, &base, LOGIN, json!({})).await;
+    let answer = gql_at(&base, None, LOGIN, json!({})).await;
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{answer}");
 
     postgres.pg_ctl("stop");
     wait_for_readyz(&client, &base, 503, Duration::from_secs(15)).await;
     for query in [LOGIN, REGISTER] {
-        let answer = gql_at(&client, &base, query, json!({ "e": "outage@example.cn" })).await;
+        let answer = gql_at(&base, None, query, json!({ "e": "outage@example.cn" })).await;
         assert_eq!(answer["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{answer}");
         assert!(answer["errors"][0]["extensions"]["requestId"].is_string(), "points to the log line");
     }
 
     postgres.pg_ctl("start");
     wait_for_readyz(&client, &base, 200, Duration::from_secs(30)).await;
-    let answer = gql_at(&client, &base, LOGIN, json!({})).await;
+    let answer = gql_at(&base, None, LOGIN, json!({})).await;
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "recovered: {answer}");
-    let answer = gql_at(&client, &base, REGISTER, json!({ "e": "after@example.cn" })).await;
+    let answer = gql_at(&base, None, REGISTER, json!({ "e": "after@example.cn" })).await;
     assert!(answer["errors"].is_null(), "writes work again: {answer}");
-    let again = gql_at(&client, &base, REGISTER, json!({ "e": "outage@example.cn" })).await;
+    let again = gql_at(&base, None, REGISTER, json!({ "e": "outage@example.cn" })).await;
     assert!(again["errors"].is_null(), "the refused registration left nothing behind: {again}");
     let _ = stop.send(());
 }

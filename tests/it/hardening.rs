@@ -141,31 +141,12 @@ impl ExtraServer {
     }
 
     async fn me(&self, token: &str) -> Value {
-        reqwest::Client::new()
-            .post(format!("{}/graphql", self.base_url))
-            .bearer_auth(token)
-            .json(&json!({ "query": "{ me { email } }" }))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json")
+        crate::helpers::gql_at(&self.base_url, Some(token), "{ me { email } }", json!({})).await
     }
 
     async fn login(&self, email: &str) -> String {
-        let body: Value = reqwest::Client::new()
-            .post(format!("{}/graphql", self.base_url))
-            .json(&json!({
-                "query": "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-                "variables": { "e": email, "p": crate::helpers::GOOD_PASSWORD },
-            }))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
+        let body = crate::helpers::gql_at(&self.base_url, None, query, json!({ "e": email, "p": crate::helpers::GOOD_PASSWORD })).await;
         body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login: {body}")).to_string()
     }
 }
@@ -352,20 +333,9 @@ async fn logs_never_carry_full_personal_numbers_sqlite() {
     let case = app.create_case(&merchant.token, &["REGISTRATION", "TAX"]).await;
     for filing in case.data()["createCase"]["filings"].as_array().expect("filings") {
         let kind = filing["kind"].as_str().expect("kind");
-        let body: Value = app
-            .client
-            .post(format!("{base}/graphql"))
-            .bearer_auth(&merchant.token)
-            .json(&json!({
-                "query": "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }",
-                "variables": { "id": filing["id"], "v": filing["version"], "d": crate::fixtures::filing_data(kind) },
-            }))
-            .send()
-            .await
-            .expect("post")
-            .json()
-            .await
-            .expect("json");
+        let update = "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }";
+        let variables = json!({ "id": filing["id"], "v": filing["version"], "d": crate::fixtures::filing_data(kind) });
+        let body = crate::helpers::gql_at(&base, Some(&merchant.token), update, variables).await;
         assert!(body["errors"].is_null(), "{body}");
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
