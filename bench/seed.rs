@@ -120,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
                     seq,
                     at: now,
                     actor_id: None,
+                    via_client_id: None,
                     action: action.into(),
                     filing_id,
                     from_status: to.map(|_| "DRAFT".into()),

@@ -16,10 +16,12 @@ use crate::{
 
 #[derive(Clone, Debug)]
 pub enum Scope {
-    /// A merchant's user; `merchant_id` is `None` until the profile is saved.
-    Merchant { user_id: Uuid, merchant_id: Option<Uuid> },
-    /// An officer or supervisor: one agency, some regions.
-    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool },
+    /// A merchant's user; `merchant_id` is `None` until the profile is saved. `via_client`:
+    /// the API client acting for it, if any.
+    Merchant { user_id: Uuid, merchant_id: Option<Uuid>, via_client: Option<Uuid> },
+    /// An officer or supervisor: one agency, some regions (or an agency's API client, acting in
+    /// the name of the admin who created it).
+    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool, via_client: Option<Uuid> },
     /// Reads everything, decides nothing.
     Admin { user_id: Uuid },
 }
@@ -42,13 +44,14 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
                 .filter(merchant::Column::OwnerUserId.eq(user.id))
                 .one(db)
                 .await?;
-            Scope::Merchant { user_id: user.id, merchant_id: merchant.map(|m| m.id) }
+            Scope::Merchant { user_id: user.id, merchant_id: merchant.map(|m| m.id), via_client: None }
         }
         Role::Officer | Role::Supervisor => Scope::Agency {
             user_id: user.id,
             agency: Agency::parse(user.agency.as_deref().unwrap_or_default())?,
             regions: serde_json::from_str(&user.regions).map_err(anyhow::Error::from)?,
             supervisor: role == Role::Supervisor,
+            via_client: None,
         },
         Role::Admin => Scope::Admin { user_id: user.id },
     })
@@ -58,6 +61,14 @@ impl Scope {
     pub fn user_id(&self) -> Uuid {
         match self {
             Self::Merchant { user_id, .. } | Self::Agency { user_id, .. } | Self::Admin { user_id } => *user_id,
+        }
+    }
+
+    /// The API client through which the user acts (for the audit trail).
+    pub fn via_client(&self) -> Option<Uuid> {
+        match self {
+            Self::Merchant { via_client, .. } | Self::Agency { via_client, .. } => *via_client,
+            Self::Admin { .. } => None,
         }
     }
 

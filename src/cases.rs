@@ -134,6 +134,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
         NewEvent {
             case_id: case.id,
             actor_id: Some(scope.user_id()),
+            via_client: scope.via_client(),
             action: "case.created",
             filing_id: None,
             from_status: None,
@@ -301,6 +302,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
             NewEvent {
                 case_id: case.id,
                 actor_id: Some(scope.user_id()),
+                via_client: scope.via_client(),
                 action: Transition::Submit.action(),
                 filing_id: Some(f.id),
                 from_status: Some(FilingStatus::Draft),
@@ -358,6 +360,7 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
             NewEvent {
                 case_id: case.id,
                 actor_id: Some(scope.user_id()),
+                via_client: scope.via_client(),
                 action: Transition::Withdraw.action(),
                 filing_id: Some(f.id),
                 from_status: Some(from),
@@ -430,6 +433,7 @@ pub async fn add_comment(
         NewEvent {
             case_id: case.id,
             actor_id: Some(scope.user_id()),
+            via_client: scope.via_client(),
             action: "comment.added",
             filing_id,
             from_status: None,

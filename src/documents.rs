@@ -140,6 +140,7 @@ pub async fn upload(
             NewEvent {
                 case_id: case.id,
                 actor_id: Some(scope.user_id()),
+                via_client: scope.via_client(),
                 action: "document.uploaded",
                 filing_id,
                 from_status: None,

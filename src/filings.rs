@@ -89,6 +89,7 @@ async fn record(
         NewEvent {
             case_id: target.case.id,
             actor_id: Some(scope.user_id()),
+            via_client: scope.via_client(),
             action,
             filing_id: Some(target.filing.id),
             from_status: Some(from),
@@ -439,6 +440,7 @@ pub async fn approve_filing(
             NewEvent {
                 case_id: target.case.id,
                 actor_id: None,
+                via_client: None,
                 action: "case.completed",
                 filing_id: None,
                 from_status: None,

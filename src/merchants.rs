@@ -81,7 +81,7 @@ pub async fn save_profile(
     scope: &Scope,
     input: MerchantProfileInput,
 ) -> AppResult<merchant::Model> {
-    let Scope::Merchant { user_id, merchant_id } = scope else {
+    let Scope::Merchant { user_id, merchant_id, .. } = scope else {
         return Err(AppError::Forbidden("only a merchant's user has a merchant profile".into()));
     };
     let profile = validate(state, input)?;

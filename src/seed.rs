@@ -66,7 +66,7 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
 /// The demo merchant's company profile (Sichuan, no USCC yet: its first case can include
 /// REGISTRATION).
 async fn demo_profile(state: &AppState, user_id: uuid::Uuid) -> anyhow::Result<()> {
-    let scope = crate::access::Scope::Merchant { user_id, merchant_id: None };
+    let scope = crate::access::Scope::Merchant { user_id, merchant_id: None, via_client: None };
     let input = crate::merchants::MerchantProfileInput {
         name: "成都川味花椒专业合作社 Chengdu Sichuan Pepper Co-op".into(),
         uscc: None,

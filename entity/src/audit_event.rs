@@ -12,6 +12,8 @@ pub struct Model {
     pub seq: i64,
     pub at: DateTimeUtc,
     pub actor_id: Option<Uuid>,
+    /// The API client through which the actor acted (agency systems, merchants' ERPs).
+    pub via_client_id: Option<Uuid>,
     pub action: String,
     pub filing_id: Option<Uuid>,
     pub from_status: Option<String>,

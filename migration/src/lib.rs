@@ -9,6 +9,7 @@ mod m20261125_000005_deadline_notices;
 mod m20261125_000006_webhooks;
 mod m20261126_000007_security_events;
 mod m20261126_000008_sealed_webhook_secrets;
+mod m20261126_000009_audit_via_client;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_webhooks::Migration),
             Box::new(m20261126_000007_security_events::Migration),
             Box::new(m20261126_000008_sealed_webhook_secrets::Migration),
+            Box::new(m20261126_000009_audit_via_client::Migration),
         ]
     }
 }

@@ -24,6 +24,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct NewEvent<'a> {
     pub case_id: Uuid,
     pub actor_id: Option<Uuid>,
+    /// The API client through which the actor acted.
+    pub via_client: Option<Uuid>,
     pub action: &'a str,
     pub filing_id: Option<Uuid>,
     pub from_status: Option<FilingStatus>,
@@ -34,7 +36,7 @@ pub struct NewEvent<'a> {
 fn canonical(event: &audit_event::Model) -> String {
     // Fixed key order (serde_json keeps insertion order only with a feature; build the
     // string from an array of pairs instead).
-    json!([
+    let mut pairs = json!([
         ["case_id", event.case_id.to_string()],
         ["seq", event.seq],
         ["at", event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)],
@@ -44,8 +46,13 @@ fn canonical(event: &audit_event::Model) -> String {
         ["from_status", event.from_status],
         ["to_status", event.to_status],
         ["note", event.note],
-    ])
-    .to_string()
+    ]);
+    // Added later: only events made through an API client carry it, so the events written
+    // before it existed hash exactly as they did.
+    if let (Some(client), Some(list)) = (event.via_client_id, pairs.as_array_mut()) {
+        list.push(json!(["via_client_id", client.to_string()]));
+    }
+    pairs.to_string()
 }
 
 pub fn compute_hash(prev_hash: &str, event: &audit_event::Model) -> String {
@@ -75,6 +82,7 @@ pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<
         seq,
         at,
         actor_id: new.actor_id,
+        via_client_id: new.via_client,
         action: new.action.to_string(),
         filing_id: new.filing_id,
         from_status: new.from_status.map(|s| s.as_str().to_string()),

@@ -190,7 +190,7 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
     }
     if let Some(merchant_id) = client.merchant_id {
         let merchant = merchant::Entity::find_by_id(merchant_id).one(state_db).await?.ok_or_else(revoked)?;
-        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id) });
+        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id), via_client: Some(client.id) });
     }
     let agency = Agency::parse(client.agency.as_deref().unwrap_or_default())?;
     // An agency's client serves all its offices: every region its filings are in.
@@ -202,6 +202,6 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
         .into_tuple()
         .all(state_db)
         .await?;
-    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false })
+    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false, via_client: Some(client.id) })
 }
 

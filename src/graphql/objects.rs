@@ -387,6 +387,10 @@ impl AuditEvent {
         let loader = ctx.data_unchecked::<DataLoader<UserById>>();
         Ok(loader.load_one(actor).await.map_err(load_error)?.map(User))
     }
+    /// The API client the actor acted through (`apiClients { id }`), null for direct use.
+    async fn via_client_id(&self) -> Option<ID> {
+        self.0.via_client_id.map(id)
+    }
     /// e.g. "filing.submitted", "filing.approved".
     async fn action(&self) -> &str {
         &self.0.action

@@ -64,7 +64,7 @@ async fn clients_get_tokens_limited_to_their_scopes_until_revoked(backend: Backe
     assert_eq!(app.gql(CREATE, json!({ "n": "x", "s": ["cases:read"] }), Some(&shop_token)).await.error_code(), "FORBIDDEN", "clients do not make clients");
 
     // An agency's client decides its agency's filings.
-    let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS", "TAX"]).await;
+    let (decided_case, filings) = app.submitted_case(&merchant, &["CUSTOMS", "TAX"]).await;
     let (_, agency_grant) = token(&app, &[("grant_type", "client_credentials"), ("client_id", &id(&customs)), ("client_secret", &secret(&customs))]).await;
     let agency_token = agency_grant["access_token"].as_str().expect("token").to_string();
     let queue = app.gql("{ reviewQueue { nodes { id kind } } }", json!({}), Some(&agency_token)).await;
@@ -74,6 +74,16 @@ async fn clients_get_tokens_limited_to_their_scopes_until_revoked(backend: Backe
     let claimed = app.decide(&agency_token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await;
     assert_eq!(claimed.data()["claimFiling"]["status"], "UNDER_REVIEW");
     assert_eq!(app.create_case(&agency_token, &["TAX"]).await.error_code(), "FORBIDDEN");
+    // The trail names the client the claim came through; the merchant's own submission, none.
+    let all = app.gql("{ apiClients { id clientId } }", json!({}), Some(&admin)).await;
+    let customs_row = all.data()["apiClients"].as_array().expect("list").iter().find(|c| c["clientId"] == id(&customs).as_str()).expect("row")["id"].clone();
+    let trail = app.gql("query($id: ID!) { case(id: $id) { events { action viaClientId } } }", json!({ "id": decided_case }), Some(&merchant.token)).await;
+    let events = trail.data()["case"]["events"].as_array().expect("events").clone();
+    let via = |action: &str| events.iter().find(|e| e["action"] == action).map(|e| e["viaClientId"].clone()).expect("event");
+    assert_eq!(via("filing.claimed"), customs_row);
+    assert_eq!(via("filing.submitted"), Value::Null);
+    let verified = onestop::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
+    assert!(verified.is_ok(), "chains with and without the client verify: {verified:?}");
 
     // Listing and revocation: the revoked client's token stops working at once.
     let clients = app.gql("{ apiClients { clientId name scopes revokedAt } }", json!({}), Some(&merchant.token)).await;
