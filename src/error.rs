@@ -169,7 +169,9 @@ fn database_unreachable(err: &sea_orm::DbErr) -> bool {
         SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
         SqlxError::Protocol(_) | SqlxError::Tls(_) => true,
         SqlxError::Database(db) => {
-            db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+            // 08: connection exceptions; 57P01–03: shutting down or starting; 53300: too many
+            // connections.
+            db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
         }
         _ => false,
     }

@@ -239,7 +239,10 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> AppResult<usiz
     }
     txn.commit().await?;
     for delivery in &due {
-        deliver(state, http, delivery).await?;
+        // One delivery that cannot be recorded must not hold back the others of the batch.
+        if let Err(err) = deliver(state, http, delivery).await {
+            tracing::error!(delivery = %delivery.id, error = %err.detail(), "webhook delivery not recorded");
+        }
     }
     Ok(due.len())
 }
@@ -248,10 +251,13 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
     let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(()) };
     let now = clock::now();
     let timestamp = now.timestamp();
-    let secret = state.config.data_key.open(&endpoint.secret)?;
-    let outcome = match check_url(state, &endpoint.url).await {
-        Err(_) => Err((None, "destination refused (private or invalid address)".to_string())),
-        Ok(url) => http
+    // A secret that does not open (another ONESTOP_DATA_KEY) fails this delivery like a bad
+    // receiver would, instead of stalling the whole batch.
+    let secret = state.config.data_key.open(&endpoint.secret);
+    let outcome = match (check_url(state, &endpoint.url).await, secret) {
+        (_, Err(_)) => Err((None, "the signing secret does not open with ONESTOP_DATA_KEY".to_string())),
+        (Err(_), _) => Err((None, "destination refused (private or invalid address)".to_string())),
+        (Ok(url), Ok(secret)) => http
             .post(url)
             .header("content-type", "application/json")
             .header("x-onestop-event-id", delivery.id.to_string())

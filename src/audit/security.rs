@@ -160,11 +160,15 @@ pub async fn throttle(state: &AppState, key: &str, what: &str, address: Option<I
     }
 }
 
-/// Records a throttle trip (deduplicated) and passes the `RATE_LIMITED` error on.
+/// Records a throttle trip (deduplicated, in the background so the refusal never waits for
+/// the database) and passes the `RATE_LIMITED` error on.
 pub async fn tripped(state: &AppState, what: &str, address: Option<IpAddr>, error: AppError) -> AppError {
     let key = format!("{what}|{}", address.map(|a| a.to_string()).unwrap_or_default());
     if state.trips.first_in_window(&key) {
-        record_or_log(state, SecurityEvent::new(SecurityKind::RateLimitTripped).from(address).detail(what)).await;
+        let (state, what) = (state.clone(), what.to_string());
+        tokio::spawn(async move {
+            record_or_log(&state, SecurityEvent::new(SecurityKind::RateLimitTripped).from(address).detail(&what)).await;
+        });
     }
     error
 }

@@ -74,7 +74,10 @@ async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
     let pool = POOL.get_or_init(|| spawn_pool(default_concurrency()));
     let (done, result) = tokio::sync::oneshot::channel();
     pool.send(Box::new(move || {
-        let _ = done.send(work());
+        // The request gave up (client gone, timeout): do not spend a core on it.
+        if !done.is_closed() {
+            let _ = done.send(work());
+        }
     }))
     .map_err(|_| anyhow!("password hashing pool is gone"))?;
     Ok(result.await.map_err(|_| anyhow!("password hashing failed"))?)

@@ -138,6 +138,8 @@ pub async fn refresh_session(state: &AppState, token: &str, address: Option<std:
     if marked.rows_affected != 1 {
         txn.rollback().await?;
         revoke_family(&state.db, row.family_id).await?;
+        let event = SecurityEvent::new(SecurityKind::RefreshReused).subject(row.user_id).from(address).detail("concurrent reuse; session revoked");
+        security::record_or_log(state, event).await;
         return Err(bad_refresh_token());
     }
     let user = user::Entity::find_by_id(row.user_id)

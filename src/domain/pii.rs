@@ -44,25 +44,40 @@ fn sensitive(token: &str) -> Option<String> {
 }
 
 /// Masks every resident-ID-like or account-like number in free text. Tokens are maximal runs
-/// of ASCII letters, digits and `-`, so parts of UUIDs, hashes and codes are left alone.
+/// of ASCII letters, digits and `-`, so parts of UUIDs, hashes and codes are left alone; an
+/// escape (`\n`, `\t`, `\"`) and a colour code separate tokens, and digits joined to a `.` and
+/// more digits (the fraction of `1.2345670000000003`) are a number, not an account.
 pub fn scrub(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
     let mut out = String::new();
     let mut copied_to = 0;
     let mut token_start = None;
-    // Colour codes (`ESC [ 0 m`) separate tokens; they are not part of them.
     let mut in_escape = false;
+    let mut after_backslash = false;
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
-        if c == '\x1b' {
-            in_escape = true;
-        } else if in_escape && c.is_ascii_alphabetic() {
-            in_escape = false;
-            continue;
+        let mut separator = true;
+        if i < text.len() {
+            if after_backslash {
+                after_backslash = false;
+            } else if c == '\\' {
+                after_backslash = true;
+            } else if c == '\x1b' {
+                in_escape = true;
+            } else if in_escape {
+                in_escape = !c.is_ascii_alphabetic();
+            } else {
+                separator = !(c.is_ascii_alphanumeric() || c == '-');
+            }
         }
-        let in_token = !in_escape && i < text.len() && (c.is_ascii_alphanumeric() || c == '-');
-        match (in_token, token_start) {
-            (true, None) => token_start = Some(i),
-            (false, Some(from)) => {
+        match (separator, token_start) {
+            (false, None) => token_start = Some(i),
+            (true, Some(from)) => {
                 token_start = None;
+                let fraction = from >= 2 && bytes[from - 1] == b'.' && bytes[from - 2].is_ascii_digit();
+                let integer_part = bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+                if fraction || integer_part {
+                    continue;
+                }
                 if let Some(masked) = sensitive(&text[from..i]) {
                     out.push_str(&text[copied_to..from]);
                     out.push_str(&masked);
@@ -111,6 +126,11 @@ mod tests {
         assert!(clean.contains("0192f1c2-7a3b-7c4d-8e5f-123456789012"), "UUIDs untouched");
         assert!(clean.contains("13800138000") && clean.contains("91510100MA6CGUR3KG"));
         assert!(matches!(scrub("nothing here 12345"), Cow::Borrowed(_)));
+        let escaped = r#"{"fields":{"data":"Registration { id: \"510104199001011234\" }\n510104199001011234"},"elapsed_ms":1.2345670000000003}"#;
+        let clean = scrub(escaped);
+        assert!(!clean.contains("510104199001011234"), "{clean}");
+        assert!(clean.contains("1.2345670000000003"), "fractions are numbers: {clean}");
+        assert!(serde_json::from_str::<serde_json::Value>(&clean).is_ok(), "still JSON: {clean}");
         let coloured = "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m510104199001011234\x1b[0m";
         assert_eq!(scrub(coloured), "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m5101**********1234\x1b[0m");
     }

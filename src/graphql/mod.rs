@@ -75,8 +75,14 @@ pub struct ScopeCache(OnceCell<Scope>);
 /// What the caller may reach; UNAUTHENTICATED without a valid login, FORBIDDEN when an
 /// integrator's token lacks the scope the operation needs.
 pub(crate) async fn scope<'a>(ctx: &Context<'a>, need: Need) -> AppResult<&'a Scope> {
+    parts(ctx).1.require_scope(need)?;
+    loaded_scope(ctx).await
+}
+
+/// The caller's scope without asking for an integrator scope: for fields inside objects the
+/// caller already reached (e.g. whether to mask a filing's data).
+pub(crate) async fn loaded_scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> {
     let (state, caller) = parts(ctx);
-    caller.require_scope(need)?;
     let cache = ctx
         .data_opt::<ScopeCache>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;

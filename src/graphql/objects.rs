@@ -199,7 +199,7 @@ impl Filing {
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored filing data unreadable: {e}")))?;
         let data = FilingData::from_stored(kind, stored);
         // In full only for the merchant and the reviewing agency; administrators see it masked.
-        let scope = super::scope(ctx, crate::auth::Need::Read).await?;
+        let scope = super::loaded_scope(ctx).await?;
         Ok(if matches!(scope, crate::access::Scope::Admin { .. }) { data.masked() } else { data })
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {

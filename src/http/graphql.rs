@@ -48,9 +48,12 @@ pub async fn subscriptions(
     state: Data<&AppState>,
     protocol: GraphQLProtocol,
     websocket: WebSocket,
+    req: &Request,
 ) -> impl IntoResponse {
     let schema = schema.clone();
     let state = state.clone();
+    // Operations over the socket are throttled and recorded by address like those over HTTP.
+    let address = crate::http::client_ip(&state, req).map(crate::http::ClientAddress);
     websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
         GraphQLWebSocket::new(stream, schema, protocol)
             .on_connection_init(move |payload| async move {
@@ -68,6 +71,9 @@ pub async fn subscriptions(
                     },
                 };
                 let mut data = async_graphql::Data::default();
+                if let Some(address) = address {
+                    data.insert(address);
+                }
                 data.insert(caller);
                 data.insert(ScopeCache::default());
                 Ok(data)
@@ -159,7 +165,7 @@ pub async fn graphql(
     };
     let asker = Asker {
         caller: caller_from(&state, req.headers()),
-        address: req.remote_addr().as_socket_addr().map(|a| crate::http::ClientAddress(a.ip())),
+        address: crate::http::client_ip(&state, req).map(crate::http::ClientAddress),
         request_id: request_id.0.clone(),
     };
     match batch {

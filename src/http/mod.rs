@@ -21,6 +21,26 @@ pub use request_id::RequestId;
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub std::net::IpAddr);
 
+/// The client's address: the peer, or — with `ONESTOP_TRUST_FORWARDED_FOR`, behind one
+/// trusted proxy — the last `X-Forwarded-For` entry, the one that proxy appended. Earlier
+/// entries are whatever the client chose to send, so they are never used.
+pub fn client_ip(state: &crate::state::AppState, req: &poem::Request) -> Option<std::net::IpAddr> {
+    if state.config.trace.trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
+}
+
 use crate::{graphql::OnestopSchema, state::AppState};
 
 pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {

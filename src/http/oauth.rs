@@ -58,7 +58,7 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
     let Some((client_id, secret)) = credentials else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required");
     };
-    let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let address = crate::http::client_ip(&state, req);
     if let Err(limited) = state.login_throttle.check(&format!("client:{client_id}"), address) {
         let retry_after_secs = match &limited {
             crate::error::AppError::RateLimited { retry_after_secs } => *retry_after_secs,

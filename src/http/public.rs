@@ -69,21 +69,7 @@ impl ScanLimiter {
 }
 
 fn client_address(state: &AppState, req: &Request) -> IpAddr {
-    if state.config.trace.trust_forwarded_for {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(address) = forwarded {
-            return address;
-        }
-    }
-    req.remote_addr()
-        .as_socket_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    crate::http::client_ip(state, req).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 fn wants_json(req: &Request) -> bool {

@@ -14,6 +14,7 @@ both_backends!(
     security_events_are_recorded_with_actor_and_address_hash,
     personal_numbers_are_masked_for_administrators,
     verification_emails_can_be_resent_within_the_throttle,
+    the_client_address_is_the_last_forwarded_entry,
 );
 
 async fn post(app: &TestApp, body: &Value, token: Option<&str>) -> (u16, Value) {
@@ -366,4 +367,26 @@ async fn verification_emails_can_be_resent_within_the_throttle(backend: Backend)
     // The fourth request for one address within the minute is refused.
     assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.data()["resendVerificationEmail"], true);
     assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.error_code(), "RATE_LIMITED");
+}
+
+/// Behind a trusted proxy the address is the entry the proxy appended (the last); what the
+/// client wrote before it is ignored, so it cannot choose its own throttle bucket.
+async fn the_client_address_is_the_last_forwarded_entry(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.trace.trust_forwarded_for = true).await else { return };
+    let admin = app.admin_token().await;
+    let answer: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+        .json(&json!({ "query": "mutation { login(email: \"ghost@example.cn\", password: \"Wrong-Password-123\") { accessToken } }" }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let events = app.gql(EVENTS, json!({ "k": "login.failed" }), Some(&admin)).await;
+    let hash = events.data()["securityEvents"]["nodes"][0]["addressHash"].clone();
+    assert_eq!(hash, onestop::trace::client_hash(&app.state.config.trace, "198.51.100.7").as_str());
 }
