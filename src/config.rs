@@ -68,6 +68,8 @@ pub struct WebhookConfig {
     pub retry_base: Duration,
     /// Consecutive failures after which an endpoint is disabled and its owner emailed.
     pub disable_after: i32,
+    /// How endpoint host names are resolved (the system resolver; tests script it).
+    pub lookup: crate::webhooks::destination::Lookup,
 }
 
 /// What one GraphQL document may ask for.
@@ -386,6 +388,7 @@ impl Config {
                 poll_interval: Duration::from_millis(parse_var("ONESTOP_WEBHOOK_POLL_MS", 1000)?),
                 retry_base: Duration::from_millis(parse_var("ONESTOP_WEBHOOK_RETRY_BASE_MS", 10_000)?),
                 disable_after: parse_var("ONESTOP_WEBHOOK_DISABLE_AFTER", 20)?,
+                lookup: Default::default(),
             },
             data_key,
             limits: QueryLimits {

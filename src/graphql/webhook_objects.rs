@@ -50,7 +50,8 @@ impl WebhookDelivery {
     async fn filing_id(&self) -> ID {
         ID(self.0.filing_id.to_string())
     }
-    /// `pending`, `delivered` or `failed`.
+    /// `pending`, `delivered`, `failed`, or `cancelled` (not sent: the client was revoked or
+    /// the endpoint disabled after the event was queued).
     async fn status(&self) -> &str {
         &self.0.status
     }

@@ -191,6 +191,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             poll_interval: Duration::from_millis(50),
             retry_base: Duration::from_millis(50),
             disable_after: 4,
+            lookup: Default::default(),
         },
         documents: onestop::config::DocumentConfig {
             max_bytes: 200 * 1024,
@@ -417,7 +418,12 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        let row = self.query_row(&format!("SELECT COUNT(*) AS n FROM {table}")).await;
+        self.count_where(table, "1 = 1").await
+    }
+
+    /// Rows of `table` matching a SQL condition.
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
+        let row = self.query_row(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}")).await;
         row.try_get::<i64>("", "n").expect("count")
     }
 }

@@ -18,26 +18,43 @@ use crate::{
 
 both_backends!(webhooks_are_signed_ordered_retried_and_disabled);
 
+/// A webhook receiver: records what it accepts (status 200); answers `status` otherwise, with
+/// `Location: redirect` for a 3xx.
 #[derive(Clone)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(String, String, String)>>>,
-    status: Arc<AtomicU16>,
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<(String, String, String)>>>,
+    pub status: Arc<AtomicU16>,
+    pub redirect: Arc<Mutex<Option<String>>>,
+    /// Every request, accepted or not.
+    pub hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Receiver {
+    pub fn accepted(&self) -> usize {
+        self.got.lock().map(|g| g.len()).unwrap_or(0)
+    }
 }
 
 #[handler]
-async fn hook(req: &Request, body: String, receiver: Data<&Receiver>) -> StatusCode {
+async fn hook(req: &Request, body: String, receiver: Data<&Receiver>) -> poem::Response {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    receiver.hits.fetch_add(1, Ordering::SeqCst);
     let status = receiver.status.load(Ordering::SeqCst);
     if status == 200 {
         if let Ok(mut got) = receiver.got.lock() {
             got.push((header("x-onestop-event-id"), header("x-onestop-signature"), body));
         }
     }
-    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+    let mut response = poem::Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    if let Some(location) = receiver.redirect.lock().ok().and_then(|l| l.clone()) {
+        response = response.header("location", location);
+    }
+    response.finish()
 }
 
-async fn start_receiver() -> (String, Receiver) {
-    let receiver = Receiver { got: Default::default(), status: Arc::new(AtomicU16::new(200)) };
+/// A receiver on 127.0.0.1: its URL and handle.
+pub async fn start_receiver() -> (String, Receiver) {
+    let receiver = Receiver { got: Default::default(), status: Arc::new(AtomicU16::new(200)), redirect: Default::default(), hits: Default::default() };
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind receiver");
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("addr");
     let app = Route::new().at("/hook", post(hook)).data(receiver.clone());
@@ -47,7 +64,7 @@ async fn start_receiver() -> (String, Receiver) {
     (format!("http://{addr}/hook"), receiver)
 }
 
-async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !check() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
@@ -55,7 +72,7 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-async fn client_token(app: &TestApp, merchant_token: &str) -> String {
+pub async fn client_token(app: &TestApp, merchant_token: &str) -> String {
     let created = app
         .gql("mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId clientSecret } }", json!({}), Some(merchant_token))
         .await;
@@ -143,4 +160,20 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     }
     let endpoints = app.gql("{ webhooks { id disabledAt consecutiveFailures } }", json!({}), Some(&token)).await;
     assert!(endpoints.data()["webhooks"][0]["disabledAt"].is_string());
+
+    // What was queued before the endpoint was disabled is not sent once the receiver is back.
+    receiver.status.store(200, Ordering::SeqCst);
+    let accepted = receiver.accepted();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
+        let statuses: Vec<String> = deliveries.data()["webhookDeliveries"].as_array().expect("list").iter().map(|d| d["status"].as_str().unwrap_or_default().to_string()).collect();
+        if !statuses.iter().any(|s| s == "pending") {
+            assert!(statuses.iter().any(|s| s == "cancelled"), "queued deliveries are cancelled: {statuses:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "deliveries stayed pending: {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.accepted(), accepted, "nothing reached the receiver after the endpoint was disabled");
 }

@@ -19,4 +19,5 @@ mod sessions;
 mod story;
 mod sweep;
 mod trace;
+mod webhook_guard;
 mod workflow;

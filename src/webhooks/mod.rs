@@ -7,7 +7,7 @@
 //! retrying with exponential backoff for 24 h (at-least-once). An endpoint that keeps failing
 //! is disabled and its owner emailed.
 
-use std::net::IpAddr;
+pub mod destination;
 
 use chrono::Duration;
 use entity::{api_client, user, webhook_delivery, webhook_endpoint};
@@ -21,6 +21,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use self::destination::GuardedResolver;
 use crate::{
     auth::{Caller, Need, tokens::random_token},
     clock,
@@ -34,6 +35,8 @@ use crate::{
 const PENDING: &str = "pending";
 const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
+/// Not sent: the client was revoked or the endpoint disabled after it was queued.
+const CANCELLED: &str = "cancelled";
 const BATCH: u64 = 20;
 const GIVE_UP_AFTER_HOURS: i64 = 24;
 
@@ -46,36 +49,24 @@ fn client_of(caller: &Caller) -> AppResult<Uuid> {
     }
 }
 
-fn private_address(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80,
-    }
+/// The resolver every destination check and delivery goes through.
+fn resolver(state: &AppState) -> GuardedResolver {
+    GuardedResolver::new(state.config.webhooks.lookup.clone(), state.config.webhooks.allow_private)
 }
 
-/// https only in production; no loopback or private destination unless allowed.
+/// https only in production; never a special-use destination (see `destination`).
 async fn check_url(state: &AppState, raw: &str) -> AppResult<reqwest::Url> {
-    let invalid = |why: &str| AppError::validation("url", why.to_string());
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| invalid("is not a URL"))?;
+    let invalid = |why: String| AppError::validation("url", why);
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| invalid("is not a URL".into()))?;
     match url.scheme() {
         "https" => {}
         "http" if state.config.environment != Environment::Production => {}
-        _ => return Err(invalid("must be an https:// URL")),
+        _ => return Err(invalid("must be an https:// URL".into())),
     }
-    let host = url.host_str().ok_or_else(|| invalid("has no host"))?.to_string();
-    if !state.config.webhooks.allow_private {
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .map(|a| a.map(|s| s.ip()).collect())
-                .unwrap_or_default(),
-        };
-        if host.eq_ignore_ascii_case("localhost") || addresses.iter().any(|ip| private_address(*ip)) {
-            return Err(invalid("must not point to a loopback or private address"));
-        }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials; the signature authenticates deliveries".into()));
     }
+    resolver(state).check_url(&url).await.map_err(|refusal| invalid(format!("is refused: {refusal}")))?;
     Ok(url)
 }
 
@@ -181,7 +172,8 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 }
 
 pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build() {
+    // Names are resolved and checked at connect time by the guarded resolver; no redirects.
+    let client = match resolver(&state).http_client(std::time::Duration::from_secs(10)) {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "webhook worker cannot start");
@@ -249,6 +241,10 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> AppResult<usiz
 
 async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_delivery::Model) -> AppResult<()> {
     let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(()) };
+    let client = api_client::Entity::find_by_id(endpoint.client_row_id).one(&state.db).await?;
+    if endpoint.disabled_at.is_some() || client.is_none_or(|c| c.revoked_at.is_some()) {
+        return cancel(state, delivery).await;
+    }
     let now = clock::now();
     let timestamp = now.timestamp();
     // A secret that does not open (another ONESTOP_DATA_KEY) fails this delivery like a bad
@@ -256,7 +252,8 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
     let secret = state.config.data_key.open(&endpoint.secret);
     let outcome = match (check_url(state, &endpoint.url).await, secret) {
         (_, Err(_)) => Err((None, "the signing secret does not open with ONESTOP_DATA_KEY".to_string())),
-        (Err(_), _) => Err((None, "destination refused (private or invalid address)".to_string())),
+        (Err(AppError::Validation(fields)), _) => Err((None, format!("destination {}", fields.first().map(|f| f.message.as_str()).unwrap_or("refused")))),
+        (Err(err), _) => return Err(err),
         (Ok(url), Ok(secret)) => http
             .post(url)
             .header("content-type", "application/json")
@@ -266,7 +263,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
             .body(delivery.payload.clone())
             .send()
             .await
-            .map_err(|e| (None, e.to_string()))
+            .map_err(|e| (None, error_chain(&e)))
             .and_then(|r| if r.status().is_success() { Ok(r.status().as_u16()) } else { Err((Some(r.status().as_u16()), format!("HTTP {}", r.status()))) }),
     };
     let attempts = delivery.attempts + 1;
@@ -301,6 +298,30 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
             record_failure(state, &endpoint).await?;
         }
     }
+    Ok(())
+}
+
+/// A transport error with its causes ("… dns error: … is a loopback … address").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A delivery queued before its client was revoked or its endpoint disabled is not sent.
+async fn cancel(state: &AppState, delivery: &webhook_delivery::Model) -> AppResult<()> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::Status, Expr::value(CANCELLED))
+        .col_expr(webhook_delivery::Column::LastError, Expr::value("not sent: the API client was revoked or the endpoint disabled"))
+        .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .filter(webhook_delivery::Column::Status.eq(PENDING))
+        .exec(&state.db)
+        .await?;
     Ok(())
 }
 
