@@ -86,7 +86,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
     if unique.contains(&FilingKind::Registration) && merchant.uscc.is_some() {
         return Err(AppError::validation(
             "kinds",
-            "REGISTRATION is not needed: your USCC is on record",
+            "REGISTRATION is not needed: your USCC was verified here",
         ));
     }
     let now = clock::now();
@@ -118,7 +118,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
             paused_remaining_secs: Set(None),
             decision_note: Set(None),
             certificate_number: Set(None),
-            uscc: Set(if kind.needs_uscc() { merchant.uscc.clone() } else { None }),
+            uscc: Set(if kind.needs_uscc() { merchant.known_uscc().map(str::to_string) } else { None }),
             submitted_at: Set(None),
             decided_at: Set(None),
             created_at: Set(now),
@@ -267,10 +267,10 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         if kind == FilingKind::Registration && merchant.uscc.is_some() {
             missing.push(crate::error::FieldError::new(
                 "filings.REGISTRATION",
-                "is not needed: your USCC is on record; withdraw this case and file without it",
+                "is not needed: your USCC was verified here; withdraw this case and file without it",
             ));
         }
-        if kind.needs_uscc() && !has_registration && merchant.uscc.is_none() {
+        if kind.needs_uscc() && !has_registration && merchant.known_uscc().is_none() {
             missing.push(crate::error::FieldError::new(
                 format!("filings.{}.uscc", kind.as_str()),
                 "needs your USCC: give it in the profile or add a REGISTRATION filing",
@@ -293,8 +293,8 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         active.submitted_at = Set(Some(now));
         active.due_at = Set(Some(due));
         active.updated_at = Set(now);
-        if kind.needs_uscc() && merchant.uscc.is_some() {
-            active.uscc = Set(merchant.uscc.clone());
+        if let Some(known) = merchant.known_uscc().filter(|_| kind.needs_uscc()) {
+            active.uscc = Set(Some(known.to_string()));
         }
         let updated = active.update(&txn).await?;
         let event = audit::append(

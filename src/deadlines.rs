@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::{
     cases::filing_line,
     clock,
-    domain::{FilingStatus, Role},
+    domain::FilingStatus,
     error::AppResult,
     notify::{EmailKind, enqueue_email},
     state::AppState,
@@ -104,12 +104,8 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
     let mut sent = 0;
     for f in query.all(&txn).await? {
         let reference = case::Entity::find_by_id(f.case_id).one(&txn).await?.map(|c| c.reference).unwrap_or_default();
-        let supervisors = user::Entity::find()
-            .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
-            .filter(user::Column::Agency.eq(f.agency.as_str()))
-            .filter(user::Column::Regions.contains(format!("\"{}\"", f.region_code)))
-            .all(&txn)
-            .await?;
+        let agency = crate::domain::Agency::parse(&f.agency)?;
+        let supervisors = crate::auth::accounts::supervisors_of(&txn, agency, &[f.region_code.as_str()]).await?;
         for supervisor in &supervisors {
             enqueue_email(
                 &txn,

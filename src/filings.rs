@@ -378,7 +378,7 @@ pub async fn approve_filing(
                 kind.as_str()
             )));
         }
-        if target.merchant.uscc.is_none() {
+        if target.merchant.known_uscc().is_none() {
             return Err(AppError::DependencyNotMet("the merchant has no USCC on record".into()));
         }
     }
@@ -393,18 +393,22 @@ pub async fn approve_filing(
         FilingKind::Registration => {
             if target.merchant.uscc.is_some() {
                 return Err(AppError::Conflict(
-                    "the merchant already holds a USCC; a second registration cannot be approved".into(),
+                    "the merchant already holds a USCC verified here; a second registration cannot be approved".into(),
                 ));
             }
             let company_type = match &data {
                 Some(FilingData::Registration(d)) => d.company_type,
                 _ => CompanyType::LimitedLiability,
             };
-            let issued = issue_uscc(&txn, &target.merchant, company_type).await?;
+            // A declared USCC is verified by this approval and kept; otherwise one is issued.
+            let issued = match &target.merchant.declared_uscc {
+                Some(declared) => verify_declared_uscc(&txn, &target.merchant, declared).await?,
+                None => issue_uscc(&txn, &target.merchant, company_type).await?,
+            };
             copy_uscc(&txn, &target, &siblings, &issued).await?;
             issued
         }
-        FilingKind::Tax => target.merchant.uscc.clone().unwrap_or_default(),
+        FilingKind::Tax => target.merchant.known_uscc().unwrap_or_default().to_string(),
         FilingKind::Customs => {
             let (district, business) = match &data {
                 Some(FilingData::Customs(d)) => (d.customs_district_code.clone(), d.business_type),
@@ -428,7 +432,7 @@ pub async fn approve_filing(
     active.decided_at = Set(Some(clock::now()));
     active.certificate_number = Set(Some(certificate.clone()));
     if kind == FilingKind::Registration || kind.needs_uscc() {
-        active.uscc = Set(Some(if kind == FilingKind::Registration { certificate.clone() } else { target.merchant.uscc.clone().unwrap_or_default() }));
+        active.uscc = Set(Some(if kind == FilingKind::Registration { certificate.clone() } else { target.merchant.known_uscc().unwrap_or_default().to_string() }));
     }
     let saved = save(&txn, active, expected_version).await?;
     let staged = record(&txn, scope, &target, Transition::Approve.action(), from, to, note.as_deref()).await?;
@@ -496,16 +500,8 @@ pub async fn transfer_filing(
     let trail = format!("{old_region} → {region}: {note}");
     let staged = record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
     refresh_status(&txn, &target.case).await?;
-    let supervisors = user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
-        .filter(user::Column::Agency.eq(target.filing.agency.as_str()))
-        .filter(
-            Condition::any()
-                .add(user::Column::Regions.contains(format!("\"{old_region}\"")))
-                .add(user::Column::Regions.contains(format!("\"{region}\""))),
-        )
-        .all(&txn)
-        .await?;
+    let agency = Agency::parse(&target.filing.agency)?;
+    let supervisors = crate::auth::accounts::supervisors_of(&txn, agency, &[old_region.as_str(), region.as_str()]).await?;
     for supervisor in supervisors {
         enqueue_email(
             &txn,
@@ -541,7 +537,10 @@ async fn issue_uscc(txn: &DatabaseTransaction, merchant: &merchant::Model, compa
         let first17 = format!("9{type_char}{}{body}{}", merchant.region_code, organisation_check(&body));
         let check = uscc::check_character(first17.as_bytes()).ok_or_else(|| anyhow::anyhow!("USCC alphabet"))?;
         let code = format!("{first17}{}", check as char);
-        let taken = merchant::Entity::find().filter(merchant::Column::Uscc.eq(code.as_str())).one(txn).await?;
+        let taken = merchant::Entity::find()
+            .filter(Condition::any().add(merchant::Column::Uscc.eq(code.as_str())).add(merchant::Column::DeclaredUscc.eq(code.as_str())))
+            .one(txn)
+            .await?;
         if taken.is_none() {
             merchant::Entity::update_many()
                 .col_expr(merchant::Column::Uscc, Expr::value(code.as_str()))
@@ -553,6 +552,25 @@ async fn issue_uscc(txn: &DatabaseTransaction, merchant: &merchant::Model, compa
         }
     }
     Err(anyhow::anyhow!("could not find a free USCC").into())
+}
+
+/// Approving the registration of a merchant that declared its USCC verifies that code: it
+/// becomes the merchant's USCC (unique among verified codes) and stops being merely declared.
+async fn verify_declared_uscc(txn: &DatabaseTransaction, merchant: &merchant::Model, declared: &str) -> AppResult<String> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::Uscc, Expr::value(declared))
+        .col_expr(merchant::Column::DeclaredUscc, Expr::value(Option::<String>::None))
+        .col_expr(merchant::Column::UpdatedAt, Expr::value(clock::now()))
+        .filter(merchant::Column::Id.eq(merchant.id))
+        .exec(txn)
+        .await
+        .map_err(|err| match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                AppError::Conflict("another merchant's registration already verified this USCC".into())
+            }
+            _ => err.into(),
+        })?;
+    Ok(declared.to_string())
 }
 
 /// GB 11714 check character of an 8-digit organisation code body.

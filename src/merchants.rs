@@ -2,16 +2,17 @@
 
 use async_graphql::InputObject;
 use entity::merchant;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::{
     access::Scope,
+    audit::security::{self, SecurityEvent, SecurityKind},
+    auth::accounts,
     clock,
-    domain::{Email, Uscc, filing_data::ProductCategory, identifiers as id},
+    domain::{Agency, Email, Uscc, filing_data::ProductCategory, identifiers as id},
     error::{AppError, AppResult, Problems},
+    notify::{EmailKind, enqueue_email},
     state::AppState,
 };
 
@@ -65,52 +66,45 @@ fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidPro
     problems.finish(ValidProfile { name, uscc, region_code, address, contact_email, contact_phone, store_urls, categories })
 }
 
-fn uscc_conflict(err: DbErr) -> AppError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            AppError::Conflict("another merchant already holds this USCC".into())
-        }
-        _ => err.into(),
-    }
-}
-
-/// Creates or updates the caller's profile. A USCC on record (given, or issued when
-/// registration was approved) cannot be changed here.
+/// Creates or updates the caller's profile. A USCC issued or verified here cannot be changed
+/// here; a typed one is kept as declared (not verified) and may be corrected until a
+/// registration verifies it. Declaring a code another merchant holds or declares is allowed —
+/// the real holder is never locked out — and the market-regulation supervisors of both
+/// regions are told, with a security event.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn save_profile(
     state: &AppState,
     scope: &Scope,
     input: MerchantProfileInput,
+    address: Option<std::net::IpAddr>,
 ) -> AppResult<merchant::Model> {
     let Scope::Merchant { user_id, merchant_id, .. } = scope else {
         return Err(AppError::Forbidden("only a merchant's user has a merchant profile".into()));
     };
     let profile = validate(state, input)?;
     let now = clock::now();
-    if let Some(uscc) = &profile.uscc {
-        let holder = merchant::Entity::find()
-            .filter(merchant::Column::Uscc.eq(uscc.as_str()))
-            .one(&state.db)
-            .await?;
-        if holder.is_some_and(|h| Some(h.id) != *merchant_id) {
-            return Err(AppError::Conflict("another merchant already holds this USCC".into()));
-        }
-    }
+    let txn = crate::db::begin_write(&state.db).await?;
     let existing = match merchant_id {
-        Some(id) => merchant::Entity::find_by_id(*id).one(&state.db).await?,
+        Some(id) => merchant::Entity::find_by_id(*id).one(&txn).await?,
         None => None,
     };
+    let previously_declared = existing.as_ref().and_then(|m| m.declared_uscc.clone());
     let saved = match existing {
         Some(current) => {
-            let uscc = match (&current.uscc, profile.uscc) {
-                (Some(on_record), Some(given)) if *on_record != given => {
-                    return Err(AppError::validation("uscc", "the USCC on record cannot be changed"));
+            if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
+                if verified != given {
+                    return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
                 }
-                (Some(on_record), _) => Some(on_record.clone()),
-                (None, given) => given,
+            }
+            // Leaving the USCC out keeps what is on record, as it always did.
+            let declared = match (&current.uscc, profile.uscc) {
+                (Some(_), _) => None,
+                (None, Some(given)) => Some(given),
+                (None, None) => current.declared_uscc.clone(),
             };
             let mut active: merchant::ActiveModel = current.into();
             active.name = Set(profile.name);
-            active.uscc = Set(uscc);
+            active.declared_uscc = Set(declared);
             active.region_code = Set(profile.region_code);
             active.address = Set(profile.address);
             active.contact_email = Set(profile.contact_email);
@@ -118,13 +112,14 @@ pub async fn save_profile(
             active.store_urls = Set(json(&profile.store_urls)?);
             active.categories = Set(json(&profile.categories)?);
             active.updated_at = Set(now);
-            active.update(&state.db).await.map_err(uscc_conflict)?
+            active.update(&txn).await?
         }
         None => merchant::ActiveModel {
             id: Set(Uuid::now_v7()),
             owner_user_id: Set(*user_id),
             name: Set(profile.name),
-            uscc: Set(profile.uscc),
+            uscc: Set(None),
+            declared_uscc: Set(profile.uscc),
             region_code: Set(profile.region_code),
             address: Set(profile.address),
             contact_email: Set(profile.contact_email),
@@ -136,11 +131,61 @@ pub async fn save_profile(
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&state.db)
-        .await
-        .map_err(uscc_conflict)?,
+        .insert(&txn)
+        .await?,
     };
+    let alerted = match &saved.declared_uscc {
+        Some(code) if previously_declared.as_ref() != Some(code) => alert_shared_uscc(&txn, state, &saved, code, address).await?,
+        _ => false,
+    };
+    txn.commit().await?;
+    if alerted {
+        state.outbox_wakeup.notify_one();
+    }
     Ok(saved)
+}
+
+/// When `code` is also another merchant's (verified or declared): a security event, and an
+/// email to the market-regulation supervisors of every region involved. True when sent.
+async fn alert_shared_uscc<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    declarer: &merchant::Model,
+    code: &str,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<bool> {
+    let others = merchant::Entity::find()
+        .filter(merchant::Column::Id.ne(declarer.id))
+        .filter(Condition::any().add(merchant::Column::Uscc.eq(code)).add(merchant::Column::DeclaredUscc.eq(code)))
+        .all(db)
+        .await?;
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let detail = format!(
+        "USCC {code} declared by merchant {}; also {}",
+        declarer.id,
+        others.iter().map(|o| format!("{} by merchant {}", if o.uscc.as_deref() == Some(code) { "verified" } else { "declared" }, o.id)).collect::<Vec<_>>().join(", ")
+    );
+    let event = SecurityEvent::new(SecurityKind::UsccDeclaredTwice).actor(declarer.owner_user_id).subject(declarer.id).from(address).detail(&detail);
+    security::record(db, state, event).await?;
+    let mut regions: Vec<&str> = std::iter::once(declarer.region_code.as_str()).chain(others.iter().map(|o| o.region_code.as_str())).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let holders: Vec<serde_json::Value> = std::iter::once(declarer)
+        .chain(others.iter())
+        .map(|m| serde_json::json!({
+            "name": m.name, "region": m.region_code,
+            "status": if m.uscc.as_deref() == Some(code) { "verified" } else { "declared" },
+            "status_zh": if m.uscc.as_deref() == Some(code) { "已核验" } else { "自行申报" },
+        }))
+        .collect();
+    for supervisor in accounts::supervisors_of(db, Agency::MarketRegulation, &regions).await? {
+        let context = serde_json::json!({ "display_name": supervisor.display_name, "uscc": code, "holders": holders });
+        enqueue_email(db, &state.templates, &supervisor.email, EmailKind::UsccDeclaredTwice, context).await?;
+    }
+    tracing::warn!(merchant = %declarer.id, others = others.len(), "a USCC is declared by more than one merchant");
+    Ok(true)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> AppResult<String> {

@@ -77,7 +77,7 @@ async fn demo_profile(state: &AppState, user_id: uuid::Uuid) -> anyhow::Result<(
         store_urls: Some(vec!["https://shop.example.cn/sichuan-pepper".into()]),
         categories: Some(vec![crate::domain::filing_data::ProductCategory::Agricultural]),
     };
-    crate::merchants::save_profile(state, &scope, input)
+    crate::merchants::save_profile(state, &scope, input, None)
         .await
         .map_err(|e| anyhow::anyhow!(e.detail()))?;
     Ok(())

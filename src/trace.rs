@@ -160,7 +160,8 @@ pub struct TraceData {
 }
 
 impl TraceData {
-    /// Registration approved (which records the USCC) or a USCC given in the profile.
+    /// A REGISTRATION of this merchant was approved here: its USCC was issued or verified.
+    /// A USCC merely typed into the profile does not count.
     pub fn merchant_verified(&self) -> bool {
         self.merchant.uscc.is_some()
     }

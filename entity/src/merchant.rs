@@ -10,9 +10,12 @@ pub struct Model {
     #[sea_orm(unique)]
     pub owner_user_id: Uuid,
     pub name: String,
-    /// Unified Social Credit Code, given by the merchant or issued on registration approval.
+    /// The Unified Social Credit Code issued here, or verified here by an approved REGISTRATION.
     #[sea_orm(unique)]
     pub uscc: Option<String>,
+    /// A USCC the merchant typed into its profile and nothing here has verified yet; not
+    /// unique (another merchant may claim the same code).
+    pub declared_uscc: Option<String>,
     pub region_code: String,
     pub address: String,
     pub contact_email: String,
@@ -33,3 +36,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The USCC the merchant is known by: verified here, else as declared.
+    pub fn known_uscc(&self) -> Option<&str> {
+        self.uscc.as_deref().or(self.declared_uscc.as_deref())
+    }
+}

@@ -17,6 +17,8 @@ pub struct Model {
     pub findings: Option<String>,
     pub checked_at: DateTimeUtc,
     pub officer_id: Uuid,
+    /// The recording officer's agency (what public views name instead of the officer).
+    pub agency: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261125_000006_webhooks;
 mod m20261126_000007_security_events;
 mod m20261126_000008_sealed_webhook_secrets;
 mod m20261126_000009_audit_via_client;
+mod m20261126_000010_declared_uscc;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_security_events::Migration),
             Box::new(m20261126_000008_sealed_webhook_secrets::Migration),
             Box::new(m20261126_000009_audit_via_client::Migration),
+            Box::new(m20261126_000010_declared_uscc::Migration),
         ]
     }
 }

@@ -30,10 +30,14 @@ pub enum SecurityKind {
     ApiClientCreated,
     ApiClientRevoked,
     RateLimitTripped,
+    /// A merchant declared a USCC another merchant holds or declares.
+    UsccDeclaredTwice,
+    /// Someone tried to sign up with the email of an existing account.
+    SignupWithExistingEmail,
 }
 
 impl SecurityKind {
-    pub const ALL: [SecurityKind; 8] = [
+    pub const ALL: [SecurityKind; 10] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::RefreshReused,
@@ -42,6 +46,8 @@ impl SecurityKind {
         Self::ApiClientCreated,
         Self::ApiClientRevoked,
         Self::RateLimitTripped,
+        Self::UsccDeclaredTwice,
+        Self::SignupWithExistingEmail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +60,8 @@ impl SecurityKind {
             Self::ApiClientCreated => "api_client.created",
             Self::ApiClientRevoked => "api_client.revoked",
             Self::RateLimitTripped => "rate_limit.tripped",
+            Self::UsccDeclaredTwice => "uscc.declared_twice",
+            Self::SignupWithExistingEmail => "signup.existing_email",
         }
     }
 
@@ -163,7 +171,7 @@ pub async fn throttle(state: &AppState, key: &str, what: &str, address: Option<I
 /// Records a throttle trip (deduplicated, in the background so the refusal never waits for
 /// the database) and passes the `RATE_LIMITED` error on.
 pub async fn tripped(state: &AppState, what: &str, address: Option<IpAddr>, error: AppError) -> AppError {
-    let key = format!("{what}|{}", address.map(|a| a.to_string()).unwrap_or_default());
+    let key = format!("{what}|{}", address.map(|a| crate::http::rate_key(a).to_string()).unwrap_or_default());
     if state.trips.first_in_window(&key) {
         let (state, what) = (state.clone(), what.to_string());
         tokio::spawn(async move {

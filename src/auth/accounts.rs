@@ -379,7 +379,7 @@ pub async fn create_officer(
             "display_name": name,
             "role_zh": role_zh,
             "role_en": role_en,
-            "agency_zh": agency_name_zh(input.agency),
+            "agency_zh": input.agency.label().zh,
             "agency_en": input.agency.as_str(),
             "regions": regions.join(", "),
             "link": state.link("/reset-password", &token),
@@ -392,16 +392,6 @@ pub async fn create_officer(
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(user)
-}
-
-fn agency_name_zh(agency: Agency) -> &'static str {
-    match agency {
-        Agency::MarketRegulation => "市场监督管理局",
-        Agency::Customs => "海关",
-        Agency::Inspection => "检验检疫",
-        Agency::Tax => "税务局",
-        Agency::ForeignExchange => "外汇管理局",
-    }
 }
 
 /// Bootstraps an ADMIN (CLI `create-admin`). The address counts as verified: the operator
@@ -436,6 +426,21 @@ pub async fn create_admin(
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(admin)
+}
+
+/// The supervisors of `agency` whose regions include any of `regions`.
+pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions: &[&str]) -> AppResult<Vec<user::Model>> {
+    let mut covering = sea_orm::Condition::any();
+    for region in regions {
+        // `regions` is a JSON array of quoted codes; the quotes make the match exact.
+        covering = covering.add(user::Column::Regions.contains(format!("\"{region}\"")));
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
+        .filter(user::Column::Agency.eq(agency.as_str()))
+        .filter(covering)
+        .all(db)
+        .await?)
 }
 
 pub async fn find_user(state: &AppState, id: Uuid) -> AppResult<Option<user::Model>> {

@@ -1,6 +1,6 @@
 //! Throttling of the authentication endpoints (login, password reset, the OAuth token
 //! endpoint): token buckets per account key (`login:…`, `reset:…`, `client:…`) and per client
-//! address (governor). Buckets refill, so an attacker can slow an account down but never lock
+//! address — an IPv6 address by its /64 — (governor). Buckets refill, so an attacker can slow an account down but never lock
 //! it out for good.
 
 use std::{
@@ -46,7 +46,7 @@ impl LoginThrottle {
             retry_after_secs: not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1),
         };
         if let Some(address) = address {
-            self.per_address.check_key(&address).map_err(|n| {
+            self.per_address.check_key(&crate::http::rate_key(address)).map_err(|n| {
                 tracing::warn!("login throttled for a client address");
                 wait(n)
             })?;

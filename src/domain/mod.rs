@@ -4,6 +4,7 @@
 pub mod email;
 pub mod filing_data;
 pub mod identifiers;
+pub mod labels;
 pub mod password;
 pub mod pii;
 pub mod region;

@@ -110,6 +110,21 @@ impl std::io::Write for ScrubbingStderr {
     }
 }
 
+/// A name shown in part: enough for someone holding the document to recognise it, not enough
+/// to build a register from. Long names keep two characters at each end, short ones the first.
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.trim().chars().collect();
+    let n = chars.len();
+    let (head, tail) = match n {
+        0 => return String::new(),
+        1..=4 => (1, 0),
+        5..=7 => (2, 1),
+        _ => (2, 2),
+    };
+    let hidden = n - head - tail;
+    chars[..head].iter().chain(std::iter::repeat_n(&'*', hidden)).chain(chars[n - tail..].iter()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +148,15 @@ mod tests {
         assert!(serde_json::from_str::<serde_json::Value>(&clean).is_ok(), "still JSON: {clean}");
         let coloured = "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m510104199001011234\x1b[0m";
         assert_eq!(scrub(coloured), "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m5101**********1234\x1b[0m");
+    }
+
+    #[test]
+    fn names_are_shown_in_part() {
+        assert_eq!(mask_name("成都川味花椒合作社"), "成都*****作社");
+        assert_eq!(mask_name("李伟"), "李*");
+        assert_eq!(mask_name("汉源花椒"), "汉***");
+        assert_eq!(mask_name("Sichuan Pepper Co"), "Si*************Co");
+        assert_eq!(mask_name("王"), "王");
+        assert_eq!(mask_name(""), "");
     }
 }

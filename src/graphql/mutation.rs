@@ -113,7 +113,7 @@ impl Mutation {
     async fn save_merchant_profile(&self, ctx: &Context<'_>, input: MerchantProfileInput) -> Result<Merchant> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Write).await?;
-        Ok(Merchant(merchants::save_profile(state, scope, input).await?))
+        Ok(Merchant(merchants::save_profile(state, scope, input, super::client_address(ctx)).await?))
     }
 
     /// A new case with one DRAFT filing per kind.

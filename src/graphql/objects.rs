@@ -67,7 +67,12 @@ impl Merchant {
     }
     /// Known or issued Unified Social Credit Code.
     async fn uscc(&self) -> Option<&str> {
-        self.0.uscc.as_deref()
+        self.0.known_uscc()
+    }
+    /// True when the USCC was issued here or verified by an approved REGISTRATION; a USCC
+    /// only typed into the profile is declared, not verified.
+    async fn uscc_verified(&self) -> bool {
+        self.0.uscc.is_some()
     }
     async fn region_code(&self) -> &str {
         &self.0.region_code

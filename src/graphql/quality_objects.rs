@@ -12,7 +12,10 @@ use super::{
     types::User,
 };
 use crate::{
-    domain::filing_data::{Date, ProductCategory, SpotCheckChannel, SpotCheckResult},
+    domain::{
+        Agency,
+        filing_data::{Date, ProductCategory, SpotCheckChannel, SpotCheckResult},
+    },
     error::AppError,
     quality, trace,
 };
@@ -150,21 +153,48 @@ impl TraceView {
     async fn merchant_name(&self) -> &str {
         &self.0.merchant.name
     }
+    /// The USCC the merchant is known by: verified here, or only declared (see
+    /// `merchantVerified`).
     async fn merchant_uscc(&self) -> Option<&str> {
-        self.0.merchant.uscc.as_deref()
+        self.0.merchant.known_uscc()
     }
-    /// Registration approved or USCC on record.
+    /// A REGISTRATION of this merchant was approved here (its USCC issued or verified); a USCC
+    /// only typed into the profile is not.
     async fn merchant_verified(&self) -> bool {
         self.0.merchant_verified()
     }
-    async fn latest_spot_check(&self) -> Option<SpotCheck> {
-        self.0.latest_check.clone().map(SpotCheck)
+    /// Only what the public may see: no officer, no findings, no merchant contact data.
+    async fn latest_spot_check(&self) -> Option<PublicSpotCheck> {
+        self.0.latest_check.clone().map(PublicSpotCheck)
     }
     async fn scan_count(&self) -> i32 {
         i32::try_from(self.0.scan_count).unwrap_or(i32::MAX)
     }
     async fn suspected_counterfeit(&self) -> bool {
         self.0.batch.suspected_counterfeit
+    }
+}
+
+/// A spot check as anyone may see it on a trace page.
+pub struct PublicSpotCheck(spot_check::Model);
+
+#[Object]
+impl PublicSpotCheck {
+    async fn channel(&self) -> Result<SpotCheckChannel> {
+        Ok(SpotCheckChannel::parse(&self.0.channel)?)
+    }
+    async fn result(&self) -> Result<SpotCheckResult> {
+        Ok(SpotCheckResult::parse(&self.0.result)?)
+    }
+    async fn checked_at(&self) -> DateTime<Utc> {
+        self.0.checked_at
+    }
+    /// The agency that checked (never the officer).
+    async fn agency(&self) -> Result<Agency> {
+        Ok(Agency::parse(&self.0.agency)?)
+    }
+    async fn region_code(&self) -> &str {
+        &self.0.region_code
     }
 }
 

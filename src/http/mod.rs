@@ -41,6 +41,23 @@ pub fn client_ip(state: &crate::state::AppState, req: &poem::Request) -> Option<
     req.remote_addr().as_socket_addr().map(|a| a.ip())
 }
 
+/// The key an address is throttled under: an IPv6 address by its /64 (one subscriber usually
+/// holds a whole /64, so per-address limits on full IPv6 addresses are no limit at all), an
+/// IPv4 address — also written IPv4-mapped — as it is.
+pub fn rate_key(address: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 use crate::{graphql::OnestopSchema, state::AppState};
 
 pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {

@@ -29,6 +29,10 @@ pub enum EmailKind {
     WebhookDisabled,
     /// To the merchant: a quality spot check failed.
     SpotCheckFailed,
+    /// To market-regulation supervisors: two merchants claim one USCC.
+    UsccDeclaredTwice,
+    /// To an account's owner: someone tried to sign up with its address.
+    SignupAttempted,
 }
 
 impl EmailKind {
@@ -39,6 +43,8 @@ impl EmailKind {
             Self::OfficerInvitation => "officer_invitation",
             Self::SpotCheckFailed => "spot_check_failed",
             Self::WebhookDisabled => "webhook_disabled",
+            Self::UsccDeclaredTwice => "uscc_declared_twice",
+            Self::SignupAttempted => "signup_attempted",
             _ => "case_update",
         }
     }
@@ -60,6 +66,8 @@ impl EmailKind {
             Self::DeadlinePassed => "审核已超期 {{ reference }} / Review deadline passed — {{ reference }}",
             Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
             Self::WebhookDisabled => "Webhook 已停用 / Your webhook endpoint was disabled",
+            Self::UsccDeclaredTwice => "统一社会信用代码被重复申报 {{ uscc }} / A USCC is claimed by more than one merchant",
+            Self::SignupAttempted => "有人尝试用您的邮箱注册 / Someone tried to sign up with your address",
         }
     }
 
@@ -114,6 +122,10 @@ impl Templates {
         template!(env, "spot_check_failed.html");
         template!(env, "webhook_disabled.txt");
         template!(env, "webhook_disabled.html");
+        template!(env, "uscc_declared_twice.txt");
+        template!(env, "uscc_declared_twice.html");
+        template!(env, "signup_attempted.txt");
+        template!(env, "signup_attempted.html");
         Ok(Self { env })
     }
 

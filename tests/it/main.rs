@@ -6,10 +6,12 @@ mod helpers;
 mod hooks;
 mod integrators;
 mod live;
+mod migrations;
 mod smtp;
 
 mod access;
 mod accounts;
+mod declared_uscc;
 mod documents;
 mod faults;
 mod hardening;

@@ -1,0 +1,102 @@
+//! Data migrations, run on rows written under the schema before them (both databases).
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
+use uuid::Uuid;
+
+use crate::{
+    both_backends,
+    helpers::{Backend, TestDb},
+};
+
+both_backends!(typed_usccs_become_declared_and_spot_checks_get_their_agency);
+
+/// Inserts one row with bound values (placeholders as the backend writes them).
+async fn insert(db: &DatabaseConnection, table: &str, row: &[(&str, Value)]) {
+    let backend = db.get_database_backend();
+    let columns: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
+    let marks: Vec<String> = (1..=row.len()).map(|i| if backend == DbBackend::Postgres { format!("${i}") } else { "?".into() }).collect();
+    let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), marks.join(", "));
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, row.iter().map(|(_, v)| v.clone())))
+        .await
+        .unwrap_or_else(|e| panic!("insert into {table}: {e}"));
+}
+
+async fn user(db: &DatabaseConnection, email: &str, role: &str, agency: Option<&str>) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    insert(db, "users", &[
+        ("id", id.into()), ("email", email.into()), ("display_name", "x".into()), ("role", role.into()),
+        ("agency", agency.map(str::to_string).into()), ("regions", "[\"510100\"]".into()),
+        ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+    id
+}
+
+async fn merchant(db: &DatabaseConnection, owner: Uuid, uscc: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    insert(db, "merchants", &[
+        ("id", id.into()), ("owner_user_id", owner.into()), ("name", "m".into()), ("uscc", uscc.into()),
+        ("region_code", "510100".into()), ("address", "a".into()), ("contact_email", "m@example.cn".into()),
+        ("contact_phone", "+8613800000000".into()), ("store_urls", "[]".into()), ("categories", "[]".into()),
+        ("risk_level", 0i32.into()), ("pass_streak", 0i32.into()), ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+    id
+}
+
+async fn approved_registration(db: &DatabaseConnection, merchant: Uuid, uscc: &str) {
+    let (case, now) = (Uuid::now_v7(), chrono::Utc::now());
+    insert(db, "cases", &[
+        ("id", case.into()), ("reference", format!("510100-2026-{}", &case.simple().to_string()[..6]).into()),
+        ("merchant_id", merchant.into()), ("region_code", "510100".into()), ("status", "COMPLETED".into()),
+        ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+    insert(db, "filings", &[
+        ("id", Uuid::now_v7().into()), ("case_id", case.into()), ("kind", "REGISTRATION".into()),
+        ("agency", "MARKET_REGULATION".into()), ("status", "APPROVED".into()), ("version", 5i32.into()),
+        ("region_code", "510100".into()), ("certificate_number", uscc.into()), ("uscc", uscc.into()),
+        ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+}
+
+async fn text(db: &DatabaseConnection, sql: &str) -> Option<String> {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_string())).await.expect("query").expect("row");
+    row.try_get::<Option<String>>("", "v").expect("column v")
+}
+
+async fn typed_usccs_become_declared_and_spot_checks_get_their_agency(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    // The schema as it was before the review fixes (nine migrations).
+    Migrator::up(&db, Some(9)).await.expect("migrate to 9");
+    let typed_owner = user(&db, "typed@example.cn", "MERCHANT", None).await;
+    let typed = merchant(&db, typed_owner, "91510100MA6CGUR3KG").await;
+    let issued_owner = user(&db, "issued@example.cn", "MERCHANT", None).await;
+    let issued = merchant(&db, issued_owner, "91510100MA61234567").await;
+    approved_registration(&db, issued, "91510100MA61234567").await;
+    let officer = user(&db, "customs@gov.cn", "OFFICER", Some("CUSTOMS")).await;
+    let check = Uuid::now_v7();
+    insert(&db, "spot_checks", &[
+        ("id", check.into()), ("merchant_id", typed.into()), ("channel", "ONLINE".into()), ("category", "FOOD".into()),
+        ("region_code", "510100".into()), ("result", "PASS".into()), ("checked_at", chrono::Utc::now().into()), ("officer_id", officer.into()),
+    ])
+    .await;
+
+    Migrator::up(&db, None).await.expect("migrate to the end");
+    let of = |id: Uuid| match backend {
+        Backend::Postgres => format!("'{id}'"),
+        Backend::Sqlite => format!("X'{}'", id.simple()),
+    };
+    let column = |col: &str, table: &str, id: Uuid| format!("SELECT {col} AS v FROM {table} WHERE id = {}", of(id));
+    assert_eq!(text(&db, &column("uscc", "merchants", typed)).await, None, "a typed code is no longer verified");
+    assert_eq!(text(&db, &column("declared_uscc", "merchants", typed)).await.as_deref(), Some("91510100MA6CGUR3KG"));
+    assert_eq!(text(&db, &column("uscc", "merchants", issued)).await.as_deref(), Some("91510100MA61234567"), "an approved registration keeps it");
+    assert_eq!(text(&db, &column("declared_uscc", "merchants", issued)).await, None);
+    assert_eq!(text(&db, &column("agency", "spot_checks", check)).await.as_deref(), Some("CUSTOMS"), "the recording officer's agency");
+    db.close().await.ok();
+}
