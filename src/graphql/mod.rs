@@ -89,6 +89,42 @@ pub(crate) async fn loaded_scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> 
     cache.0.get_or_try_init(|| access::load_scope(&state.db, caller)).await
 }
 
+/// The scope an integrator's token needs to read an object's fields, checked on the object
+/// (`#[Object(guard = "Reads::CASES")]`) rather than at the entry point: a token that reached a
+/// filing through `approveFiling` with only `decisions:write` does not reach its case, merchant
+/// or data. Users' tokens carry every scope of their role and pass.
+pub(crate) struct Reads(&'static [Need]);
+
+impl Reads {
+    /// Case-workflow objects: `cases:read`.
+    pub const CASES: Self = Self(&[Need::Read]);
+    /// Product batches: `cases:read` or `trace:write` (the client that registered them).
+    pub const BATCHES: Self = Self(&[Need::Read, Need::Trace]);
+}
+
+impl async_graphql::Guard for Reads {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let caller = parts(ctx).1;
+        let mut outcome = Ok(());
+        for need in self.0 {
+            outcome = caller.require_scope(*need);
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        Ok(outcome?)
+    }
+}
+
+/// For the few fields any holder of the object may read (its id, and a decision's outcome).
+pub(crate) struct Anyone;
+
+impl async_graphql::Guard for Anyone {
+    async fn check(&self, _ctx: &Context<'_>) -> async_graphql::Result<()> {
+        Ok(())
+    }
+}
+
 /// Parses a GraphQL `ID` argument as a UUID, naming the argument when it is malformed.
 pub(crate) fn uuid_arg(field: &str, id: &async_graphql::ID) -> AppResult<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| AppError::validation(field, "is not a valid ID"))

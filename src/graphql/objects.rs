@@ -57,8 +57,9 @@ pub fn filing_connection(page: Page<filing::Model>) -> FilingConnection {
 
 pub struct Merchant(pub merchant::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::CASES")]
 impl Merchant {
+    #[graphql(guard = "super::Anyone")]
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -108,8 +109,9 @@ impl Merchant {
 
 pub struct Case(pub case::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::CASES")]
 impl Case {
+    #[graphql(guard = "super::Anyone")]
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -166,8 +168,11 @@ impl Case {
 
 pub struct Filing(pub filing::Model);
 
-#[Object]
+/// Beyond its id, status, version and certificate number (the outcome of a decision), a
+/// filing is read with `cases:read`.
+#[Object(guard = "super::Reads::CASES")]
 impl Filing {
+    #[graphql(guard = "super::Anyone")]
     async fn id(&self) -> ID {
         id(self.0.id)
     }
@@ -182,10 +187,12 @@ impl Filing {
     async fn agency(&self) -> Result<Agency> {
         Ok(Agency::parse(&self.0.agency)?)
     }
+    #[graphql(guard = "super::Anyone")]
     async fn status(&self) -> Result<FilingStatus> {
         Ok(FilingStatus::parse(&self.0.status)?)
     }
     /// Send it back as `expectedVersion` with the next change.
+    #[graphql(guard = "super::Anyone")]
     async fn version(&self) -> i32 {
         self.0.version
     }
@@ -222,6 +229,7 @@ impl Filing {
         self.0.decision_note.as_deref()
     }
     /// USCC / customs code / inspection no. / FX list no. once APPROVED.
+    #[graphql(guard = "super::Anyone")]
     async fn certificate_number(&self) -> Option<&str> {
         self.0.certificate_number.as_deref()
     }
@@ -378,7 +386,7 @@ impl FilingData {
 
 pub struct AuditEvent(pub audit_event::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::CASES")]
 impl AuditEvent {
     async fn id(&self) -> ID {
         id(self.0.id)
@@ -420,7 +428,7 @@ impl AuditEvent {
 
 pub struct Comment(pub comment::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::CASES")]
 impl Comment {
     async fn id(&self) -> ID {
         id(self.0.id)
@@ -443,6 +451,7 @@ impl Comment {
 
 /// A document attached to a case; download it at `GET /documents/{id}`.
 #[derive(SimpleObject)]
+#[graphql(guard = "super::Reads::CASES")]
 pub struct Document {
     pub id: ID,
     pub filename: String,

@@ -32,7 +32,7 @@ async fn merchant_of(ctx: &Context<'_>, merchant_id: uuid::Uuid) -> Result<Merch
 
 pub struct ProductBatch(pub product_batch::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::BATCHES")]
 impl ProductBatch {
     async fn id(&self) -> ID {
         id(self.0.id)
@@ -80,7 +80,7 @@ impl ProductBatch {
 
 pub struct SpotCheck(pub spot_check::Model);
 
-#[Object]
+#[Object(guard = "super::Reads::CASES")]
 impl SpotCheck {
     async fn id(&self) -> ID {
         id(self.0.id)

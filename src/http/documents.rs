@@ -9,7 +9,7 @@ use poem::{
 use uuid::Uuid;
 
 use super::graphql::caller_from;
-use crate::{access, documents, error::AppError, state::AppState};
+use crate::{access, auth::Need, documents, error::AppError, state::AppState};
 
 /// RFC 5987 encoding of a file name for `filename*=UTF-8''…`.
 fn encode_filename(name: &str) -> String {
@@ -25,6 +25,11 @@ fn encode_filename(name: &str) -> String {
 pub async fn download(req: &Request, Path(id): Path<String>, state: Data<&AppState>) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else { return StatusCode::BAD_REQUEST.into_response() };
     let caller = caller_from(&state, req.headers());
+    // Documents are case data: an integrator's token needs `cases:read` (checked before
+    // anything about the document is looked up).
+    if caller.require_user().is_ok() && caller.require_scope(Need::Read).is_err() {
+        return StatusCode::FORBIDDEN.into_response();
+    }
     let result = match access::load_scope(&state.db, &caller).await {
         Ok(scope) => documents::download(&state, &scope, id).await,
         Err(err) => Err(err),

@@ -12,7 +12,7 @@ both_backends!(documents_are_checked_stored_and_served_to_those_who_may_see_them
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-pretend-image-bytes";
 
-async fn upload(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, name: &str, bytes: Vec<u8>) -> (u16, Gql) {
+pub async fn upload(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, name: &str, bytes: Vec<u8>) -> (u16, Gql) {
     let operations = json!({
         "query": "mutation($c: ID!, $f: ID, $file: Upload!) { uploadDocument(caseId: $c, filingId: $f, file: $file) { id filename contentType size sha256 filingId } }",
         "variables": { "c": case_id, "f": filing_id, "file": null },

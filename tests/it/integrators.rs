@@ -8,9 +8,24 @@ use crate::{
     helpers::{Backend, TestApp, spawn_app},
 };
 
-both_backends!(clients_get_tokens_limited_to_their_scopes_until_revoked, a_repeated_idempotency_key_replays_instead_of_repeating);
+both_backends!(
+    clients_get_tokens_limited_to_their_scopes_until_revoked,
+    a_repeated_idempotency_key_replays_instead_of_repeating,
+    scopes_are_checked_on_every_object_not_only_the_entry_point,
+);
 
 const CREATE: &str = "mutation($n: String!, $s: [String!]!, $m: ID, $a: Agency) { createApiClient(name: $n, scopes: $s, merchantId: $m, agency: $a) { clientId clientSecret name scopes } }";
+
+/// A client with `scopes` (an agency's when `agency` is given, else the merchant's) and a
+/// token for it.
+async fn client_with(app: &TestApp, creator: &str, scopes: &[&str], agency: Option<&str>) -> String {
+    let created = app.gql(CREATE, json!({ "n": "client", "s": scopes, "a": agency }), Some(creator)).await;
+    let c = &created.data()["createApiClient"];
+    let form = [("grant_type", "client_credentials"), ("client_id", c["clientId"].as_str().expect("id")), ("client_secret", c["clientSecret"].as_str().expect("secret"))];
+    let (status, body) = token(app, &form).await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().expect("token").to_string()
+}
 
 async fn token(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
     let response = app.client.post(app.url("/oauth/token")).form(form).send().await.expect("token");
@@ -130,4 +145,64 @@ async fn a_repeated_idempotency_key_replays_instead_of_repeating(backend: Backen
     let (other_key, _) = send("order-2026-0002", json!(["INSPECTION"])).await;
     assert_ne!(other_key["data"]["createCase"]["id"], first["data"]["createCase"]["id"]);
     assert_eq!(app.count("cases").await, 2);
+}
+
+async fn scopes_are_checked_on_every_object_not_only_the_entry_point(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("scoped@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let admin = app.admin_token().await;
+    let decider = client_with(&app, &admin, &["decisions:write"], Some("CUSTOMS")).await;
+    let (case_id, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let filing = filing_of(&filings, "CUSTOMS");
+    let id = filing["id"].as_str().expect("id");
+
+    // The decision's outcome is readable; the case, merchant and data behind it are not.
+    let claimed = app.gql(
+        "mutation($id: ID!, $v: Int!) { claimFiling(id: $id, expectedVersion: $v) { id status version case { merchant { name contactEmail } } } }",
+        json!({ "id": id, "v": filing["version"] }),
+        Some(&decider),
+    ).await;
+    assert_eq!(claimed.0["data"]["claimFiling"]["status"], "UNDER_REVIEW", "the decision itself went through");
+    assert_eq!(claimed.error_code(), "FORBIDDEN");
+    assert!(claimed.0["data"]["claimFiling"]["case"].is_null());
+    let version = claimed.0["data"]["claimFiling"]["version"].as_i64().expect("version");
+    for selection in ["data { __typename }", "assignee { email }", "decisionNote", "case { id }"] {
+        let approved = app.gql(
+            &format!("mutation($id: ID!, $v: Int!) {{ approveFiling(id: $id, expectedVersion: $v) {{ id status version certificateNumber {selection} }} }}"),
+            json!({ "id": id, "v": version + 10 }),
+            Some(&decider),
+        ).await;
+        assert_eq!(approved.error_code(), "VERSION_CONFLICT", "{selection}: the write is checked first");
+        let read = app.gql(&format!("{{ reviewQueue {{ nodes {{ id {selection} }} }} }}"), json!({}), Some(&decider)).await;
+        assert_eq!(read.error_code(), "FORBIDDEN", "{selection} needs cases:read");
+    }
+    let approved = app.decide(&decider, "approveFiling", id, version, None).await;
+    assert_eq!(approved.error_code(), "FORBIDDEN", "FILING_FIELDS reach the assignee");
+    assert_eq!(approved.0["data"]["approveFiling"]["status"], "APPROVED");
+    assert!(approved.0["data"]["approveFiling"]["certificateNumber"].is_string(), "the outcome is there");
+
+    // A trace client registers batches and reads them, but not the merchant behind them.
+    let tracer = client_with(&app, &merchant.token, &["trace:write"], None).await;
+    let batch = app.gql(
+        "mutation($i: ProductBatchInput!) { registerProductBatch(input: $i) { traceCode merchant { contactEmail } } }",
+        json!({ "i": { "productName": "花椒", "category": "FOOD", "originRegionCode": "510100", "batchNumber": "SC-1", "productionDate": "2026-09-01", "quantity": 5 } }),
+        Some(&tracer),
+    ).await;
+    assert!(batch.0["data"]["registerProductBatch"]["traceCode"].is_string());
+    assert_eq!(batch.error_code(), "FORBIDDEN");
+
+    // Document downloads need cases:read too.
+    let writer = client_with(&app, &merchant.token, &["cases:write"], None).await;
+    let reader = client_with(&app, &merchant.token, &["cases:read"], None).await;
+    let (_, uploaded) = crate::documents::upload(&app, &merchant.token, &case_id, None, "licence.pdf", b"%PDF-1.7\n%".to_vec()).await;
+    let document = uploaded.data()["uploadDocument"]["id"].as_str().expect("id").to_string();
+    let download = |token: String| {
+        let url = app.url(&format!("/documents/{document}"));
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth(token).send().await.expect("GET").status().as_u16() }
+    };
+    assert_eq!(download(writer).await, 403, "cases:write alone does not read documents");
+    assert_eq!(download(decider.clone()).await, 403);
+    assert_eq!(download(reader).await, 200);
+    assert_eq!(download(merchant.token.clone()).await, 200, "users' tokens carry their role's scopes");
 }
