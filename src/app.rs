@@ -78,6 +78,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
         crate::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let schema = graphql::build_schema(state.clone())?;
         Ok(Self { state, scan_receiver, acceptor, addr, sender, schema })
     }

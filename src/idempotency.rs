@@ -1,5 +1,10 @@
 //! `Idempotency-Key`: a repeated key with the same request gets the first response without
-//! repeating the effect; with a different request, `CONFLICT`. Keys are per caller, kept 24 h.
+//! repeating the effect; with a different request, `CONFLICT`. Keys are per caller (anonymous
+//! callers per client-address hash), kept 24 h.
+//!
+//! Responses can carry secrets — refresh tokens, API client and webhook secrets — so they are
+//! stored sealed with `ONESTOP_DATA_KEY`, like webhook signing secrets: a copy of the database
+//! alone reads none of them.
 
 use chrono::Duration;
 use entity::idempotency_key;
@@ -56,7 +61,12 @@ pub async fn begin(state: &AppState, owner: &str, key: &str, hash: &str) -> AppR
                 return Err(AppError::Conflict("this Idempotency-Key was used for a different request".into()));
             }
             match existing.response {
-                Some(response) => Ok(Begin::Replay(response)),
+                Some(response) => {
+                    let opened = state.config.data_key.open(&response).map_err(|_| {
+                        AppError::Conflict("the response kept for this Idempotency-Key can no longer be read; use a new key".into())
+                    })?;
+                    Ok(Begin::Replay(opened))
+                }
                 None => Err(AppError::Conflict("a request with this Idempotency-Key is still running".into())),
             }
         }
@@ -78,8 +88,9 @@ pub async fn finish(state: &AppState, owner: &str, key: &str, response: &str, re
             .exec(&state.db)
             .await?;
     } else {
+        let sealed = state.config.data_key.seal(response)?;
         idempotency_key::Entity::update_many()
-            .col_expr(idempotency_key::Column::Response, Expr::value(response))
+            .col_expr(idempotency_key::Column::Response, Expr::value(sealed))
             .filter(idempotency_key::Column::Owner.eq(owner))
             .filter(idempotency_key::Column::Key.eq(key))
             .exec(&state.db)
@@ -96,4 +107,25 @@ pub async fn purge(state: &AppState) -> AppResult<u64> {
         .exec(&state.db)
         .await?
         .rows_affected)
+}
+
+/// Seals responses stored in clear by versions before sealing (run at start-up; a no-op once
+/// every row is sealed, and rows expire within 24 h anyway).
+pub async fn seal_legacy_responses(state: &AppState) -> AppResult<u64> {
+    let rows = idempotency_key::Entity::find().filter(idempotency_key::Column::Response.is_not_null()).all(&state.db).await?;
+    let mut sealed = 0;
+    for row in rows {
+        let Some(response) = row.response.filter(|r| !crate::sealed::DataKey::is_sealed(r)) else { continue };
+        idempotency_key::Entity::update_many()
+            .col_expr(idempotency_key::Column::Response, Expr::value(state.config.data_key.seal(&response)?))
+            .filter(idempotency_key::Column::Owner.eq(row.owner.as_str()))
+            .filter(idempotency_key::Column::Key.eq(row.key.as_str()))
+            .exec(&state.db)
+            .await?;
+        sealed += 1;
+    }
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed idempotency responses stored in clear");
+    }
+    Ok(sealed)
 }

@@ -299,9 +299,13 @@ async fn claim_idempotency_key(
     if !crate::idempotency::valid_key(&key) {
         return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key")));
     }
+    // Anonymous callers do not share one key space: each client address (salted hash) has its own.
     let owner = match caller {
         Caller::User(principal) => principal.user_id.to_string(),
-        _ => "anonymous".to_string(),
+        _ => {
+            let address = crate::http::client_ip(state, req).map(|a| a.to_string()).unwrap_or_default();
+            format!("anon:{}", crate::trace::client_hash(&state.config.trace, &address))
+        }
     };
     let hash = crate::idempotency::request_hash(request);
     match crate::idempotency::begin(state, &owner, &key, &hash).await {

@@ -145,6 +145,52 @@ async fn a_repeated_idempotency_key_replays_instead_of_repeating(backend: Backen
     let (other_key, _) = send("order-2026-0002", json!(["INSPECTION"])).await;
     assert_ne!(other_key["data"]["createCase"]["id"], first["data"]["createCase"]["id"]);
     assert_eq!(app.count("cases").await, 2);
+
+    // Responses that carry secrets are kept sealed, and still replay.
+    let create_client = |key: &'static str| {
+        let app = &app;
+        let token = merchant.token.clone();
+        async move {
+            let response = app.client.post(app.url("/graphql")).bearer_auth(token).header("idempotency-key", key)
+                .json(&json!({ "query": "mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId clientSecret } }" }))
+                .send().await.expect("post");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let created = create_client("client-1").await;
+    let secret = created["data"]["createApiClient"]["clientSecret"].as_str().expect("secret").to_string();
+    assert_eq!(create_client("client-1").await, created, "replayed");
+    assert_eq!(app.count("api_clients").await, 1, "created once");
+    let login = |key: &'static str, from: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.client.post(app.url("/graphql")).header("idempotency-key", key).header("x-forwarded-for", from)
+                .json(&json!({ "query": "mutation($p: String!) { login(email: \"idem@example.cn\", password: $p) { refreshToken } }", "variables": { "p": password } }))
+                .send().await.expect("post");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let logged_in = login("login-1", "203.0.113.10", crate::helpers::GOOD_PASSWORD).await;
+    let refresh = logged_in["data"]["login"]["refreshToken"].as_str().expect("refresh token").to_string();
+    let stored = app.count_where("idempotency_keys", &format!("response LIKE '%{secret}%' OR response LIKE '%{refresh}%'")).await;
+    assert_eq!(stored, 0, "no secret is stored in clear");
+    assert_eq!(app.count_where("idempotency_keys", "response IS NOT NULL AND response NOT LIKE 'v1:%'").await, 0, "every kept response is sealed");
+    assert_eq!(login("login-1", "203.0.113.10", crate::helpers::GOOD_PASSWORD).await, logged_in, "the same caller replays it");
+    // Anonymous callers do not share a key space: another address with the same key is a
+    // different caller (it runs its own request instead of getting a CONFLICT or a replay).
+    let elsewhere = login("login-1", "198.51.100.20", "a-wrong-password").await;
+    assert_ne!(elsewhere["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert!(elsewhere["data"].is_null() || elsewhere["data"]["login"].is_null(), "not the first caller's tokens: {elsewhere}");
+    let same_address = login("login-1", "203.0.113.10", "a-wrong-password").await;
+    assert_eq!(same_address["errors"][0]["extensions"]["code"], "CONFLICT", "same address, same key, another request");
+
+    // A row kept in clear by an older version is sealed at start-up.
+    {
+        use sea_orm::ConnectionTrait;
+        app.state.db.execute_unprepared("UPDATE idempotency_keys SET response = '{\"data\":{}}' WHERE key = 'client-1'").await.expect("legacy row");
+    }
+    assert_eq!(onestop::idempotency::seal_legacy_responses(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
+    assert_eq!(app.count_where("idempotency_keys", "response IS NOT NULL AND response NOT LIKE 'v1:%'").await, 0);
 }
 
 async fn scopes_are_checked_on_every_object_not_only_the_entry_point(backend: Backend) {
