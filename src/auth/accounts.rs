@@ -144,11 +144,17 @@ async fn consume_one_time_token<C: ConnectionTrait>(
 }
 
 /// Registers a merchant's user and emails a verification link, in one transaction.
+///
+/// The answer does not tell whether the address already has an account (that would let anyone
+/// test which addresses are customers): for a taken address it is a `User` with a fresh id and
+/// the given email, exactly like a new one, and the owner of the address is emailed instead.
+/// Throttled per address and per email like password resets, so it cannot flood a mailbox.
 pub async fn register_merchant_user(
     state: &AppState,
     email: &str,
     password: &str,
     display_name: &str,
+    address: Option<std::net::IpAddr>,
 ) -> AppResult<user::Model> {
     let mut problems = Problems::default();
     let email = problems.check(Email::parse("email", email));
@@ -165,23 +171,28 @@ pub async fn register_merchant_user(
     let (Some(email), Some(name), Some(password)) = problems.finish((email, name, password))? else {
         return Err(anyhow::anyhow!("validated input without a value").into());
     };
+    security::throttle(state, &format!("signup:{}", email.as_str()), "sign-up", address).await?;
 
-    ensure_email_free(&state.db, &email).await?;
+    // The hash is computed either way, so both answers take the same time.
     let hash = hash_password(password.expose().to_string()).await?;
     let txn = crate::db::begin_write(&state.db).await?;
-    let user = insert_user(
-        &txn,
-        NewUser {
-            email,
-            password_hash: Some(hash),
-            display_name: name.clone(),
-            role: Role::Merchant,
-            verified: false,
-            agency: None,
-            regions: vec![],
-        },
-    )
-    .await?;
+    let new_user = NewUser {
+        email: email.clone(),
+        password_hash: Some(hash),
+        display_name: name.clone(),
+        role: Role::Merchant,
+        verified: false,
+        agency: None,
+        regions: vec![],
+    };
+    let user = match insert_user(&txn, new_user).await {
+        Ok(user) => user,
+        Err(AppError::Conflict(_)) => {
+            txn.rollback().await?;
+            return answer_taken_address(state, email, name, address).await;
+        }
+        Err(other) => return Err(other),
+    };
     let token =
         issue_one_time_token(&txn, user.id, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email)
             .await?;
@@ -196,6 +207,34 @@ pub async fn register_merchant_user(
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(user)
+}
+
+/// A sign-up with an address that has an account: the owner is told, a security event is
+/// recorded, and the caller gets what a new sign-up gets (an unsaved account with a fresh id).
+async fn answer_taken_address(state: &AppState, email: Email, name: String, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+    let owner = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
+    if let Some(owner) = owner {
+        let txn = crate::db::begin_write(&state.db).await?;
+        let context = json!({ "display_name": owner.display_name });
+        enqueue_email(&txn, &state.templates, &owner.email, EmailKind::SignupAttempted, context).await?;
+        let event = SecurityEvent::new(SecurityKind::SignupWithExistingEmail).subject(owner.id).from(address);
+        security::record(&txn, state, event).await?;
+        txn.commit().await?;
+        state.outbox_wakeup.notify_one();
+    }
+    let now = Utc::now();
+    Ok(user::Model {
+        id: Uuid::now_v7(),
+        email: email.as_str().to_string(),
+        password_hash: None,
+        display_name: name,
+        role: Role::Merchant.as_str().to_string(),
+        email_verified_at: None,
+        agency: None,
+        regions: "[]".into(),
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 /// Emails a fresh verification link to an account that is not verified yet; says nothing

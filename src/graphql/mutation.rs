@@ -34,7 +34,8 @@ pub struct OfficerInput {
 
 #[Object]
 impl Mutation {
-    /// Signs up a merchant's user and emails a verification link.
+    /// Signs up a merchant's user and emails a verification link. The answer is the same
+    /// whether or not the address already has an account (its owner is emailed instead).
     async fn register_merchant_user(
         &self,
         ctx: &Context<'_>,
@@ -43,7 +44,7 @@ impl Mutation {
         display_name: String,
     ) -> Result<User> {
         let (state, _) = parts(ctx);
-        Ok(User(accounts::register_merchant_user(state, &email, &password, &display_name).await?))
+        Ok(User(accounts::register_merchant_user(state, &email, &password, &display_name, super::client_address(ctx)).await?))
     }
 
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<bool> {

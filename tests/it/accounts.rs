@@ -9,7 +9,7 @@ use crate::{
 
 both_backends!(
     signup_email_verify_login_me,
-    duplicate_email_is_a_conflict,
+    a_taken_email_gets_the_same_answer_and_its_owner_is_told,
     weak_or_malformed_signup_is_refused_and_stores_nothing,
     expired_verification_token_is_refused,
     password_reset_sets_password_and_ends_every_session,
@@ -59,12 +59,30 @@ async fn signup_email_verify_login_me(backend: Backend) {
     assert_eq!(anonymous.data()["me"], serde_json::Value::Null);
 }
 
-async fn duplicate_email_is_a_conflict(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    app.register("dup@example.cn", GOOD_PASSWORD, "First").await.data();
+async fn a_taken_email_gets_the_same_answer_and_its_owner_is_told(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.login_per_account_per_minute = 3).await else { return };
+    let first = app.register("dup@example.cn", GOOD_PASSWORD, "First").await;
+    let first = first.data()["registerMerchantUser"].clone();
     let again = app.register("DUP@example.cn ", GOOD_PASSWORD, "Second").await;
-    assert_eq!(again.error_code(), "CONFLICT");
-    assert_eq!(app.count("users").await, 1);
+    let again = again.data()["registerMerchantUser"].clone();
+    // Nothing tells the two apart: same shape, the given email, a fresh id.
+    assert_eq!(again["email"], "dup@example.cn");
+    assert_eq!((again["emailVerified"].as_bool(), again["role"].as_str()), (Some(false), Some("MERCHANT")));
+    assert_ne!(again["id"], first["id"]);
+    let keys = |v: &serde_json::Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(keys(&again), keys(&first));
+    assert_eq!(app.count("users").await, 1, "no second account");
+    // The owner hears about it (after the verification mail of the real sign-up).
+    let mails = app.smtp.wait_for("dup@example.cn", 2).await;
+    assert!(mails.iter().any(|m| m.subject().contains("Someone tried to sign up")), "the owner is told");
+    assert_eq!(app.count_where("security_events", "kind = 'signup.existing_email'").await, 1);
+    // Throttled per address like password resets: a mailbox cannot be flooded.
+    app.register("dup@example.cn", GOOD_PASSWORD, "Third").await.data();
+    let flooded = app.register("dup@example.cn", GOOD_PASSWORD, "Fourth").await;
+    assert_eq!(flooded.error_code(), "RATE_LIMITED");
+    app.smtp.wait_for("dup@example.cn", 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.smtp.to("dup@example.cn").await.len(), 3, "one verification mail, two notices, no more");
 }
 
 async fn weak_or_malformed_signup_is_refused_and_stores_nothing(backend: Backend) {
