@@ -275,7 +275,8 @@ pub async fn assign_filing(
     active.status = Set(to.as_str().into());
     active.assignee_id = Set(Some(officer.id));
     let saved = save(&txn, active, expected_version).await?;
-    let note = format!("assigned to {}", officer.email);
+    // The trail names the officer; merchants read it, and an address is not theirs to see.
+    let note = format!("assigned to {}", officer.display_name);
     let staged = record(&txn, scope, &target, Transition::Assign.action(), from, to, Some(&note)).await?;
     refresh_status(&txn, &target.case).await?;
     enqueue_email(

@@ -417,8 +417,11 @@ impl AuditEvent {
     async fn to_status(&self) -> Option<FilingStatus> {
         self.0.to_status.as_deref().and_then(|s| FilingStatus::parse(s).ok())
     }
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    /// What the actor wrote; for merchants, email addresses in older notes are masked.
+    async fn note(&self, ctx: &Context<'_>) -> Option<String> {
+        let note = self.0.note.as_deref()?;
+        let merchant = matches!(parts(ctx).1, crate::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
+        Some(if merchant { crate::domain::pii::mask_emails_in(note).into_owned() } else { note.to_string() })
     }
     /// Hex SHA-256 chained over the previous event of the same case.
     async fn hash(&self) -> &str {

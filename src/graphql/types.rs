@@ -17,17 +17,20 @@ impl User {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// Agency staff's addresses are masked on public views (the officer of a spot check on a
-    /// trace page); everything else is shown as is.
+    /// Staff addresses are for colleagues: a merchant (or anyone not staff) reading the
+    /// officer of its filing, an event or a comment sees the name and agency, and the address
+    /// masked (`w***@sc.gov.cn`). Everyone sees their own address in full.
     async fn email(&self, ctx: &Context<'_>) -> String {
         let (_, caller) = super::parts(ctx);
+        let shown_in_full = match caller {
+            crate::auth::Caller::User(p) => p.user_id == self.0.id || p.role != Role::Merchant,
+            _ => false,
+        };
         let staff = Role::parse(&self.0.role).is_ok_and(|r| r != Role::Merchant);
-        if matches!(caller, crate::auth::Caller::User(_)) || !staff {
-            return self.0.email.clone();
-        }
-        match self.0.email.split_once('@') {
-            Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-            None => "***".into(),
+        if shown_in_full || !staff {
+            self.0.email.clone()
+        } else {
+            crate::domain::pii::mask_email(&self.0.email)
         }
     }
     async fn display_name(&self) -> &str {

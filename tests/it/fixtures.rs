@@ -95,7 +95,8 @@ impl TestApp {
             accounts::NewUser {
                 email: Email::parse("email", email).expect("email"),
                 password_hash: Some(password::hash_password(GOOD_PASSWORD.into()).await.expect("hash")),
-                display_name: format!("Staff {email}"),
+                // Named after the address's local part ("Staff wang.fang"), not the address.
+                display_name: format!("Staff {}", email.split('@').next().unwrap_or(email)),
                 role,
                 verified: true,
                 agency: Some(agency),

@@ -17,6 +17,7 @@ mod documents;
 mod faults;
 mod hardening;
 mod ops;
+mod privacy;
 mod properties;
 mod public_surface;
 mod sessions;
