@@ -45,6 +45,8 @@ pub struct Config {
     pub documents: DocumentConfig,
     /// Holidays and exchanged working days for review deadlines.
     pub calendar: crate::domain::working_days::Calendar,
+    /// Legally issued USCCs that fail the check character (`ONESTOP_USCC_ALLOW_LIST_FILE`).
+    pub uscc_allow_list: crate::domain::uscc::UsccAllowList,
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
     pub limits: QueryLimits,
@@ -373,6 +375,10 @@ impl Config {
                     &std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
                 )?,
             },
+            uscc_allow_list: crate::domain::uscc::UsccAllowList::parse(&match var("ONESTOP_USCC_ALLOW_LIST_FILE") {
+                None => crate::domain::uscc::BUILT_IN_ALLOW_LIST.to_string(),
+                Some(path) => std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
+            })?,
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,

@@ -47,7 +47,7 @@ fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidPro
         .uscc
         .as_deref()
         .filter(|u| !u.trim().is_empty())
-        .map(|u| check(Uscc::parse("uscc", u).map(|u| u.as_str().to_string())));
+        .map(|u| check(Uscc::parse_allowing("uscc", u, &state.config.uscc_allow_list).map(|u| u.as_str().to_string())));
     let region_code = check(state.config.regions.parse("regionCode", &input.region_code).map(|r| r.to_string()));
     let address = check(id::text("address", &input.address, 300, false));
     let contact_email = check(Email::parse("contactEmail", &input.contact_email).map(|e| e.to_string()));

@@ -103,19 +103,20 @@ pub fn text(field: &str, raw: &str, max: usize, multiline: bool) -> AppResult<St
     Ok(value.to_string())
 }
 
-/// A mainland mobile (11 digits starting with 1) or a landline with area code, optionally
-/// with +86 / separators.
+/// A mainland China phone number — mobile or landline, written nationally (`028 8888 8888`,
+/// `138 0013 8000`) or internationally (`+86 28 8888 8888`, where the trunk 0 is dropped) —
+/// checked against libphonenumber's metadata and returned in E.164 (`+862888888888`).
 pub fn phone(field: &str, raw: &str) -> AppResult<String> {
+    let invalid = || AppError::validation(field, "must be a valid mainland China phone number, e.g. +86 28 8888 8888 or 138 0013 8000");
     let value = raw.trim();
-    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-    let shape_ok = value.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
-    let national = digits.strip_prefix("86").filter(|_| value.starts_with('+')).unwrap_or(&digits);
-    let mobile = national.len() == 11 && national.starts_with('1');
-    let landline = national.starts_with('0') && (10..=12).contains(&national.len());
-    if !shape_ok || !(mobile || landline) {
-        return Err(AppError::validation(field, "must be a mainland mobile or landline number"));
+    if value.is_empty() || value.len() > 32 {
+        return Err(invalid());
     }
-    Ok(value.to_string())
+    let number = phonenumber::parse(Some(phonenumber::country::Id::CN), value).map_err(|_| invalid())?;
+    if !number.is_valid() || number.country().id() != Some(phonenumber::country::Id::CN) {
+        return Err(invalid());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// An http(s) URL of a web store.
@@ -134,6 +135,23 @@ pub fn store_url(field: &str, raw: &str) -> AppResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_in_every_cn_form_are_stored_in_e164() {
+        for (written, stored) in [
+            ("+86 28 8888 8888", "+862888888888"),
+            ("028 8888 8888", "+862888888888"),
+            ("(028) 8888-8888", "+862888888888"),
+            ("+86 138 0013 8000", "+8613800138000"),
+            ("13800138000", "+8613800138000"),
+            ("0086 10 6552 9988", "+861065529988"),
+        ] {
+            assert_eq!(phone("p", written).ok().as_deref(), Some(stored), "{written}");
+        }
+        for bad in ["+86 28 888", "12345", "+1 415 555 2671", "+852 2123 4567", "call me", ""] {
+            assert!(phone("p", bad).is_err(), "{bad} must be refused");
+        }
+    }
 
     #[test]
     fn currency_list_is_sorted_for_binary_search() {

@@ -185,9 +185,11 @@ impl Query {
             .collect())
     }
 
-    /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100)?
-    async fn validate_uscc(&self, code: String) -> bool {
-        Uscc::is_valid(&code)
+    /// Public helper for forms: is this a valid Unified Social Credit Code (GB 32100, or a
+    /// legally issued code on the portal's allow-list)?
+    async fn validate_uscc(&self, ctx: &Context<'_>, code: String) -> bool {
+        let (state, _) = parts(ctx);
+        Uscc::parse_allowing("code", &code, &state.config.uscc_allow_list).is_ok()
     }
 }
 

@@ -172,6 +172,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             flush_interval: Duration::from_millis(20),
         },
         calendar: onestop::domain::working_days::Calendar::built_in(),
+        uscc_allow_list: Default::default(),
         sweep_interval: Duration::from_millis(200),
         limits: onestop::config::QueryLimits {
             max_depth: 12,

@@ -18,6 +18,7 @@ mod faults;
 mod hardening;
 mod ops;
 mod privacy;
+mod profile;
 mod properties;
 mod public_surface;
 mod sessions;
