@@ -685,9 +685,10 @@ pub async fn review_queue(
     if let Some(kinds) = filter.kinds.filter(|k| !k.is_empty()) {
         query = query.filter(filing::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
-    if let Some(statuses) = filter.statuses.filter(|s| !s.is_empty()) {
-        query = query.filter(filing::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
-    }
+    // Without `statuses`, the queue is the open work: waiting for a claim or under review
+    // (a resubmitted filing is SUBMITTED again). Decided filings are asked for by status.
+    let statuses = filter.statuses.filter(|s| !s.is_empty()).unwrap_or_else(|| vec![FilingStatus::Submitted, FilingStatus::UnderReview]);
+    query = query.filter(filing::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
     if let Some(regions) = filter.region_codes.filter(|r| !r.is_empty()) {
         query = query.filter(filing::Column::RegionCode.is_in(regions));
     }

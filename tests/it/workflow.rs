@@ -329,12 +329,32 @@ async fn review_queue_pages_and_filters_and_workload_counts(backend: Backend) {
     let forged = app.gql("{ reviewQueue(after: \"bm9wZQ\") { nodes { id } } }", json!({}), Some(&officer.token)).await;
     assert_eq!(forged.error_fields(), vec!["after"]);
 
+    // Decided filings and those waiting on the merchant leave the default queue (the open
+    // work); `statuses` shows them, and a resubmitted filing is back.
+    let version = |id: String| {
+        let app = &app;
+        let token = officer.token.clone();
+        async move { app.filing(&token, &id).await.data()["filing"]["version"].as_i64().expect("version") }
+    };
+    app.decide(&officer.token, "approveFiling", &ids[0], version(ids[0].clone()).await, None).await.data();
+    app.decide(&officer.token, "claimFiling", &ids[2], version(ids[2].clone()).await, None).await.data();
+    app.decide(&officer.token, "requestCorrection", &ids[2], version(ids[2].clone()).await, Some("请补充开户许可证")).await.data();
+    assert_eq!(filtered(json!({})).await, 4, "6 filings, one approved, one with the merchant");
+    assert_eq!(filtered(json!(null)).await, 4);
+    assert_eq!(filtered(json!({ "statuses": [] })).await, 4, "an empty list is no filter either");
+    assert_eq!(filtered(json!({ "statuses": ["APPROVED"] })).await, 1);
+    assert_eq!(filtered(json!({ "statuses": ["NEEDS_CORRECTION"] })).await, 1);
+    let resubmitted = app.gql("mutation($id: ID!, $v: Int!) { resubmitFiling(id: $id, expectedVersion: $v) { status } }", json!({ "id": ids[2], "v": version(ids[2].clone()).await }), Some(&merchant.token)).await;
+    assert_eq!(resubmitted.data()["resubmitFiling"]["status"], "SUBMITTED");
+    assert_eq!(filtered(json!({})).await, 5, "resubmitted work is open again");
+
     let workload = app.gql("{ workload { agency regionCode status count overdue } }", json!({}), Some(&supervisor.token)).await;
     let rows = workload.data()["workload"].as_array().expect("rows").clone();
     let row = |status: &str| rows.iter().find(|r| r["status"] == status).cloned().expect("row");
     assert!(rows.iter().all(|r| r["agency"] == "TAX" && r["regionCode"] == "610100"));
-    assert_eq!(row("UNDER_REVIEW")["count"], 2);
+    assert_eq!(row("UNDER_REVIEW")["count"], 1);
     assert_eq!(row("UNDER_REVIEW")["overdue"], 1);
+    assert_eq!(row("APPROVED")["count"], 1);
     assert_eq!(row("SUBMITTED")["count"], 4);
     assert_eq!(row("SUBMITTED")["overdue"], 0);
 }
