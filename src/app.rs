@@ -64,7 +64,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         http::metrics::install();
-        crate::auth::password::start_pool(config.password_hash_concurrency);
+        crate::auth::password::start_pool(config.password_hash_concurrency, config.password_hash_queue);
         let sender = MailSender::from_config(&config.mail)?;
         let bind = config.bind.clone();
         let (state, scan_receiver) = build_state_with_scans(config).await?;

@@ -54,6 +54,11 @@ pub struct Config {
     pub login_per_address_per_minute: u32,
     /// argon2 computations at once (each takes a core for ≈ 20 ms and 19 MiB).
     pub password_hash_concurrency: usize,
+    /// Password hashes that may wait for the pool; beyond it, SERVICE_UNAVAILABLE at once.
+    pub password_hash_queue: usize,
+    /// SQLite: how long a writer waits for the database lock before the request answers
+    /// SERVICE_UNAVAILABLE with Retry-After (PostgreSQL writers wait on row locks instead).
+    pub sqlite_busy_timeout: Duration,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
     pub webhooks: WebhookConfig,
@@ -382,6 +387,8 @@ impl Config {
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
+            password_hash_queue: parse_var("ONESTOP_PASSWORD_HASH_QUEUE", crate::auth::password::DEFAULT_QUEUE)?,
+            sqlite_busy_timeout: Duration::from_millis(parse_var("ONESTOP_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
             password_hash_concurrency: parse_var(
                 "ONESTOP_PASSWORD_HASH_CONCURRENCY",
                 crate::auth::password::default_concurrency(),

@@ -30,11 +30,12 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
         // A ping on every checkout doubles round trips; only ping connections idle a while.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .max_connections(config.db_max_connections);
+    let busy_timeout = config.sqlite_busy_timeout;
     if is_sqlite {
-        options.map_sqlx_sqlite_opts(|o| {
+        options.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(busy_timeout)
                 .foreign_keys(true)
         });
     }

@@ -52,6 +52,10 @@ fn summarize(fields: &[FieldError]) -> String {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What SERVICE_UNAVAILABLE answers advise (`extensions.retryAfter` and the `Retry-After`
+/// header): a busy lock or a full queue clears within a second or two.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// Collects every validation problem of an input instead of stopping at the first, so one
 /// `VALIDATION` error can list all the offending fields.
 #[derive(Default)]
@@ -169,9 +173,14 @@ fn database_unreachable(err: &sea_orm::DbErr) -> bool {
         SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
         SqlxError::Protocol(_) | SqlxError::Tls(_) => true,
         SqlxError::Database(db) => {
-            // 08: connection exceptions; 57P01–03: shutting down or starting; 53300: too many
-            // connections.
-            db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+            // PostgreSQL: 08 connection exceptions; 57P01–03 shutting down or starting; 53300
+            // too many connections. SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), in any of
+            // their extended forms — another writer held the lock past the busy timeout.
+            let sqlite = db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some();
+            db.code().is_some_and(|code| match sqlite {
+                true => code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6)),
+                false => code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"),
+            })
         }
         _ => false,
     }
@@ -212,6 +221,9 @@ impl ErrorExtensions for AppError {
                 }
                 Self::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs);
+                }
+                Self::Unavailable(_) => {
+                    ext.set("retryAfter", UNAVAILABLE_RETRY_AFTER_SECS);
                 }
                 _ => {}
             }

@@ -2,7 +2,9 @@
 //! async workers that serve every other request, nor take every core: at most
 //! `ONESTOP_PASSWORD_HASH_CONCURRENCY` hashes run at once (default: half the cores), at a lower
 //! CPU priority (nice +10). Under a login flood the logins queue and slow down; queue reads and
-//! decisions keep the machine.
+//! decisions keep the machine. The queue itself is bounded (`ONESTOP_PASSWORD_HASH_QUEUE`): a
+//! flood from many addresses cannot make every login wait behind it — past the bound the
+//! answer is SERVICE_UNAVAILABLE at once (retry shortly).
 
 use std::{
     panic::AssertUnwindSafe,
@@ -24,19 +26,23 @@ fn hasher() -> Argon2<'static> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-static POOL: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+static POOL: OnceLock<mpsc::SyncSender<Job>> = OnceLock::new();
 
-/// Starts the hashing threads; the first call wins (`Application::build` makes it).
-pub fn start_pool(threads: usize) {
-    let _ = POOL.set(spawn_pool(threads));
+/// Jobs waiting beyond those running, by default.
+pub const DEFAULT_QUEUE: usize = 64;
+
+/// Starts the hashing threads with room for `queue` waiting jobs; the first call wins
+/// (`Application::build` makes it).
+pub fn start_pool(threads: usize, queue: usize) {
+    let _ = POOL.set(spawn_pool(threads, queue));
 }
 
 pub fn default_concurrency() -> usize {
     std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1)
 }
 
-fn spawn_pool(threads: usize) -> mpsc::Sender<Job> {
-    let (sender, receiver) = mpsc::channel::<Job>();
+fn spawn_pool(threads: usize, queue: usize) -> mpsc::SyncSender<Job> {
+    let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
     let receiver = Arc::new(Mutex::new(receiver));
     for i in 0..threads.max(1) {
         let receiver = receiver.clone();
@@ -71,15 +77,23 @@ fn lower_priority() {
 
 /// Runs one argon2 computation on the hashing pool.
 async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    let pool = POOL.get_or_init(|| spawn_pool(default_concurrency()));
+    let pool = POOL.get_or_init(|| spawn_pool(default_concurrency(), DEFAULT_QUEUE));
     let (done, result) = tokio::sync::oneshot::channel();
-    pool.send(Box::new(move || {
+    let job: Job = Box::new(move || {
         // The request gave up (client gone, timeout): do not spend a core on it.
         if !done.is_closed() {
             let _ = done.send(work());
         }
-    }))
-    .map_err(|_| anyhow!("password hashing pool is gone"))?;
+    });
+    match pool.try_send(job) {
+        Ok(()) => {}
+        Err(mpsc::TrySendError::Full(_)) => {
+            metrics::counter!("onestop_password_hash_queue_full_total").increment(1);
+            tracing::warn!("password hashing queue full; refusing");
+            return Err(AppError::Unavailable("too many password checks are waiting".into()));
+        }
+        Err(mpsc::TrySendError::Disconnected(_)) => return Err(anyhow!("password hashing pool is gone").into()),
+    }
     Ok(result.await.map_err(|_| anyhow!("password hashing failed"))?)
 }
 

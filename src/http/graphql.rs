@@ -205,6 +205,7 @@ async fn single(schema: &OnestopSchema, state: &AppState, req: &Request, asker: 
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
+    let retry_after = retry_after(&response);
     if let Some((owner, key)) = idempotency {
         let retryable = response.errors.iter().any(|e| {
             e.extensions.as_ref().and_then(|x| x.get("code")).is_some_and(|c| {
@@ -216,7 +217,26 @@ async fn single(schema: &OnestopSchema, state: &AppState, req: &Request, asker: 
             tracing::error!(error = %err.detail(), "idempotency key not recorded");
         }
     }
-    json_body(body)
+    match retry_after {
+        Some(seconds) => json_body(body).with_header(header::RETRY_AFTER, seconds).into_response(),
+        None => json_body(body),
+    }
+}
+
+/// For an answer that says "retry" (SERVICE_UNAVAILABLE, RATE_LIMITED): the seconds its error
+/// advises, for the `Retry-After` header.
+fn retry_after(response: &async_graphql::Response) -> Option<u64> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let code = extensions.get("code")?.to_string();
+        if !(code.contains("SERVICE_UNAVAILABLE") || code.contains("RATE_LIMITED")) {
+            return None;
+        }
+        match extensions.get("retryAfter")? {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    })
 }
 
 /// Runs one operation; gives document errors a code and internal ones the request id; counts it.

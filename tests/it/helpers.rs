@@ -185,6 +185,8 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         password_hash_concurrency: 2,
+        password_hash_queue: onestop::auth::password::DEFAULT_QUEUE,
+        sqlite_busy_timeout: Duration::from_secs(5),
         data_key: onestop::sealed::DataKey::random(),
         cors_origins: vec![],
         webhooks: onestop::config::WebhookConfig {

@@ -17,6 +17,7 @@ mod documents;
 mod faults;
 mod hardening;
 mod ops;
+mod overload;
 mod privacy;
 mod profile;
 mod properties;
