@@ -72,6 +72,23 @@ impl Scope {
         }
     }
 
+    /// Whether this scope still reaches everything `earlier` did (same account, same client,
+    /// no role, agency or region taken away): a live socket may go on; otherwise it closes.
+    pub fn covers(&self, earlier: &Scope) -> bool {
+        match (self, earlier) {
+            (Self::Admin { user_id: now }, Self::Admin { user_id: then }) => now == then,
+            (
+                Self::Merchant { user_id: u1, merchant_id: m1, via_client: c1 },
+                Self::Merchant { user_id: u2, merchant_id: m2, via_client: c2 },
+            ) => u1 == u2 && c1 == c2 && (m2.is_none() || m1 == m2),
+            (
+                Self::Agency { user_id: u1, agency: a1, regions: r1, supervisor: s1, via_client: c1 },
+                Self::Agency { user_id: u2, agency: a2, regions: r2, supervisor: s2, via_client: c2 },
+            ) => u1 == u2 && a1 == a2 && c1 == c2 && (*s1 || !*s2) && r2.iter().all(|r| r1.contains(r)),
+            _ => false,
+        }
+    }
+
     pub fn is_supervisor(&self) -> bool {
         matches!(self, Self::Agency { supervisor: true, .. })
     }

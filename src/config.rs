@@ -62,6 +62,9 @@ pub struct Config {
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
     pub webhooks: WebhookConfig,
+    /// How often an idle live socket re-checks its caller (it also does before every
+    /// operation and every event).
+    pub ws_recheck_interval: Duration,
     /// Seals secrets kept at rest (webhook signing secrets). Never logged.
     pub data_key: crate::sealed::DataKey,
 }
@@ -404,6 +407,7 @@ impl Config {
                 lookup: Default::default(),
             },
             data_key,
+            ws_recheck_interval: Duration::from_secs(parse_var("ONESTOP_WS_RECHECK_SECS", 30)?.max(1)),
             limits: QueryLimits {
                 max_depth: parse_var("ONESTOP_MAX_QUERY_DEPTH", 12)?,
                 max_complexity: parse_var("ONESTOP_MAX_QUERY_COMPLEXITY", 20_000)?,

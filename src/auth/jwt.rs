@@ -113,7 +113,7 @@ impl JwtKeys {
         let client = data.claims.scope.map(|s| super::ClientGrant {
             scopes: s.split_whitespace().map(str::to_string).collect(),
         });
-        Ok(super::Principal { user_id, role, client })
+        Ok(super::Principal { user_id, role, client, expires_at: data.claims.exp })
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Principal {
     pub role: Role,
     /// Set for integrators' tokens: what the client was granted.
     pub client: Option<ClientGrant>,
+    /// When the token stops being valid (Unix seconds): live sockets close then.
+    pub expires_at: i64,
 }
 
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use async_graphql::{
     http::{GraphiQLSource, MultipartOptions},
 };
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_poem::GraphQLProtocol;
 use poem::web::websocket::WebSocket;
 use poem::{
     Body, IntoResponse, Request, Response, handler,
@@ -41,7 +41,7 @@ pub async fn graphiql() -> Response {
 
 /// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the older graphql-ws).
 /// The access token comes in `connection_init`: `{"Authorization": "Bearer …"}` (or
-/// `{"accessToken": "…"}`).
+/// `{"accessToken": "…"}`); the caller is re-checked for the life of the socket (`live`).
 #[handler]
 pub async fn subscriptions(
     schema: Data<&OnestopSchema>,
@@ -54,32 +54,9 @@ pub async fn subscriptions(
     let state = state.clone();
     // Operations over the socket are throttled and recorded by address like those over HTTP.
     let address = crate::http::client_ip(&state, req).map(crate::http::ClientAddress);
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        GraphQLWebSocket::new(stream, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                let token = payload
-                    .get("Authorization")
-                    .or_else(|| payload.get("authorization"))
-                    .and_then(|v| v.as_str())
-                    .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string())
-                    .or_else(|| payload.get("accessToken").and_then(|v| v.as_str()).map(str::to_string));
-                let caller = match token {
-                    None => Caller::Anonymous,
-                    Some(token) => match state.jwt.verify(&token) {
-                        Ok(principal) => Caller::User(principal),
-                        Err(_) => return Err(async_graphql::Error::new("access token is invalid or expired")),
-                    },
-                };
-                let mut data = async_graphql::Data::default();
-                if let Some(address) = address {
-                    data.insert(address);
-                }
-                data.insert(caller);
-                data.insert(ScopeCache::default());
-                Ok(data)
-            })
-            .serve()
-    })
+    websocket
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| super::live::serve(stream, schema, state, protocol.0, address))
 }
 
 /// Reads `Authorization: Bearer <jwt>`. No header: anonymous. A header that does not verify:

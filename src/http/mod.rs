@@ -4,6 +4,7 @@ mod documents;
 mod graphql;
 mod oauth;
 mod health;
+mod live;
 pub mod metrics;
 pub mod public;
 mod request_id;

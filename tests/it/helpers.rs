@@ -189,6 +189,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         sqlite_busy_timeout: Duration::from_secs(5),
         data_key: onestop::sealed::DataKey::random(),
         cors_origins: vec![],
+        ws_recheck_interval: Duration::from_secs(30),
         webhooks: onestop::config::WebhookConfig {
             allow_private: true,
             poll_interval: Duration::from_millis(50),

@@ -16,13 +16,13 @@ use std::process::Stdio;
 
 both_backends!(subscribers_receive_the_events_they_may_see);
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
     subscribe_at(&app.base_url, token, query).await
 }
 
-async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
+pub async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
     let url = base_url.replace("http://", "ws://") + "/graphql/ws";
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
@@ -38,7 +38,7 @@ async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
     socket
 }
 
-async fn next_json(socket: &mut Socket, wait: Duration) -> Option<Value> {
+pub async fn next_json(socket: &mut Socket, wait: Duration) -> Option<Value> {
     loop {
         match tokio::time::timeout(wait, socket.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).ok(),

@@ -7,6 +7,7 @@ mod hooks;
 mod integrators;
 mod introspect;
 mod live;
+mod live_access;
 mod migrations;
 mod smtp;
 

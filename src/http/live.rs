@@ -1,0 +1,210 @@
+//! `GET /graphql/ws`: subscriptions (graphql-transport-ws, and the older graphql-ws), with the
+//! caller re-checked for the life of the socket.
+//!
+//! A socket outlives the moment its token was checked: the token expires, an API client is
+//! revoked, an officer's regions are narrowed. So the caller is checked again before every
+//! operation, before every event is sent, and every `ONESTOP_WS_RECHECK_SECS` while idle —
+//! against the database, so a revocation made on another instance counts at once. The socket
+//! closes with 4401 when the token expired or no longer verifies, and with 4403 when access was
+//! revoked or narrowed; nothing is sent after the check fails.
+
+use std::{sync::Arc, time::Duration};
+
+use async_graphql::{Data, Executor, Request, Response, ServerError, http::WebSocketProtocols};
+use futures_util::{SinkExt, StreamExt, stream::BoxStream};
+use poem::web::websocket::{Message, WebSocketStream};
+use tokio::sync::watch;
+
+use crate::{
+    access::{self, Scope},
+    auth::{Caller, Principal, jwt::TokenError},
+    error::AppError,
+    graphql::{OnestopSchema, ScopeCache},
+    http::ClientAddress,
+    state::AppState,
+};
+
+/// Why the socket must close.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+const EXPIRED: Close = Close { code: 4401, reason: "access token expired" };
+const INVALID: Close = Close { code: 4401, reason: "access token no longer valid" };
+const REVOKED: Close = Close { code: 4403, reason: "access revoked" };
+/// A sleep that never ends in practice (for a socket without a token).
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+const NARROWED: Close = Close { code: 4403, reason: "access narrowed" };
+
+/// Who opened the socket, as established at `connection_init`.
+struct Holder {
+    token: String,
+    principal: Principal,
+    /// What the caller could reach then; a later check must still cover it.
+    scope: Scope,
+}
+
+/// The socket's caller and its close signal, shared by the serve loop and every operation.
+pub struct SocketGuard {
+    state: AppState,
+    holder: std::sync::OnceLock<Holder>,
+    close: watch::Sender<Option<Close>>,
+}
+
+impl SocketGuard {
+    fn new(state: AppState) -> Arc<Self> {
+        Arc::new(Self { state, holder: std::sync::OnceLock::new(), close: watch::channel(None).0 })
+    }
+
+    /// `connection_init`: verifies the token (if any) and records what it reaches.
+    async fn init(&self, payload: serde_json::Value, address: Option<ClientAddress>) -> async_graphql::Result<Data> {
+        let token = payload
+            .get("Authorization")
+            .or_else(|| payload.get("authorization"))
+            .and_then(|v| v.as_str())
+            .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_string())
+            .or_else(|| payload.get("accessToken").and_then(|v| v.as_str()).map(str::to_string));
+        let caller = match token {
+            None => Caller::Anonymous,
+            Some(token) => {
+                let principal = self.state.jwt.verify(&token).map_err(|_| async_graphql::Error::new("access token is invalid or expired"))?;
+                let caller = Caller::User(principal.clone());
+                let scope = access::load_scope(&self.state.db, &caller).await.map_err(|e| async_graphql::Error::new(e.message()))?;
+                let _ = self.holder.set(Holder { token, principal, scope });
+                caller
+            }
+        };
+        let mut data = Data::default();
+        if let Some(address) = address {
+            data.insert(address);
+        }
+        data.insert(caller);
+        Ok(data)
+    }
+
+    /// When the token expires (`None`: anonymous, or not initialised yet).
+    fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.holder.get().and_then(|h| chrono::DateTime::from_timestamp(h.principal.expires_at, 0))
+    }
+
+    /// The caller as it stands now; on a failure the socket is told to close. A database that
+    /// cannot answer fails the check without closing (it is not the caller's doing).
+    pub async fn check(&self) -> Result<(), Option<Close>> {
+        let Some(holder) = self.holder.get() else { return Ok(()) };
+        let verdict = match self.state.jwt.verify(&holder.token) {
+            Err(TokenError::Expired) => Err(EXPIRED),
+            Err(TokenError::Invalid) => Err(INVALID),
+            Ok(principal) if chrono::Utc::now().timestamp() >= principal.expires_at => Err(EXPIRED),
+            Ok(principal) => match access::load_scope(&self.state.db, &Caller::User(principal)).await {
+                Ok(now) if now.covers(&holder.scope) => Ok(()),
+                Ok(_) => Err(NARROWED),
+                Err(AppError::Unavailable(_)) => return Err(None),
+                Err(_) => Err(REVOKED),
+            },
+        };
+        verdict.map_err(|close| {
+            tracing::info!(code = close.code, reason = close.reason, "closing a live socket");
+            self.close.send_replace(Some(close.clone()));
+            Some(close)
+        })
+    }
+}
+
+/// The schema, with the caller re-checked before each operation and before each response of it.
+#[derive(Clone)]
+struct GuardedSchema {
+    schema: OnestopSchema,
+    guard: Arc<SocketGuard>,
+}
+
+fn refused(close: Option<Close>) -> Response {
+    let (code, message) = match close {
+        Some(close) if close.code == 4401 => ("UNAUTHENTICATED", close.reason),
+        Some(close) => ("FORBIDDEN", close.reason),
+        None => ("SERVICE_UNAVAILABLE", "service temporarily unavailable, retry shortly"),
+    };
+    let mut error = ServerError::new(message, None);
+    error.extensions.get_or_insert_with(Default::default).set("code", code);
+    Response::from_errors(vec![error])
+}
+
+impl Executor for GuardedSchema {
+    async fn execute(&self, request: Request) -> Response {
+        match self.guard.check().await {
+            Ok(()) => self.schema.execute(request.data(ScopeCache::default())).await,
+            Err(close) => refused(close),
+        }
+    }
+
+    fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+        let (schema, guard) = (self.schema.clone(), self.guard.clone());
+        // Each operation reads the caller's scope afresh (not a copy from connection time).
+        let request = request.data(ScopeCache::default());
+        let operation = async move {
+            if let Err(close) = guard.check().await {
+                return futures_util::stream::once(futures_util::future::ready(refused(close))).boxed();
+            }
+            Executor::execute_stream(&schema, request, session_data)
+                .then(move |response| {
+                    let guard = guard.clone();
+                    async move { guard.check().await.ok().map(|()| response) }
+                })
+                // The first failed check ends the operation (and the socket closes).
+                .take_while(|response| futures_util::future::ready(response.is_some()))
+                .filter_map(futures_util::future::ready)
+                .boxed()
+        };
+        futures_util::stream::once(operation).flatten().boxed()
+    }
+}
+
+/// Serves one socket until the client leaves or the caller's access ends.
+pub async fn serve(
+    socket: WebSocketStream,
+    schema: OnestopSchema,
+    state: AppState,
+    protocol: WebSocketProtocols,
+    address: Option<ClientAddress>,
+) {
+    let recheck_every = state.config.ws_recheck_interval;
+    let guard = SocketGuard::new(state);
+    let mut closing = guard.close.subscribe();
+    let (mut sink, incoming) = socket.split();
+    let incoming = incoming
+        .take_while(|message| futures_util::future::ready(message.is_ok()))
+        .filter_map(|message| futures_util::future::ready(message.ok().filter(|m| m.is_text() || m.is_binary())))
+        .map(Message::into_bytes);
+    let init_guard = guard.clone();
+    let executor = GuardedSchema { schema, guard: guard.clone() };
+    let outgoing = async_graphql::http::WebSocket::new(executor, incoming, protocol)
+        .on_connection_init(move |payload| async move { init_guard.init(payload, address).await })
+        .map(|message| match message {
+            async_graphql::http::WsMessage::Text(text) => Message::text(text),
+            async_graphql::http::WsMessage::Close(code, reason) => Message::close_with(code, reason),
+        });
+    futures_util::pin_mut!(outgoing);
+    let mut recheck = tokio::time::interval(recheck_every);
+    recheck.tick().await;
+    loop {
+        let expiry = guard.expires_at().map(|at| (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        tokio::select! {
+            message = outgoing.next() => match message {
+                Some(message) => if sink.send(message).await.is_err() { return },
+                None => return,
+            },
+            _ = closing.changed() => break,
+            _ = tokio::time::sleep(expiry.unwrap_or(FAR_FUTURE)), if expiry.is_some() => {
+                guard.close.send_replace(Some(EXPIRED));
+                break;
+            }
+            _ = recheck.tick() => {
+                let _ = guard.check().await;
+            }
+        }
+    }
+    let close = guard.close.borrow().clone().unwrap_or(REVOKED);
+    let _ = sink.send(Message::close_with(close.code, close.reason)).await;
+    let _ = sink.close().await;
+}
