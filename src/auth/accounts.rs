@@ -57,8 +57,15 @@ pub struct NewUser {
     pub regions: Vec<String>,
 }
 
+/// Timestamps of new accounts, to the microsecond (what PostgreSQL keeps): a sign-up's answer
+/// looks the same on every database and whether or not the address was taken.
+fn account_time() -> chrono::DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<user::Model> {
-    let now = Utc::now();
+    let now = account_time();
     user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(new.email.as_str().into()),
@@ -222,7 +229,7 @@ async fn answer_taken_address(state: &AppState, email: Email, name: String, addr
         txn.commit().await?;
         state.outbox_wakeup.notify_one();
     }
-    let now = Utc::now();
+    let now = account_time();
     Ok(user::Model {
         id: Uuid::now_v7(),
         email: email.as_str().to_string(),

@@ -23,16 +23,23 @@ pub struct Session {
     pub user: user::Model,
 }
 
+/// One answer for an unknown address, a wrong password and an address not verified yet: a
+/// login must not tell which addresses have accounts (and so sign-up, which answers the same for
+/// a taken address, cannot be followed by a login that does).
 fn bad_credentials() -> AppError {
-    AppError::Unauthenticated("invalid email or password".into())
+    AppError::Unauthenticated(
+        "invalid email or password, or the email address is not verified yet (follow the link we sent; \
+         resendVerificationEmail sends a new one)"
+            .into(),
+    )
 }
 
 fn bad_refresh_token() -> AppError {
     AppError::Unauthenticated("refresh token is invalid, expired or revoked".into())
 }
 
-/// Wrong email and wrong password give the same error after the same work: an unknown
-/// account still pays for one argon2 verification.
+/// Wrong email, wrong password and an unverified address give the same error after the same
+/// work: an unknown account still pays for one argon2 verification.
 pub async fn login(state: &AppState, email: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
     security::throttle(state, &format!("login:{email}"), "login", address).await?;
     if password.len() > 1024 {
@@ -49,10 +56,11 @@ pub async fn login(state: &AppState, email: &str, password: &str, address: Optio
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = verify_password(password.to_string(), stored).await?;
-    let Some(user) = user.clone().filter(|_| ok) else {
+    let Some(user) = user.clone().filter(|u| ok && u.email_verified_at.is_some()) else {
         metrics::counter!("onestop_logins_total", "outcome" => "failure").increment(1);
         let mut event = SecurityEvent::new(SecurityKind::LoginFailed).from(address);
         event = match &user {
+            Some(known) if ok => event.subject(known.id).detail("email not verified"),
             Some(known) => event.subject(known.id).detail("wrong password"),
             None => event.detail("unknown account"),
         };

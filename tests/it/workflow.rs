@@ -13,7 +13,7 @@ use crate::{
 
 both_backends!(
     invalid_input_is_refused_field_by_field_and_stores_nothing,
-    submission_needs_a_verified_email_and_complete_filings,
+    login_needs_a_verified_email_and_submission_complete_filings,
     references_have_no_gaps_or_duplicates_under_concurrent_creation,
     two_officers_deciding_at_once_exactly_one_wins,
     a_failed_notification_rolls_the_whole_transition_back,
@@ -108,22 +108,20 @@ async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Bac
     assert_eq!(data.data()["filing"]["data"]["expectedAnnualReceiptsUsd"], "800000");
 }
 
-async fn submission_needs_a_verified_email_and_complete_filings(backend: Backend) {
+async fn login_needs_a_verified_email_and_submission_complete_filings(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
-    // An unverified merchant may prepare a case but not submit it.
+    // An unverified address cannot log in — with the answer a wrong password gets, so a login
+    // after a sign-up tells nobody whether the address was free.
     app.register("u@example.cn", GOOD_PASSWORD, "Unverified").await.data();
-    let login = app.login("u@example.cn", GOOD_PASSWORD).await;
-    let token = login.data()["login"]["accessToken"].as_str().expect("token").to_string();
-    app.gql(
-        "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { id } }",
-        json!({ "i": { "name": "U", "regionCode": "520100", "address": "贵阳", "contactEmail": "u@example.cn", "contactPhone": "13900000000", "uscc": "92510100MA6CGUR3KD" } }),
-        Some(&token),
-    )
-    .await
-    .data();
-    let created = app.create_case(&token, &["TAX"]).await;
-    let case_id = created.data()["createCase"]["id"].as_str().expect("id").to_string();
-    assert_eq!(app.submit_case(&token, &case_id).await.error_fields(), vec!["email"]);
+    let unverified = app.login("u@example.cn", GOOD_PASSWORD).await;
+    let wrong = app.login("u@example.cn", "Not-The-Password-123").await;
+    let unknown = app.login("nobody@example.cn", GOOD_PASSWORD).await;
+    assert_eq!(unverified.error_code(), "UNAUTHENTICATED");
+    assert_eq!(unverified.error_message(), wrong.error_message());
+    assert_eq!(wrong.error_message(), unknown.error_message());
+    let mail = app.smtp.wait_for("u@example.cn", 1).await.remove(0);
+    app.gql("mutation($t: String!) { verifyEmail(token: $t) }", json!({ "t": mail.link_token() }), None).await.data();
+    app.login("u@example.cn", GOOD_PASSWORD).await.data();
 
     let merchant = app.merchant("c@example.cn", "520100", None).await;
     let created = app.create_case(&merchant.token, &["CUSTOMS", "TAX"]).await;
