@@ -81,6 +81,12 @@ impl Scope {
                 Self::Merchant { user_id: u1, merchant_id: m1, via_client: c1 },
                 Self::Merchant { user_id: u2, merchant_id: m2, via_client: c2 },
             ) => u1 == u2 && c1 == c2 && (m2.is_none() || m1 == m2),
+            // An agency's API client serves every region its agency has filings in; only the
+            // client itself (its revocation) limits it.
+            (
+                Self::Agency { agency: a1, via_client: Some(c1), .. },
+                Self::Agency { agency: a2, via_client: Some(c2), .. },
+            ) => a1 == a2 && c1 == c2,
             (
                 Self::Agency { user_id: u1, agency: a1, regions: r1, supervisor: s1, via_client: c1 },
                 Self::Agency { user_id: u2, agency: a2, regions: r2, supervisor: s2, via_client: c2 },

@@ -180,6 +180,11 @@ pub async fn exchange(state: &AppState, client_id: &str, secret: &str, requested
     Ok(GrantedToken { access_token, expires_in: state.jwt.ttl().as_secs(), scope })
 }
 
+/// Whether an API client exists and is not revoked (one primary-key read).
+pub async fn is_active<C: sea_orm::ConnectionTrait>(db: &C, client_row: Uuid) -> AppResult<bool> {
+    Ok(api_client::Entity::find_by_id(client_row).one(db).await?.is_some_and(|c| c.revoked_at.is_none()))
+}
+
 /// What an integrator's token may reach: its merchant, or every region of its agency. A
 /// revoked client's tokens stop here.
 pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row: Uuid) -> AppResult<Scope> {

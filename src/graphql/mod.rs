@@ -72,6 +72,14 @@ pub(crate) fn parts<'a>(ctx: &Context<'a>) -> (&'a AppState, &'a Caller) {
 #[derive(Default)]
 pub struct ScopeCache(OnceCell<Scope>);
 
+impl ScopeCache {
+    /// A cache holding a scope already loaded (a live socket's operation gets the one its
+    /// caller check just read).
+    pub fn with(scope: Scope) -> Self {
+        Self(OnceCell::new_with(Some(scope)))
+    }
+}
+
 /// What the caller may reach; UNAUTHENTICATED without a valid login, FORBIDDEN when an
 /// integrator's token lacks the scope the operation needs.
 pub(crate) async fn scope<'a>(ctx: &Context<'a>, need: Need) -> AppResult<&'a Scope> {

@@ -42,9 +42,21 @@ const NARROWED: Close = Close { code: 4403, reason: "access narrowed" };
 struct Holder {
     token: String,
     principal: Principal,
-    /// What the caller could reach then; a later check must still cover it.
-    scope: Scope,
+    /// The widest scope any operation of this socket has been given: a later check must still
+    /// cover it (access widened and then narrowed again must close the socket too).
+    widest: std::sync::Mutex<Scope>,
 }
+
+/// Why a check did not pass.
+#[derive(Debug)]
+pub enum Failure {
+    /// The caller's access ended: the socket closes.
+    Close(Close),
+    /// The database could not answer; nothing is sent unchecked.
+    Unavailable,
+}
+
+const UNAVAILABLE: Close = Close { code: 1011, reason: "service unavailable; reconnect shortly" };
 
 /// The socket's caller and its close signal, shared by the serve loop and every operation.
 pub struct SocketGuard {
@@ -72,7 +84,7 @@ impl SocketGuard {
                 let principal = self.state.jwt.verify(&token).map_err(|_| async_graphql::Error::new("access token is invalid or expired"))?;
                 let caller = Caller::User(principal.clone());
                 let scope = access::load_scope(&self.state.db, &caller).await.map_err(|e| async_graphql::Error::new(e.message()))?;
-                let _ = self.holder.set(Holder { token, principal, scope });
+                let _ = self.holder.set(Holder { token, principal, widest: std::sync::Mutex::new(scope) });
                 caller
             }
         };
@@ -89,67 +101,111 @@ impl SocketGuard {
         self.holder.get().and_then(|h| chrono::DateTime::from_timestamp(h.principal.expires_at, 0))
     }
 
-    /// The caller as it stands now; on a failure the socket is told to close. A database that
-    /// cannot answer fails the check without closing (it is not the caller's doing).
-    pub async fn check(&self) -> Result<(), Option<Close>> {
-        let Some(holder) = self.holder.get() else { return Ok(()) };
-        let verdict = match self.state.jwt.verify(&holder.token) {
-            Err(TokenError::Expired) => Err(EXPIRED),
-            Err(TokenError::Invalid) => Err(INVALID),
-            Ok(principal) if chrono::Utc::now().timestamp() >= principal.expires_at => Err(EXPIRED),
-            Ok(principal) => match access::load_scope(&self.state.db, &Caller::User(principal)).await {
-                Ok(now) if now.covers(&holder.scope) => Ok(()),
-                Ok(_) => Err(NARROWED),
-                Err(AppError::Unavailable(_)) => return Err(None),
-                Err(_) => Err(REVOKED),
-            },
+    fn signal(&self, close: Close) -> Failure {
+        tracing::info!(code = close.code, reason = close.reason, "closing a live socket");
+        self.close.send_replace(Some(close.clone()));
+        Failure::Close(close)
+    }
+
+    /// The caller's scope as it stands now (`None` for an anonymous socket). When the access
+    /// ended the socket is told to close; a database that cannot answer is a `Unavailable`
+    /// failure (the caller did nothing wrong, but nothing may be sent unchecked).
+    pub async fn check(&self) -> Result<Option<Scope>, Failure> {
+        let Some(holder) = self.holder.get() else { return Ok(None) };
+        let principal = match self.state.jwt.verify(&holder.token) {
+            Err(TokenError::Expired) => return Err(self.signal(EXPIRED)),
+            Err(TokenError::Invalid) => return Err(self.signal(INVALID)),
+            Ok(p) if chrono::Utc::now().timestamp() >= p.expires_at => return Err(self.signal(EXPIRED)),
+            Ok(p) => p,
         };
-        verdict.map_err(|close| {
-            tracing::info!(code = close.code, reason = close.reason, "closing a live socket");
-            self.close.send_replace(Some(close.clone()));
-            Some(close)
-        })
+        let widest = holder.widest.lock().map(|w| w.clone()).map_err(|_| Failure::Unavailable)?;
+        let now = match current_scope(&self.state, &principal, &widest).await {
+            Ok(now) => now,
+            Err(AppError::Unauthenticated(_) | AppError::Forbidden(_) | AppError::NotFound(_)) => return Err(self.signal(REVOKED)),
+            Err(err) => {
+                tracing::warn!(error = %err.detail(), "live socket: caller check failed");
+                return Err(Failure::Unavailable);
+            }
+        };
+        if !now.covers(&widest) {
+            return Err(self.signal(NARROWED));
+        }
+        if let Ok(mut slot) = holder.widest.lock() {
+            *slot = now.clone();
+        }
+        Ok(Some(now))
     }
 }
 
-/// The schema, with the caller re-checked before each operation and before each response of it.
+/// What the caller reaches now. An agency's API client reaches every region its agency has
+/// filings in, which changes as filings move; only the client's revocation narrows it, and
+/// that is all that is looked up (not every region of every filing, at every event).
+async fn current_scope(state: &AppState, principal: &Principal, widest: &Scope) -> Result<Scope, AppError> {
+    if let Scope::Agency { via_client: Some(client), .. } = widest {
+        return match crate::auth::clients::is_active(&state.db, *client).await? {
+            true => Ok(widest.clone()),
+            false => Err(AppError::Unauthenticated("this API client was revoked".into())),
+        };
+    }
+    access::load_scope(&state.db, &Caller::User(principal.clone())).await
+}
+
+/// The schema, with the caller re-checked before each operation and before each response of
+/// it.
 #[derive(Clone)]
 struct GuardedSchema {
     schema: OnestopSchema,
     guard: Arc<SocketGuard>,
 }
 
-fn refused(close: Option<Close>) -> Response {
-    let (code, message) = match close {
-        Some(close) if close.code == 4401 => ("UNAUTHENTICATED", close.reason),
-        Some(close) => ("FORBIDDEN", close.reason),
-        None => ("SERVICE_UNAVAILABLE", "service temporarily unavailable, retry shortly"),
+fn refused(failure: Failure) -> Response {
+    let (code, message) = match failure {
+        Failure::Close(close) if close.code == 4401 => ("UNAUTHENTICATED", close.reason),
+        Failure::Close(close) => ("FORBIDDEN", close.reason),
+        Failure::Unavailable => ("SERVICE_UNAVAILABLE", "service temporarily unavailable, retry shortly"),
     };
     let mut error = ServerError::new(message, None);
     error.extensions.get_or_insert_with(Default::default).set("code", code);
     Response::from_errors(vec![error])
 }
 
+/// The operation's scope: the one the check just read (anonymous sockets load nothing).
+fn scope_cache(scope: Option<Scope>) -> ScopeCache {
+    scope.map(ScopeCache::with).unwrap_or_default()
+}
+
 impl Executor for GuardedSchema {
     async fn execute(&self, request: Request) -> Response {
         match self.guard.check().await {
-            Ok(()) => self.schema.execute(request.data(ScopeCache::default())).await,
-            Err(close) => refused(close),
+            Ok(scope) => self.schema.execute(request.data(scope_cache(scope))).await,
+            Err(failure) => refused(failure),
         }
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         let (schema, guard) = (self.schema.clone(), self.guard.clone());
-        // Each operation reads the caller's scope afresh (not a copy from connection time).
-        let request = request.data(ScopeCache::default());
         let operation = async move {
-            if let Err(close) = guard.check().await {
-                return futures_util::stream::once(futures_util::future::ready(refused(close))).boxed();
-            }
+            let scope = match guard.check().await {
+                Ok(scope) => scope,
+                Err(failure) => return futures_util::stream::once(futures_util::future::ready(refused(failure))).boxed(),
+            };
+            // The operation works with exactly the scope just checked, never an older copy.
+            let request = request.data(scope_cache(scope));
             Executor::execute_stream(&schema, request, session_data)
                 .then(move |response| {
                     let guard = guard.clone();
-                    async move { guard.check().await.ok().map(|()| response) }
+                    async move {
+                        match guard.check().await {
+                            Ok(_) => Some(response),
+                            // Unchecked data is never sent: without a database answer the
+                            // socket closes (1011) and the client reconnects.
+                            Err(Failure::Unavailable) => {
+                                guard.signal(UNAVAILABLE);
+                                None
+                            }
+                            Err(Failure::Close(_)) => None,
+                        }
+                    }
                 })
                 // The first failed check ends the operation (and the socket closes).
                 .take_while(|response| futures_util::future::ready(response.is_some()))

@@ -23,6 +23,13 @@ async fn subscribe(app: &TestApp, token: &str, query: &str) -> Socket {
 }
 
 pub async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
+    let mut socket = connect_at(base_url, token).await;
+    start(&mut socket, "1", query).await;
+    socket
+}
+
+/// A socket past `connection_init` (acknowledged).
+pub async fn connect_at(base_url: &str, token: &str) -> Socket {
     let url = base_url.replace("http://", "ws://") + "/graphql/ws";
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().expect("header"));
@@ -31,11 +38,15 @@ pub async fn subscribe_at(base_url: &str, token: &str, query: &str) -> Socket {
     socket.send(Message::Text(init.to_string().into())).await.expect("init");
     let ack = next_json(&mut socket, Duration::from_secs(5)).await.expect("ack");
     assert_eq!(ack["type"], "connection_ack");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket
+}
+
+/// Starts operation `id` on the socket.
+pub async fn start(socket: &mut Socket, id: &str, query: &str) {
+    let subscribe = json!({ "id": id, "type": "subscribe", "payload": { "query": query } });
     socket.send(Message::Text(subscribe.to_string().into())).await.expect("subscribe");
     // Let the server register the subscription before anything happens.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    socket
 }
 
 pub async fn next_json(socket: &mut Socket, wait: Duration) -> Option<Value> {

@@ -12,11 +12,12 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::{
     both_backends,
     helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app, spawn_app_with},
-    live::{Socket, subscribe_at},
+    live::{Socket, connect_at, start, subscribe_at},
 };
 
 both_backends!(
     an_officer_whose_regions_were_narrowed_gets_no_further_event,
+    access_widened_then_narrowed_again_closes_the_socket,
     a_socket_closes_with_4401_when_its_token_expires,
     a_client_revoked_on_another_instance_is_cut_off_there_at_once,
 );
@@ -55,6 +56,22 @@ async fn an_officer_whose_regions_were_narrowed_gets_no_further_event(backend: B
     let (closed, events) = until_closed(&mut socket, Duration::from_secs(5)).await;
     assert_eq!(closed.map(|c| c.0), Some(4403), "closed for narrowed access");
     assert!(events.is_empty(), "no event after the narrowing: {events:?}");
+}
+
+async fn access_widened_then_narrowed_again_closes_the_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("kunming@example.cn", "530100", Some("91510100MA6CGUR3KG")).await;
+    let officer = app.staff("widened@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
+    let mut socket = connect_at(&app.base_url, &officer.token).await;
+    // Kunming is added, a subscription starts with it, and Kunming is taken away again: the
+    // socket's access is now narrower than what its subscription was given.
+    app.update_row("users", "regions = '[\"510100\", \"530100\"]'", &officer.id).await;
+    start(&mut socket, "1", EVENTS).await;
+    app.update_row("users", "regions = '[\"510100\"]'", &officer.id).await;
+    app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let (closed, events) = until_closed(&mut socket, Duration::from_secs(5)).await;
+    assert_eq!(closed.map(|c| c.0), Some(4403), "closed for narrowed access");
+    assert!(events.is_empty(), "no Kunming event after the narrowing: {events:?}");
 }
 
 async fn a_socket_closes_with_4401_when_its_token_expires(backend: Backend) {
