@@ -296,6 +296,11 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         if let Some(known) = merchant.known_uscc().filter(|_| kind.needs_uscc()) {
             active.uscc = Set(Some(known.to_string()));
         }
+        // A registration verifies the code declared now: the officer sees it on the filing,
+        // and it is the code the approval verifies (the profile cannot change it meanwhile).
+        if kind == FilingKind::Registration {
+            active.uscc = Set(merchant.declared_uscc.clone());
+        }
         let updated = active.update(&txn).await?;
         let event = audit::append(
             &txn,

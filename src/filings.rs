@@ -382,6 +382,13 @@ pub async fn approve_filing(
         if target.merchant.known_uscc().is_none() {
             return Err(AppError::DependencyNotMet("the merchant has no USCC on record".into()));
         }
+        // A code only declared, that another merchant also claims, must be verified by a
+        // registration before an agency issues anything under it.
+        if target.merchant.uscc.is_none() && crate::merchants::declared_uscc_is_disputed(&txn, &target.merchant).await? {
+            return Err(AppError::DependencyNotMet(
+                "the merchant's USCC is only declared and another merchant claims it too: a REGISTRATION must verify it first".into(),
+            ));
+        }
     }
     let data: Option<FilingData> = target
         .filing
@@ -401,8 +408,10 @@ pub async fn approve_filing(
                 Some(FilingData::Registration(d)) => d.company_type,
                 _ => CompanyType::LimitedLiability,
             };
-            // A declared USCC is verified by this approval and kept; otherwise one is issued.
-            let issued = match &target.merchant.declared_uscc {
+            // The code declared at submission is verified by this approval and kept; without
+            // one, a code is issued.
+            let declared = target.filing.uscc.clone().or_else(|| target.merchant.declared_uscc.clone());
+            let issued = match &declared {
                 Some(declared) => verify_declared_uscc(&txn, &target.merchant, declared).await?,
                 None => issue_uscc(&txn, &target.merchant, company_type).await?,
             };

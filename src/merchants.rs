@@ -102,6 +102,12 @@ pub async fn save_profile(
                 (None, Some(given)) => Some(given),
                 (None, None) => current.declared_uscc.clone(),
             };
+            if declared != current.declared_uscc && registration_open(&txn, current.id).await? {
+                return Err(AppError::validation(
+                    "uscc",
+                    "cannot change while the REGISTRATION that verifies it is open; withdraw that case or wait for its decision",
+                ));
+            }
             let mut active: merchant::ActiveModel = current.into();
             active.name = Set(profile.name);
             active.declared_uscc = Set(declared);
@@ -143,6 +149,38 @@ pub async fn save_profile(
         state.outbox_wakeup.notify_one();
     }
     Ok(saved)
+}
+
+/// Whether a REGISTRATION of the merchant is submitted and not decided (it verifies the
+/// declared USCC as it was at submission).
+async fn registration_open<C: ConnectionTrait>(db: &C, merchant_id: Uuid) -> AppResult<bool> {
+    use crate::domain::{FilingKind, FilingStatus};
+    use entity::{case, filing};
+    let open = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::NeedsCorrection];
+    let found = filing::Entity::find()
+        .filter(filing::Column::Kind.eq(FilingKind::Registration.as_str()))
+        .filter(filing::Column::Status.is_in(open.iter().map(|s| s.as_str())))
+        .filter(filing::Column::CaseId.in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(case::Column::Id)
+                .from(case::Entity)
+                .and_where(sea_orm::sea_query::ExprTrait::eq(sea_orm::sea_query::Expr::col(case::Column::MerchantId), merchant_id))
+                .to_owned(),
+        ))
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Whether the merchant's declared USCC is also claimed (declared or verified) by another.
+pub async fn declared_uscc_is_disputed<C: ConnectionTrait>(db: &C, merchant: &merchant::Model) -> AppResult<bool> {
+    let Some(code) = &merchant.declared_uscc else { return Ok(false) };
+    let other = merchant::Entity::find()
+        .filter(merchant::Column::Id.ne(merchant.id))
+        .filter(Condition::any().add(merchant::Column::Uscc.eq(code.as_str())).add(merchant::Column::DeclaredUscc.eq(code.as_str())))
+        .one(db)
+        .await?;
+    Ok(other.is_some())
 }
 
 /// When `code` is also another merchant's (verified or declared): a security event, and an

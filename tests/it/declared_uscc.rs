@@ -85,9 +85,30 @@ async fn a_typed_uscc_is_declared_until_a_registration_verifies_it(backend: Back
     assert_eq!(resaved.data()["saveMerchantProfile"]["usccVerified"], false);
     assert_eq!(app.count_where("security_events", "kind = 'uscc.declared_twice'").await, 1);
 
-    // The real holder's REGISTRATION verifies the declared code (kept, not replaced).
+    // Nothing is issued under a code two merchants claim until a registration verifies it.
+    let tax = app.staff("tax-officer@gov.cn", "OFFICER", "TAX", &["530100"]).await;
+    let (_, filings) = app.submitted_case(&claimant, &["TAX"]).await;
+    let f = filing_of(&filings, "TAX");
+    let claimed = app.decide(&tax.token, "claimFiling", f["id"].as_str().expect("id"), f["version"].as_i64().expect("v"), None).await;
+    let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
+    let refused = app.decide(&tax.token, "approveFiling", f["id"].as_str().expect("id"), v, None).await;
+    assert_eq!(refused.error_code(), "DEPENDENCY_NOT_MET", "no taxpayer record under a disputed code");
+
+    // The real holder's REGISTRATION verifies the code declared at submission (kept, not
+    // replaced); the profile cannot swap it while the registration is open.
     let officer = app.staff("mr-officer@gov.cn", "OFFICER", "MARKET_REGULATION", &["510100", "530100"]).await;
-    let approved = approve_registration(&app, &holder, &officer.token).await;
+    let (_, filings) = app.submitted_case(&holder, &["REGISTRATION"]).await;
+    let registration = filing_of(&filings, "REGISTRATION");
+    assert_eq!(registration["uscc"], USCC, "the officer sees the code to verify");
+    let swap = app
+        .gql(PROFILE, json!({ "i": { "name": "Holder", "uscc": "91510100MA6123456W", "regionCode": "510100", "address": "成都", "contactEmail": "holder@example.cn", "contactPhone": "13800138000" } }), Some(&holder.token))
+        .await;
+    assert_eq!(swap.error_fields(), vec!["uscc"], "no swap while the registration is open");
+    assert!(swap.error_message().contains("REGISTRATION"), "{}", swap.error_message());
+    let id = registration["id"].as_str().expect("id");
+    let claimed = app.decide(&officer.token, "claimFiling", id, registration["version"].as_i64().expect("v"), None).await;
+    let version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
+    let approved = app.decide(&officer.token, "approveFiling", id, version, None).await;
     assert_eq!(approved.data()["approveFiling"]["certificateNumber"], USCC);
     let page = trace_json(&app, &holder.token, "D-2").await;
     assert_eq!((page["merchantVerified"].as_bool(), page["merchantUsccStatus"].as_str()), (Some(true), Some("verified")));
