@@ -48,6 +48,17 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.alter_table(Table::alter().table(SpotChecks::Table).drop_column(SpotChecks::Agency).to_owned()).await?;
+        // Declared codes go back where they were, except where that would break uniqueness
+        // (the code is verified for, or declared by, another merchant): those are lost.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE merchants SET uscc = declared_uscc \
+                 WHERE uscc IS NULL AND declared_uscc IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM merchants o WHERE o.id <> merchants.id \
+                     AND (o.uscc = merchants.declared_uscc OR o.declared_uscc = merchants.declared_uscc))",
+            )
+            .await?;
         manager.drop_index(Index::drop().name("idx_merchants_declared_uscc").table(Merchants::Table).to_owned()).await?;
         manager.alter_table(Table::alter().table(Merchants::Table).drop_column(Merchants::DeclaredUscc).to_owned()).await?;
         Ok(())

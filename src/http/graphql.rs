@@ -296,13 +296,23 @@ async fn claim_idempotency_key(
     if !crate::idempotency::valid_key(&key) {
         return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key")));
     }
-    // Anonymous callers do not share one key space: each client address (salted hash) has its own.
+    // Anonymous callers do not share one key space: each client address (salted hash) has its
+    // own; without an address there is no key space to give.
     let owner = match caller {
-        Caller::User(principal) => principal.user_id.to_string(),
-        _ => {
-            let address = crate::http::client_ip(state, req).map(|a| a.to_string()).unwrap_or_default();
-            format!("anon:{}", crate::trace::client_hash(&state.config.trace, &address))
+        Caller::User(principal) => {
+            // A revoked API client's token still verifies until it expires: it must not fetch
+            // kept responses either.
+            if principal.client.is_some() && !crate::auth::clients::is_active(&state.db, principal.user_id).await.unwrap_or(false) {
+                return Err(refused(StatusCode::OK, "UNAUTHENTICATED", "this API client was revoked", None));
+            }
+            principal.user_id.to_string()
         }
+        _ => match crate::http::client_ip(state, req) {
+            Some(address) => format!("anon:{}", crate::trace::client_hash(&state.config.trace, &address.to_string())),
+            None => {
+                return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key needs a login or a client address", Some("Idempotency-Key")));
+            }
+        },
     };
     let hash = crate::idempotency::request_hash(request);
     match crate::idempotency::begin(state, &owner, &key, &hash).await {

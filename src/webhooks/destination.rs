@@ -105,7 +105,11 @@ pub fn is_special_use(ip: IpAddr) -> bool {
     }
 }
 
-/// Why a destination is refused.
+/// How long a name may take to resolve (registration and every connection).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a destination is refused. The details are for the server's log: callers are told only
+/// that the destination is not allowed, so the check cannot be used to map internal names.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("the host {0} does not resolve")]
@@ -133,10 +137,14 @@ impl GuardedResolver {
         if !self.allow_private && is_special_use(ip) { Err(Refusal::SpecialUse(ip)) } else { Ok(ip) }
     }
 
-    /// The addresses of `host`, all of them allowed, or why not.
+    /// The addresses of `host`, all of them allowed, or why not. A name server that does not
+    /// answer within `LOOKUP_TIMEOUT` makes the name unresolvable.
     pub async fn resolve_checked(&self, host: &str) -> Result<Vec<IpAddr>, Refusal> {
         let unresolvable = || Refusal::Unresolvable(host.to_string());
-        let addresses = self.lookup.0.lookup(host).await.map_err(|_| unresolvable())?;
+        let addresses = tokio::time::timeout(LOOKUP_TIMEOUT, self.lookup.0.lookup(host))
+            .await
+            .map_err(|_| unresolvable())?
+            .map_err(|_| unresolvable())?;
         if addresses.is_empty() {
             return Err(unresolvable());
         }

@@ -17,6 +17,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
     sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query},
 };
+use futures_util::StreamExt;
 use sha2::Sha256;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -38,6 +39,8 @@ const FAILED: &str = "failed";
 /// Not sent: the client was revoked or the endpoint disabled after it was queued.
 const CANCELLED: &str = "cancelled";
 const BATCH: u64 = 20;
+/// Deliveries of one batch in flight at once.
+const PARALLEL_DELIVERIES: usize = 8;
 const GIVE_UP_AFTER_HOURS: i64 = 24;
 
 /// The API client behind an integrator's token, or FORBIDDEN.
@@ -48,6 +51,9 @@ fn client_of(caller: &Caller) -> AppResult<Uuid> {
         _ => Err(AppError::Forbidden("webhooks belong to API clients: use a client's token".into())),
     }
 }
+
+/// What a refused destination is told (registration) or records (delivery log).
+const REFUSED: &str = "is not an allowed destination: it must resolve to public addresses only";
 
 /// The resolver every destination check and delivery goes through.
 fn resolver(state: &AppState) -> GuardedResolver {
@@ -66,7 +72,12 @@ async fn check_url(state: &AppState, raw: &str) -> AppResult<reqwest::Url> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("must not carry credentials; the signature authenticates deliveries".into()));
     }
-    resolver(state).check_url(&url).await.map_err(|refusal| invalid(format!("is refused: {refusal}")))?;
+    if let Err(refusal) = resolver(state).check_url(&url).await {
+        // Which of "private" or "does not resolve" it was stays in the log: telling the caller
+        // would let anyone map internal names through this check.
+        tracing::warn!(reason = %refusal, "webhook destination refused");
+        return Err(invalid(REFUSED.into()));
+    }
     Ok(url)
 }
 
@@ -230,12 +241,16 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> AppResult<usiz
             .await?;
     }
     txn.commit().await?;
-    for delivery in &due {
-        // One delivery that cannot be recorded must not hold back the others of the batch.
-        if let Err(err) = deliver(state, http, delivery).await {
-            tracing::error!(delivery = %delivery.id, error = %err.detail(), "webhook delivery not recorded");
-        }
-    }
+    // The batch holds at most one delivery per endpoint and filing (the oldest pending), so they
+    // may go out side by side: one slow receiver does not hold up everyone else's.
+    futures_util::stream::iter(&due)
+        .for_each_concurrent(PARALLEL_DELIVERIES, |delivery| async move {
+            // One delivery that cannot be recorded must not hold back the others of the batch.
+            if let Err(err) = deliver(state, http, delivery).await {
+                tracing::error!(delivery = %delivery.id, error = %err.detail(), "webhook delivery not recorded");
+            }
+        })
+        .await;
     Ok(due.len())
 }
 
@@ -252,7 +267,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
     let secret = state.config.data_key.open(&endpoint.secret);
     let outcome = match (check_url(state, &endpoint.url).await, secret) {
         (_, Err(_)) => Err((None, "the signing secret does not open with ONESTOP_DATA_KEY".to_string())),
-        (Err(AppError::Validation(fields)), _) => Err((None, format!("destination {}", fields.first().map(|f| f.message.as_str()).unwrap_or("refused")))),
+        (Err(AppError::Validation(_)), _) => Err((None, format!("destination {REFUSED}"))),
         (Err(err), _) => return Err(err),
         (Ok(url), Ok(secret)) => http
             .post(url)
@@ -263,7 +278,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
             .body(delivery.payload.clone())
             .send()
             .await
-            .map_err(|e| (None, error_chain(&e)))
+            .map_err(|e| (None, transport_error(&e)))
             .and_then(|r| if r.status().is_success() { Ok(r.status().as_u16()) } else { Err((Some(r.status().as_u16()), format!("HTTP {}", r.status()))) }),
     };
     let attempts = delivery.attempts + 1;
@@ -301,16 +316,24 @@ async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_de
     Ok(())
 }
 
-/// A transport error with its causes ("… dns error: … is a loopback … address").
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
+/// A transport failure as the delivery log shows it. A connection the checking resolver refused
+/// reads like a refused registration (the details go to the log, not to the client).
+fn transport_error(err: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        if cause.downcast_ref::<destination::Refusal>().is_some() {
+            tracing::warn!(reason = %cause, "webhook connection refused by the destination check");
+            return format!("destination {REFUSED}");
+        }
         source = cause.source();
     }
-    text
+    if err.is_timeout() {
+        "timed out".into()
+    } else if err.is_connect() {
+        "could not connect".into()
+    } else {
+        "request failed".into()
+    }
 }
 
 /// A delivery queued before its client was revoked or its endpoint disabled is not sent.

@@ -184,6 +184,24 @@ async fn a_repeated_idempotency_key_replays_instead_of_repeating(backend: Backen
     let same_address = login("login-1", "203.0.113.10", "a-wrong-password").await;
     assert_eq!(same_address["errors"][0]["extensions"]["code"], "CONFLICT", "same address, same key, another request");
 
+    // A revoked client's token, still unexpired, does not fetch what it kept either.
+    let erp = client_with(&app, &merchant.token, &["cases:read", "cases:write"], None).await;
+    let with_key = |token: String| {
+        let app = &app;
+        async move {
+            let response = app.client.post(app.url("/graphql")).bearer_auth(token).header("idempotency-key", "erp-1")
+                .json(&json!({ "query": "mutation { createCase(kinds: [TAX]) { id reference } }" }))
+                .send().await.expect("post");
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    assert!(with_key(erp.clone()).await["data"]["createCase"]["id"].is_string());
+    let rows = app.gql("{ apiClients { id name } }", json!({}), Some(&merchant.token)).await;
+    let erp_row = rows.data()["apiClients"].as_array().expect("list").last().expect("row")["id"].clone();
+    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": erp_row }), Some(&merchant.token)).await.data();
+    let replay = with_key(erp).await;
+    assert_eq!(replay["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{replay}");
+
     // A row kept in clear by an older version is sealed at start-up.
     {
         use sea_orm::ConnectionTrait;

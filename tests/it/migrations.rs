@@ -98,5 +98,10 @@ async fn typed_usccs_become_declared_and_spot_checks_get_their_agency(backend: B
     assert_eq!(text(&db, &column("uscc", "merchants", issued)).await.as_deref(), Some("91510100MA61234567"), "an approved registration keeps it");
     assert_eq!(text(&db, &column("declared_uscc", "merchants", issued)).await, None);
     assert_eq!(text(&db, &column("agency", "spot_checks", check)).await.as_deref(), Some("CUSTOMS"), "the recording officer's agency");
+
+    // Rolled back, the typed code is where it was.
+    let applied = Migrator::get_applied_migrations(&db).await.expect("applied").len();
+    Migrator::down(&db, Some((applied - 9) as u32)).await.expect("roll back to 9");
+    assert_eq!(text(&db, &column("uscc", "merchants", typed)).await.as_deref(), Some("91510100MA6CGUR3KG"));
     db.close().await.ok();
 }
