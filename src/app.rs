@@ -79,6 +79,7 @@ impl Application {
             .context("listener has no socket address")?;
         crate::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let schema = graphql::build_schema(state.clone())?;
         Ok(Self { state, scan_receiver, acceptor, addr, sender, schema })
     }

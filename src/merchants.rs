@@ -226,6 +226,27 @@ async fn alert_shared_uscc<C: ConnectionTrait>(
     Ok(true)
 }
 
+/// Contact phones stored before they were kept in E.164 are rewritten (run at start-up; a no-op
+/// once every phone starts with `+`). A number that no longer validates is left as it is.
+pub async fn normalise_legacy_phones(state: &AppState) -> AppResult<u64> {
+    let legacy = merchant::Entity::find().filter(merchant::Column::ContactPhone.not_like("+%")).all(&state.db).await?;
+    let mut rewritten = 0;
+    for m in legacy {
+        let Ok(e164) = id::phone("contactPhone", &m.contact_phone) else { continue };
+        merchant::Entity::update_many()
+            .col_expr(merchant::Column::ContactPhone, sea_orm::sea_query::Expr::value(e164))
+            .filter(merchant::Column::Id.eq(m.id))
+            .filter(merchant::Column::ContactPhone.eq(m.contact_phone.as_str()))
+            .exec(&state.db)
+            .await?;
+        rewritten += 1;
+    }
+    if rewritten > 0 {
+        tracing::info!(rewritten, "contact phones rewritten in E.164");
+    }
+    Ok(rewritten)
+}
+
 fn json<T: serde::Serialize>(value: &T) -> AppResult<String> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }

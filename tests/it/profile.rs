@@ -32,8 +32,15 @@ async fn phones_are_stored_in_e164_and_legacy_usccs_need_the_allow_list(backend:
         let refused = app.gql(SAVE, profile(bad, None), Some(&token)).await;
         assert_eq!(refused.error_fields(), vec!["contactPhone"], "{bad}");
     }
-    let stored = app.query_row("SELECT contact_phone FROM merchants").await;
-    assert_eq!(stored.try_get::<String>("", "contact_phone").expect("phone"), "+8613800138000", "refusals changed nothing");
+    let stored = || async { app.query_row("SELECT contact_phone FROM merchants").await.try_get::<String>("", "contact_phone").expect("phone") };
+    assert_eq!(stored().await, "+8613800138000", "refusals changed nothing");
+    // Phones stored before E.164 are rewritten at start-up.
+    {
+        use sea_orm::ConnectionTrait;
+        app.state.db.execute_unprepared("UPDATE merchants SET contact_phone = '028 8888 8888'").await.expect("legacy phone");
+    }
+    assert_eq!(onestop::merchants::normalise_legacy_phones(&app.state).await.map_err(|e| e.detail()).expect("normalise"), 1);
+    assert_eq!(stored().await, "+862888888888");
 
     // A code failing the check character: refused with the way out, unless allow-listed.
     let near = "91510100MA6CGUR3K2";
