@@ -8,8 +8,8 @@
 use chrono::Duration;
 use entity::{audit_event, case, case_counter, filing, merchant, user};
 use onestop::{
-    app, audit, clock,
-    auth::password::hash_password,
+    app, services::audit, platform::clock,
+    services::auth::password::hash_password,
     config::Config,
     domain::{FilingKind, FilingStatus},
 };
@@ -72,10 +72,11 @@ async fn main() -> anyhow::Result<()> {
             owner_user_id: owner,
             name: format!("西部商户 {i} 号"),
             uscc: None,
+            declared_uscc: None,
             region_code: REGIONS[i % REGIONS.len()].into(),
             address: "成都市高新区天府大道100号".into(),
             contact_email: format!("merchant{i}@bench.onestop.cn"),
-            contact_phone: "13800000000".into(),
+            contact_phone: "+8613800000000".into(),
             store_urls: "[]".into(),
             categories: "[\"AGRICULTURAL\"]".into(),
             risk_level: 0,
@@ -222,10 +223,11 @@ async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
         owner_user_id: owner,
         name: "雅安藏茶合作社 Ya'an Tibetan Tea Co-op".into(),
         uscc: Some("93510100MA62NQ8B00".into()),
+        declared_uscc: None,
         region_code: "511800".into(),
         address: "四川省雅安市".into(),
         contact_email: "tea@bench.onestop.cn".into(),
-        contact_phone: "13800000000".into(),
+        contact_phone: "+8613800000000".into(),
         store_urls: "[]".into(),
         categories: "[\"AGRICULTURAL\"]".into(),
         risk_level: 0,
@@ -236,7 +238,7 @@ async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
     .reset_all()
     .insert(db)
     .await?;
-    let code = onestop::trace::new_trace_code();
+    let code = onestop::services::trace::new_trace_code();
     entity::product_batch::ActiveModel::from(entity::product_batch::Model {
         id: Uuid::now_v7(),
         merchant_id,

@@ -66,7 +66,7 @@ pub struct Config {
     /// operation and every event).
     pub ws_recheck_interval: Duration,
     /// Seals secrets kept at rest (webhook signing secrets). Never logged.
-    pub data_key: crate::sealed::DataKey,
+    pub data_key: crate::platform::sealed::DataKey,
 }
 
 #[derive(Clone, Debug)]
@@ -79,7 +79,7 @@ pub struct WebhookConfig {
     /// Consecutive failures after which an endpoint is disabled and its owner emailed.
     pub disable_after: i32,
     /// How endpoint host names are resolved (the system resolver; tests script it).
-    pub lookup: crate::webhooks::destination::Lookup,
+    pub lookup: crate::services::webhooks::destination::Lookup,
 }
 
 /// What one GraphQL document may ask for.
@@ -318,18 +318,18 @@ impl Config {
             (None, Environment::Production) => {
                 bail!("ONESTOP_JWT_SECRET is required when ONESTOP_ENV=production")
             }
-            (None, Environment::Development) => dev_file_secret(&data_dir, "jwt-secret", crate::auth::tokens::random_token)?,
+            (None, Environment::Development) => dev_file_secret(&data_dir, "jwt-secret", crate::services::auth::tokens::random_token)?,
         };
         if secret.len() < 32 {
             bail!("ONESTOP_JWT_SECRET must be at least 32 characters");
         }
         let data_key = match (var("ONESTOP_DATA_KEY"), environment) {
-            (Some(key), _) => crate::sealed::DataKey::from_hex(&key)?,
+            (Some(key), _) => crate::platform::sealed::DataKey::from_hex(&key)?,
             (None, Environment::Production) => {
                 bail!("ONESTOP_DATA_KEY is required when ONESTOP_ENV=production (64 hex characters, e.g. `openssl rand -hex 32`)")
             }
-            (None, Environment::Development) => crate::sealed::DataKey::from_hex(&dev_file_secret(&data_dir, "data-key", || {
-                crate::sealed::DataKey::random().to_hex()
+            (None, Environment::Development) => crate::platform::sealed::DataKey::from_hex(&dev_file_secret(&data_dir, "data-key", || {
+                crate::platform::sealed::DataKey::random().to_hex()
             })?)?,
         };
         let log_format = match var("ONESTOP_LOG_FORMAT").as_deref() {
@@ -390,11 +390,11 @@ impl Config {
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
-            password_hash_queue: parse_var("ONESTOP_PASSWORD_HASH_QUEUE", crate::auth::password::DEFAULT_QUEUE)?,
+            password_hash_queue: parse_var("ONESTOP_PASSWORD_HASH_QUEUE", crate::services::auth::password::DEFAULT_QUEUE)?,
             sqlite_busy_timeout: Duration::from_millis(parse_var("ONESTOP_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
             password_hash_concurrency: parse_var(
                 "ONESTOP_PASSWORD_HASH_CONCURRENCY",
-                crate::auth::password::default_concurrency(),
+                crate::services::auth::password::default_concurrency(),
             )?,
             cors_origins: var("ONESTOP_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())

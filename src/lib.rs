@@ -1,32 +1,24 @@
-//! onestop: the one-stop ("single window") filing portal backend.
+//! onestop: the one-stop ("single window") filing portal backend, in layers (outside in):
+//!
+//! - [`http`]: routes, the GraphQL endpoint, live sockets, public pages, health and metrics;
+//! - [`graphql`]: the schema — thin resolvers that read the caller and call a service;
+//! - [`services`]: the use cases, one module per domain; every rule that needs the database,
+//!   every state change (one transaction each) and who may make it;
+//! - [`domain`]: values and rules without I/O (identifiers, the state machine, certificates);
+//! - [`platform`]: what the layers run on — database, clock, live events, email outbox,
+//!   sealing, idempotency, telemetry, pagination.
+//!
+//! Beside them: [`app`] (start-up, serve, shut down; demo data), [`config`] (`ONESTOP_*`
+//! settings) and [`error`] (the one error type and its mapping to `extensions.code`).
 
-pub mod access;
 pub mod app;
-pub mod audit;
-pub mod cases;
-pub mod clock;
-pub mod auth;
 pub mod config;
-pub mod db;
-pub mod deadlines;
-pub mod documents;
 pub mod domain;
 pub mod error;
-pub mod events;
-pub mod filings;
 pub mod graphql;
-pub mod idempotency;
 pub mod http;
-pub mod merchants;
-pub mod notify;
-pub mod pagination;
-pub mod quality;
-pub mod sealed;
-pub mod seed;
-pub mod state;
-pub mod telemetry;
-pub mod trace;
-pub mod webhooks;
+pub mod platform;
+pub mod services;
 
 /// rustls finds two crypto providers in this build (lettre brings ring, others aws-lc-rs) and
 /// panics unless one is chosen before the first TLS connection.

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 // than glibc malloc under concurrency (it was ~20% of CPU in the benchmark profile).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use onestop::{app, audit, auth::accounts, config::Config, graphql, seed, telemetry};
+use onestop::{app, services::audit, services::auth::accounts, config::Config, graphql, app::seed, platform::telemetry};
 
 /// onestop: one-stop filing portal backend.
 #[derive(Parser)]

@@ -19,10 +19,10 @@ use uuid::Uuid;
 pub use observe::{OperationLabel, OperationObserver};
 
 use crate::{
-    access::{self, Scope},
-    auth::{Caller, Need},
+    services::access::{self, Scope},
+    services::auth::{Caller, Need},
     error::{AppError, AppResult},
-    state::AppState,
+    platform::state::AppState,
 };
 
 pub type OnestopSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;

@@ -1,4 +1,4 @@
-use crate::auth::Need;
+use crate::services::auth::Need;
 use async_graphql::{Context, InputObject, Object, Result};
 
 use async_graphql::ID;
@@ -12,13 +12,13 @@ use super::{
 use super::quality_objects::{ProductBatch, SpotCheck};
 use crate::{
     error::AppError,
-    quality::{self, SpotCheckInput},
-    trace::{self, ProductBatchInput},
-    auth::{accounts, sessions},
-    cases,
+    services::quality::{self, SpotCheckInput},
+    services::trace::{self, ProductBatchInput},
+    services::auth::{accounts, sessions},
+    services::cases,
     domain::{Agency, FilingKind, Role, filing_data::FilingDataInput},
-    filings,
-    merchants::{self, MerchantProfileInput},
+    services::filings,
+    services::merchants::{self, MerchantProfileInput},
 };
 
 pub struct Mutation;
@@ -253,7 +253,7 @@ impl Mutation {
             .read_to_end(&mut content)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("reading upload: {e}")))?;
         let filename = file.value(ctx).map(|u| u.filename).unwrap_or_default();
-        Ok(Document::from(crate::documents::upload(state, scope, case_id, filing_id, &filename, content).await?))
+        Ok(Document::from(crate::services::documents::upload(state, scope, case_id, filing_id, &filename, content).await?))
     }
 
     /// Supervisors: moves a filing to another region's office of the same agency.
@@ -294,18 +294,18 @@ impl Mutation {
         scopes: Vec<String>,
         merchant_id: Option<ID>,
         agency: Option<Agency>,
-    ) -> Result<crate::auth::clients::ApiClientCredentials> {
+    ) -> Result<crate::services::auth::clients::ApiClientCredentials> {
         let (state, caller) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
         let merchant_id = merchant_id.as_ref().map(|m| uuid_arg("merchantId", m)).transpose()?;
-        Ok(crate::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency, super::client_address(ctx)).await?)
+        Ok(crate::services::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency, super::client_address(ctx)).await?)
     }
 
     /// Revokes a client: its tokens stop working at once.
     async fn revoke_api_client(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
-        crate::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?, super::client_address(ctx)).await?;
+        crate::services::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?, super::client_address(ctx)).await?;
         Ok(true)
     }
 
@@ -317,7 +317,7 @@ impl Mutation {
         event_types: Option<Vec<String>>,
     ) -> Result<super::webhook_objects::WebhookRegistration> {
         let (state, caller) = parts(ctx);
-        let registered = crate::webhooks::register(state, caller, &url, event_types.unwrap_or_default()).await?;
+        let registered = crate::services::webhooks::register(state, caller, &url, event_types.unwrap_or_default()).await?;
         Ok(super::webhook_objects::WebhookRegistration {
             endpoint: super::webhook_objects::WebhookEndpoint(registered.endpoint),
             secret: registered.secret,

@@ -1,7 +1,7 @@
 //! GraphQL objects of the case workflow. Related rows come through DataLoaders; what a caller
 //! may see of a case is filtered by its scope here as in the services.
 
-use crate::auth::Need;
+use crate::services::auth::Need;
 
 use async_graphql::{
     Context, ID, Object, Result, SimpleObject, Union,
@@ -17,7 +17,7 @@ use super::{
     types::User,
 };
 use crate::{
-    cases,
+    services::cases,
     domain::{
         Agency, CaseStatus, FilingKind, FilingStatus,
         filing_data::{
@@ -26,8 +26,8 @@ use crate::{
         },
     },
     error::AppError,
-    filings,
-    pagination::{self, Page},
+    services::filings,
+    platform::pagination::{self, Page},
 };
 
 fn id(uuid: uuid::Uuid) -> ID {
@@ -153,7 +153,7 @@ impl Case {
     async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<Document>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(crate::documents::of_case(state, scope, &self.0).await?.into_iter().map(Document::from).collect())
+        Ok(crate::services::documents::of_case(state, scope, &self.0).await?.into_iter().map(Document::from).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -212,7 +212,7 @@ impl Filing {
         let data = FilingData::from_stored(kind, stored);
         // In full only for the merchant and the reviewing agency; administrators see it masked.
         let scope = super::loaded_scope(ctx).await?;
-        Ok(if matches!(scope, crate::access::Scope::Admin { .. }) { data.masked() } else { data })
+        Ok(if matches!(scope, crate::services::access::Scope::Admin { .. }) { data.masked() } else { data })
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(assignee) = self.0.assignee_id else { return Ok(None) };
@@ -248,7 +248,7 @@ impl Filing {
         let case = ctx.data_unchecked::<DataLoader<CaseById>>().load_one(self.0.case_id).await.map_err(load_error)?;
         let Some(case) = case else { return Ok(false) };
         let merchant = ctx.data_unchecked::<DataLoader<MerchantById>>().load_one(case.merchant_id).await.map_err(load_error)?;
-        Ok(merchant.is_some_and(|m| m.risk_level >= crate::quality::MAX_RISK))
+        Ok(merchant.is_some_and(|m| m.risk_level >= crate::services::quality::MAX_RISK))
     }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
@@ -420,7 +420,7 @@ impl AuditEvent {
     /// What the actor wrote; for merchants, email addresses in older notes are masked.
     async fn note(&self, ctx: &Context<'_>) -> Option<String> {
         let note = self.0.note.as_deref()?;
-        let merchant = matches!(parts(ctx).1, crate::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
+        let merchant = matches!(parts(ctx).1, crate::services::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
         Some(if merchant { crate::domain::pii::mask_emails_in(note).into_owned() } else { note.to_string() })
     }
     /// Hex SHA-256 chained over the previous event of the same case.

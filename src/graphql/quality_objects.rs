@@ -17,7 +17,7 @@ use crate::{
         filing_data::{Date, ProductCategory, SpotCheckChannel, SpotCheckResult},
     },
     error::AppError,
-    quality, trace,
+    services::quality, services::trace,
 };
 
 fn id(uuid: uuid::Uuid) -> ID {

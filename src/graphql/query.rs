@@ -1,4 +1,4 @@
-use crate::auth::Need;
+use crate::services::auth::Need;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
 use super::{
@@ -11,12 +11,12 @@ use super::quality_objects::{ChannelComparison, ProductBatch, TraceView};
 use crate::{
     domain::filing_data::Date,
     error::AppError,
-    quality, trace,
-    auth::{Caller, accounts},
-    cases,
+    services::quality, services::trace,
+    services::auth::{Caller, accounts},
+    services::cases,
     domain::{CaseStatus, FilingKind, FilingStatus, Uscc},
-    filings::{self, QueueFilter},
-    merchants,
+    services::filings::{self, QueueFilter},
+    services::merchants,
 };
 
 pub struct Query;
@@ -143,13 +143,13 @@ impl Query {
     async fn api_clients(&self, ctx: &Context<'_>) -> Result<Vec<ApiClient>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
-        Ok(crate::auth::clients::list_clients(state, scope).await?.into_iter().map(ApiClient).collect())
+        Ok(crate::services::auth::clients::list_clients(state, scope).await?.into_iter().map(ApiClient).collect())
     }
 
     /// API clients: their webhook endpoints.
     async fn webhooks(&self, ctx: &Context<'_>) -> Result<Vec<super::webhook_objects::WebhookEndpoint>> {
         let (state, caller) = parts(ctx);
-        Ok(crate::webhooks::endpoints(state, caller).await?.into_iter().map(super::webhook_objects::WebhookEndpoint).collect())
+        Ok(crate::services::webhooks::endpoints(state, caller).await?.into_iter().map(super::webhook_objects::WebhookEndpoint).collect())
     }
 
     /// Administrators: security events (logins, token reuse, role grants, API clients,
@@ -164,7 +164,7 @@ impl Query {
     ) -> Result<super::security_objects::SecurityEventConnection> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
-        let page = crate::audit::security::list(state, scope, kind.as_deref(), first, after).await?;
+        let page = crate::services::audit::security::list(state, scope, kind.as_deref(), first, after).await?;
         Ok(super::security_objects::security_event_connection(page))
     }
 
@@ -176,9 +176,9 @@ impl Query {
         first: Option<i32>,
     ) -> Result<Vec<super::webhook_objects::WebhookDelivery>> {
         let (state, caller) = parts(ctx);
-        let first = crate::pagination::page_size(first)?;
+        let first = crate::platform::pagination::page_size(first)?;
         let endpoint_id = uuid_arg("endpointId", &endpoint_id)?;
-        Ok(crate::webhooks::deliveries(state, caller, endpoint_id, first)
+        Ok(crate::services::webhooks::deliveries(state, caller, endpoint_id, first)
             .await?
             .into_iter()
             .map(super::webhook_objects::WebhookDelivery)

@@ -3,7 +3,7 @@
 use async_graphql::{ID, Object, connection::{Connection, Edge}};
 use entity::security_event;
 
-use crate::pagination::{self, Page};
+use crate::platform::pagination::{self, Page};
 
 pub struct SecurityEvent(pub security_event::Model);
 

@@ -1,11 +1,11 @@
-use crate::auth::Need;
+use crate::services::auth::Need;
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::{objects::Filing, parts, scope, uuid_arg};
-use crate::filings;
+use crate::services::filings;
 
 #[derive(SimpleObject)]
 pub struct FilingEvent {

@@ -1,12 +1,12 @@
 //! GraphQL object types that wrap entity rows.
 
-use crate::auth::Need;
+use crate::services::auth::Need;
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    auth::sessions::Session,
+    services::auth::sessions::Session,
     domain::{Agency, Role},
 };
 
@@ -23,7 +23,7 @@ impl User {
     async fn email(&self, ctx: &Context<'_>) -> String {
         let (_, caller) = super::parts(ctx);
         let shown_in_full = match caller {
-            crate::auth::Caller::User(p) => p.user_id == self.0.id || p.role != Role::Merchant,
+            crate::services::auth::Caller::User(p) => p.user_id == self.0.id || p.role != Role::Merchant,
             _ => false,
         };
         let staff = Role::parse(&self.0.role).is_ok_and(|r| r != Role::Merchant);
@@ -54,11 +54,11 @@ impl User {
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<super::objects::Merchant>> {
         let (state, _) = super::parts(ctx);
         let scope = super::scope(ctx, Need::Read).await?;
-        let allowed = scope.user_id() == self.0.id || matches!(scope, crate::access::Scope::Admin { .. });
+        let allowed = scope.user_id() == self.0.id || matches!(scope, crate::services::access::Scope::Admin { .. });
         if !allowed || self.0.role != Role::Merchant.as_str() {
             return Ok(None);
         }
-        Ok(crate::merchants::find_by_owner(&state.db, self.0.id).await?.map(super::objects::Merchant))
+        Ok(crate::services::merchants::find_by_owner(&state.db, self.0.id).await?.map(super::objects::Merchant))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

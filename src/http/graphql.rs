@@ -16,9 +16,9 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::RequestId;
 use crate::{
-    auth::{Caller, jwt::TokenError},
+    services::auth::{Caller, jwt::TokenError},
     graphql::{OnestopSchema, OperationLabel, ScopeCache},
-    state::AppState,
+    platform::state::AppState,
 };
 
 /// GraphiQL loads its scripts and styles from a CDN; nothing else may load or frame it.
@@ -190,7 +190,7 @@ async fn single(schema: &OnestopSchema, state: &AppState, req: &Request, asker: 
                 c.contains("INTERNAL") || c.contains("SERVICE_UNAVAILABLE")
             })
         });
-        if let Err(err) = crate::idempotency::finish(state, &owner, &key, &body, retryable).await {
+        if let Err(err) = crate::platform::idempotency::finish(state, &owner, &key, &body, retryable).await {
             tracing::error!(error = %err.detail(), "idempotency key not recorded");
         }
     }
@@ -293,7 +293,7 @@ async fn claim_idempotency_key(
 ) -> Result<Claim, Response> {
     let Some(key) = req.headers().get("idempotency-key") else { return Ok(Claim::Run(None)) };
     let key = key.to_str().unwrap_or_default().to_string();
-    if !crate::idempotency::valid_key(&key) {
+    if !crate::platform::idempotency::valid_key(&key) {
         return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key")));
     }
     // Anonymous callers do not share one key space: each client address (salted hash) has its
@@ -302,22 +302,22 @@ async fn claim_idempotency_key(
         Caller::User(principal) => {
             // A revoked API client's token still verifies until it expires: it must not fetch
             // kept responses either.
-            if principal.client.is_some() && !crate::auth::clients::is_active(&state.db, principal.user_id).await.unwrap_or(false) {
+            if principal.client.is_some() && !crate::services::auth::clients::is_active(&state.db, principal.user_id).await.unwrap_or(false) {
                 return Err(refused(StatusCode::OK, "UNAUTHENTICATED", "this API client was revoked", None));
             }
             principal.user_id.to_string()
         }
         _ => match crate::http::client_ip(state, req) {
-            Some(address) => format!("anon:{}", crate::trace::client_hash(&state.config.trace, &address.to_string())),
+            Some(address) => format!("anon:{}", crate::services::trace::client_hash(&state.config.trace, &address.to_string())),
             None => {
                 return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key needs a login or a client address", Some("Idempotency-Key")));
             }
         },
     };
-    let hash = crate::idempotency::request_hash(request);
-    match crate::idempotency::begin(state, &owner, &key, &hash).await {
-        Ok(crate::idempotency::Begin::Fresh) => Ok(Claim::Run(Some((owner, key)))),
-        Ok(crate::idempotency::Begin::Replay(body)) => Ok(Claim::Replay(body)),
+    let hash = crate::platform::idempotency::request_hash(request);
+    match crate::platform::idempotency::begin(state, &owner, &key, &hash).await {
+        Ok(crate::platform::idempotency::Begin::Fresh) => Ok(Claim::Run(Some((owner, key)))),
+        Ok(crate::platform::idempotency::Begin::Replay(body)) => Ok(Claim::Replay(body)),
         Err(err) => Err(refused(StatusCode::OK, err.code(), &err.message(), None)),
     }
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use poem::{handler, http::StatusCode, web::Data};
 
-use crate::state::AppState;
+use crate::platform::state::AppState;
 
 /// The process is up.
 #[handler]

@@ -16,12 +16,12 @@ use poem::web::websocket::{Message, WebSocketStream};
 use tokio::sync::watch;
 
 use crate::{
-    access::{self, Scope},
-    auth::{Caller, Principal, jwt::TokenError},
+    services::access::{self, Scope},
+    services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
     graphql::{OnestopSchema, ScopeCache},
     http::ClientAddress,
-    state::AppState,
+    platform::state::AppState,
 };
 
 /// Why the socket must close.
@@ -142,7 +142,7 @@ impl SocketGuard {
 /// that is all that is looked up (not every region of every filing, at every event).
 async fn current_scope(state: &AppState, principal: &Principal, widest: &Scope) -> Result<Scope, AppError> {
     if let Scope::Agency { via_client: Some(client), .. } = widest {
-        return match crate::auth::clients::is_active(&state.db, *client).await? {
+        return match crate::services::auth::clients::is_active(&state.db, *client).await? {
             true => Ok(widest.clone()),
             false => Err(AppError::Unauthenticated("this API client was revoked".into())),
         };

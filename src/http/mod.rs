@@ -25,7 +25,7 @@ pub struct ClientAddress(pub std::net::IpAddr);
 /// The client's address: the peer, or — with `ONESTOP_TRUST_FORWARDED_FOR`, behind one
 /// trusted proxy — the last `X-Forwarded-For` entry, the one that proxy appended. Earlier
 /// entries are whatever the client chose to send, so they are never used.
-pub fn client_ip(state: &crate::state::AppState, req: &poem::Request) -> Option<std::net::IpAddr> {
+pub fn client_ip(state: &crate::platform::state::AppState, req: &poem::Request) -> Option<std::net::IpAddr> {
     if state.config.trace.trust_forwarded_for {
         let forwarded = req
             .headers()
@@ -59,7 +59,7 @@ pub fn rate_key(address: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
-use crate::{graphql::OnestopSchema, state::AppState};
+use crate::{graphql::OnestopSchema, platform::state::AppState};
 
 pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
     // The hard cap on any POST body. JSON bodies are held to ONESTOP_MAX_BODY_BYTES in the

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    auth::clients::{self, GrantError},
-    state::AppState,
+    services::auth::clients::{self, GrantError},
+    platform::state::AppState,
 };
 
 #[derive(Deserialize)]
@@ -64,7 +64,7 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
             crate::error::AppError::RateLimited { retry_after_secs } => *retry_after_secs,
             _ => 1,
         };
-        crate::audit::security::tripped(&state, "oauth token", address, limited).await;
+        crate::services::audit::security::tripped(&state, "oauth token", address, limited).await;
         return oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many token requests; retry later")
             .with_header(header::RETRY_AFTER, retry_after_secs.to_string())
             .into_response();

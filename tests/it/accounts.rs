@@ -249,7 +249,7 @@ async fn only_admin_creates_officers_who_set_a_password_from_the_invitation(back
 async fn create_admin_refuses_a_weak_password(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let refused =
-        onestop::auth::accounts::create_admin(&app.state, "admin@example.cn", "admin12345", "Admin").await;
+        onestop::services::auth::accounts::create_admin(&app.state, "admin@example.cn", "admin12345", "Admin").await;
     assert!(matches!(refused, Err(onestop::error::AppError::Validation(_))));
     assert_eq!(app.count("users").await, 0);
 }

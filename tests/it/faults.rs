@@ -255,7 +255,7 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
     let comments = app.count("comments").await;
     let acked_comments = acknowledged.iter().filter(|(_, w)| *w == "comment").count() as i64;
     assert!(comments >= acked_comments, "{comments} comments stored, {acked_comments} acknowledged");
-    let verified = onestop::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
+    let verified = onestop::services::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
     assert!(verified.is_ok(), "audit chains: {verified:?}");
 
     // Every outbox message reached SMTP; a message in flight at the kill may have been handed

@@ -78,7 +78,7 @@ impl TestApp {
 
     /// An officer or supervisor with a password, logged in.
     pub async fn staff(&self, email: &str, role: &str, agency: &str, regions: &[&str]) -> Staff {
-        use onestop::{auth::{accounts, password}, domain::{Agency, Email, Role}};
+        use onestop::{services::auth::{accounts, password}, domain::{Agency, Email, Role}};
         let role = match role {
             "SUPERVISOR" => Role::Supervisor,
             _ => Role::Officer,

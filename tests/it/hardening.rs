@@ -218,7 +218,7 @@ async fn security_events_are_recorded_with_actor_and_address_hash(backend: Backe
     let merchant = app.merchant("sec@example.cn", "510100", None).await;
     let me = app.me(&merchant.token).await;
     let merchant_user = me.data()["me"]["id"].as_str().expect("id").to_string();
-    let here = onestop::trace::client_hash(&app.state.config.trace, "127.0.0.1");
+    let here = onestop::services::trace::client_hash(&app.state.config.trace, "127.0.0.1");
 
     // Failed logins: a wrong password (the account is named) and an unknown account.
     app.login("sec@example.cn", "Wrong-Password-123").await;
@@ -388,5 +388,5 @@ async fn the_client_address_is_the_last_forwarded_entry(backend: Backend) {
     assert_eq!(answer["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     let events = app.gql(EVENTS, json!({ "k": "login.failed" }), Some(&admin)).await;
     let hash = events.data()["securityEvents"]["nodes"][0]["addressHash"].clone();
-    assert_eq!(hash, onestop::trace::client_hash(&app.state.config.trace, "198.51.100.7").as_str());
+    assert_eq!(hash, onestop::services::trace::client_hash(&app.state.config.trace, "198.51.100.7").as_str());
 }

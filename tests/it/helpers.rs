@@ -6,7 +6,7 @@ use onestop::{
     app::Application,
     config::{Config, Environment, JwtConfig, LogFormat, MailConfig, TokenLifetimes},
     domain::Regions,
-    state::AppState,
+    platform::state::AppState,
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -185,9 +185,9 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         password_hash_concurrency: 2,
-        password_hash_queue: onestop::auth::password::DEFAULT_QUEUE,
+        password_hash_queue: onestop::services::auth::password::DEFAULT_QUEUE,
         sqlite_busy_timeout: Duration::from_secs(5),
-        data_key: onestop::sealed::DataKey::random(),
+        data_key: onestop::platform::sealed::DataKey::random(),
         cors_origins: vec![],
         ws_recheck_interval: Duration::from_secs(30),
         webhooks: onestop::config::WebhookConfig {
@@ -378,7 +378,7 @@ impl TestApp {
     /// Creates an ADMIN the way `onestop create-admin` does and logs in as it.
     pub async fn admin_token(&self) -> String {
         let email = "root@onestop.test";
-        onestop::auth::accounts::create_admin(&self.state, email, GOOD_PASSWORD, "Root Admin")
+        onestop::services::auth::accounts::create_admin(&self.state, email, GOOD_PASSWORD, "Root Admin")
             .await
             .map_err(|e| e.detail())
             .expect("create admin");

@@ -110,7 +110,7 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     assert_eq!(payload["type"], "filing.submitted");
     assert_eq!(payload["id"], event_id.as_str(), "the header names the event");
     let timestamp: i64 = signature.split(',').next().and_then(|t| t.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
-    assert_eq!(signature, onestop::webhooks::signature(&secret, timestamp, &body), "HMAC-SHA256 over timestamp and body");
+    assert_eq!(signature, onestop::services::webhooks::signature(&secret, timestamp, &body), "HMAC-SHA256 over timestamp and body");
 
     // The signing secret is sealed at rest; a row left in clear by an older version is read as
     // it is and sealed at start-up.
@@ -118,12 +118,12 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let sealed = stored().await;
     assert!(sealed.starts_with("v1:") && !sealed.contains(&secret), "sealed: {sealed}");
     assert_eq!(app.state.config.data_key.open(&sealed).expect("opens"), secret);
-    assert!(onestop::sealed::DataKey::random().open(&sealed).is_err(), "another key does not open it");
+    assert!(onestop::platform::sealed::DataKey::random().open(&sealed).is_err(), "another key does not open it");
     {
         use sea_orm::ConnectionTrait;
         app.state.db.execute_unprepared(&format!("UPDATE webhook_endpoints SET secret = '{secret}'")).await.expect("legacy row");
     }
-    assert_eq!(onestop::webhooks::seal_legacy_secrets(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
+    assert_eq!(onestop::services::webhooks::seal_legacy_secrets(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
     let resealed = stored().await;
     assert!(resealed.starts_with("v1:"));
     assert_eq!(app.state.config.data_key.open(&resealed).expect("opens"), secret);

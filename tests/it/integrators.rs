@@ -97,7 +97,7 @@ async fn clients_get_tokens_limited_to_their_scopes_until_revoked(backend: Backe
     let via = |action: &str| events.iter().find(|e| e["action"] == action).map(|e| e["viaClientId"].clone()).expect("event");
     assert_eq!(via("filing.claimed"), customs_row);
     assert_eq!(via("filing.submitted"), Value::Null);
-    let verified = onestop::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
+    let verified = onestop::services::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
     assert!(verified.is_ok(), "chains with and without the client verify: {verified:?}");
 
     // Listing and revocation: the revoked client's token stops working at once.
@@ -207,7 +207,7 @@ async fn a_repeated_idempotency_key_replays_instead_of_repeating(backend: Backen
         use sea_orm::ConnectionTrait;
         app.state.db.execute_unprepared("UPDATE idempotency_keys SET response = '{\"data\":{}}' WHERE key = 'client-1'").await.expect("legacy row");
     }
-    assert_eq!(onestop::idempotency::seal_legacy_responses(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
+    assert_eq!(onestop::platform::idempotency::seal_legacy_responses(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
     assert_eq!(app.count_where("idempotency_keys", "response IS NOT NULL AND response NOT LIKE 'v1:%'").await, 0);
 }
 

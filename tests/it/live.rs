@@ -143,11 +143,11 @@ async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
     let _second = ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_OUTBOX_POLL_MS", "20")], Stdio::null()).ready().await;
 
     for i in 0..100 {
-        onestop::notify::enqueue_email(
+        onestop::platform::notify::enqueue_email(
             &app.state.db,
             &app.state.templates,
             &format!("reader{i}@example.cn"),
-            onestop::notify::EmailKind::PasswordReset,
+            onestop::platform::notify::EmailKind::PasswordReset,
             json!({ "display_name": format!("Reader {i}"), "link": format!("http://onestop.test/reset-password?token=t{i}") }),
         )
         .await
@@ -192,11 +192,11 @@ async fn a_server_killed_mid_send_loses_no_message_postgres() {
     app.smtp.delay_ms.store(5000, Ordering::SeqCst);
     let mut first = second_instance(&app, data.path(), port);
     for i in 0..3 {
-        onestop::notify::enqueue_email(
+        onestop::platform::notify::enqueue_email(
             &app.state.db,
             &app.state.templates,
             &format!("crash{i}@example.cn"),
-            onestop::notify::EmailKind::PasswordReset,
+            onestop::platform::notify::EmailKind::PasswordReset,
             json!({ "display_name": format!("Crash {i}"), "link": format!("http://onestop.test/reset-password?token=c{i}") }),
         )
         .await

@@ -39,7 +39,7 @@ async fn phones_are_stored_in_e164_and_legacy_usccs_need_the_allow_list(backend:
         use sea_orm::ConnectionTrait;
         app.state.db.execute_unprepared("UPDATE merchants SET contact_phone = '028 8888 8888'").await.expect("legacy phone");
     }
-    assert_eq!(onestop::merchants::normalise_legacy_phones(&app.state).await.map_err(|e| e.detail()).expect("normalise"), 1);
+    assert_eq!(onestop::services::merchants::normalise_legacy_phones(&app.state).await.map_err(|e| e.detail()).expect("normalise"), 1);
     assert_eq!(stored().await, "+862888888888");
 
     // A code failing the check character: refused with the way out, unless allow-listed.

@@ -151,6 +151,6 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     assert!(registration_mail.text().contains(&uscc), "the USCC is in the approval mail");
 
     // The audit chain verifies.
-    let verified = onestop::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
+    let verified = onestop::services::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
     assert!(matches!(verified, Ok(n) if n as usize == actions.len()), "{verified:?}");
 }

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use onestop::webhooks::destination::{HostLookup, Lookup, SystemLookup};
+use onestop::services::webhooks::destination::{HostLookup, Lookup, SystemLookup};
 use serde_json::{Value, json};
 
 use crate::{

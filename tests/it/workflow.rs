@@ -187,7 +187,7 @@ async fn two_officers_deciding_at_once_exactly_one_wins(backend: Backend) {
             .count();
         assert_eq!(decisions, 1, "one decision on the trail");
     }
-    let verified = onestop::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
+    let verified = onestop::services::audit::verify_all(&app.state.db).await.map_err(|e| e.detail()).expect("verify");
     assert!(verified.is_ok(), "{verified:?}");
 }
 

@@ -20,7 +20,7 @@ use poem::{
 use qrcode::{EcLevel, QrCode};
 use serde_json::json;
 
-use crate::{error::AppError, state::AppState};
+use crate::{error::AppError, platform::state::AppState};
 
 mod certificate;
 mod trace_view;
@@ -136,7 +136,7 @@ pub(super) async fn within_limit(state: &AppState, limiter: &ScanLimiter, req: &
         Ok(()) => Ok(address),
         Err(wait) => {
             let limited = crate::error::AppError::RateLimited { retry_after_secs: wait };
-            crate::audit::security::tripped(state, "public pages", Some(address), limited).await;
+            crate::services::audit::security::tripped(state, "public pages", Some(address), limited).await;
             Err(rate_limited(req, wait))
         }
     }

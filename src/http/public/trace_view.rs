@@ -20,8 +20,8 @@ use crate::{
         region_names::region_name,
     },
     error::AppResult,
-    state::AppState,
-    trace::{self, TraceData},
+    platform::state::AppState,
+    services::trace::{self, TraceData},
 };
 
 /// What the trace page shows, as JSON (`Accept: application/json`). Enum values are for

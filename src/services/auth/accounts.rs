@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::{Caller, password::hash_password, tokens};
 use crate::{
-    audit::security::{self, SecurityEvent, SecurityKind},
+    services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Agency, Email, Role, password::NewPassword},
     error::{AppError, AppResult, Problems},
-    notify::{EmailKind, enqueue_email},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
 };
 
 pub const PURPOSE_VERIFY_EMAIL: &str = "verify_email";
@@ -182,7 +182,7 @@ pub async fn register_merchant_user(
 
     // The hash is computed either way, so both answers take the same time.
     let hash = hash_password(password.expose().to_string()).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let new_user = NewUser {
         email: email.clone(),
         password_hash: Some(hash),
@@ -221,7 +221,7 @@ pub async fn register_merchant_user(
 async fn answer_taken_address(state: &AppState, email: Email, name: String, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
     let owner = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
     if let Some(owner) = owner {
-        let txn = crate::db::begin_write(&state.db).await?;
+        let txn = crate::platform::db::begin_write(&state.db).await?;
         let context = json!({ "display_name": owner.display_name });
         enqueue_email(&txn, &state.templates, &owner.email, EmailKind::SignupAttempted, context).await?;
         let event = SecurityEvent::new(SecurityKind::SignupWithExistingEmail).subject(owner.id).from(address);
@@ -269,7 +269,7 @@ async fn email_link(
     kind: EmailKind,
     path: &str,
 ) -> AppResult<()> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let token = issue_one_time_token(&txn, user.id, purpose, ttl).await?;
     let context = json!({ "display_name": user.display_name, "link": state.link(path, &token) });
     enqueue_email(&txn, &state.templates, &user.email, kind, context).await?;
@@ -279,7 +279,7 @@ async fn email_link(
 }
 
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let user_id = consume_one_time_token(&txn, token, PURPOSE_VERIFY_EMAIL).await?;
     let now = Utc::now();
     user::Entity::update_many()
@@ -328,7 +328,7 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str, a
     )?;
     let password_hash = hash_password(password.expose().to_string()).await?;
 
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let user_id = consume_one_time_token(&txn, token, PURPOSE_RESET_PASSWORD).await?;
     let now = Utc::now();
     let mut active: user::ActiveModel = user.clone().into();
@@ -395,7 +395,7 @@ pub async fn create_officer(
     };
 
     ensure_email_free(&state.db, &email).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let user = insert_user(
         &txn,
         NewUser {
@@ -454,7 +454,7 @@ pub async fn create_admin(
         NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
     ensure_email_free(&state.db, &email).await?;
     let hash = hash_password(password.expose().to_string()).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let admin = insert_user(
         &txn,
         NewUser {

@@ -11,7 +11,7 @@ use entity::idempotency_key;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, SqlErr, sea_query::Expr};
 use sha2::{Digest, Sha256};
 
-use crate::{clock, error::{AppError, AppResult}, state::AppState};
+use crate::{platform::clock, error::{AppError, AppResult}, platform::state::AppState};
 
 pub const KEEP_HOURS: i64 = 24;
 
@@ -115,7 +115,7 @@ pub async fn seal_legacy_responses(state: &AppState) -> AppResult<u64> {
     let rows = idempotency_key::Entity::find().filter(idempotency_key::Column::Response.is_not_null()).all(&state.db).await?;
     let mut sealed = 0;
     for row in rows {
-        let Some(response) = row.response.filter(|r| !crate::sealed::DataKey::is_sealed(r)) else { continue };
+        let Some(response) = row.response.filter(|r| !crate::platform::sealed::DataKey::is_sealed(r)) else { continue };
         idempotency_key::Entity::update_many()
             .col_expr(idempotency_key::Column::Response, Expr::value(state.config.data_key.seal(&response)?))
             .filter(idempotency_key::Column::Owner.eq(row.owner.as_str()))

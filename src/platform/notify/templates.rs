@@ -100,7 +100,7 @@ pub struct Templates {
 
 macro_rules! template {
     ($env:ident, $name:literal) => {
-        $env.add_template($name, include_str!(concat!("../../templates/email/", $name)))
+        $env.add_template($name, include_str!(concat!("../../../templates/email/", $name)))
             .context($name)?;
     };
 }

@@ -6,14 +6,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityT
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
-    audit::security::{self, SecurityEvent, SecurityKind},
-    auth::accounts,
-    clock,
+    services::access::Scope,
+    services::audit::security::{self, SecurityEvent, SecurityKind},
+    services::auth::accounts,
+    platform::clock,
     domain::{Agency, Email, Uscc, filing_data::ProductCategory, identifiers as id},
     error::{AppError, AppResult, Problems},
-    notify::{EmailKind, enqueue_email},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
 };
 
 #[derive(InputObject, Clone, Debug)]
@@ -83,7 +83,7 @@ pub async fn save_profile(
     };
     let profile = validate(state, input)?;
     let now = clock::now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let existing = match merchant_id {
         Some(id) => merchant::Entity::find_by_id(*id).one(&txn).await?,
         None => None,

@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    auth::Caller,
+    services::auth::Caller,
     domain::{Agency, Role},
     error::{AppError, AppResult},
 };
@@ -31,7 +31,7 @@ pub enum Scope {
 pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Scope> {
     let principal = caller.require_user()?;
     if principal.client.is_some() {
-        return crate::auth::clients::client_scope(db, principal.user_id).await;
+        return crate::services::auth::clients::client_scope(db, principal.user_id).await;
     }
     let user = user::Entity::find_by_id(principal.user_id)
         .one(db)
@@ -130,7 +130,7 @@ impl Scope {
     }
 
     /// Whether a live event about a filing is for this caller (same rule as `can_see_filing`).
-    pub fn can_see_change(&self, change: &crate::events::FilingChange) -> bool {
+    pub fn can_see_change(&self, change: &crate::platform::events::FilingChange) -> bool {
         match self {
             Self::Admin { .. } => true,
             Self::Merchant { merchant_id, .. } => *merchant_id == Some(change.merchant_id),

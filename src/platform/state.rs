@@ -5,7 +5,7 @@ use std::sync::{Arc, atomic::AtomicU64};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::{auth::jwt::JwtKeys, config::Config, notify::Templates};
+use crate::{services::auth::jwt::JwtKeys, config::Config, platform::notify::Templates};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,13 +19,13 @@ pub struct AppState {
     /// SQL statements run since start-up.
     pub sql_statements: Arc<AtomicU64>,
     /// Trace-page scans on their way to the database.
-    pub scans: crate::trace::ScanRecorder,
+    pub scans: crate::services::trace::ScanRecorder,
     /// Live filing events for subscriptions.
-    pub events: crate::events::EventBus,
+    pub events: crate::platform::events::EventBus,
     /// Login attempts per account and per client address.
-    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    pub login_throttle: Arc<crate::services::auth::throttle::LoginThrottle>,
     /// Which throttle trips were recorded recently (one security event per key per minute).
-    pub trips: Arc<crate::audit::security::TripLog>,
+    pub trips: Arc<crate::services::audit::security::TripLog>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

@@ -12,20 +12,20 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    events,
-    access::Scope,
-    audit::{self, NewEvent},
-    cases::{self, email_merchant, lock_case, refresh_status},
-    clock,
+    platform::events,
+    services::access::Scope,
+    services::audit::{self, NewEvent},
+    services::cases::{self, email_merchant, lock_case, refresh_status},
+    platform::clock,
     domain::{
         Agency, CaseStatus, FilingKind, FilingStatus, Role, Transition,
         filing_data::{CompanyType, CustomsBusinessType, FilingData, FilingDataInput},
         identifiers as id, uscc,
     },
     error::{AppError, AppResult},
-    notify::{EmailKind, enqueue_email},
-    pagination::{self, Page},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::pagination::{self, Page},
+    platform::state::AppState,
 };
 
 /// A filing with its case and merchant, read after the case row is locked.
@@ -133,7 +133,7 @@ pub async fn update_filing(
     data: FilingDataInput,
 ) -> AppResult<filing::Model> {
     let given_kind = data.kind();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
@@ -170,7 +170,7 @@ pub async fn resubmit_filing(
     filing_id: Uuid,
     expected_version: i32,
 ) -> AppResult<filing::Model> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
@@ -204,7 +204,7 @@ async fn open_decision(
     filing_id: Uuid,
     expected_version: i32,
 ) -> AppResult<(DatabaseTransaction, Target)> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let target = load_target(&txn, scope, filing_id).await?;
     scope.agency_staff()?;
     check_version(&target.filing, expected_version)?;
@@ -384,7 +384,7 @@ pub async fn approve_filing(
         }
         // A code only declared, that another merchant also claims, must be verified by a
         // registration before an agency issues anything under it.
-        if target.merchant.uscc.is_none() && crate::merchants::declared_uscc_is_disputed(&txn, &target.merchant).await? {
+        if target.merchant.uscc.is_none() && crate::services::merchants::declared_uscc_is_disputed(&txn, &target.merchant).await? {
             return Err(AppError::DependencyNotMet(
                 "the merchant's USCC is only declared and another merchant claims it too: a REGISTRATION must verify it first".into(),
             ));
@@ -511,7 +511,7 @@ pub async fn transfer_filing(
     let staged = record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
     refresh_status(&txn, &target.case).await?;
     let agency = Agency::parse(&target.filing.agency)?;
-    let supervisors = crate::auth::accounts::supervisors_of(&txn, agency, &[old_region.as_str(), region.as_str()]).await?;
+    let supervisors = crate::services::auth::accounts::supervisors_of(&txn, agency, &[old_region.as_str(), region.as_str()]).await?;
     for supervisor in supervisors {
         enqueue_email(
             &txn,
@@ -766,7 +766,7 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
             merchant::Entity,
             Expr::col((merchant::Entity, merchant::Column::Id)).equals((case::Entity, case::Column::MerchantId)),
         )
-        .and_where(Expr::col((merchant::Entity, merchant::Column::RiskLevel)).gte(crate::quality::MAX_RISK))
+        .and_where(Expr::col((merchant::Entity, merchant::Column::RiskLevel)).gte(crate::services::quality::MAX_RISK))
         .to_owned();
     let risky = Expr::case(
         Expr::col(filing::Column::Status)

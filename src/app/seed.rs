@@ -2,10 +2,10 @@
 //! and printed once; running it again leaves existing demo accounts alone.
 
 use crate::{
-    auth::{accounts::{NewUser, insert_user}, password::hash_password, tokens::random_token},
+    services::auth::{accounts::{NewUser, insert_user}, password::hash_password, tokens::random_token},
     domain::{Agency, Email, Role},
     error::AppError,
-    state::AppState,
+    platform::state::AppState,
 };
 
 struct DemoAccount {
@@ -66,8 +66,8 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
 /// The demo merchant's company profile (Sichuan, no USCC yet: its first case can include
 /// REGISTRATION).
 async fn demo_profile(state: &AppState, user_id: uuid::Uuid) -> anyhow::Result<()> {
-    let scope = crate::access::Scope::Merchant { user_id, merchant_id: None, via_client: None };
-    let input = crate::merchants::MerchantProfileInput {
+    let scope = crate::services::access::Scope::Merchant { user_id, merchant_id: None, via_client: None };
+    let input = crate::services::merchants::MerchantProfileInput {
         name: "成都川味花椒专业合作社 Chengdu Sichuan Pepper Co-op".into(),
         uscc: None,
         region_code: "510100".into(),
@@ -77,7 +77,7 @@ async fn demo_profile(state: &AppState, user_id: uuid::Uuid) -> anyhow::Result<(
         store_urls: Some(vec!["https://shop.example.cn/sichuan-pepper".into()]),
         categories: Some(vec![crate::domain::filing_data::ProductCategory::Agricultural]),
     };
-    crate::merchants::save_profile(state, &scope, input, None)
+    crate::services::merchants::save_profile(state, &scope, input, None)
         .await
         .map_err(|e| anyhow::anyhow!(e.detail()))?;
     Ok(())

@@ -75,7 +75,7 @@ pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<
         Some(e) => (e.seq + 1, e.hash),
         None => (1, GENESIS.to_string()),
     };
-    let at: DateTime<Utc> = crate::clock::now();
+    let at: DateTime<Utc> = crate::platform::clock::now();
     let mut event = audit_event::Model {
         id: Uuid::now_v7(),
         case_id: new.case_id,

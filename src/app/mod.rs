@@ -1,6 +1,8 @@
 //! Start-up: connect, migrate, bind, and serve the HTTP API with the background workers.
 //! `main` and the tests build the same `Application`.
 
+pub mod seed;
+
 use std::{
     future::Future,
     net::SocketAddr,
@@ -16,16 +18,16 @@ use poem::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    auth::jwt::JwtKeys,
+    services::auth::jwt::JwtKeys,
     config::Config,
-    db, graphql, http,
-    notify::{Templates, mailer::MailSender, worker::OutboxWorker},
-    state::AppState,
+    platform::db, graphql, http,
+    platform::notify::{Templates, mailer::MailSender, worker::OutboxWorker},
+    platform::state::AppState,
 };
 
 pub struct Application {
     state: AppState,
-    scan_receiver: crate::trace::ScanReceiver,
+    scan_receiver: crate::services::trace::ScanReceiver,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     sender: MailSender,
@@ -37,8 +39,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(build_state_with_scans(config).await?.0)
 }
 
-async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, crate::trace::ScanReceiver)> {
-    let (scans, scan_receiver) = crate::trace::ScanRecorder::new();
+async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, crate::services::trace::ScanReceiver)> {
+    let (scans, scan_receiver) = crate::services::trace::ScanRecorder::new();
     let sql_statements = Arc::new(AtomicU64::new(0));
     let db = db::connect(&config, sql_statements.clone()).await.context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
@@ -49,13 +51,13 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         outbox_wakeup: Arc::new(Notify::new()),
         sql_statements,
         scans,
-        events: crate::events::EventBus::default(),
-        login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(
+        events: crate::platform::events::EventBus::default(),
+        login_throttle: Arc::new(crate::services::auth::throttle::LoginThrottle::new(
             config.login_per_account_per_minute,
             config.login_per_address_per_minute,
         )),
         trips: Arc::default(),
-        documents: crate::documents::store(&config.documents)?,
+        documents: crate::services::documents::store(&config.documents)?,
         config: Arc::new(config),
     };
     Ok((state, scan_receiver))
@@ -64,7 +66,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         http::metrics::install();
-        crate::auth::password::start_pool(config.password_hash_concurrency, config.password_hash_queue);
+        crate::services::auth::password::start_pool(config.password_hash_concurrency, config.password_hash_queue);
         let sender = MailSender::from_config(&config.mail)?;
         let bind = config.bind.clone();
         let (state, scan_receiver) = build_state_with_scans(config).await?;
@@ -77,9 +79,9 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
-        crate::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
-        crate::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
-        crate::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::services::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let schema = graphql::build_schema(state.clone())?;
         Ok(Self { state, scan_receiver, acceptor, addr, sender, schema })
     }
@@ -102,16 +104,16 @@ impl Application {
             config: self.state.config.mail.clone(),
             wakeup: self.state.outbox_wakeup.clone(),
         };
-        let scan_writer = tokio::spawn(crate::trace::run_scan_writer(
+        let scan_writer = tokio::spawn(crate::services::trace::run_scan_writer(
             self.state.clone(),
             self.state.scans.clone(),
             self.scan_receiver,
             self.state.config.trace.flush_interval,
             workers_stopped.clone(),
         ));
-        let listener = tokio::spawn(crate::events::run_listener(self.state.clone(), workers_stopped.clone()));
-        let sweeper = tokio::spawn(crate::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
-        let webhooks = tokio::spawn(crate::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
+        let listener = tokio::spawn(crate::platform::events::run_listener(self.state.clone(), workers_stopped.clone()));
+        let sweeper = tokio::spawn(crate::services::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
+        let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
         let schema = self.schema;

@@ -14,10 +14,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
+    services::access::Scope,
     error::{AppError, AppResult},
-    pagination::{self, Page},
-    state::AppState,
+    platform::pagination::{self, Page},
+    platform::state::AppState,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,11 +108,11 @@ impl<'a> SecurityEvent<'a> {
 pub async fn record<C: ConnectionTrait>(db: &C, state: &AppState, event: SecurityEvent<'_>) -> AppResult<()> {
     security_event::ActiveModel {
         id: Set(Uuid::now_v7()),
-        at: Set(crate::clock::now()),
+        at: Set(crate::platform::clock::now()),
         kind: Set(event.kind.as_str().to_string()),
         actor_id: Set(event.actor_id),
         subject_id: Set(event.subject_id),
-        address_hash: Set(event.address.map(|a| crate::trace::client_hash(&state.config.trace, &a.to_string()))),
+        address_hash: Set(event.address.map(|a| crate::services::trace::client_hash(&state.config.trace, &a.to_string()))),
         detail: Set(event.detail.map(str::to_string)),
     }
     .insert(db)

@@ -68,7 +68,7 @@ impl OutboxWorker {
     async fn claim(&self) -> anyhow::Result<Vec<outbox_message::Model>> {
         let now = Utc::now();
         let lease = chrono::Duration::from_std(self.config.lease.max(self.config.smtp_timeout + Duration::from_secs(1)))?;
-        let txn = crate::db::begin_write(&self.db).await?;
+        let txn = crate::platform::db::begin_write(&self.db).await?;
         let mut query = OutboxMessage::find()
             .filter(outbox_message::Column::Status.eq(STATUS_PENDING))
             .filter(outbox_message::Column::NextAttemptAt.lte(now))

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
-    clock,
+    services::access::Scope,
+    platform::clock,
     config::TraceConfig,
     domain::{
         FilingKind, FilingStatus,
@@ -22,8 +22,8 @@ use crate::{
         identifiers as id,
     },
     error::{AppError, AppResult, Problems},
-    pagination,
-    state::AppState,
+    platform::pagination,
+    platform::state::AppState,
 };
 
 /// Crockford base32 alphabet (no I, L, O, U).
@@ -326,7 +326,7 @@ fn count_by_batch(scans: &[Scan]) -> std::collections::HashMap<Uuid, i64> {
 async fn flush_scans(state: &AppState, recorder: &ScanRecorder, scans: &[Scan]) -> AppResult<()> {
     let config = &state.config.trace;
     let window = std::cmp::max(config.window.as_secs(), 1) as i64;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     for (batch_id, n) in count_by_batch(scans) {
         product_batch::Entity::update_many()
             .col_expr(product_batch::Column::ScanCount, Expr::col(product_batch::Column::ScanCount).add(n))

@@ -112,7 +112,7 @@ pub async fn hash_password(password: String) -> AppResult<String> {
 /// password yet) so that a wrong email costs the same time as a wrong password.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hasher()
-        .hash_password(crate::auth::tokens::random_token().as_bytes())
+        .hash_password(crate::services::auth::tokens::random_token().as_bytes())
         .map(|h| h.to_string())
         .unwrap_or_default()
 });

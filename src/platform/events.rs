@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::{error::AppResult, state::AppState};
+use crate::{error::AppResult, platform::state::AppState};
 
 pub const CHANNEL: &str = "onestop_filing_events";
 
@@ -55,7 +55,7 @@ impl EventBus {
 /// (SQLite); on PostgreSQL the NOTIFY is already part of the transaction and nothing is left.
 pub async fn stage(txn: &DatabaseTransaction, change: FilingChange) -> AppResult<Vec<FilingChange>> {
     // Webhook deliveries are written with the change, like the email outbox.
-    crate::webhooks::stage(txn, &change).await?;
+    crate::services::webhooks::stage(txn, &change).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         let payload = serde_json::to_string(&change).map_err(anyhow::Error::from)?;
         txn.execute_raw(Statement::from_sql_and_values(

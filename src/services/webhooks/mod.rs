@@ -24,13 +24,13 @@ use uuid::Uuid;
 
 use self::destination::GuardedResolver;
 use crate::{
-    auth::{Caller, Need, tokens::random_token},
-    clock,
+    services::auth::{Caller, Need, tokens::random_token},
+    platform::clock,
     config::Environment,
     error::{AppError, AppResult},
-    events::FilingChange,
-    notify::{EmailKind, enqueue_email},
-    state::AppState,
+    platform::events::FilingChange,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
 };
 
 const PENDING: &str = "pending";
@@ -208,7 +208,7 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// filing arrive in order) and sends them.
 async fn deliver_due(state: &AppState, http: &reqwest::Client) -> AppResult<usize> {
     let now = clock::now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let earlier = Alias::new("earlier");
     let mut query = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::Status.eq(PENDING))
@@ -352,7 +352,7 @@ async fn cancel(state: &AppState, delivery: &webhook_delivery::Model) -> AppResu
 /// one transaction.
 async fn record_failure(state: &AppState, endpoint: &webhook_endpoint::Model) -> AppResult<()> {
     let failures = endpoint.consecutive_failures + 1;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let disable = failures >= state.config.webhooks.disable_after && endpoint.disabled_at.is_none();
     let mut update = webhook_endpoint::Entity::update_many()
         .col_expr(webhook_endpoint::Column::ConsecutiveFailures, Expr::value(failures))
@@ -388,7 +388,7 @@ async fn record_failure(state: &AppState, endpoint: &webhook_endpoint::Model) ->
 pub async fn seal_legacy_secrets(state: &AppState) -> AppResult<u64> {
     let legacy = webhook_endpoint::Entity::find().all(&state.db).await?;
     let mut sealed = 0;
-    for endpoint in legacy.into_iter().filter(|e| !crate::sealed::DataKey::is_sealed(&e.secret)) {
+    for endpoint in legacy.into_iter().filter(|e| !crate::platform::sealed::DataKey::is_sealed(&e.secret)) {
         let secret = state.config.data_key.seal(&endpoint.secret)?;
         webhook_endpoint::Entity::update_many()
             .col_expr(webhook_endpoint::Column::Secret, sea_orm::sea_query::Expr::value(secret))

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::{password::verify_password, tokens};
 use crate::{
-    audit::security::{self, SecurityEvent, SecurityKind},
+    services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Email, Role},
     error::{AppError, AppResult},
-    state::AppState,
+    platform::state::AppState,
 };
 
 pub struct Session {
@@ -68,7 +68,7 @@ pub async fn login(state: &AppState, email: &str, password: &str, address: Optio
         return Err(bad_credentials());
     };
     metrics::counter!("onestop_logins_total", "outcome" => "success").increment(1);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     security::record(&txn, state, SecurityEvent::new(SecurityKind::LoginSucceeded).actor(user.id).subject(user.id).from(address)).await?;
     let session = start_session(state, &txn, user, Uuid::now_v7()).await?;
     txn.commit().await?;
@@ -134,7 +134,7 @@ pub async fn refresh_session(state: &AppState, token: &str, address: Option<std:
         return Err(bad_refresh_token());
     }
 
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     // Conditional on "still unused": of two concurrent refreshes with one token, one wins.
     let marked = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))

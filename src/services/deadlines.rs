@@ -11,12 +11,12 @@ use sea_orm::{
 use tokio::sync::watch;
 
 use crate::{
-    cases::filing_line,
-    clock,
+    services::cases::filing_line,
+    platform::clock,
     domain::FilingStatus,
     error::AppResult,
-    notify::{EmailKind, enqueue_email},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
 };
 
 const BATCH: u64 = 100;
@@ -40,7 +40,7 @@ fn pending_review() -> Condition {
 /// One pass: reminders, then overdue notices. Returns how many emails were queued.
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
     let sent = remind_assignees(state).await? + report_overdue(state).await?;
-    crate::idempotency::purge(state).await?;
+    crate::platform::idempotency::purge(state).await?;
     Ok(sent)
 }
 
@@ -48,7 +48,7 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
     let now = clock::now();
     // Deadlines within the longest holiday stretch are candidates; the calendar decides.
     let horizon = now + chrono::Duration::days(15);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let mut query = filing::Entity::find()
         .filter(pending_review())
         .filter(filing::Column::AssigneeId.is_not_null())
@@ -92,7 +92,7 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
 
 async fn report_overdue(state: &AppState) -> AppResult<usize> {
     let now = clock::now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let mut query = filing::Entity::find()
         .filter(pending_review())
         .filter(filing::Column::OverdueNotifiedAt.is_null())
@@ -105,7 +105,7 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
     for f in query.all(&txn).await? {
         let reference = case::Entity::find_by_id(f.case_id).one(&txn).await?.map(|c| c.reference).unwrap_or_default();
         let agency = crate::domain::Agency::parse(&f.agency)?;
-        let supervisors = crate::auth::accounts::supervisors_of(&txn, agency, &[f.region_code.as_str()]).await?;
+        let supervisors = crate::services::auth::accounts::supervisors_of(&txn, agency, &[f.region_code.as_str()]).await?;
         for supervisor in &supervisors {
             enqueue_email(
                 &txn,

@@ -13,13 +13,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
-    audit::{self, NewEvent},
-    cases::{self, lock_case},
-    clock,
+    services::access::Scope,
+    services::audit::{self, NewEvent},
+    services::cases::{self, lock_case},
+    platform::clock,
     config::{DocumentConfig, S3Config},
     error::{AppError, AppResult},
-    state::AppState,
+    platform::state::AppState,
 };
 
 /// The store for document bytes: an S3-compatible bucket when `ONESTOP_DOCUMENT_STORE` names
@@ -118,7 +118,7 @@ pub async fn upload(
         .await
         .map_err(|e| anyhow::anyhow!("storing document: {e}"))?;
     let saved = async {
-        let txn = crate::db::begin_write(&state.db).await?;
+        let txn = crate::platform::db::begin_write(&state.db).await?;
         lock_case(&txn, case.id).await?;
         let row = document::ActiveModel {
             id: Set(id),

@@ -14,15 +14,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
-    audit::{self, NewEvent},
-    events,
-    clock,
+    services::access::Scope,
+    services::audit::{self, NewEvent},
+    platform::events,
+    platform::clock,
     domain::{CaseStatus, FilingKind, FilingStatus, Transition},
     error::{AppError, AppResult},
-    notify::{EmailKind, enqueue_email},
-    pagination::{self, Page},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::pagination::{self, Page},
+    platform::state::AppState,
 };
 
 /// Serialises writers of one case: every state change of a case (and its audit chain) takes
@@ -78,7 +78,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
     if unique.len() != kinds.len() {
         return Err(AppError::validation("kinds", "each kind may appear once"));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let merchant = merchant::Entity::find_by_id(merchant_id)
         .one(&txn)
         .await?
@@ -242,7 +242,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     if user.email_verified_at.is_none() {
         return Err(AppError::validation("email", "verify your email address before submitting"));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let merchant = merchant::Entity::find_by_id(merchant_id)
         .one(&txn)
@@ -338,7 +338,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
 pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
     let case = find_visible(&state.db, scope, case_id).await?;
     scope.own_merchant()?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let filings = filings_of(&txn, case.id).await?;
     if filings.iter().any(|f| f.status == FilingStatus::Approved.as_str()) {
@@ -421,7 +421,7 @@ pub async fn add_comment(
             .ok_or_else(|| AppError::NotFound("filing".into()))?;
         let _ = filing;
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let saved = comment::ActiveModel {
         id: Set(Uuid::now_v7()),

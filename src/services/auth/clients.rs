@@ -13,12 +13,12 @@ use super::{
     tokens::random_token,
 };
 use crate::{
-    audit::security::{self, SecurityEvent, SecurityKind},
-    access::Scope,
-    clock,
+    services::audit::security::{self, SecurityEvent, SecurityKind},
+    services::access::Scope,
+    platform::clock,
     domain::{Agency, Role, identifiers as id},
     error::{AppError, AppResult},
-    state::AppState,
+    platform::state::AppState,
 };
 
 const AGENCY_SCOPES: &[&str] = &["cases:read", "decisions:write"];
@@ -81,7 +81,7 @@ pub async fn create_client(
     let secret = random_token();
     let secret_hash = hash_password(secret.clone()).await?;
     let row_id = Uuid::now_v7();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     api_client::ActiveModel {
         id: Set(row_id),
         client_id: Set(client_id.clone()),
@@ -120,7 +120,7 @@ pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid, address: O
     let Some(client) = visible.iter().find(|c| c.id == id) else {
         return Err(AppError::NotFound("API client".into()));
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let revoked = api_client::Entity::update_many()
         .col_expr(api_client::Column::RevokedAt, Expr::value(clock::now()))
         .filter(api_client::Column::Id.eq(id))

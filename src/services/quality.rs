@@ -17,16 +17,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    access::Scope,
-    clock,
+    services::access::Scope,
+    platform::clock,
     domain::{
         Agency,
         filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
         identifiers as id,
     },
     error::{AppError, AppResult},
-    notify::{EmailKind, enqueue_email},
-    state::AppState,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
 };
 
 pub const MAX_RISK: i32 = 3;
@@ -78,7 +78,7 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         .map(|b| Uuid::parse_str(b.as_str()).map_err(|_| AppError::validation("batchId", "is not a valid ID")))
         .transpose()?;
 
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::platform::db::begin_write(&state.db).await?;
     let merchant = merchant::Entity::find_by_id(merchant_id)
         .one(&txn)
         .await?

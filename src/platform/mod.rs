@@ -1,0 +1,12 @@
+//! What the services run on: the database connection, the clock, live events across
+//! instances, the email outbox, sealed secrets, idempotency keys, telemetry and pagination.
+
+pub mod clock;
+pub mod db;
+pub mod events;
+pub mod idempotency;
+pub mod notify;
+pub mod pagination;
+pub mod sealed;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,15 @@
+//! The use cases, one module per domain. Rules live here once: who may do what (`access`), every
+//! state change as one transaction that writes the row, its audit event, its outbox and its live
+//! event together, and the queries that read within the caller's scope.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod cases;
+pub mod deadlines;
+pub mod documents;
+pub mod filings;
+pub mod merchants;
+pub mod quality;
+pub mod trace;
+pub mod webhooks;
