@@ -11,7 +11,7 @@ use onestop::{
     app, services::audit, platform::clock,
     services::auth::password::hash_password,
     config::Config,
-    domain::{FilingKind, FilingStatus},
+    domain::{CaseStatus, FilingKind, FilingStatus, Role},
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
 use uuid::Uuid;
@@ -43,9 +43,9 @@ async fn main() -> anyhow::Result<()> {
             email: format!("{}@bench.onestop.cn", kind.as_str().to_lowercase()),
             password_hash: Some(hash.clone()),
             display_name: format!("Bench {}", kind.as_str()),
-            role: "OFFICER".into(),
+            role: Role::Officer,
             email_verified_at: Some(now),
-            agency: Some(kind.agency().as_str().into()),
+            agency: Some(kind.agency()),
             regions: "[\"510100\"]".into(),
             created_at: now,
             updated_at: now,
@@ -60,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
             email: format!("merchant{i}@bench.onestop.cn"),
             password_hash: Some(hash.clone()),
             display_name: format!("Merchant {i}"),
-            role: "MERCHANT".into(),
+            role: Role::Merchant,
             email_verified_at: Some(now),
             agency: None,
             regions: "[]".into(),
@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
                 reference: format!("{}-2026-{:06}", merchant.region_code, index + 1),
                 merchant_id: merchant.id,
                 region_code: merchant.region_code.clone(),
-                status: "IN_REVIEW".into(),
+                status: CaseStatus::InReview,
                 created_at: now,
                 submitted_at: Some(now),
                 updated_at: now,
@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut prev = audit::GENESIS.to_string();
             let mut seq = 0;
-            let mut chain = |action: &str, filing_id: Option<Uuid>, to: Option<&str>| {
+            let mut chain = |action: &str, filing_id: Option<Uuid>, to: Option<FilingStatus>| {
                 seq += 1;
                 let mut event = audit_event::Model {
                     id: Uuid::now_v7(),
@@ -124,8 +124,8 @@ async fn main() -> anyhow::Result<()> {
                     via_client_id: None,
                     action: action.into(),
                     filing_id,
-                    from_status: to.map(|_| "DRAFT".into()),
-                    to_status: to.map(str::to_string),
+                    from_status: to.map(|_| FilingStatus::Draft),
+                    to_status: to,
                     note: None,
                     prev_hash: prev.clone(),
                     hash: String::new(),
@@ -141,9 +141,9 @@ async fn main() -> anyhow::Result<()> {
                 filing_rows.push(filing::Model {
                     id: filing_id,
                     case_id,
-                    kind: kind.as_str().into(),
-                    agency: kind.agency().as_str().into(),
-                    status: status.as_str().into(),
+                    kind: *kind,
+                    agency: kind.agency(),
+                    status,
                     version: 3,
                     region_code: merchant.region_code.clone(),
                     data: None,
@@ -160,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
                     reminder_sent_at: None,
                     overdue_notified_at: None,
                 });
-                event_rows.push(chain("filing.submitted", Some(filing_id), Some("SUBMITTED")));
+                event_rows.push(chain("filing.submitted", Some(filing_id), Some(FilingStatus::Submitted)));
             }
         }
         let txn = db.begin().await?;
@@ -207,7 +207,7 @@ async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
         email: format!("trace-{owner}@bench.onestop.cn"),
         password_hash: None,
         display_name: "Trace bench".into(),
-        role: "MERCHANT".into(),
+        role: Role::Merchant,
         email_verified_at: Some(now),
         agency: None,
         regions: "[]".into(),

@@ -14,7 +14,7 @@ pub struct Model {
     /// JSON array of scopes.
     pub scopes: String,
     pub merchant_id: Option<Uuid>,
-    pub agency: Option<String>,
+    pub agency: Option<crate::enums::Agency>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,

@@ -12,7 +12,7 @@ pub struct Model {
     pub merchant_id: Uuid,
     pub region_code: String,
     /// Derived from the filings by `cases::derive_status` on every change; never set by hand.
-    pub status: String,
+    pub status: crate::enums::CaseStatus,
     pub created_at: DateTimeUtc,
     pub submitted_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,

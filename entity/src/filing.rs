@@ -8,9 +8,9 @@ pub struct Model {
     pub id: Uuid,
     pub case_id: Uuid,
     /// `REGISTRATION`, `CUSTOMS`, `INSPECTION`, `TAX`, `FX`.
-    pub kind: String,
-    pub agency: String,
-    pub status: String,
+    pub kind: crate::enums::FilingKind,
+    pub agency: crate::enums::Agency,
+    pub status: crate::enums::FilingStatus,
     /// Optimistic concurrency: every write checks and increments it.
     pub version: i32,
     /// The office (region) that reviews it; starts as the case's region.

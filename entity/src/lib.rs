@@ -7,6 +7,7 @@ pub mod case;
 pub mod case_counter;
 pub mod comment;
 pub mod document;
+pub mod enums;
 pub mod idempotency_key;
 pub mod filing;
 pub mod merchant;

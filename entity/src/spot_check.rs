@@ -18,7 +18,7 @@ pub struct Model {
     pub checked_at: DateTimeUtc,
     pub officer_id: Uuid,
     /// The recording officer's agency (what public views name instead of the officer).
-    pub agency: String,
+    pub agency: crate::enums::Agency,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,10 +13,10 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub display_name: String,
     /// `MERCHANT`, `OFFICER`, `SUPERVISOR` or `ADMIN`.
-    pub role: String,
+    pub role: crate::enums::Role,
     pub email_verified_at: Option<DateTimeUtc>,
     /// Officers and supervisors: the agency they work for.
-    pub agency: Option<String>,
+    pub agency: Option<crate::enums::Agency>,
     /// Officers and supervisors: JSON array of region codes (their jurisdiction).
     pub regions: String,
     pub created_at: DateTimeUtc,

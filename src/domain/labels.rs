@@ -6,6 +6,11 @@ use super::{
     filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
 };
 
+/// Anything shown to people by name.
+pub trait Labelled {
+    fn label(self) -> Label;
+}
+
 /// One name in both languages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Label {
@@ -17,8 +22,8 @@ const fn label(zh: &'static str, en: &'static str) -> Label {
     Label { zh, en }
 }
 
-impl ProductCategory {
-    pub fn label(self) -> Label {
+impl Labelled for ProductCategory {
+    fn label(self) -> Label {
         match self {
             Self::Agricultural => label("农产品", "Agricultural products"),
             Self::EthnicSpecialty => label("民族特色产品", "Ethnic specialties"),
@@ -31,8 +36,8 @@ impl ProductCategory {
     }
 }
 
-impl SpotCheckChannel {
-    pub fn label(self) -> Label {
+impl Labelled for SpotCheckChannel {
+    fn label(self) -> Label {
         match self {
             Self::Online => label("网购抽检", "Bought online"),
             Self::Offline => label("市场抽检", "Sampled at a market"),
@@ -40,8 +45,8 @@ impl SpotCheckChannel {
     }
 }
 
-impl SpotCheckResult {
-    pub fn label(self) -> Label {
+impl Labelled for SpotCheckResult {
+    fn label(self) -> Label {
         match self {
             Self::Pass => label("合格", "Passed"),
             Self::Fail => label("不合格", "Failed"),
@@ -49,8 +54,8 @@ impl SpotCheckResult {
     }
 }
 
-impl Agency {
-    pub fn label(self) -> Label {
+impl Labelled for Agency {
+    fn label(self) -> Label {
         match self {
             Self::MarketRegulation => label("市场监督管理局", "Market regulation"),
             Self::Customs => label("海关", "Customs"),

@@ -128,7 +128,7 @@ impl Case {
         &self.0.region_code
     }
     async fn status(&self) -> Result<CaseStatus> {
-        Ok(CaseStatus::parse(&self.0.status)?)
+        Ok(self.0.status)
     }
     /// The filings the caller may see (agency staff: their agency's only).
     async fn filings(&self, ctx: &Context<'_>) -> Result<Vec<Filing>> {
@@ -137,7 +137,7 @@ impl Case {
         let rows = loader.load_one(self.0.id).await.map_err(load_error)?.unwrap_or_default();
         let mut visible: Vec<filing::Model> =
             rows.into_iter().filter(|f| scope.can_see_filing(self.0.merchant_id, f)).collect();
-        visible.sort_by_key(|f| FilingKind::parse(&f.kind).ok());
+        visible.sort_by_key(|f| Some(f.kind));
         Ok(visible.into_iter().map(Filing).collect())
     }
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
@@ -182,14 +182,14 @@ impl Filing {
         Ok(Case(case.ok_or_else(|| AppError::NotFound("case".into()))?))
     }
     async fn kind(&self) -> Result<FilingKind> {
-        Ok(FilingKind::parse(&self.0.kind)?)
+        Ok(self.0.kind)
     }
     async fn agency(&self) -> Result<Agency> {
-        Ok(Agency::parse(&self.0.agency)?)
+        Ok(self.0.agency)
     }
     #[graphql(guard = "super::Anyone")]
     async fn status(&self) -> Result<FilingStatus> {
-        Ok(FilingStatus::parse(&self.0.status)?)
+        Ok(self.0.status)
     }
     /// Send it back as `expectedVersion` with the next change.
     #[graphql(guard = "super::Anyone")]
@@ -201,7 +201,7 @@ impl Filing {
     }
     /// Resident ID and bank account numbers are masked for administrators.
     async fn data(&self, ctx: &Context<'_>) -> Result<FilingData> {
-        let kind = FilingKind::parse(&self.0.kind)?;
+        let kind = self.0.kind;
         let stored: Option<StoredData> = self
             .0
             .data
@@ -242,7 +242,7 @@ impl Filing {
     }
     /// True while the filing is open and its merchant's risk level is 3 (failed spot checks).
     async fn high_risk(&self, ctx: &Context<'_>) -> Result<bool> {
-        if FilingStatus::parse(&self.0.status)?.is_final() {
+        if self.0.status.is_final() {
             return Ok(false);
         }
         let case = ctx.data_unchecked::<DataLoader<CaseById>>().load_one(self.0.case_id).await.map_err(load_error)?;
@@ -412,10 +412,10 @@ impl AuditEvent {
         self.0.filing_id.map(id)
     }
     async fn from_status(&self) -> Option<FilingStatus> {
-        self.0.from_status.as_deref().and_then(|s| FilingStatus::parse(s).ok())
+        self.0.from_status
     }
     async fn to_status(&self) -> Option<FilingStatus> {
-        self.0.to_status.as_deref().and_then(|s| FilingStatus::parse(s).ok())
+        self.0.to_status
     }
     /// What the actor wrote; for merchants, email addresses in older notes are masked.
     async fn note(&self, ctx: &Context<'_>) -> Option<String> {
@@ -494,9 +494,9 @@ impl TryFrom<filings::WorkloadRow> for WorkloadRow {
     type Error = AppError;
     fn try_from(row: filings::WorkloadRow) -> Result<Self, AppError> {
         Ok(Self {
-            agency: Agency::parse(&row.agency)?,
+            agency: row.agency,
             region_code: row.region_code,
-            status: FilingStatus::parse(&row.status)?,
+            status: row.status,
             count: i32::try_from(row.count).unwrap_or(i32::MAX),
             overdue: i32::try_from(row.overdue).unwrap_or(i32::MAX),
             high_risk: i32::try_from(row.high_risk).unwrap_or(i32::MAX),

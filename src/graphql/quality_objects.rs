@@ -191,7 +191,7 @@ impl PublicSpotCheck {
     }
     /// The agency that checked (never the officer).
     async fn agency(&self) -> Result<Agency> {
-        Ok(Agency::parse(&self.0.agency)?)
+        Ok(self.0.agency)
     }
     async fn region_code(&self) -> &str {
         &self.0.region_code

@@ -214,7 +214,7 @@ impl ApiClient {
         self.0.merchant_id.map(|m| ID(m.to_string()))
     }
     async fn agency(&self) -> Option<&str> {
-        self.0.agency.as_deref()
+        self.0.agency.map(|a| a.as_str())
     }
     async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.created_at

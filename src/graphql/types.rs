@@ -26,7 +26,7 @@ impl User {
             crate::services::auth::Caller::User(p) => p.user_id == self.0.id || p.role != Role::Merchant,
             _ => false,
         };
-        let staff = Role::parse(&self.0.role).is_ok_and(|r| r != Role::Merchant);
+        let staff = self.0.role != Role::Merchant;
         if shown_in_full || !staff {
             self.0.email.clone()
         } else {
@@ -37,14 +37,14 @@ impl User {
         &self.0.display_name
     }
     async fn role(&self) -> async_graphql::Result<Role> {
-        Ok(Role::parse(&self.0.role)?)
+        Ok(self.0.role)
     }
     async fn email_verified(&self) -> bool {
         self.0.email_verified_at.is_some()
     }
     /// Officers and supervisors.
     async fn agency(&self) -> async_graphql::Result<Option<Agency>> {
-        Ok(self.0.agency.as_deref().map(Agency::parse).transpose()?)
+        Ok(self.0.agency)
     }
     /// Officers' jurisdiction (region codes).
     async fn regions(&self) -> Vec<String> {
@@ -55,7 +55,7 @@ impl User {
         let (state, _) = super::parts(ctx);
         let scope = super::scope(ctx, Need::Read).await?;
         let allowed = scope.user_id() == self.0.id || matches!(scope, crate::services::access::Scope::Admin { .. });
-        if !allowed || self.0.role != Role::Merchant.as_str() {
+        if !allowed || self.0.role != Role::Merchant {
             return Ok(None);
         }
         Ok(crate::services::merchants::find_by_owner(&state.db, self.0.id).await?.map(super::objects::Merchant))

@@ -21,7 +21,7 @@ pub struct FilingChange {
     pub filing_id: Uuid,
     pub case_id: Uuid,
     pub merchant_id: Uuid,
-    pub agency: String,
+    pub agency: crate::domain::Agency,
     pub region_code: String,
     pub action: String,
     pub at: DateTime<Utc>,

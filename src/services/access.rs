@@ -37,7 +37,7 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
         .one(db)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
-    let role = Role::parse(&user.role)?;
+    let role = user.role;
     Ok(match role {
         Role::Merchant => {
             let merchant = merchant::Entity::find()
@@ -48,7 +48,7 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
         }
         Role::Officer | Role::Supervisor => Scope::Agency {
             user_id: user.id,
-            agency: Agency::parse(user.agency.as_deref().unwrap_or_default())?,
+            agency: user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?,
             regions: serde_json::from_str(&user.regions).map_err(anyhow::Error::from)?,
             supervisor: role == Role::Supervisor,
             via_client: None,
@@ -124,7 +124,7 @@ impl Scope {
             Self::Admin { .. } => true,
             Self::Merchant { merchant_id, .. } => *merchant_id == Some(case_merchant_id),
             Self::Agency { agency, regions, .. } => {
-                filing.agency == agency.as_str() && regions.iter().any(|r| *r == filing.region_code)
+                filing.agency == *agency && regions.iter().any(|r| *r == filing.region_code)
             }
         }
     }
@@ -135,7 +135,7 @@ impl Scope {
             Self::Admin { .. } => true,
             Self::Merchant { merchant_id, .. } => *merchant_id == Some(change.merchant_id),
             Self::Agency { agency, regions, .. } => {
-                change.agency == agency.as_str() && regions.iter().any(|r| *r == change.region_code)
+                change.agency == *agency && regions.iter().any(|r| *r == change.region_code)
             }
         }
     }
@@ -157,7 +157,7 @@ impl Scope {
             ),
             Self::Agency { agency, regions, .. } => Some(
                 Condition::all()
-                    .add(filing::Column::Agency.eq(agency.as_str()))
+                    .add(filing::Column::Agency.eq(*agency))
                     .add(filing::Column::RegionCode.is_in(regions.clone())),
             ),
         }
@@ -183,7 +183,7 @@ impl Scope {
                             Expr::col((filing::Entity, filing::Column::CaseId))
                                 .equals((case::Entity, case::Column::Id)),
                         )
-                        .and_where(Expr::col((filing::Entity, filing::Column::Agency)).eq(agency.as_str()))
+                        .and_where(Expr::col((filing::Entity, filing::Column::Agency)).eq(*agency))
                         .and_where(
                             Expr::col((filing::Entity, filing::Column::RegionCode)).is_in(regions.clone()),
                         )

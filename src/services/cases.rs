@@ -96,7 +96,7 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
         reference: Set(reference),
         merchant_id: Set(merchant.id),
         region_code: Set(merchant.region_code.clone()),
-        status: Set(CaseStatus::Draft.as_str().into()),
+        status: Set(CaseStatus::Draft),
         created_at: Set(now),
         submitted_at: Set(None),
         updated_at: Set(now),
@@ -107,9 +107,9 @@ pub async fn create_case(state: &AppState, scope: &Scope, kinds: Vec<FilingKind>
         filing::ActiveModel {
             id: Set(Uuid::now_v7()),
             case_id: Set(case.id),
-            kind: Set(kind.as_str().into()),
-            agency: Set(kind.agency().as_str().into()),
-            status: Set(FilingStatus::Draft.as_str().into()),
+            kind: Set(*kind),
+            agency: Set(kind.agency()),
+            status: Set(FilingStatus::Draft),
             version: Set(1),
             region_code: Set(case.region_code.clone()),
             data: Set(None),
@@ -176,9 +176,9 @@ pub async fn refresh_status(
     let statuses = filings_of(txn, case.id)
         .await?
         .iter()
-        .map(|f| FilingStatus::parse(&f.status))
-        .collect::<AppResult<Vec<_>>>()?;
-    let before = CaseStatus::parse(&case.status)?;
+        .map(|f| f.status)
+        .collect::<Vec<_>>();
+    let before = case.status;
     let after = CaseStatus::derive(&statuses);
     case::Entity::update_many()
         .col_expr(case::Column::Status, Expr::value(after.as_str()))
@@ -191,7 +191,7 @@ pub async fn refresh_status(
 
 /// One line per filing in a case email.
 pub fn filing_line(f: &filing::Model) -> serde_json::Value {
-    let kind = FilingKind::parse(&f.kind).map(|k| k.name_zh()).unwrap_or_default();
+    let kind = f.kind.name_zh();
     json!({
         "name_zh": kind,
         "kind": f.kind,
@@ -221,7 +221,7 @@ pub async fn email_merchant(
             "display_name": merchant.name,
             "reference": case.reference,
             "filings": filings.iter().map(|f| filing_line(f)).collect::<Vec<_>>(),
-            "filing_zh": first.and_then(|f| FilingKind::parse(&f.kind).ok()).map(|k| k.name_zh()),
+            "filing_zh": first.and_then(|f| Some(f.kind)).map(|k| k.name_zh()),
             "filing_kind": first.map(|f| f.kind.clone()),
             "note": note,
             "certificate_number": certificate_number,
@@ -250,14 +250,14 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let filings = filings_of(&txn, case.id).await?;
     let drafts: Vec<&filing::Model> =
-        filings.iter().filter(|f| f.status == FilingStatus::Draft.as_str()).collect();
+        filings.iter().filter(|f| f.status == FilingStatus::Draft).collect();
     if drafts.is_empty() {
         return Err(AppError::InvalidTransition("this case has nothing left to submit".into()));
     }
-    let has_registration = filings.iter().any(|f| f.kind == FilingKind::Registration.as_str());
+    let has_registration = filings.iter().any(|f| f.kind == FilingKind::Registration);
     let mut missing = Vec::new();
     for f in &drafts {
-        let kind = FilingKind::parse(&f.kind)?;
+        let kind = f.kind;
         if f.data.is_none() {
             missing.push(crate::error::FieldError::new(
                 format!("filings.{}.data", kind.as_str()),
@@ -285,10 +285,10 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     let mut submitted = Vec::new();
     let mut staged = Vec::new();
     for f in drafts {
-        let kind = FilingKind::parse(&f.kind)?;
+        let kind = f.kind;
         let due = state.config.calendar.add_working_days(now, state.config.review_days.for_kind(kind));
         let mut active: filing::ActiveModel = f.clone().into();
-        active.status = Set(FilingStatus::Submitted.as_str().into());
+        active.status = Set(FilingStatus::Submitted);
         active.version = Set(f.version + 1);
         active.submitted_at = Set(Some(now));
         active.due_at = Set(Some(due));
@@ -341,7 +341,7 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
     let txn = crate::platform::db::begin_write(&state.db).await?;
     lock_case(&txn, case.id).await?;
     let filings = filings_of(&txn, case.id).await?;
-    if filings.iter().any(|f| f.status == FilingStatus::Approved.as_str()) {
+    if filings.iter().any(|f| f.status == FilingStatus::Approved) {
         return Err(AppError::InvalidTransition(
             "a case with an approved filing cannot be withdrawn".into(),
         ));
@@ -350,13 +350,13 @@ pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> Ap
     let mut withdrawn = 0;
     let mut staged = Vec::new();
     for f in &filings {
-        let from = FilingStatus::parse(&f.status)?;
+        let from = f.status;
         if from.is_final() {
             continue;
         }
         let to = Transition::Withdraw.apply(from)?;
         let mut active: filing::ActiveModel = f.clone().into();
-        active.status = Set(to.as_str().into());
+        active.status = Set(to);
         active.version = Set(f.version + 1);
         active.updated_at = Set(now);
         let updated = active.update(&txn).await?;
@@ -466,7 +466,7 @@ pub async fn list_cases(
         query = query.filter(condition);
     }
     if let Some(status) = status {
-        query = query.filter(case::Column::Status.eq(status.as_str()));
+        query = query.filter(case::Column::Status.eq(status));
     }
     if let Some(merchant_id) = merchant_id {
         query = query.filter(case::Column::MerchantId.eq(merchant_id));
@@ -537,6 +537,6 @@ async fn visible_filing_ids(state: &AppState, scope: &Scope, case: &case::Model)
 
 /// Whether a filing waiting on an agency is past its deadline.
 pub fn is_overdue(f: &filing::Model, now: DateTime<Utc>) -> bool {
-    FilingStatus::parse(&f.status).is_ok_and(|s| s.is_pending_review())
+    f.status.is_pending_review()
         && f.due_at.is_some_and(|due| due < now)
 }

@@ -104,7 +104,7 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
     let mut sent = 0;
     for f in query.all(&txn).await? {
         let reference = case::Entity::find_by_id(f.case_id).one(&txn).await?.map(|c| c.reference).unwrap_or_default();
-        let agency = crate::domain::Agency::parse(&f.agency)?;
+        let agency = f.agency;
         let supervisors = crate::services::auth::accounts::supervisors_of(&txn, agency, &[f.region_code.as_str()]).await?;
         for supervisor in &supervisors {
             enqueue_email(

@@ -18,7 +18,7 @@ use crate::{
     services::cases::{self, email_merchant, lock_case, refresh_status},
     platform::clock,
     domain::{
-        Agency, CaseStatus, FilingKind, FilingStatus, Role, Transition,
+        Agency, CaseStatus, FilingKind, FilingStatus, Transition,
         filing_data::{CompanyType, CustomsBusinessType, FilingData, FilingDataInput},
         identifiers as id, uscc,
     },
@@ -110,7 +110,7 @@ async fn record(
             filing_id: target.filing.id,
             case_id: target.case.id,
             merchant_id: target.case.merchant_id,
-            agency: target.filing.agency.clone(),
+            agency: target.filing.agency,
             region_code,
             action: action.to_string(),
             at: event.at,
@@ -137,14 +137,14 @@ pub async fn update_filing(
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
-    let status = FilingStatus::parse(&target.filing.status)?;
+    let status = target.filing.status;
     if !matches!(status, FilingStatus::Draft | FilingStatus::NeedsCorrection) {
         return Err(AppError::InvalidTransition(format!(
             "a filing can be edited while DRAFT or NEEDS_CORRECTION, not {}",
             status.as_str()
         )));
     }
-    let kind = FilingKind::parse(&target.filing.kind)?;
+    let kind = target.filing.kind;
     if given_kind != kind {
         return Err(AppError::validation(
             "data",
@@ -174,7 +174,7 @@ pub async fn resubmit_filing(
     let target = load_target(&txn, scope, filing_id).await?;
     scope.own_merchant()?;
     check_version(&target.filing, expected_version)?;
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = Transition::Resubmit.apply(from)?;
     if target.filing.data.is_none() {
         return Err(AppError::validation("data", "is missing"));
@@ -183,7 +183,7 @@ pub async fn resubmit_filing(
     // The review clock resumes with the time that was left when the correction was asked.
     let remaining = Duration::seconds(std::cmp::max(target.filing.paused_remaining_secs.unwrap_or(0), 0));
     let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.due_at = Set(Some(now + remaining));
     active.paused_remaining_secs = Set(None);
     active.submitted_at = Set(Some(now));
@@ -227,7 +227,7 @@ pub async fn claim_filing(
     expected_version: i32,
 ) -> AppResult<filing::Model> {
     let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = Transition::Claim.apply(from)?;
     if let Some(assignee) = target.filing.assignee_id {
         if assignee != scope.user_id() && !scope.is_supervisor() {
@@ -235,7 +235,7 @@ pub async fn claim_filing(
         }
     }
     let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.assignee_id = Set(Some(scope.user_id()));
     let saved = save(&txn, active, expected_version).await?;
     let staged = record(&txn, scope, &target, Transition::Claim.action(), from, to, None).await?;
@@ -256,12 +256,12 @@ pub async fn assign_filing(
     if !scope.is_supervisor() {
         return Err(AppError::Forbidden("only a supervisor assigns filings".into()));
     }
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = Transition::Assign.apply(from)?;
     let officer = user::Entity::find_by_id(officer_id).one(&txn).await?;
     let covers = |o: &user::Model| {
-        Role::parse(&o.role).is_ok_and(Role::is_agency_staff)
-            && o.agency.as_deref() == Some(target.filing.agency.as_str())
+        o.role.is_agency_staff()
+            && o.agency == Some(target.filing.agency)
             && serde_json::from_str::<Vec<String>>(&o.regions)
                 .is_ok_and(|r| r.contains(&target.filing.region_code))
     };
@@ -272,7 +272,7 @@ pub async fn assign_filing(
         ));
     };
     let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.assignee_id = Set(Some(officer.id));
     let saved = save(&txn, active, expected_version).await?;
     // The trail names the officer; merchants read it, and an address is not theirs to see.
@@ -339,11 +339,11 @@ async fn decide_with_note(
 ) -> AppResult<filing::Model> {
     let note = required_note(note)?;
     let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = transition.apply(from)?;
     check_decider(scope, &target.filing)?;
     let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.decision_note = Set(Some(note.clone()));
     adjust(&target, &mut active);
     let saved = save(&txn, active, expected_version).await?;
@@ -366,14 +366,14 @@ pub async fn approve_filing(
 ) -> AppResult<filing::Model> {
     let note = note.filter(|n| !n.trim().is_empty()).map(required_note).transpose()?;
     let (txn, target) = open_decision(state, scope, filing_id, expected_version).await?;
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = Transition::Approve.apply(from)?;
     check_decider(scope, &target.filing)?;
-    let kind = FilingKind::parse(&target.filing.kind)?;
+    let kind = target.filing.kind;
     let siblings = cases::filings_of(&txn, target.case.id).await?;
     if kind.needs_uscc() {
-        let registration = siblings.iter().find(|f| f.kind == FilingKind::Registration.as_str());
-        if registration.is_some_and(|r| r.status != FilingStatus::Approved.as_str()) {
+        let registration = siblings.iter().find(|f| f.kind == FilingKind::Registration);
+        if registration.is_some_and(|r| r.status != FilingStatus::Approved) {
             return Err(AppError::DependencyNotMet(format!(
                 "{} can be approved only after the case's REGISTRATION is approved",
                 kind.as_str()
@@ -437,7 +437,7 @@ pub async fn approve_filing(
     };
     let filing_now = filing::Entity::find_by_id(target.filing.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("filing".into()))?;
     let mut active: filing::ActiveModel = filing_now.into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.decision_note = Set(note.clone());
     active.decided_at = Set(Some(clock::now()));
     active.certificate_number = Set(Some(certificate.clone()));
@@ -493,7 +493,7 @@ pub async fn transfer_filing(
     if region.as_str() == target.filing.region_code {
         return Err(AppError::validation("regionCode", "the filing is already in this region"));
     }
-    let from = FilingStatus::parse(&target.filing.status)?;
+    let from = target.filing.status;
     let to = match from {
         FilingStatus::Submitted | FilingStatus::UnderReview => FilingStatus::Submitted,
         FilingStatus::NeedsCorrection => FilingStatus::NeedsCorrection,
@@ -503,14 +503,14 @@ pub async fn transfer_filing(
     };
     let old_region = target.filing.region_code.clone();
     let mut active: filing::ActiveModel = target.filing.clone().into();
-    active.status = Set(to.as_str().into());
+    active.status = Set(to);
     active.region_code = Set(region.to_string());
     active.assignee_id = Set(None);
     let saved = save(&txn, active, expected_version).await?;
     let trail = format!("{old_region} → {region}: {note}");
     let staged = record(&txn, scope, &target, "filing.transferred", from, to, Some(&trail)).await?;
     refresh_status(&txn, &target.case).await?;
-    let agency = Agency::parse(&target.filing.agency)?;
+    let agency = target.filing.agency;
     let supervisors = crate::services::auth::accounts::supervisors_of(&txn, agency, &[old_region.as_str(), region.as_str()]).await?;
     for supervisor in supervisors {
         enqueue_email(
@@ -597,7 +597,7 @@ fn organisation_check(body: &str) -> char {
 /// The issued USCC goes into the case's other USCC-bound filings (a write: versions move).
 async fn copy_uscc(txn: &DatabaseTransaction, target: &Target, siblings: &[filing::Model], code: &str) -> AppResult<()> {
     for sibling in siblings.iter().filter(|f| f.id != target.filing.id) {
-        if FilingKind::parse(&sibling.kind)?.needs_uscc() {
+        if sibling.kind.needs_uscc() {
             filing::Entity::update_many()
                 .col_expr(filing::Column::Uscc, Expr::value(code))
                 .col_expr(filing::Column::Version, Expr::col(filing::Column::Version).add(1))
@@ -633,7 +633,7 @@ async fn unique_number(txn: &DatabaseTransaction, kind: FilingKind, make: impl F
     for _ in 0..20 {
         let candidate = make();
         let taken = filing::Entity::find()
-            .filter(filing::Column::Kind.eq(kind.as_str()))
+            .filter(filing::Column::Kind.eq(kind))
             .filter(filing::Column::CertificateNumber.eq(candidate.as_str()))
             .one(txn)
             .await?;
@@ -683,7 +683,7 @@ pub async fn review_queue(
     let limit = pagination::page_size(first)?;
     let now = clock::now();
     let mut query = filing::Entity::find()
-        .filter(filing::Column::Status.ne(FilingStatus::Draft.as_str()))
+        .filter(filing::Column::Status.ne(FilingStatus::Draft))
         .filter(filing::Column::DueAt.is_not_null())
         .order_by_asc(filing::Column::DueAt)
         .order_by_asc(filing::Column::Id)
@@ -736,9 +736,9 @@ fn decode_queue_cursor(cursor: &str) -> AppResult<(chrono::DateTime<chrono::Utc>
 
 #[derive(Debug, FromQueryResult)]
 pub struct WorkloadRow {
-    pub agency: String,
+    pub agency: Agency,
     pub region_code: String,
-    pub status: String,
+    pub status: FilingStatus,
     pub count: i64,
     pub overdue: i64,
     pub high_risk: i64,
@@ -787,7 +787,7 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
         .column_as(Expr::col(filing::Column::Id).count(), "count")
         .column_as(Expr::expr(Func::coalesce([Expr::expr(Func::sum(late)), Expr::val(0)])), "overdue")
         .column_as(Expr::expr(Func::coalesce([Expr::expr(Func::sum(risky)), Expr::val(0)])), "high_risk")
-        .filter(filing::Column::Status.ne(FilingStatus::Draft.as_str()))
+        .filter(filing::Column::Status.ne(FilingStatus::Draft))
         .group_by(filing::Column::Agency)
         .group_by(filing::Column::RegionCode)
         .group_by(filing::Column::Status)
@@ -798,8 +798,4 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
         query = query.filter(condition);
     }
     Ok(query.into_model::<WorkloadRow>().all(&state.db).await?)
-}
-
-pub fn agency_of(raw: &str) -> AppResult<Agency> {
-    Agency::parse(raw)
 }

@@ -158,7 +158,7 @@ async fn registration_open<C: ConnectionTrait>(db: &C, merchant_id: Uuid) -> App
     use entity::{case, filing};
     let open = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::NeedsCorrection];
     let found = filing::Entity::find()
-        .filter(filing::Column::Kind.eq(FilingKind::Registration.as_str()))
+        .filter(filing::Column::Kind.eq(FilingKind::Registration))
         .filter(filing::Column::Status.is_in(open.iter().map(|s| s.as_str())))
         .filter(filing::Column::CaseId.in_subquery(
             sea_orm::sea_query::Query::select()

@@ -100,7 +100,7 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         findings: Set(findings.clone()),
         checked_at: Set(clock::now()),
         officer_id: Set(scope.user_id()),
-        agency: Set(Agency::Inspection.as_str().to_string()),
+        agency: Set(Agency::Inspection),
     }
     .insert(&txn)
     .await?;

@@ -418,7 +418,7 @@ pub struct CertificateData {
 pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult<Vec<CertificateData>> {
     let filings = filing::Entity::find()
         .filter(filing::Column::CertificateNumber.eq(number))
-        .filter(filing::Column::Status.eq(FilingStatus::Approved.as_str()))
+        .filter(filing::Column::Status.eq(FilingStatus::Approved))
         .order_by_desc(filing::Column::DecidedAt)
         .all(db)
         .await?;
@@ -429,11 +429,11 @@ pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult
             None => None,
         };
         found.push(CertificateData {
-            kind: FilingKind::parse(&f.kind)?,
+            kind: f.kind,
             holder: holder.unwrap_or_default(),
             region_code: f.region_code,
             decided_at: f.decided_at,
-            status: FilingStatus::parse(&f.status)?,
+            status: f.status,
         });
     }
     Ok(found)

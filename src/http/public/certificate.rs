@@ -10,7 +10,7 @@ use poem::{
 use serde_json::json;
 
 use super::{app_error, china_date, internal, message, render, secured, svg_response, wants_json, within_limit, ScanLimiter};
-use crate::{domain::pii::mask_name, platform::state::AppState, services::trace};
+use crate::{domain::{labels::Labelled, pii::mask_name}, platform::state::AppState, services::trace};
 
 /// `GET /c/{number}`: is this certificate number real? Agency, holder, date, status.
 #[handler]

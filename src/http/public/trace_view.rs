@@ -14,9 +14,8 @@ use serde_json::json;
 use super::{app_error, china_date, internal, message, qr, render, secured, svg_response, wants_json, within_limit, ScanLimiter};
 use crate::{
     domain::{
-        Agency,
         filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
-        labels::Label,
+        labels::{Label, Labelled},
         region_names::region_name,
     },
     error::AppResult,
@@ -70,7 +69,7 @@ impl TraceJson {
         let latest_spot_check = match &data.latest_check {
             Some(check) => {
                 let (channel, result) = (SpotCheckChannel::parse(&check.channel)?, SpotCheckResult::parse(&check.result)?);
-                let agency = Agency::parse(&check.agency)?;
+                let agency = check.agency;
                 Some(PublicSpotCheckJson {
                     checked_at: check.checked_at.to_rfc3339(),
                     checked_on: china_date(check.checked_at),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{Caller, password::hash_password, tokens};
 use crate::{
+    domain::labels::Labelled,
     services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Agency, Email, Role, password::NewPassword},
     error::{AppError, AppResult, Problems},
@@ -71,9 +72,9 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
         email: Set(new.email.as_str().into()),
         password_hash: Set(new.password_hash),
         display_name: Set(new.display_name),
-        role: Set(new.role.as_str().into()),
+        role: Set(new.role),
         email_verified_at: Set(new.verified.then_some(now)),
-        agency: Set(new.agency.map(|a| a.as_str().to_string())),
+        agency: Set(new.agency),
         regions: Set(serde_json::to_string(&new.regions).map_err(anyhow::Error::from)?),
         created_at: Set(now),
         updated_at: Set(now),
@@ -235,7 +236,7 @@ async fn answer_taken_address(state: &AppState, email: Email, name: String, addr
         email: email.as_str().to_string(),
         password_hash: None,
         display_name: name,
-        role: Role::Merchant.as_str().to_string(),
+        role: Role::Merchant,
         email_verified_at: None,
         agency: None,
         regions: "[]".into(),
@@ -482,8 +483,8 @@ pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions:
         covering = covering.add(user::Column::Regions.contains(format!("\"{region}\"")));
     }
     Ok(user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Supervisor.as_str()))
-        .filter(user::Column::Agency.eq(agency.as_str()))
+        .filter(user::Column::Role.eq(Role::Supervisor))
+        .filter(user::Column::Agency.eq(agency))
         .filter(covering)
         .all(db)
         .await?)

@@ -89,7 +89,7 @@ pub async fn create_client(
         name: Set(name.clone()),
         scopes: Set(serde_json::to_string(&granted).map_err(anyhow::Error::from)?),
         merchant_id: Set(merchant_id),
-        agency: Set(agency.map(|a| a.as_str().to_string())),
+        agency: Set(agency),
         created_by: Set(scope.user_id()),
         created_at: Set(clock::now()),
         revoked_at: Set(None),
@@ -197,13 +197,13 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
         let merchant = merchant::Entity::find_by_id(merchant_id).one(state_db).await?.ok_or_else(revoked)?;
         return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id), via_client: Some(client.id) });
     }
-    let agency = Agency::parse(client.agency.as_deref().unwrap_or_default())?;
+    let agency = client.agency.ok_or_else(|| anyhow::anyhow!("API client without merchant or agency"))?;
     // An agency's client serves all its offices: every region its filings are in.
     let regions: Vec<String> = entity::filing::Entity::find()
         .select_only()
         .column(entity::filing::Column::RegionCode)
         .distinct()
-        .filter(entity::filing::Column::Agency.eq(agency.as_str()))
+        .filter(entity::filing::Column::Agency.eq(agency))
         .into_tuple()
         .all(state_db)
         .await?;

@@ -109,7 +109,7 @@ impl JwtKeys {
                 _ => TokenError::Invalid,
             })?;
         let user_id = Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?;
-        let role = Role::parse(&data.claims.role).map_err(|_| TokenError::Invalid)?;
+        let role = Role::from_name(&data.claims.role).ok_or(TokenError::Invalid)?;
         let client = data.claims.scope.map(|s| super::ClientGrant {
             scopes: s.split_whitespace().map(str::to_string).collect(),
         });

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{password::verify_password, tokens};
 use crate::{
     services::audit::security::{self, SecurityEvent, SecurityKind},
-    domain::{Email, Role},
+    domain::Email,
     error::{AppError, AppResult},
     platform::state::AppState,
 };
@@ -82,7 +82,7 @@ async fn start_session<C: ConnectionTrait>(
     user: user::Model,
     family_id: Uuid,
 ) -> AppResult<Session> {
-    let role = Role::parse(&user.role)?;
+    let role = user.role;
     let access_token = state.jwt.issue(user.id, role)?;
     let refresh = tokens::random_token();
     let now = Utc::now();

@@ -144,7 +144,7 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
     for endpoint in endpoints {
         let Some(client) = api_client::Entity::find_by_id(endpoint.client_row_id).one(txn).await? else { continue };
         let visible = client.revoked_at.is_none()
-            && (client.merchant_id == Some(change.merchant_id) || client.agency.as_deref() == Some(change.agency.as_str()));
+            && (client.merchant_id == Some(change.merchant_id) || client.agency == Some(change.agency));
         let wanted: Vec<String> = serde_json::from_str(&endpoint.event_types).unwrap_or_default();
         if !visible || !(wanted.is_empty() || wanted.contains(&change.action)) {
             continue;
