@@ -6,14 +6,14 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, case_counter, filing, merchant, user};
+use entity::{audit_event, case, case_counter, filing, merchant, user, user_region};
 use onestop::{
     app, services::audit, platform::clock,
     services::auth::password::hash_password,
     config::Config,
     domain::{CaseStatus, FilingKind, FilingStatus, Role},
 };
-use sea_orm::{ActiveModelTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
 const REGIONS: [&str; 12] =
@@ -37,16 +37,18 @@ async fn main() -> anyhow::Result<()> {
 
     // One officer per agency in 510100 (the one measured) and a merchant user per 10 cases.
     let mut users = Vec::new();
+    let mut officer_regions = Vec::new();
     for kind in FilingKind::ALL {
+        let officer = Uuid::now_v7();
+        officer_regions.push(user_region::ActiveModel { user_id: Set(officer), region_code: Set("510100".into()) });
         users.push(user::ActiveModel::from(user::Model {
-            id: Uuid::now_v7(),
+            id: officer,
             email: format!("{}@bench.onestop.cn", kind.as_str().to_lowercase()),
             password_hash: Some(hash.clone()),
             display_name: format!("Bench {}", kind.as_str()),
             role: Role::Officer,
             email_verified_at: Some(now),
             agency: Some(kind.agency()),
-            regions: "[\"510100\"]".into(),
             created_at: now,
             updated_at: now,
         }));
@@ -63,7 +65,6 @@ async fn main() -> anyhow::Result<()> {
             role: Role::Merchant,
             email_verified_at: Some(now),
             agency: None,
-            regions: "[]".into(),
             created_at: now,
             updated_at: now,
         }));
@@ -86,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         });
     }
     insert_all(db, users.into_iter().map(|u| u.reset_all()).collect()).await?;
+    insert_all(db, officer_regions).await?;
     insert_all(db, merchants.iter().cloned().map(merchant::ActiveModel::from).map(|m| m.reset_all()).collect()).await?;
 
     let statuses = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
@@ -210,7 +212,6 @@ async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
         role: Role::Merchant,
         email_verified_at: Some(now),
         agency: None,
-        regions: "[]".into(),
         created_at: now,
         updated_at: now,
     })

@@ -186,6 +186,53 @@ fn database_unreachable(err: &sea_orm::DbErr) -> bool {
     }
 }
 
+/// A unique constraint a service turns into a domain error, as each database names it in its
+/// error message (SQLite lists the columns, PostgreSQL names the constraint or index).
+#[derive(Clone, Copy, Debug)]
+pub struct Unique {
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+impl Unique {
+    pub const USER_EMAIL: Self = Self { sqlite: "users.email", postgres: "users_email_key" };
+    pub const MERCHANT_USCC: Self = Self { sqlite: "merchants.uscc", postgres: "merchants_uscc_key" };
+    pub const BATCH_NUMBER: Self = Self {
+        sqlite: "product_batches.merchant_id, product_batches.batch_number",
+        postgres: "uq_product_batches_merchant_batch",
+    };
+    pub const CERTIFICATE_NUMBER: Self = Self {
+        sqlite: "filings.kind, filings.certificate_number",
+        postgres: "uq_filings_certificate_number",
+    };
+
+    fn violated_by(self, err: &sea_orm::DbErr) -> bool {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => message.contains(self.sqlite) || message.contains(self.postgres),
+            _ => false,
+        }
+    }
+}
+
+/// `result.on_unique(Unique::MERCHANT_USCC, || AppError::Conflict(…))`: a violation of that
+/// constraint becomes the caller's domain error at the call site, relying on the database's
+/// constraint instead of a look-up before the write (after realworld-axum-sqlx's
+/// `on_constraint`). Any other error passes on as usual.
+pub trait OnUnique<T> {
+    fn on_unique(self, constraint: Unique, error: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> OnUnique<T> for Result<T, sea_orm::DbErr> {
+    fn on_unique(self, constraint: Unique, error: impl FnOnce() -> AppError) -> AppResult<T> {
+        self.map_err(|err| if constraint.violated_by(&err) { error() } else { err.into() })
+    }
+}
+
+/// Whether a database error is a violation of `constraint` (for retry loops).
+pub fn violates(err: &sea_orm::DbErr, constraint: Unique) -> bool {
+    constraint.violated_by(err)
+}
+
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         err.extend()

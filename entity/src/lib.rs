@@ -20,5 +20,6 @@ pub mod spot_check;
 pub mod trace_scan;
 pub mod trace_scan_address;
 pub mod user;
+pub mod user_region;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

@@ -17,13 +17,21 @@ pub struct Model {
     pub email_verified_at: Option<DateTimeUtc>,
     /// Officers and supervisors: the agency they work for.
     pub agency: Option<crate::enums::Agency>,
-    /// Officers and supervisors: JSON array of region codes (their jurisdiction).
-    pub regions: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// Officers and supervisors: the regions they cover.
+    #[sea_orm(has_many = "super::user_region::Entity")]
+    Regions,
+}
+
+impl Related<super::user_region::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Regions.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -11,6 +11,8 @@ mod m20261126_000007_security_events;
 mod m20261126_000008_sealed_webhook_secrets;
 mod m20261126_000009_audit_via_client;
 mod m20261126_000010_declared_uscc;
+mod m20261126_000011_user_regions;
+mod m20261126_000012_certificate_numbers;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_sealed_webhook_secrets::Migration),
             Box::new(m20261126_000009_audit_via_client::Migration),
             Box::new(m20261126_000010_declared_uscc::Migration),
+            Box::new(m20261126_000011_user_regions::Migration),
+            Box::new(m20261126_000012_certificate_numbers::Migration),
         ]
     }
 }

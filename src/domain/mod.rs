@@ -1,6 +1,7 @@
 //! Values that are validated once, at construction ("parse, don't validate"): the rest of the
 //! code can only hold valid ones.
 
+pub mod certificates;
 pub mod email;
 pub mod filing_data;
 pub mod identifiers;

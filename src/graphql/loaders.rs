@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use entity::{case, filing, merchant, user};
+use entity::{case, filing, merchant, user, user_region};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -21,6 +21,27 @@ pub struct UserById(pub DatabaseConnection);
 pub struct MerchantById(pub DatabaseConnection);
 pub struct CaseById(pub DatabaseConnection);
 pub struct FilingsByCase(pub DatabaseConnection);
+/// Officers' and supervisors' regions.
+pub struct RegionsByUser(pub DatabaseConnection);
+
+impl Loader<Uuid> for RegionsByUser {
+    type Value = Vec<String>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = user_region::Entity::find()
+            .filter(user_region::Column::UserId.is_in(keys.to_vec()))
+            .order_by_asc(user_region::Column::RegionCode)
+            .all(&self.0)
+            .await
+            .map_err(Arc::new)?;
+        let mut grouped: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for row in rows {
+            grouped.entry(row.user_id).or_default().push(row.region_code);
+        }
+        Ok(grouped)
+    }
+}
 
 impl Loader<Uuid> for UserById {
     type Value = user::Model;

@@ -120,8 +120,8 @@ impl Mutation {
     /// A new case with one DRAFT filing per kind.
     async fn create_case(&self, ctx: &Context<'_>, kinds: Vec<FilingKind>) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let scope = scope(ctx, Need::Write).await?;
-        Ok(Case(cases::create_case(state, scope, kinds).await?))
+        let merchant = scope(ctx, Need::Write).await?.require_merchant()?;
+        Ok(Case(cases::create_case(state, merchant, kinds).await?))
     }
 
     async fn update_filing(

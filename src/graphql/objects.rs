@@ -223,7 +223,7 @@ impl Filing {
         self.0.due_at
     }
     async fn overdue(&self) -> bool {
-        cases::is_overdue(&self.0, Utc::now())
+        crate::services::filings::overdue::is_overdue(&self.0, Utc::now())
     }
     async fn decision_note(&self) -> Option<&str> {
         self.0.decision_note.as_deref()

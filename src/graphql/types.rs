@@ -47,8 +47,12 @@ impl User {
         Ok(self.0.agency)
     }
     /// Officers' jurisdiction (region codes).
-    async fn regions(&self) -> Vec<String> {
-        serde_json::from_str(&self.0.regions).unwrap_or_default()
+    async fn regions(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        if !self.0.role.is_agency_staff() {
+            return Ok(Vec::new());
+        }
+        let loader = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<super::loaders::RegionsByUser>>();
+        Ok(loader.load_one(self.0.id).await.map_err(super::loaders::load_error)?.unwrap_or_default())
     }
     /// Merchants: their company profile (shown to the user themself and to admins).
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Option<super::objects::Merchant>> {

@@ -1,7 +1,7 @@
 //! Who may see what. Every service query goes through a `Scope`, so an object the caller may
 //! not see is simply not found (`NOT_FOUND`), never someone else's data.
 
-use entity::{case, filing, merchant, user};
+use entity::{case, filing, merchant, user, user_region};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Query},
@@ -27,18 +27,21 @@ pub enum Scope {
 }
 
 /// Loads what the caller may reach from its account (a token alone is not trusted for the
-/// officer's agency and regions, which an admin may change).
+/// officer's agency and regions, which an admin may change). One statement for staff: the
+/// account joined with its regions.
 pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Scope> {
     let principal = caller.require_user()?;
     if principal.client.is_some() {
         return crate::services::auth::clients::client_scope(db, principal.user_id).await;
     }
-    let user = user::Entity::find_by_id(principal.user_id)
-        .one(db)
+    let (user, regions) = user::Entity::find_by_id(principal.user_id)
+        .find_with_related(user_region::Entity)
+        .all(db)
         .await?
+        .into_iter()
+        .next()
         .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
-    let role = user.role;
-    Ok(match role {
+    Ok(match user.role {
         Role::Merchant => {
             let merchant = merchant::Entity::find()
                 .filter(merchant::Column::OwnerUserId.eq(user.id))
@@ -49,12 +52,102 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
         Role::Officer | Role::Supervisor => Scope::Agency {
             user_id: user.id,
             agency: user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?,
-            regions: serde_json::from_str(&user.regions).map_err(anyhow::Error::from)?,
-            supervisor: role == Role::Supervisor,
+            regions: regions.into_iter().map(|r| r.region_code).collect(),
+            supervisor: user.role == Role::Supervisor,
             via_client: None,
         },
         Role::Admin => Scope::Admin { user_id: user.id },
     })
+}
+
+/// Agency staff: an officer, a supervisor, or an agency's API client (acting in the name of the
+/// admin who created it) — the only callers that review filings. A service that takes a
+/// `Staff` can be called by nobody else: the value comes only from `Scope::require_staff`.
+#[derive(Clone, Copy, Debug)]
+pub struct Staff<'a> {
+    scope: &'a Scope,
+    pub agency: Agency,
+    pub regions: &'a [String],
+    supervisor: bool,
+}
+
+/// A supervisor of an agency (from `Scope::require_supervisor`): assigns, transfers, reads
+/// workload, and decides any filing of the agency in its regions.
+#[derive(Clone, Copy, Debug)]
+pub struct Supervisor<'a>(Staff<'a>);
+
+impl<'a> std::ops::Deref for Supervisor<'a> {
+    type Target = Staff<'a>;
+    fn deref(&self) -> &Staff<'a> {
+        &self.0
+    }
+}
+
+impl<'a> Staff<'a> {
+    pub fn scope(&self) -> &'a Scope {
+        self.scope
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.scope.user_id()
+    }
+
+    pub fn is_supervisor(&self) -> bool {
+        self.supervisor
+    }
+
+    pub fn covers_region(&self, region: &str) -> bool {
+        self.regions.iter().any(|r| r == region)
+    }
+
+    /// A filing of this agency in these regions.
+    pub fn can_see(&self, filing: &filing::Model) -> bool {
+        filing.agency == self.agency && self.covers_region(&filing.region_code)
+    }
+
+    /// Who may decide a filing, in one place: agency staff who see it (agency, regions) and are
+    /// its assignee or a supervisor. (The token's `decisions:write` is asked for when the
+    /// resolver loads the scope.) The answer is the proof a decision needs.
+    pub fn can_decide(&self, filing: &filing::Model) -> AppResult<Decider<'a>> {
+        if !self.can_see(filing) {
+            return Err(AppError::NotFound("filing".into()));
+        }
+        if self.supervisor || filing.assignee_id == Some(self.user_id()) {
+            Ok(Decider::Officer(*self))
+        } else {
+            Err(AppError::Forbidden("only the assigned officer or a supervisor may decide this filing".into()))
+        }
+    }
+
+    /// An officer who may be given this filing: staff of its agency covering its region.
+    pub fn may_assign_to(officer: &user::Model, officer_regions: &[String], filing: &filing::Model) -> bool {
+        officer.role.is_agency_staff() && officer.agency == Some(filing.agency) && officer_regions.contains(&filing.region_code)
+    }
+}
+
+/// Who decides a filing. Only a `Decider` makes decisions (`services::filings::approval`); an
+/// officer's comes from `Staff::can_decide`. (Automatic decisions will be a second kind.)
+#[derive(Clone, Copy, Debug)]
+pub enum Decider<'a> {
+    Officer(Staff<'a>),
+}
+
+/// A merchant's user (or its API client) whose profile is saved: acts on its own merchant's
+/// cases only.
+#[derive(Clone, Copy, Debug)]
+pub struct MerchantUser<'a> {
+    scope: &'a Scope,
+    pub merchant_id: Uuid,
+}
+
+impl<'a> MerchantUser<'a> {
+    pub fn scope(&self) -> &'a Scope {
+        self.scope
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.scope.user_id()
+    }
 }
 
 impl Scope {
@@ -95,14 +188,15 @@ impl Scope {
         }
     }
 
-    pub fn is_supervisor(&self) -> bool {
-        matches!(self, Self::Agency { supervisor: true, .. })
-    }
-
     /// The merchant's own merchant id, or the reason it has none.
     pub fn own_merchant(&self) -> AppResult<Uuid> {
+        self.require_merchant().map(|m| m.merchant_id)
+    }
+
+    /// A merchant's user with a saved profile, or why not.
+    pub fn require_merchant(&self) -> AppResult<MerchantUser<'_>> {
         match self {
-            Self::Merchant { merchant_id: Some(id), .. } => Ok(*id),
+            Self::Merchant { merchant_id: Some(id), .. } => Ok(MerchantUser { scope: self, merchant_id: *id }),
             Self::Merchant { merchant_id: None, .. } => Err(AppError::validation(
                 "profile",
                 "save your merchant profile first (saveMerchantProfile)",
@@ -111,21 +205,34 @@ impl Scope {
         }
     }
 
-    /// Officers and supervisors: their agency and regions, or FORBIDDEN.
-    pub fn agency_staff(&self) -> AppResult<(Agency, &[String])> {
+    /// Officers and supervisors (and agencies' API clients), or FORBIDDEN.
+    pub fn require_staff(&self) -> AppResult<Staff<'_>> {
         match self {
-            Self::Agency { agency, regions, .. } => Ok((*agency, regions)),
+            Self::Agency { agency, regions, supervisor, .. } => Ok(Staff { scope: self, agency: *agency, regions, supervisor: *supervisor }),
             _ => Err(AppError::Forbidden("only agency officers and supervisors may do this".into())),
         }
+    }
+
+    /// Supervisors only, or FORBIDDEN.
+    pub fn require_supervisor(&self) -> AppResult<Supervisor<'_>> {
+        let staff = self.require_staff()?;
+        if staff.supervisor {
+            Ok(Supervisor(staff))
+        } else {
+            Err(AppError::Forbidden("only a supervisor may do this".into()))
+        }
+    }
+
+    /// Who may decide a filing (see `Staff::can_decide`).
+    pub fn can_decide(&self, filing: &filing::Model) -> AppResult<Decider<'_>> {
+        self.require_staff()?.can_decide(filing)
     }
 
     pub fn can_see_filing(&self, case_merchant_id: Uuid, filing: &filing::Model) -> bool {
         match self {
             Self::Admin { .. } => true,
             Self::Merchant { merchant_id, .. } => *merchant_id == Some(case_merchant_id),
-            Self::Agency { agency, regions, .. } => {
-                filing.agency == *agency && regions.iter().any(|r| *r == filing.region_code)
-            }
+            Self::Agency { .. } => self.require_staff().is_ok_and(|staff| staff.can_see(filing)),
         }
     }
 

@@ -5,18 +5,19 @@
 
 use entity::{case, filing, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, LockBehavior, LockType},
 };
 use tokio::sync::watch;
 
 use crate::{
-    services::cases::filing_line,
-    platform::clock,
-    domain::FilingStatus,
     error::AppResult,
-    platform::notify::{EmailKind, enqueue_email},
-    platform::state::AppState,
+    platform::{
+        clock,
+        notify::{EmailKind, enqueue_email},
+        state::AppState,
+    },
+    services::{auth::accounts, cases::email::staff_context, filings::overdue},
 };
 
 const BATCH: u64 = 100;
@@ -33,10 +34,6 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-fn pending_review() -> Condition {
-    Condition::all().add(filing::Column::Status.is_in([FilingStatus::Submitted.as_str(), FilingStatus::UnderReview.as_str()]))
-}
-
 /// One pass: reminders, then overdue notices. Returns how many emails were queued.
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
     let sent = remind_assignees(state).await? + report_overdue(state).await?;
@@ -50,7 +47,7 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
     let horizon = now + chrono::Duration::days(15);
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let mut query = filing::Entity::find()
-        .filter(pending_review())
+        .filter(overdue::waiting_on_agency())
         .filter(filing::Column::AssigneeId.is_not_null())
         .filter(filing::Column::ReminderSentAt.is_null())
         .filter(filing::Column::DueAt.gt(now))
@@ -66,20 +63,8 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
             continue;
         }
         let Some(assignee) = user::Entity::find_by_id(f.assignee_id.unwrap_or_default()).one(&txn).await? else { continue };
-        let reference = case::Entity::find_by_id(f.case_id).one(&txn).await?.map(|c| c.reference).unwrap_or_default();
-        enqueue_email(
-            &txn,
-            &state.templates,
-            &assignee.email,
-            EmailKind::DeadlineApproaching,
-            serde_json::json!({
-                "display_name": assignee.display_name,
-                "reference": reference,
-                "filings": [filing_line(&f)],
-                "link": format!("{}/filings/{}", state.config.public_base_url, f.id),
-            }),
-        )
-        .await?;
+        let Some(case) = case::Entity::find_by_id(f.case_id).one(&txn).await? else { continue };
+        notify(&txn, state, &assignee, &case, &f, EmailKind::DeadlineApproaching).await?;
         mark(&txn, f.id, filing::Column::ReminderSentAt).await?;
         sent += 1;
     }
@@ -94,32 +79,17 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
     let now = clock::now();
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let mut query = filing::Entity::find()
-        .filter(pending_review())
+        .filter(overdue::overdue_at(now))
         .filter(filing::Column::OverdueNotifiedAt.is_null())
-        .filter(filing::Column::DueAt.lt(now))
         .limit(BATCH);
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let mut sent = 0;
     for f in query.all(&txn).await? {
-        let reference = case::Entity::find_by_id(f.case_id).one(&txn).await?.map(|c| c.reference).unwrap_or_default();
-        let agency = f.agency;
-        let supervisors = crate::services::auth::accounts::supervisors_of(&txn, agency, &[f.region_code.as_str()]).await?;
-        for supervisor in &supervisors {
-            enqueue_email(
-                &txn,
-                &state.templates,
-                &supervisor.email,
-                EmailKind::DeadlinePassed,
-                serde_json::json!({
-                    "display_name": supervisor.display_name,
-                    "reference": reference,
-                    "filings": [filing_line(&f)],
-                    "link": format!("{}/filings/{}", state.config.public_base_url, f.id),
-                }),
-            )
-            .await?;
+        let Some(case) = case::Entity::find_by_id(f.case_id).one(&txn).await? else { continue };
+        for supervisor in accounts::supervisors_of(&txn, f.agency, &[f.region_code.as_str()]).await? {
+            notify(&txn, state, &supervisor, &case, &f, EmailKind::DeadlinePassed).await?;
             sent += 1;
         }
         mark(&txn, f.id, filing::Column::OverdueNotifiedAt).await?;
@@ -129,6 +99,11 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
         state.outbox_wakeup.notify_one();
     }
     Ok(sent)
+}
+
+/// The staff email about a filing's deadline (the one staff payload, `cases::email`).
+async fn notify(txn: &DatabaseTransaction, state: &AppState, to: &user::Model, case: &case::Model, f: &filing::Model, kind: EmailKind) -> AppResult<()> {
+    enqueue_email(txn, &state.templates, &to.email, kind, staff_context(state, to, case, f, None)).await
 }
 
 async fn mark(txn: &sea_orm::DatabaseTransaction, id: uuid::Uuid, column: filing::Column) -> AppResult<()> {

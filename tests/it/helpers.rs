@@ -421,6 +421,19 @@ impl TestApp {
             .expect("update row");
     }
 
+    /// Sets the regions an officer or supervisor covers (as an administrator would).
+    pub async fn set_regions(&self, user_id: &str, regions: &[&str]) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+        let user_id = uuid::Uuid::parse_str(user_id).expect("user id");
+        entity::user_region::Entity::delete_many()
+            .filter(entity::user_region::Column::UserId.eq(user_id))
+            .exec(&self.state.db)
+            .await
+            .expect("clear regions");
+        let rows = regions.iter().map(|r| entity::user_region::ActiveModel { user_id: Set(user_id), region_code: Set(r.to_string()) });
+        entity::user_region::Entity::insert_many(rows).exec_without_returning(&self.state.db).await.expect("set regions");
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         self.count_where(table, "1 = 1").await
     }

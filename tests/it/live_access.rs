@@ -51,7 +51,7 @@ async fn an_officer_whose_regions_were_narrowed_gets_no_further_event(backend: B
     let officer = app.staff("narrow-customs@gov.cn", "OFFICER", "CUSTOMS", &["510100", "530100"]).await;
     let mut socket = subscribe_at(&app.base_url, &officer.token, EVENTS).await;
     // An administrator takes Chengdu away from the officer.
-    app.update_row("users", "regions = '[\"530100\"]'", &officer.id).await;
+    app.set_regions(&officer.id, &["530100"]).await;
     app.submitted_case(&merchant, &["CUSTOMS"]).await;
     let (closed, events) = until_closed(&mut socket, Duration::from_secs(5)).await;
     assert_eq!(closed.map(|c| c.0), Some(4403), "closed for narrowed access");
@@ -65,9 +65,9 @@ async fn access_widened_then_narrowed_again_closes_the_socket(backend: Backend) 
     let mut socket = connect_at(&app.base_url, &officer.token).await;
     // Kunming is added, a subscription starts with it, and Kunming is taken away again: the
     // socket's access is now narrower than what its subscription was given.
-    app.update_row("users", "regions = '[\"510100\", \"530100\"]'", &officer.id).await;
+    app.set_regions(&officer.id, &["510100", "530100"]).await;
     start(&mut socket, "1", EVENTS).await;
-    app.update_row("users", "regions = '[\"510100\"]'", &officer.id).await;
+    app.set_regions(&officer.id, &["510100"]).await;
     app.submitted_case(&merchant, &["CUSTOMS"]).await;
     let (closed, events) = until_closed(&mut socket, Duration::from_secs(5)).await;
     assert_eq!(closed.map(|c| c.0), Some(4403), "closed for narrowed access");

@@ -9,7 +9,7 @@ use crate::{
     helpers::{Backend, TestDb},
 };
 
-both_backends!(typed_usccs_become_declared_and_spot_checks_get_their_agency);
+both_backends!(typed_usccs_become_declared_and_spot_checks_get_their_agency, officer_regions_move_from_json_to_rows);
 
 /// Inserts one row with bound values (placeholders as the backend writes them).
 async fn insert(db: &DatabaseConnection, table: &str, row: &[(&str, Value)]) {
@@ -23,11 +23,15 @@ async fn insert(db: &DatabaseConnection, table: &str, row: &[(&str, Value)]) {
 }
 
 async fn user(db: &DatabaseConnection, email: &str, role: &str, agency: Option<&str>) -> Uuid {
+    user_in(db, email, role, agency, "[\"510100\"]").await
+}
+
+async fn user_in(db: &DatabaseConnection, email: &str, role: &str, agency: Option<&str>, regions: &str) -> Uuid {
     let id = Uuid::now_v7();
     let now = chrono::Utc::now();
     insert(db, "users", &[
         ("id", id.into()), ("email", email.into()), ("display_name", "x".into()), ("role", role.into()),
-        ("agency", agency.map(str::to_string).into()), ("regions", "[\"510100\"]".into()),
+        ("agency", agency.map(str::to_string).into()), ("regions", regions.into()),
         ("created_at", now.into()), ("updated_at", now.into()),
     ])
     .await;
@@ -103,5 +107,44 @@ async fn typed_usccs_become_declared_and_spot_checks_get_their_agency(backend: B
     let applied = Migrator::get_applied_migrations(&db).await.expect("applied").len();
     Migrator::down(&db, Some((applied - 9) as u32)).await.expect("roll back to 9");
     assert_eq!(text(&db, &column("uscc", "merchants", typed)).await.as_deref(), Some("91510100MA6CGUR3KG"));
+    db.close().await.ok();
+}
+
+async fn officer_regions_move_from_json_to_rows(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    Migrator::up(&db, Some(10)).await.expect("migrate to 10");
+    let two = user_in(&db, "two@gov.cn", "SUPERVISOR", Some("CUSTOMS"), "[\"510100\", \"530100\", \"510100\"]").await;
+    let none = user_in(&db, "merchant@example.cn", "MERCHANT", None, "[]").await;
+    Migrator::up(&db, None).await.expect("migrate to the end");
+    let regions = |id: Uuid| {
+        let db = &db;
+        async move {
+            let literal = match backend {
+                Backend::Postgres => format!("'{id}'"),
+                Backend::Sqlite => format!("X'{}'", id.simple()),
+            };
+            let sql = format!("SELECT region_code FROM user_regions WHERE user_id = {literal} ORDER BY region_code");
+            db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .iter()
+                .map(|row| row.try_get::<String>("", "region_code").expect("code"))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(regions(two).await, vec!["510100", "530100"], "one row per region, duplicates merged");
+    assert!(regions(none).await.is_empty());
+
+    // Rolled back, the JSON column holds them again.
+    let applied = Migrator::get_applied_migrations(&db).await.expect("applied").len();
+    Migrator::down(&db, Some((applied - 10) as u32)).await.expect("roll back to 10");
+    let literal = match backend {
+        Backend::Postgres => format!("'{two}'"),
+        Backend::Sqlite => format!("X'{}'", two.simple()),
+    };
+    let json = text(&db, &format!("SELECT regions AS v FROM users WHERE id = {literal}")).await.expect("regions");
+    let parsed: Vec<String> = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(parsed, vec!["510100", "530100"]);
     db.close().await.ok();
 }

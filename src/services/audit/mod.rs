@@ -62,24 +62,43 @@ pub fn compute_hash(prev_hash: &str, event: &audit_event::Model) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Appends an event to its case's chain. Call inside the transaction of the change, after
-/// the case row is locked (`cases::lock_case`), so two writers never take the same `seq`.
-pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<audit_event::Model> {
+/// Where a case's chain ends: the next event follows it.
+#[derive(Clone, Debug)]
+pub struct ChainHead {
+    seq: i64,
+    hash: String,
+}
+
+impl ChainHead {
+    /// The head of a case without events yet.
+    pub fn genesis() -> Self {
+        Self { seq: 0, hash: GENESIS.to_string() }
+    }
+}
+
+/// The end of a case's chain (one read). Call inside the transaction of the change, after the
+/// case row is locked (`cases::lock_case`), so two writers never take the same `seq`.
+pub async fn head<C: ConnectionTrait>(db: &C, case_id: Uuid) -> AppResult<ChainHead> {
     let last = audit_event::Entity::find()
-        .filter(audit_event::Column::CaseId.eq(new.case_id))
+        .filter(audit_event::Column::CaseId.eq(case_id))
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
         .one(db)
         .await?;
-    let (seq, prev_hash) = match last {
-        Some(e) => (e.seq + 1, e.hash),
-        None => (1, GENESIS.to_string()),
-    };
+    Ok(match last {
+        Some(e) => ChainHead { seq: e.seq, hash: e.hash },
+        None => ChainHead { seq: 0, hash: GENESIS.to_string() },
+    })
+}
+
+/// Appends an event after `head` and moves the head on (several events of one change read the
+/// chain once).
+pub async fn append_to<C: ConnectionTrait>(db: &C, head: &mut ChainHead, new: NewEvent<'_>) -> AppResult<audit_event::Model> {
     let at: DateTime<Utc> = crate::platform::clock::now();
     let mut event = audit_event::Model {
         id: Uuid::now_v7(),
         case_id: new.case_id,
-        seq,
+        seq: head.seq + 1,
         at,
         actor_id: new.actor_id,
         via_client_id: new.via_client,
@@ -88,13 +107,20 @@ pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<
         from_status: new.from_status,
         to_status: new.to_status,
         note: new.note.map(str::to_string),
-        prev_hash: prev_hash.clone(),
+        prev_hash: head.hash.clone(),
         hash: String::new(),
     };
-    event.hash = compute_hash(&prev_hash, &event);
+    event.hash = compute_hash(&head.hash, &event);
     // `reset_all` marks every column as set, so the row is inserted exactly as hashed.
     audit_event::ActiveModel::from(event.clone()).reset_all().insert(db).await?;
+    *head = ChainHead { seq: event.seq, hash: event.hash.clone() };
     Ok(event)
+}
+
+/// Appends one event to its case's chain (see [`head`] for the locking it needs).
+pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<audit_event::Model> {
+    let mut chain = head(db, new.case_id).await?;
+    append_to(db, &mut chain, new).await
 }
 
 /// The first broken link found, if any.

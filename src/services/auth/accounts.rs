@@ -1,9 +1,9 @@
 //! Sign-up, email verification, password reset, and staff accounts.
 
 use chrono::Utc;
-use entity::{one_time_token, refresh_token, user};
+use entity::{one_time_token, refresh_token, user, user_region};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
     SqlErr, sea_query::Expr,
 };
 use serde_json::json;
@@ -65,9 +65,10 @@ fn account_time() -> chrono::DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// Inserts an account (and, for staff, the regions it covers).
 pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<user::Model> {
     let now = account_time();
-    user::ActiveModel {
+    let user = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(new.email.as_str().into()),
         password_hash: Set(new.password_hash),
@@ -75,13 +76,29 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
         role: Set(new.role),
         email_verified_at: Set(new.verified.then_some(now)),
         agency: Set(new.agency),
-        regions: Set(serde_json::to_string(&new.regions).map_err(anyhow::Error::from)?),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await
-    .map_err(email_conflict)
+    .map_err(email_conflict)?;
+    if !new.regions.is_empty() {
+        let rows = new.regions.iter().map(|code| user_region::ActiveModel { user_id: Set(user.id), region_code: Set(code.clone()) });
+        user_region::Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
+    Ok(user)
+}
+
+/// The regions an officer or supervisor covers, in code order.
+pub async fn regions_of<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Vec<String>> {
+    Ok(user_region::Entity::find()
+        .filter(user_region::Column::UserId.eq(user_id))
+        .order_by_asc(user_region::Column::RegionCode)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.region_code)
+        .collect())
 }
 
 async fn ensure_email_free<C: ConnectionTrait>(db: &C, email: &Email) -> AppResult<()> {
@@ -239,7 +256,6 @@ async fn answer_taken_address(state: &AppState, email: Email, name: String, addr
         role: Role::Merchant,
         email_verified_at: None,
         agency: None,
-        regions: "[]".into(),
         created_at: now,
         updated_at: now,
     })
@@ -475,17 +491,19 @@ pub async fn create_admin(
     Ok(admin)
 }
 
-/// The supervisors of `agency` whose regions include any of `regions`.
+/// The supervisors of `agency` covering any of `regions` (the one definition, used for every
+/// supervisors' email).
 pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions: &[&str]) -> AppResult<Vec<user::Model>> {
-    let mut covering = sea_orm::Condition::any();
-    for region in regions {
-        // `regions` is a JSON array of quoted codes; the quotes make the match exact.
-        covering = covering.add(user::Column::Regions.contains(format!("\"{region}\"")));
-    }
+    let covering = sea_orm::sea_query::Query::select()
+        .column(user_region::Column::UserId)
+        .from(user_region::Entity)
+        .and_where(user_region::Column::RegionCode.is_in(regions.iter().copied()))
+        .to_owned();
     Ok(user::Entity::find()
         .filter(user::Column::Role.eq(Role::Supervisor))
         .filter(user::Column::Agency.eq(agency))
-        .filter(covering)
+        .filter(user::Column::Id.in_subquery(covering))
+        .order_by_asc(user::Column::Id)
         .all(db)
         .await?)
 }

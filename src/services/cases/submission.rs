@@ -1,0 +1,108 @@
+//! The merchant sends its case to the agencies (every DRAFT filing at once), or withdraws what
+//! is not decided yet.
+
+use entity::{case, user};
+use sea_orm::{EntityTrait, Set};
+use uuid::Uuid;
+
+use super::CaseChange;
+use crate::{
+    domain::{FilingKind, FilingStatus, Transition},
+    error::{AppError, AppResult, FieldError},
+    platform::{clock, notify::EmailKind, state::AppState},
+    services::access::Scope,
+};
+
+/// Submits every DRAFT filing of the merchant's case: each gets its review deadline; the
+/// merchant is emailed.
+#[tracing::instrument(skip_all, fields(case = %case_id))]
+pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
+    let mut change = CaseChange::open(state, scope, case_id).await?;
+    let merchant = scope.require_merchant()?;
+    let user = user::Entity::find_by_id(merchant.user_id())
+        .one(change.txn())
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
+    if user.email_verified_at.is_none() {
+        return Err(AppError::validation("email", "verify your email address before submitting"));
+    }
+    let drafts: Vec<Uuid> = change.filings().iter().filter(|f| f.status == FilingStatus::Draft).map(|f| f.id).collect();
+    if drafts.is_empty() {
+        return Err(AppError::InvalidTransition("this case has nothing left to submit".into()));
+    }
+    check_complete(&change, &drafts)?;
+    let now = clock::now();
+    let mut submitted = Vec::new();
+    for id in drafts {
+        let kind = change.filing(id)?.kind;
+        let due = state.config.calendar.add_working_days(now, state.config.review_days.for_kind(kind));
+        let uscc = uscc_of_submission(&change, kind);
+        let saved = change
+            .transition(id, Transition::Submit, None, |f| {
+                f.submitted_at = Set(Some(now));
+                f.due_at = Set(Some(due));
+                if let Some(code) = uscc {
+                    f.uscc = Set(code);
+                }
+            })
+            .await?;
+        submitted.push(saved);
+    }
+    change.mark_submitted(now).await?;
+    let lines: Vec<&entity::filing::Model> = submitted.iter().collect();
+    change.email_merchant(EmailKind::CaseSubmitted, &lines, None, None).await?;
+    change.commit().await
+}
+
+/// The USCC a submitted filing carries: the known one for CUSTOMS, TAX and FX; for a
+/// REGISTRATION the declared code it will verify (the officer sees it; the profile cannot swap
+/// it while the registration is open). `None`: leave the filing's as it is.
+fn uscc_of_submission(change: &CaseChange<'_>, kind: FilingKind) -> Option<Option<String>> {
+    match kind {
+        FilingKind::Registration => Some(change.merchant.declared_uscc.clone()),
+        k if k.needs_uscc() => change.merchant.known_uscc().map(|u| Some(u.to_string())),
+        _ => None,
+    }
+}
+
+/// Every problem that keeps the drafts from being submitted, in one VALIDATION error.
+fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<()> {
+    let merchant = &change.merchant;
+    let has_registration = change.filings().iter().any(|f| f.kind == FilingKind::Registration);
+    let mut missing = Vec::new();
+    for id in drafts {
+        let f = change.filing(*id)?;
+        let kind = f.kind.as_str();
+        if f.data.is_none() {
+            missing.push(FieldError::new(format!("filings.{kind}.data"), "is missing: fill this filing in (updateFiling) before submitting"));
+        }
+        if f.kind == FilingKind::Registration && merchant.uscc.is_some() {
+            missing.push(FieldError::new(
+                "filings.REGISTRATION",
+                "is not needed: your USCC was verified here; withdraw this case and file without it",
+            ));
+        }
+        if f.kind.needs_uscc() && !has_registration && merchant.known_uscc().is_none() {
+            missing.push(FieldError::new(format!("filings.{kind}.uscc"), "needs your USCC: give it in the profile or add a REGISTRATION filing"));
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(AppError::Validation(missing)) }
+}
+
+/// Withdraws every filing not yet decided, while nothing is approved.
+#[tracing::instrument(skip_all, fields(case = %case_id))]
+pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
+    let mut change = CaseChange::open(state, scope, case_id).await?;
+    scope.require_merchant()?;
+    if change.filings().iter().any(|f| f.status == FilingStatus::Approved) {
+        return Err(AppError::InvalidTransition("a case with an approved filing cannot be withdrawn".into()));
+    }
+    let open: Vec<Uuid> = change.filings().iter().filter(|f| !f.status.is_final()).map(|f| f.id).collect();
+    if open.is_empty() {
+        return Err(AppError::InvalidTransition("nothing in this case can be withdrawn".into()));
+    }
+    for id in open {
+        change.transition(id, Transition::Withdraw, None, |_| {}).await?;
+    }
+    change.commit().await
+}

@@ -1,0 +1,155 @@
+//! The agency's side of a filing: claim, assign, request a correction, reject, transfer.
+//! (Approval, with its certificates, is `approval`.) Each opens a `CaseChange`, checks in the
+//! order visibility (NOT_FOUND) → agency staff (FORBIDDEN) → version → state → who decides.
+
+use entity::{filing, user};
+use sea_orm::{EntityTrait, Set};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Transition, identifiers as id},
+    error::{AppError, AppResult},
+    platform::{clock, notify::EmailKind, state::AppState},
+    services::{
+        access::{Scope, Staff},
+        auth::accounts,
+        cases::{Actor, CaseChange},
+    },
+};
+
+/// Opens a decision on a filing: visible to the caller, the caller agency staff, the version
+/// the one the client read.
+pub(super) async fn open_decision<'s, 'a>(
+    state: &'s AppState,
+    scope: &'a Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+) -> AppResult<(CaseChange<'s>, Staff<'a>)> {
+    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
+    let staff = scope.require_staff()?;
+    change.expect_version(filing_id, expected_version)?;
+    Ok((change, staff))
+}
+
+pub(super) fn required_note(note: &str) -> AppResult<String> {
+    id::text("note", note, 2000, true)
+}
+
+/// An officer takes a filing off the queue (a supervisor may take one assigned to another).
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn claim_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+    let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, Transition::Claim)?;
+    let assignee = change.filing(filing_id)?.assignee_id;
+    if assignee.is_some_and(|a| a != staff.user_id()) && !staff.is_supervisor() {
+        return Err(AppError::Forbidden("this filing is assigned to another officer".into()));
+    }
+    let me = staff.user_id();
+    let saved = change.transition(filing_id, Transition::Claim, None, |f| f.assignee_id = Set(Some(me))).await?;
+    change.commit().await?;
+    Ok(saved)
+}
+
+/// A supervisor gives a filing to an officer of its agency covering its region; the officer
+/// is emailed.
+#[tracing::instrument(skip_all, fields(filing = %filing_id, officer = %officer_id))]
+pub async fn assign_filing(state: &AppState, scope: &Scope, filing_id: Uuid, officer_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+    let (mut change, _) = open_decision(state, scope, filing_id, expected_version).await?;
+    scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor assigns filings".into()))?;
+    change.check(filing_id, Transition::Assign)?;
+    let officer = user::Entity::find_by_id(officer_id).one(change.txn()).await?;
+    let regions = match &officer {
+        Some(o) => accounts::regions_of(change.txn(), o.id).await?,
+        None => Vec::new(),
+    };
+    let filing = change.filing(filing_id)?;
+    let Some(officer) = officer.filter(|o| Staff::may_assign_to(o, &regions, filing)) else {
+        return Err(AppError::validation("officerId", "must be an officer of this filing's agency whose regions cover it"));
+    };
+    // The trail names the officer; merchants read it, and an address is not theirs to see.
+    let note = format!("assigned to {}", officer.display_name);
+    let saved = change.transition(filing_id, Transition::Assign, Some(&note), |f| f.assignee_id = Set(Some(officer.id))).await?;
+    change.email_staff(&officer, EmailKind::FilingAssigned, &saved, None).await?;
+    change.commit().await?;
+    Ok(saved)
+}
+
+/// The filing goes back to the merchant with a note; the review clock pauses with the time
+/// that is left.
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn request_correction(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
+    decide_with_note(state, scope, filing_id, expected_version, note, Transition::RequestCorrection).await
+}
+
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn reject_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
+    decide_with_note(state, scope, filing_id, expected_version, note, Transition::Reject).await
+}
+
+/// A decision that needs a reason and tells the merchant: request a correction or reject.
+async fn decide_with_note(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+    note: &str,
+    transition: Transition,
+) -> AppResult<filing::Model> {
+    let note = required_note(note)?;
+    let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, transition)?;
+    let filing = change.filing(filing_id)?.clone();
+    staff.can_decide(&filing)?;
+    let now = clock::now();
+    // A correction pauses the review clock: what is left resumes on resubmission.
+    let remaining = filing.due_at.map(|due| std::cmp::max((due - now).num_seconds(), 0)).unwrap_or(0);
+    let saved = change
+        .transition(filing_id, transition, Some(&note), |f| {
+            f.decision_note = Set(Some(note.clone()));
+            match transition {
+                Transition::Reject => f.decided_at = Set(Some(now)),
+                _ => f.paused_remaining_secs = Set(Some(remaining)),
+            }
+        })
+        .await?;
+    let email = if transition == Transition::Reject { EmailKind::FilingRejected } else { EmailKind::CorrectionRequested };
+    change.email_merchant(email, &[&saved], Some(&note), None).await?;
+    change.commit().await?;
+    Ok(saved)
+}
+
+/// A supervisor moves an open filing to another western region's office of the same agency
+/// (跨区域联动). The assignee is cleared (a filing under review goes back to SUBMITTED for the
+/// new office to claim); both regions' supervisors are emailed.
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn transfer_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    region_code: &str,
+    expected_version: i32,
+    note: &str,
+) -> AppResult<filing::Model> {
+    let note = required_note(note)?;
+    let region = state.config.regions.parse("regionCode", region_code)?;
+    let (mut change, _) = open_decision(state, scope, filing_id, expected_version).await?;
+    scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor transfers filings".into()))?;
+    let filing = change.filing(filing_id)?.clone();
+    if region.as_str() == filing.region_code {
+        return Err(AppError::validation("regionCode", "the filing is already in this region"));
+    }
+    change.check(filing_id, Transition::Transfer)?;
+    let trail = format!("{} → {region}: {note}", filing.region_code);
+    let saved = change
+        .transition(filing_id, Transition::Transfer, Some(&trail), |f| {
+            f.region_code = Set(region.to_string());
+            f.assignee_id = Set(None);
+        })
+        .await?;
+    let regions = [filing.region_code.as_str(), region.as_str()];
+    for supervisor in accounts::supervisors_of(change.txn(), filing.agency, &regions).await? {
+        change.email_staff(&supervisor, EmailKind::FilingTransferred, &saved, Some(&trail)).await?;
+    }
+    change.commit().await?;
+    Ok(saved)
+}

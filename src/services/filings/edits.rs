@@ -1,0 +1,76 @@
+//! The merchant's side of a filing: filling it in, and resubmitting it after a correction.
+
+use chrono::Duration;
+use entity::filing;
+use sea_orm::Set;
+use uuid::Uuid;
+
+use crate::{
+    domain::{Transition, filing_data::{FilingData, FilingDataInput}},
+    error::{AppError, AppResult},
+    platform::{clock, state::AppState},
+    services::{
+        access::Scope,
+        cases::{Actor, CaseChange},
+    },
+};
+
+/// Opens a change of the merchant's own filing: visible (NOT_FOUND), the merchant's
+/// (FORBIDDEN), at the version the client read (VERSION_CONFLICT).
+async fn open_own<'s>(state: &'s AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<CaseChange<'s>> {
+    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
+    scope.require_merchant()?;
+    change.expect_version(filing_id, expected_version)?;
+    Ok(change)
+}
+
+/// Replaces the data of a DRAFT or NEEDS_CORRECTION filing (validated for its kind).
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn update_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+    data: FilingDataInput,
+) -> AppResult<filing::Model> {
+    let given_kind = data.kind();
+    let mut change = open_own(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, Transition::Edit)?;
+    let kind = change.filing(filing_id)?.kind;
+    if given_kind != kind {
+        return Err(AppError::validation(
+            "data",
+            format!("this is a {} filing: give data.{}", kind.as_str(), kind.as_str().to_lowercase()),
+        ));
+    }
+    let stored: FilingData = data.validate(&state.config.regions)?;
+    // For support ("what exactly did the merchant send?"); personal numbers print masked.
+    tracing::debug!(filing = %filing_id, data = ?stored, "filing data validated");
+    let json = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
+    let saved = change.transition(filing_id, Transition::Edit, None, |f| f.data = Set(Some(json))).await?;
+    change.commit().await?;
+    Ok(saved)
+}
+
+/// Sends a corrected filing back to its agency; the review clock resumes with the time that
+/// was left when the correction was asked.
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn resubmit_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+    let mut change = open_own(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, Transition::Resubmit)?;
+    let filing = change.filing(filing_id)?;
+    if filing.data.is_none() {
+        return Err(AppError::validation("data", "is missing"));
+    }
+    let now = clock::now();
+    let remaining = Duration::seconds(std::cmp::max(filing.paused_remaining_secs.unwrap_or(0), 0));
+    let saved = change
+        .transition(filing_id, Transition::Resubmit, None, |f| {
+            f.due_at = Set(Some(now + remaining));
+            f.paused_remaining_secs = Set(None);
+            f.submitted_at = Set(Some(now));
+        })
+        .await?;
+    change.commit().await?;
+    Ok(saved)
+}
