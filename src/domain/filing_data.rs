@@ -153,87 +153,91 @@ impl FilingDataInput {
     /// Validates every field (errors name them as `data.<kind>.<field>`) and normalises.
     pub fn validate(self, regions: &Regions) -> AppResult<FilingData> {
         let mut p = Problems::default();
-        match self {
-            Self::Registration(mut d) => {
-                let f = |name: &str| format!("data.registration.{name}");
-                d.company_name = p.check(id::text(&f("companyName"), &d.company_name, 100, false)).unwrap_or_default();
-                if let Some(m) = p.check(id::positive_amount(&f("registeredCapital"), &d.registered_capital.0)) {
-                    d.registered_capital = Money(m);
-                }
-                d.legal_representative.name = p
-                    .check(id::text(&f("legalRepresentative.name"), &d.legal_representative.name, 50, false))
-                    .unwrap_or_default();
-                d.legal_representative.id_number = p
-                    .check(id::resident_id(&f("legalRepresentative.idNumber"), &d.legal_representative.id_number))
-                    .unwrap_or_default();
-                d.address = p.check(id::text(&f("address"), &d.address, 300, false)).unwrap_or_default();
-                d.business_scope = p.check(id::text(&f("businessScope"), &d.business_scope, 2000, true)).unwrap_or_default();
-                p.finish(FilingData::Registration(d))
-            }
-            Self::Customs(mut d) => {
-                let f = |name: &str| format!("data.customs.{name}");
-                d.customs_district_code = p.check(id::customs_district(&f("customsDistrictCode"), &d.customs_district_code)).unwrap_or_default();
-                d.contact_person = p.check(id::text(&f("contactPerson"), &d.contact_person, 50, false)).unwrap_or_default();
-                if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualTradeUsd"), &d.expected_annual_trade_usd.0)) {
-                    d.expected_annual_trade_usd = Money(m);
-                }
-                p.finish(FilingData::Customs(d))
-            }
-            Self::Inspection(mut d) => {
-                if d.categories.is_empty() {
-                    p.push("data.inspection.categories", "at least one category is required");
-                }
-                d.categories.dedup();
-                if d.products.is_empty() {
-                    p.push("data.inspection.products", "at least one product is required");
-                }
-                if d.products.len() > 200 {
-                    p.push("data.inspection.products", "at most 200 products");
-                }
-                for (i, line) in d.products.iter_mut().enumerate() {
-                    let f = |name: &str| format!("data.inspection.products[{i}].{name}");
-                    line.name = p.check(id::text(&f("name"), &line.name, 100, false)).unwrap_or_default();
-                    line.hs_code = p.check(id::hs_code(&f("hsCode"), &line.hs_code)).unwrap_or_default();
-                    line.origin_region_code = p
-                        .check(regions.parse(&f("originRegionCode"), &line.origin_region_code))
-                        .map(|r| r.as_str().to_string())
-                        .unwrap_or_default();
-                }
-                p.finish(FilingData::Inspection(d))
-            }
-            Self::Tax(mut d) => {
-                let f = |name: &str| format!("data.tax.{name}");
-                d.bank_name = p.check(id::text(&f("bankName"), &d.bank_name, 100, false)).unwrap_or_default();
-                let account: String = d.bank_account.chars().filter(|c| !c.is_whitespace()).collect();
-                if !(8..=30).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
-                    p.push(f("bankAccount"), "must be 8 to 30 digits");
-                }
-                d.bank_account = account;
-                d.invoice_contact = p.check(id::text(&f("invoiceContact"), &d.invoice_contact, 100, false)).unwrap_or_default();
-                p.finish(FilingData::Tax(d))
-            }
-            Self::Fx(mut d) => {
-                let f = |name: &str| format!("data.fx.{name}");
-                d.bank_name = p.check(id::text(&f("bankName"), &d.bank_name, 100, false)).unwrap_or_default();
-                if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualReceiptsUsd"), &d.expected_annual_receipts_usd.0)) {
-                    d.expected_annual_receipts_usd = Money(m);
-                }
-                if d.currencies.is_empty() {
-                    p.push(f("currencies"), "at least one currency is required");
-                }
-                let mut codes = Vec::new();
-                for (i, c) in d.currencies.iter().enumerate() {
-                    if let Some(code) = p.check(id::currency(&f(&format!("currencies[{i}]")), c)) {
-                        if !codes.contains(&code) {
-                            codes.push(code);
-                        }
-                    }
-                }
-                d.currencies = codes;
-                p.finish(FilingData::Fx(d))
+        let data = match self {
+            Self::Registration(d) => FilingData::Registration(registration(d, &mut p)),
+            Self::Customs(d) => FilingData::Customs(customs(d, &mut p)),
+            Self::Inspection(d) => FilingData::Inspection(inspection(d, regions, &mut p)),
+            Self::Tax(d) => FilingData::Tax(tax(d, &mut p)),
+            Self::Fx(d) => FilingData::Fx(fx(d, &mut p)),
+        };
+        p.finish(data)
+    }
+}
+
+fn registration(mut d: RegistrationDataInput, p: &mut Problems) -> RegistrationDataInput {
+    let f = |name: &str| format!("data.registration.{name}");
+    d.company_name = p.take(id::text(&f("companyName"), &d.company_name, 100, false));
+    if let Some(m) = p.check(id::positive_amount(&f("registeredCapital"), &d.registered_capital.0)) {
+        d.registered_capital = Money(m);
+    }
+    d.legal_representative.name = p.take(id::text(&f("legalRepresentative.name"), &d.legal_representative.name, 50, false));
+    d.legal_representative.id_number = p.take(id::resident_id(&f("legalRepresentative.idNumber"), &d.legal_representative.id_number));
+    d.address = p.take(id::text(&f("address"), &d.address, 300, false));
+    d.business_scope = p.take(id::text(&f("businessScope"), &d.business_scope, 2000, true));
+    d
+}
+
+fn customs(mut d: CustomsDataInput, p: &mut Problems) -> CustomsDataInput {
+    let f = |name: &str| format!("data.customs.{name}");
+    d.customs_district_code = p.take(id::customs_district(&f("customsDistrictCode"), &d.customs_district_code));
+    d.contact_person = p.take(id::text(&f("contactPerson"), &d.contact_person, 50, false));
+    if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualTradeUsd"), &d.expected_annual_trade_usd.0)) {
+        d.expected_annual_trade_usd = Money(m);
+    }
+    d
+}
+
+fn inspection(mut d: InspectionDataInput, regions: &Regions, p: &mut Problems) -> InspectionDataInput {
+    if d.categories.is_empty() {
+        p.push("data.inspection.categories", "at least one category is required");
+    }
+    d.categories.dedup();
+    if d.products.is_empty() {
+        p.push("data.inspection.products", "at least one product is required");
+    }
+    if d.products.len() > 200 {
+        p.push("data.inspection.products", "at most 200 products");
+    }
+    for (i, line) in d.products.iter_mut().enumerate() {
+        let f = |name: &str| format!("data.inspection.products[{i}].{name}");
+        line.name = p.take(id::text(&f("name"), &line.name, 100, false));
+        line.hs_code = p.take(id::hs_code(&f("hsCode"), &line.hs_code));
+        line.origin_region_code = p.check(regions.parse(&f("originRegionCode"), &line.origin_region_code)).map(|r| r.as_str().to_string()).unwrap_or_default();
+    }
+    d
+}
+
+fn tax(mut d: TaxDataInput, p: &mut Problems) -> TaxDataInput {
+    let f = |name: &str| format!("data.tax.{name}");
+    d.bank_name = p.take(id::text(&f("bankName"), &d.bank_name, 100, false));
+    let account: String = d.bank_account.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(8..=30).contains(&account.len()) || !account.bytes().all(|b| b.is_ascii_digit()) {
+        p.push(f("bankAccount"), "must be 8 to 30 digits");
+    }
+    d.bank_account = account;
+    d.invoice_contact = p.take(id::text(&f("invoiceContact"), &d.invoice_contact, 100, false));
+    d
+}
+
+fn fx(mut d: FxDataInput, p: &mut Problems) -> FxDataInput {
+    let f = |name: &str| format!("data.fx.{name}");
+    d.bank_name = p.take(id::text(&f("bankName"), &d.bank_name, 100, false));
+    if let Some(m) = p.check(id::positive_amount(&f("expectedAnnualReceiptsUsd"), &d.expected_annual_receipts_usd.0)) {
+        d.expected_annual_receipts_usd = Money(m);
+    }
+    if d.currencies.is_empty() {
+        p.push(f("currencies"), "at least one currency is required");
+    }
+    let mut codes = Vec::new();
+    for (i, c) in d.currencies.iter().enumerate() {
+        if let Some(code) = p.check(id::currency(&f(&format!("currencies[{i}]")), c)) {
+            if !codes.contains(&code) {
+                codes.push(code);
             }
         }
     }
+    d.currencies = codes;
+    d
 }
 
 /// A calendar date, `YYYY-MM-DD`.

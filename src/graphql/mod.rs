@@ -1,5 +1,6 @@
 //! The GraphQL API: thin resolvers that read the caller and the input and call a service.
 
+mod filing_data;
 mod guard;
 mod loaders;
 mod mutation;
@@ -9,6 +10,7 @@ mod quality_objects;
 mod query;
 mod security_objects;
 mod subscription;
+mod trail_objects;
 mod types;
 mod webhook_objects;
 

@@ -1,33 +1,31 @@
 //! GraphQL objects of the case workflow. Related rows come through DataLoaders; what a caller
 //! may see of a case is filtered by its scope here as in the services.
 
-use crate::services::auth::Need;
-
 use async_graphql::{
-    Context, ID, Object, Result, SimpleObject, Union,
+    Context, ID, Object, Result, SimpleObject,
     connection::{Connection, Edge},
     dataloader::DataLoader,
 };
 use chrono::{DateTime, Utc};
-use entity::{audit_event, case, comment, filing, merchant};
+use entity::{case, filing, merchant};
 
+pub use super::{
+    filing_data::FilingData,
+    trail_objects::{AuditEvent, Comment, Document},
+};
 use super::{
     loaders::{CaseById, FilingsByCase, MerchantById, UserById, load_error},
     parts, scope,
     types::User,
 };
 use crate::{
-    services::cases,
     domain::{
         Agency, CaseStatus, FilingKind, FilingStatus,
-        filing_data::{
-            CompanyType, CustomsBusinessType, FilingData as StoredData, Money, ProductCategory,
-            TaxpayerType,
-        },
+        filing_data::{FilingData as StoredData, ProductCategory},
     },
     error::AppError,
-    services::filings,
     platform::pagination::{self, Page},
+    services::{auth::Need, cases, filings},
 };
 
 fn id(uuid: uuid::Uuid) -> ID {
@@ -252,230 +250,6 @@ impl Filing {
     }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct Person {
-    pub name: String,
-    pub id_number: String,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct RegistrationData {
-    pub company_name: Option<String>,
-    pub company_type: Option<CompanyType>,
-    pub registered_capital: Option<Money>,
-    pub legal_representative: Option<Person>,
-    pub address: Option<String>,
-    pub business_scope: Option<String>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct CustomsData {
-    pub customs_district_code: Option<String>,
-    pub business_type: Option<CustomsBusinessType>,
-    pub contact_person: Option<String>,
-    pub expected_annual_trade_usd: Option<Money>,
-}
-
-#[derive(SimpleObject)]
-pub struct ProductLine {
-    pub name: String,
-    pub hs_code: String,
-    pub origin_region_code: String,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct InspectionData {
-    pub categories: Vec<ProductCategory>,
-    pub products: Vec<ProductLine>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct TaxData {
-    pub taxpayer_type: Option<TaxpayerType>,
-    pub bank_name: Option<String>,
-    pub bank_account: Option<String>,
-    pub invoice_contact: Option<String>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct FxData {
-    pub bank_name: Option<String>,
-    pub expected_annual_receipts_usd: Option<Money>,
-    pub currencies: Vec<String>,
-}
-
-#[derive(Union)]
-pub enum FilingData {
-    RegistrationData(RegistrationData),
-    CustomsData(CustomsData),
-    InspectionData(InspectionData),
-    TaxData(TaxData),
-    FxData(FxData),
-}
-
-impl FilingData {
-    fn masked(self) -> Self {
-        use crate::domain::pii::{mask_account, mask_id_number};
-        match self {
-            Self::RegistrationData(mut d) => {
-                if let Some(person) = d.legal_representative.as_mut() {
-                    person.id_number = mask_id_number(&person.id_number);
-                }
-                Self::RegistrationData(d)
-            }
-            Self::TaxData(mut d) => {
-                d.bank_account = d.bank_account.as_deref().map(mask_account);
-                Self::TaxData(d)
-            }
-            other => other,
-        }
-    }
-
-    /// The kind's object, with every field null (or empty) until the merchant fills it in.
-    fn from_stored(kind: FilingKind, stored: Option<StoredData>) -> Self {
-        match stored {
-            Some(StoredData::Registration(d)) => Self::RegistrationData(RegistrationData {
-                company_name: Some(d.company_name),
-                company_type: Some(d.company_type),
-                registered_capital: Some(d.registered_capital),
-                legal_representative: Some(Person {
-                    name: d.legal_representative.name,
-                    id_number: d.legal_representative.id_number,
-                }),
-                address: Some(d.address),
-                business_scope: Some(d.business_scope),
-            }),
-            Some(StoredData::Customs(d)) => Self::CustomsData(CustomsData {
-                customs_district_code: Some(d.customs_district_code),
-                business_type: Some(d.business_type),
-                contact_person: Some(d.contact_person),
-                expected_annual_trade_usd: Some(d.expected_annual_trade_usd),
-            }),
-            Some(StoredData::Inspection(d)) => Self::InspectionData(InspectionData {
-                categories: d.categories,
-                products: d
-                    .products
-                    .into_iter()
-                    .map(|p| ProductLine { name: p.name, hs_code: p.hs_code, origin_region_code: p.origin_region_code })
-                    .collect(),
-            }),
-            Some(StoredData::Tax(d)) => Self::TaxData(TaxData {
-                taxpayer_type: Some(d.taxpayer_type),
-                bank_name: Some(d.bank_name),
-                bank_account: Some(d.bank_account),
-                invoice_contact: Some(d.invoice_contact),
-            }),
-            Some(StoredData::Fx(d)) => Self::FxData(FxData {
-                bank_name: Some(d.bank_name),
-                expected_annual_receipts_usd: Some(d.expected_annual_receipts_usd),
-                currencies: d.currencies,
-            }),
-            None => match kind {
-                FilingKind::Registration => Self::RegistrationData(RegistrationData::default()),
-                FilingKind::Customs => Self::CustomsData(CustomsData::default()),
-                FilingKind::Inspection => Self::InspectionData(InspectionData::default()),
-                FilingKind::Tax => Self::TaxData(TaxData::default()),
-                FilingKind::Fx => Self::FxData(FxData::default()),
-            },
-        }
-    }
-}
-
-pub struct AuditEvent(pub audit_event::Model);
-
-#[Object(guard = "super::Reads::CASES")]
-impl AuditEvent {
-    async fn id(&self) -> ID {
-        id(self.0.id)
-    }
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
-    }
-    /// Null for the system.
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(actor) = self.0.actor_id else { return Ok(None) };
-        let loader = ctx.data_unchecked::<DataLoader<UserById>>();
-        Ok(loader.load_one(actor).await.map_err(load_error)?.map(User))
-    }
-    /// The API client the actor acted through (`apiClients { id }`), null for direct use.
-    async fn via_client_id(&self) -> Option<ID> {
-        self.0.via_client_id.map(id)
-    }
-    /// e.g. "filing.submitted", "filing.approved".
-    async fn action(&self) -> &str {
-        &self.0.action
-    }
-    async fn filing_id(&self) -> Option<ID> {
-        self.0.filing_id.map(id)
-    }
-    async fn from_status(&self) -> Option<FilingStatus> {
-        self.0.from_status
-    }
-    async fn to_status(&self) -> Option<FilingStatus> {
-        self.0.to_status
-    }
-    /// What the actor wrote; for merchants, email addresses in older notes are masked.
-    async fn note(&self, ctx: &Context<'_>) -> Option<String> {
-        let note = self.0.note.as_deref()?;
-        let merchant = matches!(parts(ctx).1, crate::services::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
-        Some(if merchant { crate::domain::pii::mask_emails_in(note).into_owned() } else { note.to_string() })
-    }
-    /// Hex SHA-256 chained over the previous event of the same case.
-    async fn hash(&self) -> &str {
-        &self.0.hash
-    }
-}
-
-pub struct Comment(pub comment::Model);
-
-#[Object(guard = "super::Reads::CASES")]
-impl Comment {
-    async fn id(&self) -> ID {
-        id(self.0.id)
-    }
-    async fn author(&self, ctx: &Context<'_>) -> Result<User> {
-        let loader = ctx.data_unchecked::<DataLoader<UserById>>();
-        let user = loader.load_one(self.0.author_id).await.map_err(load_error)?;
-        Ok(User(user.ok_or_else(|| AppError::NotFound("user".into()))?))
-    }
-    async fn body(&self) -> &str {
-        &self.0.body
-    }
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn filing_id(&self) -> Option<ID> {
-        self.0.filing_id.map(id)
-    }
-}
-
-/// A document attached to a case; download it at `GET /documents/{id}`.
-#[derive(SimpleObject)]
-#[graphql(guard = "super::Reads::CASES")]
-pub struct Document {
-    pub id: ID,
-    pub filename: String,
-    pub content_type: String,
-    pub size: i32,
-    pub sha256: String,
-    pub uploaded_at: DateTime<Utc>,
-    pub filing_id: Option<ID>,
-}
-
-impl From<entity::document::Model> for Document {
-    fn from(d: entity::document::Model) -> Self {
-        Self {
-            id: id(d.id),
-            filename: d.filename,
-            content_type: d.content_type,
-            size: i32::try_from(d.size).unwrap_or(i32::MAX),
-            sha256: d.sha256,
-            uploaded_at: d.uploaded_at,
-            filing_id: d.filing_id.map(id),
-        }
     }
 }
 

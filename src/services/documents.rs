@@ -13,13 +13,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    services::access::Scope,
-    services::audit::{self, NewEvent},
-    services::cases::{self, lock_case},
-    platform::clock,
     config::{DocumentConfig, S3Config},
     error::{AppError, AppResult},
-    platform::state::AppState,
+    platform::{clock, state::AppState},
+    services::{
+        access::Scope,
+        cases::{self, CaseChange},
+    },
 };
 
 /// The store for document bytes: an S3-compatible bucket when `ONESTOP_DOCUMENT_STORE` names
@@ -77,6 +77,18 @@ fn clean_filename(raw: &str) -> String {
     if cleaned.trim().is_empty() { "document".into() } else { cleaned.trim().to_string() }
 }
 
+/// A checked upload, waiting to be stored and recorded.
+struct Upload {
+    case_id: Uuid,
+    filing_id: Option<Uuid>,
+    filename: String,
+    content_type: &'static str,
+    sha256: String,
+    content: Vec<u8>,
+}
+
+/// Attaches a document to a case (or one filing of it): checked, stored, recorded on the trail.
+#[tracing::instrument(skip_all, fields(case = %case_id))]
 pub async fn upload(
     state: &AppState,
     scope: &Scope,
@@ -85,6 +97,27 @@ pub async fn upload(
     filename: &str,
     content: Vec<u8>,
 ) -> AppResult<document::Model> {
+    let mut upload = check(state, scope, case_id, filing_id, filename, content).await?;
+    let id = Uuid::now_v7();
+    let key = format!("{}/{id}", upload.case_id);
+    // Bytes first: a row never points at nothing. If the row then fails, the bytes go again.
+    let path = ObjectPath::from(key.as_str());
+    let content = std::mem::take(&mut upload.content);
+    let size = content.len() as i64;
+    state
+        .documents
+        .put(&path, PutPayload::from(content))
+        .await
+        .map_err(|e| anyhow::anyhow!("storing document: {e}"))?;
+    let saved = record(state, scope, id, key, size, upload).await;
+    if saved.is_err() {
+        let _ = state.documents.delete(&path).await;
+    }
+    saved
+}
+
+/// Who may add to the case, and what the file is (by content, not by name).
+async fn check(state: &AppState, scope: &Scope, case_id: Uuid, filing_id: Option<Uuid>, filename: &str, content: Vec<u8>) -> AppResult<Upload> {
     let case = cases::find_visible(&state.db, scope, case_id).await?;
     if matches!(scope, Scope::Admin { .. }) {
         return Err(AppError::Forbidden("administrators read cases but do not add to them".into()));
@@ -104,59 +137,32 @@ pub async fn upload(
     if content.len() > max {
         return Err(AppError::validation("file", format!("is larger than {max} bytes")));
     }
-    let content_type = sniff(&content)
-        .ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
-    let id = Uuid::now_v7();
-    let key = format!("{}/{id}", case.id);
-    let size = content.len() as i64;
+    let content_type = sniff(&content).ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
     let sha256 = hex::encode(Sha256::digest(&content));
-    // Bytes first: a row never points at nothing. If the row then fails, the bytes go again.
-    let path = ObjectPath::from(key.as_str());
-    state
-        .documents
-        .put(&path, PutPayload::from(content))
-        .await
-        .map_err(|e| anyhow::anyhow!("storing document: {e}"))?;
-    let saved = async {
-        let txn = crate::platform::db::begin_write(&state.db).await?;
-        lock_case(&txn, case.id).await?;
-        let row = document::ActiveModel {
-            id: Set(id),
-            case_id: Set(case.id),
-            filing_id: Set(filing_id),
-            uploader_id: Set(scope.user_id()),
-            filename: Set(clean_filename(filename)),
-            content_type: Set(content_type.into()),
-            size: Set(size),
-            sha256: Set(sha256),
-            object_key: Set(key.clone()),
-            uploaded_at: Set(clock::now()),
-        }
-        .insert(&txn)
-        .await?;
-        let note = format!("{} ({content_type}, {size} bytes)", row.filename);
-        audit::append(
-            &txn,
-            NewEvent {
-                case_id: case.id,
-                actor_id: Some(scope.user_id()),
-                via_client: scope.via_client(),
-                action: "document.uploaded",
-                filing_id,
-                from_status: None,
-                to_status: None,
-                note: Some(&note),
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        Ok::<_, AppError>(row)
+    Ok(Upload { case_id: case.id, filing_id, filename: clean_filename(filename), content_type, sha256, content })
+}
+
+/// The document's row and its audit event, as one change of the case.
+async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i64, upload: Upload) -> AppResult<document::Model> {
+    let mut change = CaseChange::open(state, scope, upload.case_id).await?;
+    let row = document::ActiveModel {
+        id: Set(id),
+        case_id: Set(upload.case_id),
+        filing_id: Set(upload.filing_id),
+        uploader_id: Set(scope.user_id()),
+        filename: Set(upload.filename),
+        content_type: Set(upload.content_type.into()),
+        size: Set(size),
+        sha256: Set(upload.sha256),
+        object_key: Set(key),
+        uploaded_at: Set(clock::now()),
     }
-    .await;
-    if saved.is_err() {
-        let _ = state.documents.delete(&path).await;
-    }
-    saved
+    .insert(change.txn())
+    .await?;
+    let note = format!("{} ({}, {size} bytes)", row.filename, row.content_type);
+    change.case_event("document.uploaded", upload.filing_id, Some(&note)).await?;
+    change.commit().await?;
+    Ok(row)
 }
 
 /// The documents of a case the caller may see (agency staff: case-level ones and their own

@@ -2,7 +2,7 @@
 
 use async_graphql::InputObject;
 use entity::merchant;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::{
@@ -82,7 +82,6 @@ pub async fn save_profile(
         return Err(AppError::Forbidden("only a merchant's user has a merchant profile".into()));
     };
     let profile = validate(state, input)?;
-    let now = clock::now();
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let existing = match merchant_id {
         Some(id) => merchant::Entity::find_by_id(*id).one(&txn).await?,
@@ -90,55 +89,8 @@ pub async fn save_profile(
     };
     let previously_declared = existing.as_ref().and_then(|m| m.declared_uscc.clone());
     let saved = match existing {
-        Some(current) => {
-            if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
-                if verified != given {
-                    return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
-                }
-            }
-            // Leaving the USCC out keeps what is on record, as it always did.
-            let declared = match (&current.uscc, profile.uscc) {
-                (Some(_), _) => None,
-                (None, Some(given)) => Some(given),
-                (None, None) => current.declared_uscc.clone(),
-            };
-            if declared != current.declared_uscc && registration_open(&txn, current.id).await? {
-                return Err(AppError::validation(
-                    "uscc",
-                    "cannot change while the REGISTRATION that verifies it is open; withdraw that case or wait for its decision",
-                ));
-            }
-            let mut active: merchant::ActiveModel = current.into();
-            active.name = Set(profile.name);
-            active.declared_uscc = Set(declared);
-            active.region_code = Set(profile.region_code);
-            active.address = Set(profile.address);
-            active.contact_email = Set(profile.contact_email);
-            active.contact_phone = Set(profile.contact_phone);
-            active.store_urls = Set(json(&profile.store_urls)?);
-            active.categories = Set(json(&profile.categories)?);
-            active.updated_at = Set(now);
-            active.update(&txn).await?
-        }
-        None => merchant::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            owner_user_id: Set(*user_id),
-            name: Set(profile.name),
-            uscc: Set(None),
-            declared_uscc: Set(profile.uscc),
-            region_code: Set(profile.region_code),
-            address: Set(profile.address),
-            contact_email: Set(profile.contact_email),
-            contact_phone: Set(profile.contact_phone),
-            store_urls: Set(json(&profile.store_urls)?),
-            categories: Set(json(&profile.categories)?),
-            risk_level: Set(0),
-            pass_streak: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?,
+        Some(current) => update_profile(&txn, current, profile).await?,
+        None => new_profile(*user_id, profile)?.insert(&txn).await?,
     };
     let alerted = match &saved.declared_uscc {
         Some(code) if previously_declared.as_ref() != Some(code) => alert_shared_uscc(&txn, state, &saved, code, address).await?,
@@ -149,6 +101,60 @@ pub async fn save_profile(
         state.outbox_wakeup.notify_one();
     }
     Ok(saved)
+}
+
+/// Applies a new profile to the merchant's; the USCC follows the rules of `save_profile`.
+async fn update_profile(txn: &DatabaseTransaction, current: merchant::Model, profile: ValidProfile) -> AppResult<merchant::Model> {
+    if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
+        if verified != given {
+            return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
+        }
+    }
+    // Leaving the USCC out keeps what is on record, as it always did.
+    let declared = match (&current.uscc, profile.uscc) {
+        (Some(_), _) => None,
+        (None, Some(given)) => Some(given),
+        (None, None) => current.declared_uscc.clone(),
+    };
+    if declared != current.declared_uscc && registration_open(txn, current.id).await? {
+        return Err(AppError::validation(
+            "uscc",
+            "cannot change while the REGISTRATION that verifies it is open; withdraw that case or wait for its decision",
+        ));
+    }
+    let mut active: merchant::ActiveModel = current.into();
+    active.name = Set(profile.name);
+    active.declared_uscc = Set(declared);
+    active.region_code = Set(profile.region_code);
+    active.address = Set(profile.address);
+    active.contact_email = Set(profile.contact_email);
+    active.contact_phone = Set(profile.contact_phone);
+    active.store_urls = Set(json(&profile.store_urls)?);
+    active.categories = Set(json(&profile.categories)?);
+    active.updated_at = Set(clock::now());
+    Ok(active.update(txn).await?)
+}
+
+/// A first profile: a typed USCC is declared, not verified.
+fn new_profile(owner: Uuid, profile: ValidProfile) -> AppResult<merchant::ActiveModel> {
+    let now = clock::now();
+    Ok(merchant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        owner_user_id: Set(owner),
+        name: Set(profile.name),
+        uscc: Set(None),
+        declared_uscc: Set(profile.uscc),
+        region_code: Set(profile.region_code),
+        address: Set(profile.address),
+        contact_email: Set(profile.contact_email),
+        contact_phone: Set(profile.contact_phone),
+        store_urls: Set(json(&profile.store_urls)?),
+        categories: Set(json(&profile.categories)?),
+        risk_level: Set(0),
+        pass_streak: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
 }
 
 /// Whether a REGISTRATION of the merchant is submitted and not decided (it verifies the

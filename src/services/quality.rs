@@ -9,7 +9,7 @@ use async_graphql::{ID, InputObject};
 use chrono::{NaiveDate, TimeZone};
 use entity::{merchant, product_batch, spot_check};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -60,6 +60,9 @@ fn inspection_regions(scope: &Scope) -> AppResult<&[String]> {
     }
 }
 
+/// A spot check an inspection officer made in its regions: recorded, the merchant's risk
+/// level moved, and the merchant emailed when it failed.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheckInput) -> AppResult<spot_check::Model> {
     let regions = inspection_regions(scope)?;
     let region = state.config.regions.parse("regionCode", &input.region_code)?;
@@ -70,25 +73,14 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         Some(f) => Some(id::text("findings", f, 2000, true)?),
         None => None,
     };
-    let merchant_id = Uuid::parse_str(input.merchant_id.as_str())
-        .map_err(|_| AppError::validation("merchantId", "is not a valid ID"))?;
+    let merchant_id = Uuid::parse_str(input.merchant_id.as_str()).map_err(|_| AppError::validation("merchantId", "is not a valid ID"))?;
     let batch_id = input
         .batch_id
         .as_ref()
         .map(|b| Uuid::parse_str(b.as_str()).map_err(|_| AppError::validation("batchId", "is not a valid ID")))
         .transpose()?;
-
     let txn = crate::platform::db::begin_write(&state.db).await?;
-    let merchant = merchant::Entity::find_by_id(merchant_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
-    if let Some(batch_id) = batch_id {
-        let batch = product_batch::Entity::find_by_id(batch_id).one(&txn).await?;
-        if batch.is_none_or(|b| b.merchant_id != merchant.id) {
-            return Err(AppError::validation("batchId", "is not a batch of this merchant"));
-        }
-    }
+    let merchant = checked_merchant(&txn, merchant_id, batch_id).await?;
     let check = spot_check::ActiveModel {
         id: Set(Uuid::now_v7()),
         merchant_id: Set(merchant.id),
@@ -97,41 +89,49 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         category: Set(input.category.as_str()),
         region_code: Set(region.to_string()),
         result: Set(input.result.as_str()),
-        findings: Set(findings.clone()),
+        findings: Set(findings),
         checked_at: Set(clock::now()),
         officer_id: Set(scope.user_id()),
         agency: Set(Agency::Inspection),
     }
     .insert(&txn)
     .await?;
-    let (level, streak) = next_risk(merchant.risk_level, merchant.pass_streak, input.result);
+    let level = move_risk(&txn, &merchant, input.result).await?;
+    if input.result == SpotCheckResult::Fail {
+        let context = json!({
+            "display_name": merchant.name, "category": check.category, "channel": check.channel,
+            "region": check.region_code, "findings": check.findings, "risk_level": level,
+        });
+        enqueue_email(&txn, &state.templates, &merchant.contact_email, EmailKind::SpotCheckFailed, context).await?;
+    }
+    txn.commit().await?;
+    state.outbox_wakeup.notify_one();
+    Ok(check)
+}
+
+/// The merchant checked, and (if given) a batch of its own.
+async fn checked_merchant(txn: &DatabaseTransaction, merchant_id: Uuid, batch_id: Option<Uuid>) -> AppResult<merchant::Model> {
+    let merchant = merchant::Entity::find_by_id(merchant_id).one(txn).await?.ok_or_else(|| AppError::NotFound("merchant".into()))?;
+    if let Some(batch_id) = batch_id {
+        let batch = product_batch::Entity::find_by_id(batch_id).one(txn).await?;
+        if batch.is_none_or(|b| b.merchant_id != merchant.id) {
+            return Err(AppError::validation("batchId", "is not a batch of this merchant"));
+        }
+    }
+    Ok(merchant)
+}
+
+/// The merchant's risk level after one more check (stored); returns the new level.
+async fn move_risk(txn: &DatabaseTransaction, merchant: &merchant::Model, result: SpotCheckResult) -> AppResult<i32> {
+    let (level, streak) = next_risk(merchant.risk_level, merchant.pass_streak, result);
     merchant::Entity::update_many()
         .col_expr(merchant::Column::RiskLevel, Expr::value(level))
         .col_expr(merchant::Column::PassStreak, Expr::value(streak))
         .col_expr(merchant::Column::UpdatedAt, Expr::value(clock::now()))
         .filter(merchant::Column::Id.eq(merchant.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    if input.result == SpotCheckResult::Fail {
-        enqueue_email(
-            &txn,
-            &state.templates,
-            &merchant.contact_email,
-            EmailKind::SpotCheckFailed,
-            json!({
-                "display_name": merchant.name,
-                "category": input.category.as_str(),
-                "channel": input.channel.as_str(),
-                "region": region.to_string(),
-                "findings": findings,
-                "risk_level": level,
-            }),
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    state.outbox_wakeup.notify_one();
-    Ok(check)
+    Ok(level)
 }
 
 pub async fn checks_of_batch(state: &AppState, batch_id: Uuid) -> AppResult<Vec<spot_check::Model>> {

@@ -1,20 +1,21 @@
-//! Sign-up, email verification, password reset, and staff accounts.
+//! Sign-up, email verification and password reset; the accounts table (`insert_user`). Staff
+//! accounts (officers, supervisors, admins) are made in `staff`.
+
+pub use super::staff::{OfficerInput, create_admin, create_officer, regions_of, supervisors_of};
 
 use chrono::Utc;
 use entity::{one_time_token, refresh_token, user, user_region};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Caller, password::hash_password, tokens};
+use super::{password::hash_password, tokens};
 use crate::{
-    domain::labels::Labelled,
     services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Agency, Email, Role, password::NewPassword},
-    error::{AppError, AppResult, Problems},
+    error::{AppError, AppResult, OnUnique, Problems, Unique},
     platform::notify::{EmailKind, enqueue_email},
     platform::state::AppState,
 };
@@ -22,7 +23,7 @@ use crate::{
 pub const PURPOSE_VERIFY_EMAIL: &str = "verify_email";
 pub const PURPOSE_RESET_PASSWORD: &str = "reset_password";
 
-fn parse_display_name(raw: &str) -> AppResult<String> {
+pub(super) fn parse_display_name(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(AppError::validation("displayName", "is required"));
@@ -35,17 +36,6 @@ fn parse_display_name(raw: &str) -> AppResult<String> {
     }
     Ok(name.to_string())
 }
-
-/// Maps a unique-key violation on the email column (two sign-ups racing) to `CONFLICT`.
-fn email_conflict(err: DbErr) -> AppError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            AppError::Conflict("an account with this email already exists".into())
-        }
-        _ => err.into(),
-    }
-}
-
 
 /// The columns of a new account; `insert_user` fills in id and timestamps.
 pub struct NewUser {
@@ -81,7 +71,7 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
     }
     .insert(db)
     .await
-    .map_err(email_conflict)?;
+    .on_unique(Unique::USER_EMAIL, || AppError::Conflict("an account with this email already exists".into()))?;
     if !new.regions.is_empty() {
         let rows = new.regions.iter().map(|code| user_region::ActiveModel { user_id: Set(user.id), region_code: Set(code.clone()) });
         user_region::Entity::insert_many(rows).exec_without_returning(db).await?;
@@ -89,28 +79,6 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
     Ok(user)
 }
 
-/// The regions an officer or supervisor covers, in code order.
-pub async fn regions_of<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Vec<String>> {
-    Ok(user_region::Entity::find()
-        .filter(user_region::Column::UserId.eq(user_id))
-        .order_by_asc(user_region::Column::RegionCode)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.region_code)
-        .collect())
-}
-
-async fn ensure_email_free<C: ConnectionTrait>(db: &C, email: &Email) -> AppResult<()> {
-    let existing = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(db)
-        .await?;
-    match existing {
-        Some(_) => Err(AppError::Conflict("an account with this email already exists".into())),
-        None => Ok(()),
-    }
-}
 
 /// Creates a single-use token for `user_id` and returns the token itself (only its hash is
 /// stored).
@@ -365,147 +333,6 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str, a
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(())
-}
-
-pub struct OfficerInput {
-    pub email: String,
-    pub display_name: String,
-    pub role: Role,
-    pub agency: Agency,
-    pub regions: Vec<String>,
-}
-
-/// ADMIN creates an officer or supervisor and emails an invitation to set a password.
-pub async fn create_officer(
-    state: &AppState,
-    caller: &Caller,
-    input: OfficerInput,
-    address: Option<std::net::IpAddr>,
-) -> AppResult<user::Model> {
-    let admin = caller.require_role(&[Role::Admin])?;
-    let mut problems = Problems::default();
-    let email = problems.check(Email::parse("email", &input.email));
-    let name = problems.check(parse_display_name(&input.display_name));
-    if !input.role.is_agency_staff() {
-        problems.push("role", "must be OFFICER or SUPERVISOR");
-    }
-    if input.regions.is_empty() {
-        problems.push("regions", "at least one region is required");
-    }
-    if input.regions.len() > 200 {
-        problems.push("regions", "at most 200 regions");
-    }
-    let mut regions = Vec::new();
-    for (i, raw) in input.regions.iter().enumerate() {
-        match state.config.regions.parse(&format!("regions[{i}]"), raw) {
-            Ok(code) if !regions.contains(&code.as_str().to_string()) => {
-                regions.push(code.as_str().to_string())
-            }
-            Ok(_) => {}
-            Err(e) => {
-                problems.check::<()>(Err(e));
-            }
-        }
-    }
-    let (Some(email), Some(name)) = problems.finish((email, name))? else {
-        return Err(anyhow::anyhow!("validated input without a value").into());
-    };
-
-    ensure_email_free(&state.db, &email).await?;
-    let txn = crate::platform::db::begin_write(&state.db).await?;
-    let user = insert_user(
-        &txn,
-        NewUser {
-            email,
-            password_hash: None,
-            display_name: name.clone(),
-            role: input.role,
-            verified: false,
-            agency: Some(input.agency),
-            regions: regions.clone(),
-        },
-    )
-    .await?;
-    let token =
-        issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation)
-            .await?;
-    let (role_zh, role_en) = match input.role {
-        Role::Supervisor => ("主管", "supervisor"),
-        _ => ("审核员", "officer"),
-    };
-    enqueue_email(
-        &txn,
-        &state.templates,
-        &user.email,
-        EmailKind::OfficerInvitation,
-        json!({
-            "display_name": name,
-            "role_zh": role_zh,
-            "role_en": role_en,
-            "agency_zh": input.agency.label().zh,
-            "agency_en": input.agency.as_str(),
-            "regions": regions.join(", "),
-            "link": state.link("/reset-password", &token),
-        }),
-    )
-    .await?;
-    let granted = format!("{} of {} in {}", input.role.as_str(), input.agency.as_str(), regions.join(","));
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(admin.user_id).subject(user.id).from(address).detail(&granted);
-    security::record(&txn, state, event).await?;
-    txn.commit().await?;
-    state.outbox_wakeup.notify_one();
-    Ok(user)
-}
-
-/// Bootstraps an ADMIN (CLI `create-admin`). The address counts as verified: the operator
-/// typed it on the server.
-pub async fn create_admin(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    display_name: &str,
-) -> AppResult<user::Model> {
-    let email = Email::parse("email", email)?;
-    let name = parse_display_name(display_name)?;
-    let password =
-        NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
-    ensure_email_free(&state.db, &email).await?;
-    let hash = hash_password(password.expose().to_string()).await?;
-    let txn = crate::platform::db::begin_write(&state.db).await?;
-    let admin = insert_user(
-        &txn,
-        NewUser {
-            email,
-            password_hash: Some(hash),
-            display_name: name,
-            role: Role::Admin,
-            verified: true,
-            agency: None,
-            regions: vec![],
-        },
-    )
-    .await?;
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).subject(admin.id).detail("ADMIN (command line)");
-    security::record(&txn, state, event).await?;
-    txn.commit().await?;
-    Ok(admin)
-}
-
-/// The supervisors of `agency` covering any of `regions` (the one definition, used for every
-/// supervisors' email).
-pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions: &[&str]) -> AppResult<Vec<user::Model>> {
-    let covering = sea_orm::sea_query::Query::select()
-        .column(user_region::Column::UserId)
-        .from(user_region::Entity)
-        .and_where(user_region::Column::RegionCode.is_in(regions.iter().copied()))
-        .to_owned();
-    Ok(user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Supervisor))
-        .filter(user::Column::Agency.eq(agency))
-        .filter(user::Column::Id.in_subquery(covering))
-        .order_by_asc(user::Column::Id)
-        .all(db)
-        .await?)
 }
 
 pub async fn find_user(state: &AppState, id: Uuid) -> AppResult<Option<user::Model>> {

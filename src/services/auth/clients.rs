@@ -33,6 +33,9 @@ pub struct ApiClientCredentials {
     pub scopes: Vec<String>,
 }
 
+/// An admin (for an agency) or a merchant (for itself) creates an API client; the secret is
+/// shown once and kept argon2-hashed.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn create_client(
     state: &AppState,
     scope: &Scope,
@@ -45,38 +48,8 @@ pub async fn create_client(
 ) -> AppResult<ApiClientCredentials> {
     caller.require_scope(Need::UserOnly)?;
     let name = id::text("name", name, 100, false)?;
-    let (allowed, merchant_id, agency) = match scope {
-        Scope::Admin { .. } => {
-            let agency = agency.ok_or_else(|| AppError::validation("agency", "an agency client needs its agency"))?;
-            if merchant_id.is_some() {
-                return Err(AppError::validation("merchantId", "admins create clients for agencies"));
-            }
-            (AGENCY_SCOPES, None, Some(agency))
-        }
-        Scope::Merchant { .. } => {
-            let own = scope.own_merchant()?;
-            if merchant_id.is_some_and(|m| m != own) {
-                return Err(AppError::NotFound("merchant".into()));
-            }
-            if agency.is_some() {
-                return Err(AppError::validation("agency", "a merchant's client acts for the merchant"));
-            }
-            (MERCHANT_SCOPES, Some(own), None)
-        }
-        Scope::Agency { .. } => return Err(AppError::Forbidden("only admins and merchants create API clients".into())),
-    };
-    let mut granted: Vec<String> = Vec::new();
-    for s in &scopes {
-        if !allowed.contains(&s.as_str()) {
-            return Err(AppError::validation("scopes", format!("{s:?} is not one of {}", allowed.join(", "))));
-        }
-        if !granted.contains(s) {
-            granted.push(s.clone());
-        }
-    }
-    if granted.is_empty() {
-        return Err(AppError::validation("scopes", "grant at least one scope"));
-    }
+    let (allowed, merchant_id, agency) = owner_of(scope, merchant_id, agency)?;
+    let granted = granted_scopes(allowed, &scopes)?;
     let client_id = format!("osc_{}", &random_token()[..24]);
     let secret = random_token();
     let secret_hash = hash_password(secret.clone()).await?;
@@ -102,6 +75,48 @@ pub async fn create_client(
     txn.commit().await?;
     tracing::info!(client_id = %client_id, "API client created");
     Ok(ApiClientCredentials { client_id, client_secret: secret, name, scopes: granted })
+}
+
+/// Whom a new client acts for, and the scopes it may have: an admin's is an agency's, a
+/// merchant's its own merchant's.
+fn owner_of(scope: &Scope, merchant_id: Option<Uuid>, agency: Option<Agency>) -> AppResult<(&'static [&'static str], Option<Uuid>, Option<Agency>)> {
+    match scope {
+        Scope::Admin { .. } => {
+            let agency = agency.ok_or_else(|| AppError::validation("agency", "an agency client needs its agency"))?;
+            if merchant_id.is_some() {
+                return Err(AppError::validation("merchantId", "admins create clients for agencies"));
+            }
+            Ok((AGENCY_SCOPES, None, Some(agency)))
+        }
+        Scope::Merchant { .. } => {
+            let own = scope.own_merchant()?;
+            if merchant_id.is_some_and(|m| m != own) {
+                return Err(AppError::NotFound("merchant".into()));
+            }
+            if agency.is_some() {
+                return Err(AppError::validation("agency", "a merchant's client acts for the merchant"));
+            }
+            Ok((MERCHANT_SCOPES, Some(own), None))
+        }
+        Scope::Agency { .. } => Err(AppError::Forbidden("only admins and merchants create API clients".into())),
+    }
+}
+
+/// The requested scopes, each allowed, each once, at least one.
+fn granted_scopes(allowed: &[&str], requested: &[String]) -> AppResult<Vec<String>> {
+    let mut granted: Vec<String> = Vec::new();
+    for s in requested {
+        if !allowed.contains(&s.as_str()) {
+            return Err(AppError::validation("scopes", format!("{s:?} is not one of {}", allowed.join(", "))));
+        }
+        if !granted.contains(s) {
+            granted.push(s.clone());
+        }
+    }
+    if granted.is_empty() {
+        return Err(AppError::validation("scopes", "grant at least one scope"));
+    }
+    Ok(granted)
 }
 
 /// Admins see every client; merchants their own.

@@ -5,6 +5,7 @@ pub mod clients;
 pub mod jwt;
 pub mod password;
 pub mod sessions;
+pub mod staff;
 pub mod throttle;
 pub mod tokens;
 

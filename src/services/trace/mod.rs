@@ -1,0 +1,233 @@
+//! Product batches, their public trace codes and the public view of a code; scans with copy
+//! detection (`scans`); the public verification of approval certificates.
+
+mod scans;
+
+pub use scans::{Scan, ScanReceiver, ScanRecorder, client_hash, run_scan_writer, too_many_scans};
+
+use async_graphql::InputObject;
+use entity::{case, filing, merchant, product_batch, spot_check};
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use uuid::Uuid;
+
+use crate::{
+    services::access::Scope,
+    platform::clock,
+    config::TraceConfig,
+    domain::{
+        FilingKind, FilingStatus,
+        filing_data::{Date, ProductCategory},
+        identifiers as id,
+    },
+    error::{AppError, AppResult, OnUnique, Problems, Unique},
+    platform::pagination,
+    platform::state::AppState,
+};
+
+/// Crockford base32 alphabet (no I, L, O, U).
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 16 characters × 5 bits = 80 random bits.
+pub const CODE_LEN: usize = 16;
+
+pub fn new_trace_code() -> String {
+    let mut bytes = [0u8; 10];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut bits: u128 = 0;
+    for b in bytes {
+        bits = (bits << 8) | u128::from(b);
+    }
+    (0..CODE_LEN)
+        .rev()
+        .map(|i| CROCKFORD[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// Normalises a code as people type it (lower case, hyphens, I/L for 1, O for 0); `None` when
+/// it cannot be a trace code.
+pub fn parse_trace_code(raw: &str) -> Option<String> {
+    let code: String = raw
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            other => other,
+        })
+        .collect();
+    (code.len() == CODE_LEN && code.bytes().all(|b| CROCKFORD.contains(&b))).then_some(code)
+}
+
+pub fn trace_url(state: &AppState, code: &str) -> String {
+    format!("{}/t/{code}", state.config.public_base_url)
+}
+
+#[derive(InputObject, Clone, Debug)]
+#[graphql(name = "ProductBatchInput")]
+pub struct ProductBatchInput {
+    pub product_name: String,
+    pub category: ProductCategory,
+    pub origin_region_code: String,
+    pub batch_number: String,
+    pub production_date: Date,
+    pub quantity: i32,
+}
+
+/// A merchant registers a batch and receives its trace code.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
+pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput) -> AppResult<product_batch::Model> {
+    let merchant_id = scope.own_merchant()?;
+    let mut problems = Problems::default();
+    let product_name = problems.take(id::text("productName", &input.product_name, 200, false));
+    let origin = problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
+    let batch_number = problems.take(id::text("batchNumber", &input.batch_number, 64, false));
+    let today = clock::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).date_naive();
+    if input.production_date.0 > today {
+        problems.push("productionDate", "must not be in the future");
+    }
+    if input.quantity <= 0 {
+        problems.push("quantity", "must be greater than zero");
+    }
+    problems.finish(())?;
+    product_batch::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        merchant_id: Set(merchant_id),
+        product_name: Set(product_name),
+        category: Set(input.category.as_str()),
+        origin_region_code: Set(origin),
+        batch_number: Set(batch_number),
+        production_date: Set(input.production_date.0),
+        quantity: Set(i64::from(input.quantity)),
+        trace_code: Set(new_trace_code()),
+        scan_count: Set(0),
+        suspected_counterfeit: Set(false),
+        created_at: Set(clock::now()),
+    }
+    .insert(&state.db)
+    .await
+    .on_unique(Unique::BATCH_NUMBER, || AppError::Conflict("this batch number is already registered".into()))
+}
+
+/// The caller's batches, newest first (merchants only).
+pub async fn list_batches(
+    state: &AppState,
+    scope: &Scope,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<Vec<product_batch::Model>> {
+    let merchant_id = match scope {
+        Scope::Merchant { merchant_id: Some(id), .. } => *id,
+        Scope::Merchant { merchant_id: None, .. } => return Ok(Vec::new()),
+        _ => return Err(AppError::Forbidden("product batches belong to merchants".into())),
+    };
+    let limit = pagination::page_size(first)?;
+    let mut query = product_batch::Entity::find()
+        .filter(product_batch::Column::MerchantId.eq(merchant_id))
+        .order_by_desc(product_batch::Column::Id)
+        .limit(limit);
+    if let Some(cursor) = after {
+        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?)
+            .map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
+        query = query.filter(product_batch::Column::Id.lt(id));
+    }
+    Ok(query.all(&state.db).await?)
+}
+
+/// Everything the public page shows for a code.
+pub struct TraceData {
+    pub batch: product_batch::Model,
+    pub merchant: merchant::Model,
+    pub latest_check: Option<spot_check::Model>,
+    /// Stored scans plus those still pending on this instance.
+    pub scan_count: i64,
+}
+
+impl TraceData {
+    /// A REGISTRATION of this merchant was approved here: its USCC was issued or verified.
+    /// A USCC merely typed into the profile does not count.
+    pub fn merchant_verified(&self) -> bool {
+        self.merchant.uscc.is_some()
+    }
+}
+
+pub async fn find_batch<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Option<product_batch::Model>> {
+    Ok(product_batch::Entity::find().filter(product_batch::Column::TraceCode.eq(code)).one(db).await?)
+}
+
+/// The latest spot check of the batch, else the merchant's latest of the batch's category.
+pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Model) -> AppResult<Option<spot_check::Model>> {
+    let of_batch = spot_check::Entity::find()
+        .filter(spot_check::Column::BatchId.eq(batch.id))
+        .order_by_desc(spot_check::Column::CheckedAt)
+        .one(db)
+        .await?;
+    if of_batch.is_some() {
+        return Ok(of_batch);
+    }
+    Ok(spot_check::Entity::find()
+        .filter(spot_check::Column::MerchantId.eq(batch.merchant_id))
+        .filter(spot_check::Column::Category.eq(batch.category.as_str()))
+        .order_by_desc(spot_check::Column::CheckedAt)
+        .one(db)
+        .await?)
+}
+
+/// The public view of a code; with `scan`, the view is counted as a scan first.
+pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig, &str)>) -> AppResult<Option<TraceData>> {
+    let _shared = state.scans.gate.read().await;
+    let Some(mut batch) = find_batch(&state.db, code).await? else { return Ok(None) };
+    if let Some((config, address)) = scan {
+        state.scans.record(Scan { batch_id: batch.id, at: clock::now(), client_hash: client_hash(config, address) });
+    }
+    let scan_count = batch.scan_count + state.scans.pending(batch.id);
+    batch.suspected_counterfeit |= too_many_scans(&state.config.trace, batch.quantity, scan_count);
+    let merchant = merchant::Entity::find_by_id(batch.merchant_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
+    let latest_check = latest_check(&state.db, &batch).await?;
+    Ok(Some(TraceData { batch, merchant, latest_check, scan_count }))
+}
+
+
+/// One approval that carries a certificate number, as the public check shows it.
+pub struct CertificateData {
+    pub kind: FilingKind,
+    pub holder: String,
+    pub region_code: String,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: FilingStatus,
+}
+
+/// Approvals with this certificate number (a USCC is both the registration and the taxpayer
+/// id, so it can name two).
+pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult<Vec<CertificateData>> {
+    let filings = filing::Entity::find()
+        .filter(filing::Column::CertificateNumber.eq(number))
+        .filter(filing::Column::Status.eq(FilingStatus::Approved))
+        .order_by_desc(filing::Column::DecidedAt)
+        .all(db)
+        .await?;
+    let mut found = Vec::new();
+    for f in filings {
+        let holder = match case::Entity::find_by_id(f.case_id).one(db).await? {
+            Some(c) => merchant::Entity::find_by_id(c.merchant_id).one(db).await?.map(|m| m.name),
+            None => None,
+        };
+        found.push(CertificateData {
+            kind: f.kind,
+            holder: holder.unwrap_or_default(),
+            region_code: f.region_code,
+            decided_at: f.decided_at,
+            status: f.status,
+        });
+    }
+    Ok(found)
+}
+
+/// Certificate numbers are 6–32 characters of A–Z and 0–9.
+pub fn parse_certificate_number(raw: &str) -> Option<String> {
+    let number = raw.trim().to_ascii_uppercase();
+    ((6..=32).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+        .then_some(number)
+}
