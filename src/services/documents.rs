@@ -167,6 +167,7 @@ async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i6
 
 /// The documents of a case the caller may see (agency staff: case-level ones and their own
 /// filings').
+#[tracing::instrument(skip_all, fields(case = %case.id))]
 pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model) -> AppResult<Vec<document::Model>> {
     let mut query = document::Entity::find()
         .filter(document::Column::CaseId.eq(case.id))
@@ -186,6 +187,7 @@ pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model
 }
 
 /// A document and its bytes, if the caller may see it.
+#[tracing::instrument(skip_all, fields(document = %id))]
 pub async fn download(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<(document::Model, Bytes)> {
     let not_found = || AppError::NotFound("document".into());
     let doc = document::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(not_found)?;

@@ -258,6 +258,7 @@ fn json<T: serde::Serialize>(value: &T) -> AppResult<String> {
 }
 
 /// The caller's own merchant (merchants only; `None` until a profile is saved).
+#[tracing::instrument(skip_all)]
 pub async fn own_merchant(state: &AppState, scope: &Scope) -> AppResult<Option<merchant::Model>> {
     match scope {
         Scope::Merchant { merchant_id: Some(id), .. } => {

@@ -54,8 +54,8 @@ pub fn next_risk(level: i32, streak: i32, result: SpotCheckResult) -> (i32, i32)
 
 /// Inspection staff only, and only inside their regions.
 fn inspection_regions(scope: &Scope) -> AppResult<&[String]> {
-    match scope {
-        Scope::Agency { agency: Agency::Inspection, regions, .. } => Ok(regions),
+    match scope.require_staff() {
+        Ok(staff) if staff.agency == Agency::Inspection => Ok(staff.regions),
         _ => Err(AppError::Forbidden("spot checks are recorded by inspection officers".into())),
     }
 }
@@ -153,6 +153,7 @@ pub struct ComparisonRow {
 
 /// Per category: checks and passes online vs offline, aggregated in SQL. Inspection staff
 /// see their regions; admins everything. Dates are China dates, both ends included.
+#[tracing::instrument(skip_all)]
 pub async fn comparison(
     state: &AppState,
     scope: &Scope,

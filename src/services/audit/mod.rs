@@ -133,6 +133,7 @@ pub struct BrokenLink {
 
 /// Walks every case's chain in order. Returns how many events were checked, or the first
 /// broken link.
+#[tracing::instrument(skip_all)]
 pub async fn verify_all<C: ConnectionTrait>(db: &C) -> AppResult<Result<u64, BrokenLink>> {
     // Cases are walked in id order, each chain in seq order, streaming page by page so a
     // large trail is never loaded at once.

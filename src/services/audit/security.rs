@@ -182,6 +182,7 @@ pub async fn tripped(state: &AppState, what: &str, address: Option<IpAddr>, erro
 }
 
 /// The newest events first, for administrators; keyset-paged by id.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     state: &AppState,
     scope: &Scope,

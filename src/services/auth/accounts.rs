@@ -142,6 +142,7 @@ async fn consume_one_time_token<C: ConnectionTrait>(
 /// test which addresses are customers): for a taken address it is a `User` with a fresh id and
 /// the given email, exactly like a new one, and the owner of the address is emailed instead.
 /// Throttled per address and per email like password resets, so it cannot flood a mailbox.
+#[tracing::instrument(skip_all)]
 pub async fn register_merchant_user(
     state: &AppState,
     email: &str,
@@ -231,6 +232,7 @@ async fn answer_taken_address(state: &AppState, email: Email, name: String, addr
 
 /// Emails a fresh verification link to an account that is not verified yet; says nothing
 /// either way, and is throttled like password resets.
+#[tracing::instrument(skip_all)]
 pub async fn resend_verification(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     security::throttle(state, &format!("verify:{email}"), "verification resend", address).await?;
     let Some(user) = account_by_email(state, email).await?.filter(|u| u.email_verified_at.is_none()) else {
@@ -263,6 +265,7 @@ async fn email_link(
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let user_id = consume_one_time_token(&txn, token, PURPOSE_VERIFY_EMAIL).await?;
@@ -279,6 +282,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
 }
 
 /// Emails a reset link when the address belongs to an account; says nothing either way.
+#[tracing::instrument(skip_all)]
 pub async fn request_password_reset(state: &AppState, email: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     // Throttled whether or not the address has an account, so the limit reveals nothing.
     security::throttle(state, &format!("reset:{email}"), "password reset", address).await?;
@@ -289,6 +293,7 @@ pub async fn request_password_reset(state: &AppState, email: &str, address: Opti
 
 /// Sets a new password from a reset (or invitation) token and ends every session of the user.
 /// Following the emailed link also proves the address, so it is marked verified.
+#[tracing::instrument(skip_all)]
 pub async fn reset_password(state: &AppState, token: &str, new_password: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
     // Check the token before spending a hash on it, without consuming it yet.
     let hash = tokens::token_hash(token);

@@ -120,6 +120,7 @@ fn granted_scopes(allowed: &[&str], requested: &[String]) -> AppResult<Vec<Strin
 }
 
 /// Admins see every client; merchants their own.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_client::Model>> {
     let query = api_client::Entity::find().order_by_asc(api_client::Column::CreatedAt);
     let query = match scope {
@@ -130,6 +131,7 @@ pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_
     Ok(query.all(&state.db).await?)
 }
 
+#[tracing::instrument(skip_all, fields(client = %id))]
 pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
     let visible = list_clients(state, scope).await?;
     let Some(client) = visible.iter().find(|c| c.id == id) else {
@@ -166,6 +168,7 @@ pub struct GrantedToken {
 
 /// The client credentials grant: verifies the client and issues a JWT with the requested
 /// scopes (all granted ones by default).
+#[tracing::instrument(skip_all, fields(client_id = %client_id))]
 pub async fn exchange(state: &AppState, client_id: &str, secret: &str, requested: Option<&str>) -> Result<GrantedToken, GrantError> {
     let row = api_client::Entity::find()
         .filter(api_client::Column::ClientId.eq(client_id))

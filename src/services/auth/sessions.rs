@@ -40,6 +40,7 @@ fn bad_refresh_token() -> AppError {
 
 /// Wrong email, wrong password and an unverified address give the same error after the same
 /// work: an unknown account still pays for one argon2 verification.
+#[tracing::instrument(skip_all)]
 pub async fn login(state: &AppState, email: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
     security::throttle(state, &format!("login:{email}"), "login", address).await?;
     if password.len() > 1024 {
@@ -110,6 +111,7 @@ async fn start_session<C: ConnectionTrait>(
 
 /// Exchanges a refresh token for a new pair. The old token stops working; presenting a token
 /// that was already exchanged means it was copied, so the whole family (session) is revoked.
+#[tracing::instrument(skip_all)]
 pub async fn refresh_session(state: &AppState, token: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
     if token.is_empty() || token.len() > 256 {
         return Err(bad_refresh_token());
@@ -171,6 +173,7 @@ async fn revoke_family<C: ConnectionTrait>(db: &C, family_id: Uuid) -> AppResult
 
 /// Ends the session the refresh token belongs to. Unknown tokens are accepted silently:
 /// logging out twice is not an error, and the answer reveals nothing.
+#[tracing::instrument(skip_all)]
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
     if token.is_empty() || token.len() > 256 {
         return Ok(());

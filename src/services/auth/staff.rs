@@ -95,6 +95,7 @@ fn invitation(state: &AppState, user: &user::Model, agency: Agency, regions: &[S
 
 /// Bootstraps an ADMIN (CLI `create-admin`). The address counts as verified: the operator
 /// typed it on the server.
+#[tracing::instrument(skip_all)]
 pub async fn create_admin(
     state: &AppState,
     email: &str,

@@ -152,6 +152,7 @@ pub async fn filings_of<C: ConnectionTrait>(db: &C, case_id: Uuid) -> AppResult<
 }
 
 /// The caller's cases (newest first), optionally of one status and/or one merchant.
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn list_cases(
     state: &AppState,
     scope: &Scope,
@@ -192,6 +193,7 @@ fn visible_filter(scope: &Scope, visible_filings: &[Uuid]) -> Option<Condition> 
     }
 }
 
+#[tracing::instrument(skip_all, fields(case = %case.id))]
 pub async fn events_of(
     state: &AppState,
     scope: &Scope,
@@ -207,6 +209,7 @@ pub async fn events_of(
     Ok(query.all(&state.db).await?)
 }
 
+#[tracing::instrument(skip_all, fields(case = %case.id))]
 pub async fn comments_of(
     state: &AppState,
     scope: &Scope,

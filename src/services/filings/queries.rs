@@ -21,6 +21,7 @@ use crate::{
 };
 
 /// A filing the caller may see, or NOT_FOUND.
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
 pub async fn find_visible(state: &AppState, scope: &Scope, filing_id: Uuid) -> AppResult<filing::Model> {
     let not_found = || AppError::NotFound("filing".into());
     let filing = filing::Entity::find_by_id(filing_id).one(&state.db).await?.ok_or_else(not_found)?;

@@ -109,6 +109,7 @@ pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatch
 }
 
 /// The caller's batches, newest first (merchants only).
+#[tracing::instrument(skip_all)]
 pub async fn list_batches(
     state: &AppState,
     scope: &Scope,
@@ -173,6 +174,7 @@ pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Mod
 }
 
 /// The public view of a code; with `scan`, the view is counted as a scan first.
+#[tracing::instrument(skip_all, fields(code = %code))]
 pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig, &str)>) -> AppResult<Option<TraceData>> {
     let _shared = state.scans.gate.read().await;
     let Some(mut batch) = find_batch(&state.db, code).await? else { return Ok(None) };
@@ -201,6 +203,7 @@ pub struct CertificateData {
 
 /// Approvals with this certificate number (a USCC is both the registration and the taxpayer
 /// id, so it can name two).
+#[tracing::instrument(skip_all, fields(number = %number))]
 pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult<Vec<CertificateData>> {
     let filings = filing::Entity::find()
         .filter(filing::Column::CertificateNumber.eq(number))

@@ -81,6 +81,7 @@ pub struct Registered {
     pub secret: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn register(state: &AppState, caller: &Caller, url: &str, event_types: Vec<String>) -> AppResult<Registered> {
     let client = client_of(caller)?;
     let url = check_url(state, url).await?;
@@ -103,6 +104,7 @@ pub async fn register(state: &AppState, caller: &Caller, url: &str, event_types:
     Ok(Registered { endpoint, secret })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn endpoints(state: &AppState, caller: &Caller) -> AppResult<Vec<webhook_endpoint::Model>> {
     let client = client_of(caller)?;
     Ok(webhook_endpoint::Entity::find()
@@ -113,6 +115,7 @@ pub async fn endpoints(state: &AppState, caller: &Caller) -> AppResult<Vec<webho
 }
 
 /// The newest deliveries of one of the caller's endpoints.
+#[tracing::instrument(skip_all, fields(endpoint = %endpoint_id))]
 pub async fn deliveries(state: &AppState, caller: &Caller, endpoint_id: Uuid, first: u64) -> AppResult<Vec<webhook_delivery::Model>> {
     if !endpoints(state, caller).await?.iter().any(|e| e.id == endpoint_id) {
         return Err(AppError::NotFound("webhook endpoint".into()));
