@@ -117,12 +117,6 @@ pub async fn append_to<C: ConnectionTrait>(db: &C, head: &mut ChainHead, new: Ne
     Ok(event)
 }
 
-/// Appends one event to its case's chain (see [`head`] for the locking it needs).
-pub async fn append<C: ConnectionTrait>(db: &C, new: NewEvent<'_>) -> AppResult<audit_event::Model> {
-    let mut chain = head(db, new.case_id).await?;
-    append_to(db, &mut chain, new).await
-}
-
 /// The first broken link found, if any.
 #[derive(Debug)]
 pub struct BrokenLink {
