@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     let mut officer_regions = Vec::new();
     for kind in FilingKind::ALL {
         let officer = Uuid::now_v7();
-        officer_regions.push(user_region::ActiveModel { user_id: Set(officer), region_code: Set("510100".into()) });
+        officer_regions.push(user_region::ActiveModel { user_id: Set(officer), region_code: Set("510100".into()), position: Set(0) });
         users.push(user::ActiveModel::from(user::Model {
             id: officer,
             email: format!("{}@bench.onestop.cn", kind.as_str().to_lowercase()),

@@ -5,7 +5,8 @@ pub struct Migration;
 
 /// Officers' and supervisors' regions as rows (`user_regions`) instead of a JSON text column,
 /// so "the supervisors of a region" is an indexed join, not a substring match. The rows are
-/// filled from `users.regions`, which is then dropped.
+/// filled from `users.regions` (in the order the administrator gave them, duplicates merged;
+/// a value that is not a JSON array counts as no regions), which is then dropped.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -13,8 +14,10 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(UserRegions::Table)
+                    .if_not_exists()
                     .col(uuid(UserRegions::UserId))
                     .col(string_len(UserRegions::RegionCode, 6))
+                    .col(integer(UserRegions::Position).default(0))
                     .primary_key(Index::create().col(UserRegions::UserId).col(UserRegions::RegionCode))
                     .foreign_key(
                         ForeignKey::create()
@@ -28,19 +31,24 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_user_regions_region").table(UserRegions::Table).col(UserRegions::RegionCode).to_owned(),
+                Index::create().name("idx_user_regions_region").if_not_exists().table(UserRegions::Table).col(UserRegions::RegionCode).to_owned(),
             )
             .await?;
         let fill = match manager.get_database_backend() {
             DatabaseBackend::Postgres => {
-                "INSERT INTO user_regions (user_id, region_code) \
-                 SELECT DISTINCT u.id, r.code FROM users u, jsonb_array_elements_text(u.regions::jsonb) AS r(code) \
-                 WHERE u.regions IS NOT NULL AND u.regions <> '' AND u.regions <> '[]'"
+                "INSERT INTO user_regions (user_id, region_code, position) \
+                 SELECT u.id, r.code, (MIN(r.ord) - 1)::int FROM users u, \
+                   jsonb_array_elements_text(CASE WHEN jsonb_typeof(u.regions::jsonb) = 'array' THEN u.regions::jsonb ELSE '[]'::jsonb END) \
+                   WITH ORDINALITY AS r(code, ord) \
+                 GROUP BY u.id, r.code \
+                 ON CONFLICT DO NOTHING"
             }
             _ => {
-                "INSERT INTO user_regions (user_id, region_code) \
-                 SELECT DISTINCT u.id, j.value FROM users u, json_each(u.regions) AS j \
-                 WHERE u.regions IS NOT NULL AND u.regions <> '' AND u.regions <> '[]'"
+                "INSERT OR IGNORE INTO user_regions (user_id, region_code, position) \
+                 SELECT u.id, j.value, MIN(CAST(j.key AS INTEGER)) FROM users u, \
+                   json_each(CASE WHEN json_valid(u.regions) THEN (CASE WHEN json_type(u.regions) = 'array' THEN u.regions ELSE '[]' END) ELSE '[]' END) AS j \
+                 WHERE j.type = 'text' \
+                 GROUP BY u.id, j.value"
             }
         };
         manager.get_connection().execute_unprepared(fill).await?;
@@ -53,12 +61,12 @@ impl MigrationTrait for Migration {
             .await?;
         let refill = match manager.get_database_backend() {
             DatabaseBackend::Postgres => {
-                "UPDATE users SET regions = COALESCE((SELECT json_agg(r.region_code ORDER BY r.region_code)::text \
+                "UPDATE users SET regions = COALESCE((SELECT json_agg(r.region_code ORDER BY r.position)::text \
                  FROM user_regions r WHERE r.user_id = users.id), '[]')"
             }
             _ => {
-                "UPDATE users SET regions = COALESCE((SELECT json_group_array(r.region_code) \
-                 FROM user_regions r WHERE r.user_id = users.id), '[]')"
+                "UPDATE users SET regions = COALESCE((SELECT json_group_array(region_code) FROM \
+                 (SELECT r.region_code FROM user_regions r WHERE r.user_id = users.id ORDER BY r.position)), '[]')"
             }
         };
         manager.get_connection().execute_unprepared(refill).await?;
@@ -71,6 +79,7 @@ enum UserRegions {
     Table,
     UserId,
     RegionCode,
+    Position,
 }
 
 #[derive(DeriveIden)]

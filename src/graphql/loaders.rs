@@ -31,7 +31,7 @@ impl Loader<Uuid> for RegionsByUser {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = user_region::Entity::find()
             .filter(user_region::Column::UserId.is_in(keys.to_vec()))
-            .order_by_asc(user_region::Column::RegionCode)
+            .order_by_asc(user_region::Column::Position)
             .all(&self.0)
             .await
             .map_err(Arc::new)?;

@@ -113,7 +113,7 @@ impl<'a> Staff<'a> {
             return Err(AppError::NotFound("filing".into()));
         }
         if self.supervisor || filing.assignee_id == Some(self.user_id()) {
-            Ok(Decider::Officer(*self))
+            Ok(Decider { filing_id: filing.id, by: DecidedBy::Officer(*self) })
         } else {
             Err(AppError::Forbidden("only the assigned officer or a supervisor may decide this filing".into()))
         }
@@ -125,10 +125,17 @@ impl<'a> Staff<'a> {
     }
 }
 
-/// Who decides a filing. Only a `Decider` makes decisions (`services::filings::approval`); an
-/// officer's comes from `Staff::can_decide`. (Automatic decisions will be a second kind.)
+/// The right to decide one filing. Only a `Decider` makes decisions (correction, rejection,
+/// approval); an officer's comes from `Staff::can_decide`, for the filing it was asked about.
+/// (Automatic decisions will be a second kind of `DecidedBy`.)
 #[derive(Clone, Copy, Debug)]
-pub enum Decider<'a> {
+pub struct Decider<'a> {
+    pub filing_id: Uuid,
+    pub by: DecidedBy<'a>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum DecidedBy<'a> {
     Officer(Staff<'a>),
 }
 
@@ -223,10 +230,6 @@ impl Scope {
         }
     }
 
-    /// Who may decide a filing (see `Staff::can_decide`).
-    pub fn can_decide(&self, filing: &filing::Model) -> AppResult<Decider<'_>> {
-        self.require_staff()?.can_decide(filing)
-    }
 
     pub fn can_see_filing(&self, case_merchant_id: Uuid, filing: &filing::Model) -> bool {
         match self {

@@ -430,7 +430,11 @@ impl TestApp {
             .exec(&self.state.db)
             .await
             .expect("clear regions");
-        let rows = regions.iter().map(|r| entity::user_region::ActiveModel { user_id: Set(user_id), region_code: Set(r.to_string()) });
+        let rows = regions.iter().enumerate().map(|(i, r)| entity::user_region::ActiveModel {
+            user_id: Set(user_id),
+            region_code: Set(r.to_string()),
+            position: Set(i as i32),
+        });
         entity::user_region::Entity::insert_many(rows).exec_without_returning(&self.state.db).await.expect("set regions");
     }
 

@@ -9,7 +9,11 @@ use crate::{
     helpers::{Backend, TestDb},
 };
 
-both_backends!(typed_usccs_become_declared_and_spot_checks_get_their_agency, officer_regions_move_from_json_to_rows);
+both_backends!(
+    typed_usccs_become_declared_and_spot_checks_get_their_agency,
+    officer_regions_move_from_json_to_rows,
+    certificate_numbers_issued_twice_stop_the_migration_with_their_names,
+);
 
 /// Inserts one row with bound values (placeholders as the backend writes them).
 async fn insert(db: &DatabaseConnection, table: &str, row: &[(&str, Value)]) {
@@ -52,17 +56,23 @@ async fn merchant(db: &DatabaseConnection, owner: Uuid, uscc: &str) -> Uuid {
 }
 
 async fn approved_registration(db: &DatabaseConnection, merchant: Uuid, uscc: &str) {
+    approved_filing(db, merchant, "REGISTRATION", uscc).await;
+}
+
+/// A completed case holding one approved filing of `kind` with certificate `number`.
+async fn approved_filing(db: &DatabaseConnection, merchant: Uuid, kind: &str, number: &str) {
     let (case, now) = (Uuid::now_v7(), chrono::Utc::now());
     insert(db, "cases", &[
-        ("id", case.into()), ("reference", format!("510100-2026-{}", &case.simple().to_string()[..6]).into()),
+        ("id", case.into()), ("reference", format!("510100-2026-{}", &case.simple().to_string()[26..]).into()),
         ("merchant_id", merchant.into()), ("region_code", "510100".into()), ("status", "COMPLETED".into()),
         ("created_at", now.into()), ("updated_at", now.into()),
     ])
     .await;
+    let agency = if kind == "REGISTRATION" { "MARKET_REGULATION" } else { kind };
     insert(db, "filings", &[
-        ("id", Uuid::now_v7().into()), ("case_id", case.into()), ("kind", "REGISTRATION".into()),
-        ("agency", "MARKET_REGULATION".into()), ("status", "APPROVED".into()), ("version", 5i32.into()),
-        ("region_code", "510100".into()), ("certificate_number", uscc.into()), ("uscc", uscc.into()),
+        ("id", Uuid::now_v7().into()), ("case_id", case.into()), ("kind", kind.into()),
+        ("agency", agency.into()), ("status", "APPROVED".into()), ("version", 5i32.into()),
+        ("region_code", "510100".into()), ("certificate_number", number.into()), ("uscc", number.into()),
         ("created_at", now.into()), ("updated_at", now.into()),
     ])
     .await;
@@ -114,8 +124,9 @@ async fn officer_regions_move_from_json_to_rows(backend: Backend) {
     let Some(test_db) = TestDb::create_for_test(backend).await else { return };
     let db = Database::connect(&test_db.url).await.expect("connect");
     Migrator::up(&db, Some(10)).await.expect("migrate to 10");
-    let two = user_in(&db, "two@gov.cn", "SUPERVISOR", Some("CUSTOMS"), "[\"510100\", \"530100\", \"510100\"]").await;
+    let two = user_in(&db, "two@gov.cn", "SUPERVISOR", Some("CUSTOMS"), "[\"530100\", \"510100\", \"530100\"]").await;
     let none = user_in(&db, "merchant@example.cn", "MERCHANT", None, "[]").await;
+    let odd = user_in(&db, "odd@gov.cn", "OFFICER", Some("TAX"), "null").await;
     Migrator::up(&db, None).await.expect("migrate to the end");
     let regions = |id: Uuid| {
         let db = &db;
@@ -124,7 +135,7 @@ async fn officer_regions_move_from_json_to_rows(backend: Backend) {
                 Backend::Postgres => format!("'{id}'"),
                 Backend::Sqlite => format!("X'{}'", id.simple()),
             };
-            let sql = format!("SELECT region_code FROM user_regions WHERE user_id = {literal} ORDER BY region_code");
+            let sql = format!("SELECT region_code FROM user_regions WHERE user_id = {literal} ORDER BY position");
             db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
                 .await
                 .expect("query")
@@ -133,8 +144,9 @@ async fn officer_regions_move_from_json_to_rows(backend: Backend) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(regions(two).await, vec!["510100", "530100"], "one row per region, duplicates merged");
+    assert_eq!(regions(two).await, vec!["530100", "510100"], "one row per region, in the given order, duplicates merged");
     assert!(regions(none).await.is_empty());
+    assert!(regions(odd).await.is_empty(), "a value that is not an array counts as no regions");
 
     // Rolled back, the JSON column holds them again.
     let applied = Migrator::get_applied_migrations(&db).await.expect("applied").len();
@@ -145,6 +157,21 @@ async fn officer_regions_move_from_json_to_rows(backend: Backend) {
     };
     let json = text(&db, &format!("SELECT regions AS v FROM users WHERE id = {literal}")).await.expect("regions");
     let parsed: Vec<String> = serde_json::from_str(&json).expect("JSON");
-    assert_eq!(parsed, vec!["510100", "530100"]);
+    assert_eq!(parsed, vec!["530100", "510100"]);
+    db.close().await.ok();
+}
+
+async fn certificate_numbers_issued_twice_stop_the_migration_with_their_names(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    Migrator::up(&db, Some(10)).await.expect("migrate to 10");
+    for i in 0..2 {
+        let owner = user(&db, &format!("twin{i}@example.cn"), "MERCHANT", None).await;
+        let merchant = merchant(&db, owner, &format!("91510100MA6CGUR3K{i}")).await;
+        approved_filing(&db, merchant, "CUSTOMS", "7901911234").await;
+    }
+    let refused = Migrator::up(&db, None).await.expect_err("the index cannot be built on duplicates");
+    let message = refused.to_string();
+    assert!(message.contains("CUSTOMS 7901911234"), "names the duplicate: {message}");
     db.close().await.ok();
 }

@@ -73,7 +73,11 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
     .await
     .on_unique(Unique::USER_EMAIL, || AppError::Conflict("an account with this email already exists".into()))?;
     if !new.regions.is_empty() {
-        let rows = new.regions.iter().map(|code| user_region::ActiveModel { user_id: Set(user.id), region_code: Set(code.clone()) });
+        let rows = new.regions.iter().enumerate().map(|(i, code)| user_region::ActiveModel {
+            user_id: Set(user.id),
+            region_code: Set(code.clone()),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+        });
         user_region::Entity::insert_many(rows).exec_without_returning(db).await?;
     }
     Ok(user)

@@ -144,11 +144,11 @@ pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions:
         .await?)
 }
 
-/// The regions an officer or supervisor covers, in code order.
+/// The regions an officer or supervisor covers, in the order they were given.
 pub async fn regions_of<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Vec<String>> {
     Ok(user_region::Entity::find()
         .filter(user_region::Column::UserId.eq(user_id))
-        .order_by_asc(user_region::Column::RegionCode)
+        .order_by_asc(user_region::Column::Position)
         .all(db)
         .await?
         .into_iter()

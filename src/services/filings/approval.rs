@@ -34,13 +34,14 @@ pub async fn approve_filing(state: &AppState, scope: &Scope, filing_id: Uuid, ex
     let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Approve)?;
     let decider = staff.can_decide(change.filing(filing_id)?)?;
-    let saved = approve(&mut change, decider, filing_id, note.as_deref()).await?;
+    let saved = approve(&mut change, decider, note.as_deref()).await?;
     change.commit().await?;
     Ok(saved)
 }
 
-/// Approves a filing inside `change`, for whoever `decider` is.
-pub async fn approve(change: &mut CaseChange<'_>, _decider: Decider<'_>, filing_id: Uuid, note: Option<&str>) -> AppResult<filing::Model> {
+/// Approves the filing `decider` may decide, inside `change`, whoever decides.
+pub async fn approve(change: &mut CaseChange<'_>, decider: Decider<'_>, note: Option<&str>) -> AppResult<filing::Model> {
+    let filing_id = decider.filing_id;
     let filing = change.filing(filing_id)?.clone();
     check_dependencies(change, &filing).await?;
     let certificate = issue_certificate(change, &filing).await?;
@@ -164,11 +165,16 @@ async fn registration_uscc(change: &mut CaseChange<'_>, filing: &filing::Model, 
     Ok(code)
 }
 
-/// Draws USCCs until one is not verified for another merchant (the unique constraint decides).
+/// Draws USCCs until one is free: not verified for another merchant (the unique constraint
+/// decides) and not declared by one either (it would make that merchant's code disputed).
 async fn issue_uscc(change: &CaseChange<'_>, company_type: CompanyType) -> AppResult<String> {
     for _ in 0..DRAWS {
         let candidate = certificates::new_uscc(&mut rand::rng(), company_type, &change.merchant.region_code)
             .ok_or_else(|| anyhow::anyhow!("the merchant's region is not a 6-digit code"))?;
+        let declared = merchant::Entity::find().filter(merchant::Column::DeclaredUscc.eq(candidate.as_str())).one(change.txn()).await?;
+        if declared.is_some() {
+            continue;
+        }
         let attempt = change.txn().begin().await?;
         match set_merchant_uscc_on(&attempt, change.merchant.id, &candidate).await {
             Ok(()) => {

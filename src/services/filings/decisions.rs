@@ -7,11 +7,11 @@ use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Transition, identifiers as id},
+    domain::{RegionCode, Transition, identifiers as id},
     error::{AppError, AppResult},
     platform::{clock, notify::EmailKind, state::AppState},
     services::{
-        access::{Scope, Staff},
+        access::{Decider, Scope, Staff, Supervisor},
         auth::accounts,
         cases::{Actor, CaseChange},
     },
@@ -38,7 +38,11 @@ pub(super) fn required_note(note: &str) -> AppResult<String> {
 /// An officer takes a filing off the queue (a supervisor may take one assigned to another).
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
 pub async fn claim_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
-    let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    claim(change, staff, filing_id).await
+}
+
+async fn claim(mut change: CaseChange<'_>, staff: Staff<'_>, filing_id: Uuid) -> AppResult<filing::Model> {
     change.check(filing_id, Transition::Claim)?;
     let assignee = change.filing(filing_id)?.assignee_id;
     if assignee.is_some_and(|a| a != staff.user_id()) && !staff.is_supervisor() {
@@ -54,8 +58,12 @@ pub async fn claim_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expe
 /// is emailed.
 #[tracing::instrument(skip_all, fields(filing = %filing_id, officer = %officer_id))]
 pub async fn assign_filing(state: &AppState, scope: &Scope, filing_id: Uuid, officer_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
-    let (mut change, _) = open_decision(state, scope, filing_id, expected_version).await?;
-    scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor assigns filings".into()))?;
+    let (change, _) = open_decision(state, scope, filing_id, expected_version).await?;
+    let supervisor = scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor assigns filings".into()))?;
+    assign(change, supervisor, filing_id, officer_id).await
+}
+
+async fn assign(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, officer_id: Uuid) -> AppResult<filing::Model> {
     change.check(filing_id, Transition::Assign)?;
     let officer = user::Entity::find_by_id(officer_id).one(change.txn()).await?;
     let regions = match &officer {
@@ -96,15 +104,20 @@ async fn decide_with_note(
     transition: Transition,
 ) -> AppResult<filing::Model> {
     let note = required_note(note)?;
-    let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, transition)?;
-    let filing = change.filing(filing_id)?.clone();
-    staff.can_decide(&filing)?;
+    let decider = staff.can_decide(change.filing(filing_id)?)?;
+    send_back(change, decider, transition, note).await
+}
+
+/// Corrects or rejects the filing `decider` may decide, with the reason, and tells the merchant.
+async fn send_back(mut change: CaseChange<'_>, decider: Decider<'_>, transition: Transition, note: String) -> AppResult<filing::Model> {
+    let filing = change.filing(decider.filing_id)?.clone();
     let now = clock::now();
     // A correction pauses the review clock: what is left resumes on resubmission.
     let remaining = filing.due_at.map(|due| std::cmp::max((due - now).num_seconds(), 0)).unwrap_or(0);
     let saved = change
-        .transition(filing_id, transition, Some(&note), |f| {
+        .transition(filing.id, transition, Some(&note), |f| {
             f.decision_note = Set(Some(note.clone()));
             match transition {
                 Transition::Reject => f.decided_at = Set(Some(now)),
@@ -132,8 +145,12 @@ pub async fn transfer_filing(
 ) -> AppResult<filing::Model> {
     let note = required_note(note)?;
     let region = state.config.regions.parse("regionCode", region_code)?;
-    let (mut change, _) = open_decision(state, scope, filing_id, expected_version).await?;
-    scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor transfers filings".into()))?;
+    let (change, _) = open_decision(state, scope, filing_id, expected_version).await?;
+    let supervisor = scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor transfers filings".into()))?;
+    transfer(change, supervisor, filing_id, region, note).await
+}
+
+async fn transfer(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, region: RegionCode, note: String) -> AppResult<filing::Model> {
     let filing = change.filing(filing_id)?.clone();
     if region.as_str() == filing.region_code {
         return Err(AppError::validation("regionCode", "the filing is already in this region"));
