@@ -10,6 +10,7 @@ pub mod password;
 pub mod pii;
 pub mod region;
 pub mod region_names;
+pub mod rules;
 pub mod role;
 pub mod uscc;
 pub mod workflow;

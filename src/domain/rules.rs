@@ -1,0 +1,296 @@
+//! Rules officials edit — which filings and documents a case needs, which filings are approved
+//! without an officer — are CEL expressions (Common Expression Language, as Kubernetes uses it)
+//! over documented facts. This module compiles them (a syntax error or a name that is not a
+//! documented fact is refused with its position) and evaluates them over facts given as JSON.
+//! A fact missing at evaluation makes the rule not apply, with the reason.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use cel::{
+    Context, ExecutionError, Program, Value,
+    common::ast::{Expr, IdedExpr},
+};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// The facts a kind of rule may read: documented paths (`profile.categories`), and prefixes
+/// under which any documented field of the filing's data may follow.
+#[derive(Debug)]
+pub struct FactCatalog {
+    pub facts: &'static [(&'static str, &'static str)],
+}
+
+/// What requirement rules read: the case profile, and (for a logged-in merchant) the merchant.
+pub const REQUIREMENT_FACTS: FactCatalog = FactCatalog {
+    facts: &[
+        ("profile.companyType", "LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP"),
+        ("profile.categories", "the product categories, e.g. ['FOOD', 'AGRICULTURAL']"),
+        ("profile.hsCodes", "the 10-digit HS codes of the goods, e.g. ['0904210000']"),
+        ("profile.crossBorder", "true when the merchant sells or buys abroad"),
+        ("merchant.usccVerified", "a USCC issued or verified here (absent for anonymous callers)"),
+        ("merchant.usccDeclared", "a USCC typed into the profile and not verified yet"),
+        ("merchant.riskLevel", "0 normal … 3 high, from spot checks"),
+        ("merchant.regionCode", "the merchant's 6-digit region"),
+        ("merchant.approvedKinds", "the filing kinds approved for the merchant so far, e.g. ['TAX']"),
+    ],
+};
+
+/// What decision rules read about a submitted filing, its merchant, case and history.
+pub const DECISION_FACTS: FactCatalog = FactCatalog {
+    facts: &[
+        ("filing.kind", "REGISTRATION, CUSTOMS, INSPECTION, TAX or FX"),
+        ("filing.regionCode", "the filing's 6-digit region"),
+        ("filing.resubmitted", "true when the filing comes back after a correction"),
+        ("filing.data.companyName", "REGISTRATION"),
+        ("filing.data.companyType", "REGISTRATION"),
+        ("filing.data.registeredCapital", "REGISTRATION, a number (yuan)"),
+        ("filing.data.legalRepresentative.name", "REGISTRATION"),
+        ("filing.data.address", "REGISTRATION"),
+        ("filing.data.businessScope", "REGISTRATION"),
+        ("filing.data.customsDistrictCode", "CUSTOMS"),
+        ("filing.data.businessType", "CUSTOMS: ECOMMERCE_ENTERPRISE, ECOMMERCE_PLATFORM, LOGISTICS or PAYMENT"),
+        ("filing.data.contactPerson", "CUSTOMS"),
+        ("filing.data.expectedAnnualTradeUsd", "CUSTOMS, a number"),
+        ("filing.data.categories", "INSPECTION, e.g. ['FOOD']"),
+        ("filing.data.products", "INSPECTION: a list of {name, hsCode, originRegionCode}"),
+        ("filing.data.taxpayerType", "TAX: SMALL_SCALE or GENERAL"),
+        ("filing.data.bankName", "TAX, FX"),
+        ("filing.data.invoiceContact", "TAX"),
+        ("filing.data.expectedAnnualReceiptsUsd", "FX, a number"),
+        ("filing.data.currencies", "FX, e.g. ['USD', 'EUR']"),
+        ("merchant.riskLevel", "0 normal … 3 high, from spot checks"),
+        ("merchant.failedChecks", "how many spot checks of the merchant failed"),
+        ("merchant.approvedKinds", "the filing kinds approved for the merchant before this one"),
+        ("merchant.usccVerified", "a USCC issued or verified here"),
+        ("merchant.regionCode", "the merchant's 6-digit region"),
+        ("case.kinds", "the kinds of filing in the case"),
+        ("case.type", "NEW, AMENDMENT, RENEWAL or CANCELLATION"),
+        ("history.approvedBefore", "how many filings of this kind were approved for the merchant before"),
+        ("history.rejectedBefore", "how many filings of this kind were rejected for the merchant before"),
+    ],
+};
+
+impl FactCatalog {
+    /// A name the rule may read: a documented fact, or a prefix of one (`filing.data`).
+    fn knows(&self, path: &str) -> bool {
+        self.facts.iter().any(|(fact, _)| *fact == path || fact.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
+    }
+
+    fn roots(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.facts.iter().filter_map(|(fact, _)| fact.split('.').next())
+    }
+}
+
+/// A compiled condition.
+pub type Compiled = Arc<Program>;
+
+/// Compiles `source` (at most 2,000 characters) and checks that it reads only documented
+/// facts; VALIDATION naming `field` and the position (line:column) otherwise.
+pub fn compile(field: &str, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
+    let source = source.trim();
+    if source.is_empty() || source.chars().count() > 2000 {
+        return Err(AppError::validation(field, "must be a CEL expression of 1 to 2,000 characters"));
+    }
+    let program = Program::compile(source).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, column) = first.map(|e| (e.pos.0, e.pos.1 + 1)).unwrap_or((1, 1));
+        let message = first.map(|e| e.msg.clone()).unwrap_or_else(|| "syntax error".into());
+        AppError::validation(field, format!("syntax error at {line}:{column}: {message}"))
+    })?;
+    let mut unknown = Vec::new();
+    walk(program.expression(), catalog, &mut Vec::new(), &mut unknown);
+    if let Some((id, name)) = unknown.first() {
+        let (line, column) = position(source, program.source_info().offset_for(*id).map(|o| o.0).unwrap_or(0));
+        let known: Vec<&str> = catalog.facts.iter().map(|(f, _)| *f).collect();
+        return Err(AppError::validation(
+            field,
+            format!("{name} at {line}:{column} is not a documented fact; the facts are {}", known.join(", ")),
+        ));
+    }
+    Ok(Arc::new(program))
+}
+
+/// Line and column (from 1) of a character offset.
+fn position(source: &str, offset: u32) -> (usize, usize) {
+    let before: String = source.chars().take(offset as usize).collect();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, column)
+}
+
+/// The dotted name an identifier or field selection spells (`profile.categories`), if any.
+fn qualified(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(select) => qualified(&select.operand.expr).map(|base| format!("{base}.{}", select.field)),
+        _ => None,
+    }
+}
+
+/// The identifier a field selection starts from (where the name is written).
+fn root_id(node: &IdedExpr) -> u64 {
+    match &node.expr {
+        Expr::Select(select) => root_id(&select.operand),
+        _ => node.id,
+    }
+}
+
+/// Collects every name that is neither a documented fact nor a comprehension's own variable.
+fn walk(node: &IdedExpr, catalog: &FactCatalog, locals: &mut Vec<String>, unknown: &mut Vec<(u64, String)>) {
+    match &node.expr {
+        Expr::Ident(_) | Expr::Select(_) if qualified(&node.expr).is_some() => {
+            let name = qualified(&node.expr).unwrap_or_default();
+            let root = name.split('.').next().unwrap_or_default();
+            if !locals.iter().any(|l| l == root) && !catalog.knows(&name) && !catalog.roots().any(|r| r == name) {
+                unknown.push((root_id(node), name));
+            }
+        }
+        Expr::Select(select) => walk(&select.operand, catalog, locals, unknown),
+        Expr::Call(call) => {
+            if let Some(target) = &call.target {
+                walk(target, catalog, locals, unknown);
+            }
+            for arg in &call.args {
+                walk(arg, catalog, locals, unknown);
+            }
+        }
+        Expr::List(list) => list.elements.iter().for_each(|e| walk(e, catalog, locals, unknown)),
+        Expr::Map(map) => {
+            for entry in &map.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(e) = &entry.expr {
+                    walk(&e.key, catalog, locals, unknown);
+                    walk(&e.value, catalog, locals, unknown);
+                }
+            }
+        }
+        Expr::Comprehension(c) => {
+            walk(&c.iter_range, catalog, locals, unknown);
+            walk(&c.accu_init, catalog, locals, unknown);
+            let pushed = [Some(c.iter_var.clone()), c.iter_var2.clone(), Some(c.accu_var.clone())];
+            let before = locals.len();
+            locals.extend(pushed.into_iter().flatten());
+            for part in [&c.loop_cond, &c.loop_step, &c.result] {
+                walk(part, catalog, locals, unknown);
+            }
+            locals.truncate(before);
+        }
+        _ => {}
+    }
+}
+
+/// What a rule says about one case or filing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Applies,
+    DoesNotApply,
+    /// A fact the rule reads is not known here (anonymous caller, a field not filled in): the
+    /// rule does not apply, for this reason.
+    Unknown(String),
+}
+
+impl Verdict {
+    pub fn applies(&self) -> bool {
+        *self == Self::Applies
+    }
+}
+
+/// Evaluates a compiled condition over `facts` (a JSON object: `{"profile": …, "merchant": …}`;
+/// a root left out is not known).
+pub fn evaluate(program: &Program, facts: &serde_json::Value) -> Verdict {
+    let mut context = Context::default();
+    if let Some(roots) = facts.as_object() {
+        for (name, value) in roots {
+            if !value.is_null() && context.add_variable(name.clone(), value.clone()).is_err() {
+                return Verdict::Unknown(format!("the fact {name} could not be read"));
+            }
+        }
+    }
+    match program.execute(&context) {
+        Ok(Value::Bool(true)) => Verdict::Applies,
+        Ok(Value::Bool(false)) => Verdict::DoesNotApply,
+        Ok(other) => Verdict::Unknown(format!("the condition gave {other:?}, not true or false")),
+        Err(ExecutionError::UndeclaredReference(name)) => Verdict::Unknown(format!("{name} is not known here")),
+        Err(ExecutionError::NoSuchKey(key)) => Verdict::Unknown(format!("the fact {key} is not known here")),
+        Err(other) => Verdict::Unknown(format!("the condition could not be evaluated: {other}")),
+    }
+}
+
+/// Compiled programs by rule and version: a rule version is immutable, so it is compiled once,
+/// not parsed at every evaluation.
+#[derive(Default)]
+pub struct ProgramCache(Mutex<HashMap<(Uuid, i32), Compiled>>);
+
+impl ProgramCache {
+    /// The compiled program of `rule` at `version`, compiling `source` the first time.
+    pub fn get(&self, rule: Uuid, version: i32, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
+        if let Some(program) = self.0.lock().ok().and_then(|cache| cache.get(&(rule, version)).cloned()) {
+            return Ok(program);
+        }
+        let program = compile("condition", source, catalog)?;
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert((rule, version), program.clone());
+        }
+        Ok(program)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(result: AppResult<Compiled>) -> String {
+        match result {
+            Err(AppError::Validation(fields)) => fields[0].message.clone(),
+            Ok(_) => "compiled".into(),
+            Err(other) => other.message(),
+        }
+    }
+
+    #[test]
+    fn documented_facts_compile_and_others_are_named_with_their_position() {
+        assert_eq!(fields(compile("c", "'FOOD' in profile.categories && profile.crossBorder", &REQUIREMENT_FACTS)), "compiled");
+        assert_eq!(
+            fields(compile("c", "profile.hsCodes.exists(h, h.startsWith('09'))", &REQUIREMENT_FACTS)),
+            "compiled",
+            "comprehension variables are the rule's own"
+        );
+        let unknown = fields(compile("c", "profile.crossBorder &&\n  merchant.secretScore > 3", &REQUIREMENT_FACTS));
+        assert!(unknown.starts_with("merchant.secretScore at 2:3 is not a documented fact"), "{unknown}");
+        let syntax = fields(compile("c", "profile.crossBorder &&", &REQUIREMENT_FACTS));
+        assert!(syntax.starts_with("syntax error at 1:"), "{syntax}");
+        assert_eq!(fields(compile("c", "filing.data.registeredCapital < 500000.0", &DECISION_FACTS)), "compiled");
+        assert!(fields(compile("c", "filing.data.bankAccount == ''", &DECISION_FACTS)).contains("not a documented fact"));
+        assert!(fields(compile("c", "profile.crossBorder", &DECISION_FACTS)).contains("not a documented fact"));
+    }
+
+    #[test]
+    fn missing_facts_make_a_rule_not_apply_with_the_reason() {
+        let program = compile("c", "!merchant.usccVerified", &REQUIREMENT_FACTS).expect("compiles");
+        assert_eq!(evaluate(&program, &json!({ "merchant": { "usccVerified": false } })), Verdict::Applies);
+        assert_eq!(evaluate(&program, &json!({ "merchant": { "usccVerified": true } })), Verdict::DoesNotApply);
+        let anonymous = evaluate(&program, &json!({ "profile": {} }));
+        assert!(matches!(&anonymous, Verdict::Unknown(why) if why.contains("merchant")), "{anonymous:?}");
+        let food = compile("c", "'FOOD' in profile.categories", &REQUIREMENT_FACTS).expect("compiles");
+        assert_eq!(evaluate(&food, &json!({ "profile": { "categories": ["FOOD", "OTHER"] } })), Verdict::Applies);
+        let chapters = compile("c", "profile.hsCodes.exists(h, ['07', '08', '09', '10', '11', '12'].exists(c, h.startsWith(c)))", &REQUIREMENT_FACTS)
+            .expect("compiles");
+        assert_eq!(evaluate(&chapters, &json!({ "profile": { "hsCodes": ["6109100000", "0904210000"] } })), Verdict::Applies);
+        assert_eq!(evaluate(&chapters, &json!({ "profile": { "hsCodes": ["6109100000"] } })), Verdict::DoesNotApply);
+    }
+
+    #[test]
+    fn compiled_programs_are_kept_per_rule_version() {
+        let cache = ProgramCache::default();
+        let rule = Uuid::now_v7();
+        let first = cache.get(rule, 1, "profile.crossBorder", &REQUIREMENT_FACTS).expect("compiles");
+        let again = cache.get(rule, 1, "this source is not read again", &REQUIREMENT_FACTS).expect("cached");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(cache.get(rule, 2, "profile.crossBorder ||", &REQUIREMENT_FACTS).is_err(), "a new version is compiled");
+    }
+}
