@@ -16,6 +16,14 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub submitted_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// The determinants the merchant answered (JSON of `CaseProfile`); `None` for a case opened
+    /// with explicit kinds (v1).
+    pub profile: Option<String>,
+    /// The requirement ruleset version the case was created under.
+    pub ruleset_version: Option<i32>,
+    /// The requirements as evaluated at creation (JSON), shown and enforced for this case.
+    pub requirements: Option<String>,
+    pub case_type: crate::enums::CaseType,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

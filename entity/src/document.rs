@@ -17,6 +17,8 @@ pub struct Model {
     /// Where the bytes are in the object store.
     pub object_key: String,
     pub uploaded_at: DateTimeUtc,
+    /// What the document is, as the uploader said.
+    pub document_type: Option<crate::enums::DocumentType>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -90,6 +90,33 @@ stored_enum!(
     Role { Merchant = "MERCHANT", Officer = "OFFICER", Supervisor = "SUPERVISOR", Admin = "ADMIN" }
 );
 
+stored_enum!(
+    /// What a document is; a case's requirements name the ones each filing needs.
+    DocumentType {
+        BusinessPremisesProof = "BUSINESS_PREMISES_PROOF",
+        IdCardCopy = "ID_CARD_COPY",
+        ArticlesOfAssociation = "ARTICLES_OF_ASSOCIATION",
+        CooperativeMemberList = "COOPERATIVE_MEMBER_LIST",
+        BankAccountProof = "BANK_ACCOUNT_PROOF",
+        FoodOperationLicence = "FOOD_OPERATION_LICENCE",
+        ProductTestReport = "PRODUCT_TEST_REPORT",
+        OriginProof = "ORIGIN_PROOF",
+        BusinessLicenceCopy = "BUSINESS_LICENCE_COPY",
+        TrademarkAuthorisation = "TRADEMARK_AUTHORISATION",
+        AgentAuthorisation = "AGENT_AUTHORISATION",
+        Other = "OTHER",
+    }
+);
+
+stored_enum!(
+    RequirementLevel { Mandatory = "MANDATORY", Optional = "OPTIONAL" }
+);
+
+stored_enum!(
+    /// A case opens something new or changes a licence (issue 13 adds the others' workflow).
+    CaseType { New = "NEW", Amendment = "AMENDMENT", Renewal = "RENEWAL", Cancellation = "CANCELLATION" }
+);
+
 impl FilingKind {
     /// The agency that reviews this kind.
     pub fn agency(self) -> Agency {

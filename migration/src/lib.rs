@@ -13,6 +13,7 @@ mod m20261126_000009_audit_via_client;
 mod m20261126_000010_declared_uscc;
 mod m20261126_000011_user_regions;
 mod m20261126_000012_certificate_numbers;
+mod m20261127_000013_requirements;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_declared_uscc::Migration),
             Box::new(m20261126_000011_user_regions::Migration),
             Box::new(m20261126_000012_certificate_numbers::Migration),
+            Box::new(m20261127_000013_requirements::Migration),
         ]
     }
 }

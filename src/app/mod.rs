@@ -57,6 +57,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
             config.login_per_address_per_minute,
         )),
         trips: Arc::default(),
+        rule_programs: Arc::default(),
         documents: crate::services::documents::store(&config.documents)?,
         config: Arc::new(config),
     };

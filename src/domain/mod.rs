@@ -1,6 +1,7 @@
 //! Values that are validated once, at construction ("parse, don't validate"): the rest of the
 //! code can only hold valid ones.
 
+pub mod case_profile;
 pub mod certificates;
 pub mod email;
 pub mod filing_data;
@@ -9,6 +10,7 @@ pub mod labels;
 pub mod password;
 pub mod pii;
 pub mod region;
+pub mod requirements;
 pub mod region_names;
 pub mod rules;
 pub mod role;

@@ -8,6 +8,7 @@ mod objects;
 mod observe;
 mod quality_objects;
 mod query;
+mod requirement_objects;
 mod security_objects;
 mod subscription;
 mod trail_objects;
@@ -27,14 +28,21 @@ use crate::{
     platform::state::AppState,
 };
 
-pub type OnestopSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+/// The root query: the v1 workflow and each v2 capability in its own module.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::WorkflowQuery, requirement_objects::RequirementQuery);
+
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::WorkflowMutation, requirement_objects::RequirementMutation);
+
+pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// The schema with its limits; fails when the trusted-operations manifest is unreadable.
 pub fn build_schema(state: AppState) -> anyhow::Result<OnestopSchema> {
     let db = state.db.clone();
     let limits = state.config.limits.clone();
     let production = state.config.environment == crate::config::Environment::Production;
-    let mut builder = Schema::build(query::Query, mutation::Mutation, subscription::Subscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(guard::ShapeLimits { max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields });
@@ -60,7 +68,7 @@ pub fn build_schema(state: AppState) -> anyhow::Result<OnestopSchema> {
 
 /// The schema without any state, for `onestop export-schema`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, subscription::Subscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), subscription::Subscription).finish().sdl()
 }
 
 /// The application state and the caller of the current request.

@@ -21,7 +21,8 @@ use crate::{
     services::merchants::{self, MerchantProfileInput},
 };
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct WorkflowMutation;
 
 #[derive(InputObject)]
 pub struct OfficerInput {
@@ -33,7 +34,7 @@ pub struct OfficerInput {
 }
 
 #[Object]
-impl Mutation {
+impl WorkflowMutation {
     /// Signs up a merchant's user and emails a verification link. The answer is the same
     /// whether or not the address already has an account (its owner is emailed instead).
     async fn register_merchant_user(
@@ -117,11 +118,18 @@ impl Mutation {
         Ok(Merchant(merchants::save_profile(state, scope, input, super::client_address(ctx)).await?))
     }
 
-    /// A new case with one DRAFT filing per kind.
-    async fn create_case(&self, ctx: &Context<'_>, kinds: Vec<FilingKind>) -> Result<Case> {
+    /// A new case with one DRAFT filing per kind. With a profile, the requirement rules choose
+    /// the filings (`kinds` may add OPTIONAL ones and must include every MANDATORY one);
+    /// without one, `kinds` names them (v1).
+    async fn create_case(
+        &self,
+        ctx: &Context<'_>,
+        kinds: Option<Vec<FilingKind>>,
+        profile: Option<crate::domain::case_profile::CaseProfileInput>,
+    ) -> Result<Case> {
         let (state, _) = parts(ctx);
         let merchant = scope(ctx, Need::Write).await?.require_merchant()?;
-        Ok(Case(cases::create_case(state, merchant, kinds).await?))
+        Ok(Case(cases::create_case(state, merchant, cases::CaseRequest { kinds, profile }).await?))
     }
 
     async fn update_filing(
@@ -239,6 +247,7 @@ impl Mutation {
         case_id: ID,
         filing_id: Option<ID>,
         file: async_graphql::Upload,
+        document_type: Option<entity::enums::DocumentType>,
     ) -> Result<Document> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Write).await?;
@@ -253,7 +262,8 @@ impl Mutation {
             .read_to_end(&mut content)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("reading upload: {e}")))?;
         let filename = file.value(ctx).map(|u| u.filename).unwrap_or_default();
-        Ok(Document::from(crate::services::documents::upload(state, scope, case_id, filing_id, &filename, content).await?))
+        let target = crate::services::documents::DocumentTarget { case_id, filing_id, document_type };
+        Ok(Document::from(crate::services::documents::upload(state, scope, target, &filename, content).await?))
     }
 
     /// Supervisors: moves a filing to another region's office of the same agency.

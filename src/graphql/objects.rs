@@ -162,6 +162,19 @@ impl Case {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// The determinants the case was opened with (null: opened with explicit kinds).
+    async fn profile(&self) -> Result<Option<crate::domain::case_profile::CaseProfile>> {
+        Ok(crate::services::requirements::profile_of_case(&self.0)?)
+    }
+    #[graphql(name = "type")]
+    async fn case_type(&self) -> entity::enums::CaseType {
+        self.0.case_type
+    }
+    /// What the case needs, as evaluated at creation (the ruleset version it was created
+    /// under), whatever the rules say today.
+    async fn requirements(&self) -> Result<Option<crate::domain::requirements::Requirements>> {
+        Ok(crate::services::requirements::of_case(&self.0)?)
+    }
 }
 
 pub struct Filing(pub filing::Model);
@@ -250,6 +263,23 @@ impl Filing {
     }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
+    }
+    /// The documents the case's requirements ask of this filing, and what was uploaded.
+    async fn required_documents(&self, ctx: &Context<'_>) -> Result<Vec<super::requirement_objects::DocumentRequirementStatus>> {
+        let case = self.case(ctx).await?.0;
+        if case.requirements.is_none() {
+            return Ok(Vec::new());
+        }
+        let (state, _) = parts(ctx);
+        let documents = crate::services::requirements::documents::documents_of(&state.db, case.id).await?;
+        let statuses = crate::services::requirements::documents::status_of(&case, &self.0, &documents)?;
+        Ok(statuses.into_iter().map(super::requirement_objects::DocumentRequirementStatus).collect())
+    }
+    /// The filings of this case that must be approved before this one can be.
+    async fn blocked_by(&self, ctx: &Context<'_>) -> Result<Vec<FilingKind>> {
+        let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
+        let siblings = loader.load_one(self.0.case_id).await.map_err(load_error)?.unwrap_or_default();
+        Ok(crate::domain::workflow::blocked_by(self.0.kind, siblings.iter().map(|f| (f.kind, f.status))))
     }
 }
 

@@ -19,7 +19,8 @@ use crate::{
     services::merchants,
 };
 
-pub struct Query;
+#[derive(Default)]
+pub struct WorkflowQuery;
 
 #[derive(InputObject, Default)]
 pub struct FilingFilter {
@@ -31,7 +32,7 @@ pub struct FilingFilter {
 }
 
 #[Object]
-impl Query {
+impl WorkflowQuery {
     /// The caller; null when not logged in.
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let (state, caller) = parts(ctx);

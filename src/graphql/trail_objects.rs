@@ -94,6 +94,7 @@ pub struct Document {
     pub sha256: String,
     pub uploaded_at: DateTime<Utc>,
     pub filing_id: Option<ID>,
+    pub document_type: Option<entity::enums::DocumentType>,
 }
 
 impl From<entity::document::Model> for Document {
@@ -106,6 +107,7 @@ impl From<entity::document::Model> for Document {
             sha256: d.sha256,
             uploaded_at: d.uploaded_at,
             filing_id: d.filing_id.map(id),
+            document_type: d.document_type,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub login_throttle: Arc<crate::services::auth::throttle::LoginThrottle>,
     /// Which throttle trips were recorded recently (one security event per key per minute).
     pub trips: Arc<crate::services::audit::security::TripLog>,
+    /// Compiled rule conditions, per rule version.
+    pub rule_programs: Arc<crate::domain::rules::ProgramCache>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

@@ -139,6 +139,12 @@ pub enum DecidedBy<'a> {
     Officer(Staff<'a>),
 }
 
+/// An administrator (proof: only `Scope::require_admin` makes one).
+#[derive(Clone, Copy, Debug)]
+pub struct Admin {
+    pub user_id: Uuid,
+}
+
 /// A merchant's user (or its API client) whose profile is saved: acts on its own merchant's
 /// cases only.
 #[derive(Clone, Copy, Debug)]
@@ -217,6 +223,14 @@ impl Scope {
         match self {
             Self::Agency { agency, regions, supervisor, .. } => Ok(Staff { scope: self, agency: *agency, regions, supervisor: *supervisor }),
             _ => Err(AppError::Forbidden("only agency officers and supervisors may do this".into())),
+        }
+    }
+
+    /// Administrators only, or FORBIDDEN.
+    pub fn require_admin(&self) -> AppResult<Admin> {
+        match self {
+            Self::Admin { user_id } => Ok(Admin { user_id: *user_id }),
+            _ => Err(AppError::Forbidden("only an administrator may do this".into())),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use entity::{document, filing};
+use entity::{document, enums::DocumentType, filing};
 use object_store::{
     ObjectStore, ObjectStoreExt, PutPayload, aws::AmazonS3Builder, path::Path as ObjectPath, prefix::PrefixStore,
 };
@@ -77,10 +77,19 @@ fn clean_filename(raw: &str) -> String {
     if cleaned.trim().is_empty() { "document".into() } else { cleaned.trim().to_string() }
 }
 
+/// Where a document goes and what it is.
+#[derive(Clone, Copy, Debug)]
+pub struct DocumentTarget {
+    pub case_id: Uuid,
+    pub filing_id: Option<Uuid>,
+    pub document_type: Option<DocumentType>,
+}
+
 /// A checked upload, waiting to be stored and recorded.
 struct Upload {
     case_id: Uuid,
     filing_id: Option<Uuid>,
+    document_type: Option<DocumentType>,
     filename: String,
     content_type: &'static str,
     sha256: String,
@@ -88,16 +97,9 @@ struct Upload {
 }
 
 /// Attaches a document to a case (or one filing of it): checked, stored, recorded on the trail.
-#[tracing::instrument(skip_all, fields(case = %case_id))]
-pub async fn upload(
-    state: &AppState,
-    scope: &Scope,
-    case_id: Uuid,
-    filing_id: Option<Uuid>,
-    filename: &str,
-    content: Vec<u8>,
-) -> AppResult<document::Model> {
-    let mut upload = check(state, scope, case_id, filing_id, filename, content).await?;
+#[tracing::instrument(skip_all, fields(case = %target.case_id))]
+pub async fn upload(state: &AppState, scope: &Scope, target: DocumentTarget, filename: &str, content: Vec<u8>) -> AppResult<document::Model> {
+    let mut upload = check(state, scope, target, filename, content).await?;
     let id = Uuid::now_v7();
     let key = format!("{}/{id}", upload.case_id);
     // Bytes first: a row never points at nothing. If the row then fails, the bytes go again.
@@ -117,7 +119,8 @@ pub async fn upload(
 }
 
 /// Who may add to the case, and what the file is (by content, not by name).
-async fn check(state: &AppState, scope: &Scope, case_id: Uuid, filing_id: Option<Uuid>, filename: &str, content: Vec<u8>) -> AppResult<Upload> {
+async fn check(state: &AppState, scope: &Scope, target: DocumentTarget, filename: &str, content: Vec<u8>) -> AppResult<Upload> {
+    let DocumentTarget { case_id, filing_id, document_type } = target;
     let case = cases::find_visible(&state.db, scope, case_id).await?;
     if matches!(scope, Scope::Admin { .. }) {
         return Err(AppError::Forbidden("administrators read cases but do not add to them".into()));
@@ -139,7 +142,7 @@ async fn check(state: &AppState, scope: &Scope, case_id: Uuid, filing_id: Option
     }
     let content_type = sniff(&content).ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
     let sha256 = hex::encode(Sha256::digest(&content));
-    Ok(Upload { case_id: case.id, filing_id, filename: clean_filename(filename), content_type, sha256, content })
+    Ok(Upload { case_id: case.id, filing_id, document_type, filename: clean_filename(filename), content_type, sha256, content })
 }
 
 /// The document's row and its audit event, as one change of the case.
@@ -156,10 +159,12 @@ async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i6
         sha256: Set(upload.sha256),
         object_key: Set(key),
         uploaded_at: Set(clock::now()),
+        document_type: Set(upload.document_type),
     }
     .insert(change.txn())
     .await?;
-    let note = format!("{} ({}, {size} bytes)", row.filename, row.content_type);
+    let what = row.document_type.map(|t| format!("{t}: ")).unwrap_or_default();
+    let note = format!("{what}{} ({}, {size} bytes)", row.filename, row.content_type);
     change.case_event("document.uploaded", upload.filing_id, Some(&note)).await?;
     change.commit().await?;
     Ok(row)

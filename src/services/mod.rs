@@ -11,5 +11,6 @@ pub mod documents;
 pub mod filings;
 pub mod merchants;
 pub mod quality;
+pub mod requirements;
 pub mod trace;
 pub mod webhooks;

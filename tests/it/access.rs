@@ -1,5 +1,5 @@
-//! The role matrix: every query and mutation of the case workflow, tried as every kind of
-//! caller, against a filing of the CUSTOMS agency in region 510100.
+//! The role matrix: every query and mutation of the case workflow and of requirements, tried
+//! as every kind of caller, against a filing of the CUSTOMS agency in region 510100.
 
 use serde_json::{Value, json};
 
@@ -67,6 +67,10 @@ enum Op {
     RequestCorrection,
     ApproveFiling,
     RejectFiling,
+    Requirements,
+    CreateCaseFromProfile,
+    RequirementRules,
+    SaveRequirementRule,
 }
 
 fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
@@ -91,6 +95,10 @@ fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
         (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
         (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
         (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
+        (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
+        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
+        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
     ]
 }
 
@@ -180,6 +188,20 @@ async fn run(app: &TestApp, world: &World, op: Op, token: Option<&str>, t: &Targ
             json!({ "i": { "name": "改名 Renamed", "regionCode": "510100", "address": "成都", "contactEmail": "x@example.cn", "contactPhone": "13800000000" } }),
         ),
         Op::CreateCase => ("mutation { createCase(kinds: [INSPECTION]) { id } }".into(), json!({})),
+        Op::Requirements => (
+            "{ requirements(profile: { companyType: FARMER_COOPERATIVE, categories: [FOOD], crossBorder: true }) { rulesetVersion filings { kind } } }".into(),
+            json!({}),
+        ),
+        Op::CreateCaseFromProfile => (
+            "mutation { createCase(profile: { companyType: PARTNERSHIP, categories: [OTHER], crossBorder: false }) { id } }".into(),
+            json!({}),
+        ),
+        Op::RequirementRules => ("{ requirementRules { id version history { version } } }".into(), json!({})),
+        Op::SaveRequirementRule => (
+            "mutation { saveRequirementRule(input: { name: \"试行 draft\", kind: TAX, condition: \"profile.crossBorder\", level: OPTIONAL,
+                description: \"试行规则 a draft rule\", legalBasis: \"《税收征收管理法》第十五条\", enabled: false }) { id } }".into(),
+            json!({}),
+        ),
         Op::UpdateFiling => (
             "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { id } }".into(),
             json!({ "id": t.customs_id, "v": t.version, "d": filing_data("CUSTOMS") }),
@@ -255,7 +277,9 @@ async fn every_operation_as_every_role(backend: Backend) {
         assert_eq!(after.data()["filing"]["version"], shared.version, "{op:?}: refusals left the filing as it was");
         for (i, expect) in expectations.iter().enumerate() {
             if !matches!(expect, Denied(_)) {
-                let target = if matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant) {
+                let read_only = matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant);
+                let untargeted = matches!(op, Op::Requirements | Op::RequirementRules | Op::SaveRequirementRule);
+                let target = if read_only || untargeted {
                     Target { case_id: shared.case_id.clone(), customs_id: shared.customs_id.clone(), version: shared.version }
                 } else {
                     prepare(&app, &world, state).await

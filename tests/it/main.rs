@@ -23,6 +23,7 @@ mod privacy;
 mod profile;
 mod properties;
 mod public_surface;
+mod requirements;
 mod sessions;
 mod story;
 mod sweep;

@@ -189,7 +189,7 @@ async fn anonymous_callers_reach_no_personal_data(backend: Backend) {
         }
     }
     // The walk found the public entry points (and would find new ones).
-    for expected in ["trace", "validateUscc"] {
+    for expected in ["trace", "validateUscc", "requirements"] {
         assert!(public.iter().any(|p| p == expected), "{expected} is public: {public:?}");
     }
 

@@ -34,10 +34,12 @@ pub enum SecurityKind {
     UsccDeclaredTwice,
     /// Someone tried to sign up with the email of an existing account.
     SignupWithExistingEmail,
+    /// An administrator saved a requirement rule (a new version of the ruleset).
+    RequirementRuleSaved,
 }
 
 impl SecurityKind {
-    pub const ALL: [SecurityKind; 10] = [
+    pub const ALL: [SecurityKind; 11] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::RefreshReused,
@@ -48,6 +50,7 @@ impl SecurityKind {
         Self::RateLimitTripped,
         Self::UsccDeclaredTwice,
         Self::SignupWithExistingEmail,
+        Self::RequirementRuleSaved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl SecurityKind {
             Self::RateLimitTripped => "rate_limit.tripped",
             Self::UsccDeclaredTwice => "uscc.declared_twice",
             Self::SignupWithExistingEmail => "signup.existing_email",
+            Self::RequirementRuleSaved => "requirement_rule.saved",
         }
     }
 

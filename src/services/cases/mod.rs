@@ -4,135 +4,31 @@
 
 pub mod change;
 mod comments;
+mod creation;
 pub mod email;
 mod submission;
 
 pub use change::{Actor, CaseChange, lock_case};
 pub use comments::add_comment;
+pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};
 
-use std::collections::BTreeSet;
-
-use chrono::{DateTime, Datelike, Utc};
-use entity::{audit_event, case, case_counter, comment, filing, merchant};
+use entity::{audit_event, case, comment, filing};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{CaseStatus, FilingKind, FilingStatus},
+    domain::CaseStatus,
     error::{AppError, AppResult},
     platform::{
-        clock,
         pagination::{self, Page},
         state::AppState,
     },
-    services::access::{MerchantUser, Scope},
+    services::access::Scope,
 };
-
-/// Next `{region}-{year}-{nnnnnn}`. The counter row is updated inside the creating
-/// transaction: concurrent creators queue on its row lock, and a rolled-back creation gives
-/// its number back, so references have neither gaps nor duplicates.
-async fn allocate_reference(txn: &DatabaseTransaction, region: &str, year: i32) -> AppResult<String> {
-    case_counter::Entity::insert(case_counter::ActiveModel {
-        region_code: Set(region.to_string()),
-        year: Set(year),
-        last_value: Set(0),
-    })
-    .on_conflict(
-        OnConflict::columns([case_counter::Column::RegionCode, case_counter::Column::Year])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    case_counter::Entity::update_many()
-        .col_expr(case_counter::Column::LastValue, Expr::col(case_counter::Column::LastValue).add(1))
-        .filter(case_counter::Column::RegionCode.eq(region))
-        .filter(case_counter::Column::Year.eq(year))
-        .exec(txn)
-        .await?;
-    let counter = case_counter::Entity::find_by_id((region.to_string(), year))
-        .one(txn)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("case counter vanished"))?;
-    Ok(format!("{region}-{year}-{:06}", counter.last_value))
-}
-
-/// Creates a case with one DRAFT filing per kind (the merchant's own).
-#[tracing::instrument(skip_all, fields(merchant = %merchant.merchant_id))]
-pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, kinds: Vec<FilingKind>) -> AppResult<case::Model> {
-    let unique: BTreeSet<FilingKind> = kinds.iter().copied().collect();
-    if kinds.is_empty() {
-        return Err(AppError::validation("kinds", "choose at least one filing kind"));
-    }
-    if unique.len() != kinds.len() {
-        return Err(AppError::validation("kinds", "each kind may appear once"));
-    }
-    let txn = crate::platform::db::begin_write(&state.db).await?;
-    let profile = merchant::Entity::find_by_id(merchant.merchant_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
-    if unique.contains(&FilingKind::Registration) && profile.uscc.is_some() {
-        return Err(AppError::validation("kinds", "REGISTRATION is not needed: your USCC was verified here"));
-    }
-    let now = clock::now();
-    let reference = allocate_reference(&txn, &profile.region_code, now.with_timezone(&chrono_tz_china()).year()).await?;
-    let case = case::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        reference: Set(reference),
-        merchant_id: Set(profile.id),
-        region_code: Set(profile.region_code.clone()),
-        status: Set(CaseStatus::Draft),
-        created_at: Set(now),
-        submitted_at: Set(None),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let mut filings = Vec::new();
-    for kind in &unique {
-        filings.push(new_filing(&case, &profile, *kind, now).insert(&txn).await?);
-    }
-    let kinds = unique.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
-    let mut change = CaseChange::adopt(state, txn, Actor::of(merchant.scope()), case, profile, filings);
-    change.case_event("case.created", None, Some(&kinds)).await?;
-    change.commit().await
-}
-
-/// A DRAFT filing of `kind` in a new case.
-fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, now: DateTime<Utc>) -> filing::ActiveModel {
-    filing::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        case_id: Set(case.id),
-        kind: Set(kind),
-        agency: Set(kind.agency()),
-        status: Set(FilingStatus::Draft),
-        version: Set(1),
-        region_code: Set(case.region_code.clone()),
-        data: Set(None),
-        assignee_id: Set(None),
-        due_at: Set(None),
-        paused_remaining_secs: Set(None),
-        decision_note: Set(None),
-        certificate_number: Set(None),
-        uscc: Set(if kind.needs_uscc() { merchant.known_uscc().map(str::to_string) } else { None }),
-        submitted_at: Set(None),
-        decided_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        reminder_sent_at: Set(None),
-        overdue_notified_at: Set(None),
-    }
-}
-
-fn chrono_tz_china() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
 
 /// A case the caller may see, or NOT_FOUND.
 pub async fn find_visible<C: ConnectionTrait>(db: &C, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {

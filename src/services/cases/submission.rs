@@ -10,7 +10,7 @@ use crate::{
     domain::{FilingKind, FilingStatus, Transition},
     error::{AppError, AppResult, FieldError},
     platform::{clock, notify::EmailKind, state::AppState},
-    services::access::Scope,
+    services::{access::Scope, requirements},
 };
 
 /// Submits every DRAFT filing of the merchant's case: each gets its review deadline; the
@@ -30,7 +30,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     if drafts.is_empty() {
         return Err(AppError::InvalidTransition("this case has nothing left to submit".into()));
     }
-    check_complete(&change, &drafts)?;
+    check_complete(&change, &drafts).await?;
     let now = clock::now();
     let mut submitted = Vec::new();
     for id in drafts {
@@ -66,9 +66,16 @@ fn uscc_of_submission(change: &CaseChange<'_>, kind: FilingKind) -> Option<Optio
 }
 
 /// Every problem that keeps the drafts from being submitted, in one VALIDATION error.
-fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<()> {
+async fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<()> {
     let merchant = &change.merchant;
     let has_registration = change.filings().iter().any(|f| f.kind == FilingKind::Registration);
+    // A case opened with a profile counts only a USCC issued or verified here (v2); a v1 case
+    // also a declared one.
+    let (usable_uscc, needs_uscc) = if change.case.profile.is_some() {
+        (merchant.uscc.as_deref(), "needs a USCC issued or verified here: add a REGISTRATION filing, which verifies a declared one")
+    } else {
+        (merchant.known_uscc(), "needs your USCC: give it in the profile or add a REGISTRATION filing")
+    };
     let mut missing = Vec::new();
     for id in drafts {
         let f = change.filing(*id)?;
@@ -82,10 +89,12 @@ fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<()> {
                 "is not needed: your USCC was verified here; withdraw this case and file without it",
             ));
         }
-        if f.kind.needs_uscc() && !has_registration && merchant.known_uscc().is_none() {
-            missing.push(FieldError::new(format!("filings.{kind}.uscc"), "needs your USCC: give it in the profile or add a REGISTRATION filing"));
+        if f.kind.needs_uscc() && !has_registration && usable_uscc.is_none() {
+            missing.push(FieldError::new(format!("filings.{kind}.uscc"), needs_uscc));
         }
     }
+    let filings = drafts.iter().map(|id| change.filing(*id)).collect::<AppResult<Vec<_>>>()?;
+    missing.extend(requirements::documents::missing(change.txn(), &change.case, &filings).await?);
     if missing.is_empty() { Ok(()) } else { Err(AppError::Validation(missing)) }
 }
 

@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::decisions::{open_decision, required_note};
 use crate::{
     domain::{
-        FilingKind, FilingStatus, Transition, certificates,
+        FilingKind, Transition, certificates,
         filing_data::{CompanyType, CustomsBusinessType, FilingData},
+        workflow::blocked_by,
     },
     error::{AppError, AppResult, OnUnique, Unique, violates},
     platform::{clock, notify::EmailKind, state::AppState},
@@ -69,14 +70,16 @@ async fn check_dependencies(change: &CaseChange<'_>, filing: &filing::Model) -> 
     if !filing.kind.needs_uscc() {
         return Ok(());
     }
-    let registration = change.filings().iter().find(|f| f.kind == FilingKind::Registration);
-    if registration.is_some_and(|r| r.status != FilingStatus::Approved) {
-        return Err(AppError::DependencyNotMet(format!(
-            "{} can be approved only after the case's REGISTRATION is approved",
-            filing.kind.as_str()
-        )));
+    let waits_for = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status)));
+    if let Some(first) = waits_for.first() {
+        return Err(AppError::DependencyNotMet(format!("{} can be approved only after the case's {first} is approved", filing.kind)));
     }
     let merchant = &change.merchant;
+    // A case opened with a profile follows the v2 rule: only a USCC issued or verified here
+    // counts. (v1 cases keep accepting a declared one nobody disputes.)
+    if change.case.profile.is_some() && merchant.uscc.is_none() {
+        return Err(AppError::DependencyNotMet(format!("{} needs a USCC issued or verified here: file a REGISTRATION first", filing.kind)));
+    }
     if merchant.known_uscc().is_none() {
         return Err(AppError::DependencyNotMet("the merchant has no USCC on record".into()));
     }
