@@ -109,6 +109,10 @@ async fn main() -> anyhow::Result<()> {
                 created_at: now,
                 submitted_at: Some(now),
                 updated_at: now,
+                profile: None,
+                ruleset_version: None,
+                requirements: None,
+                case_type: entity::enums::CaseType::New,
             });
             if merchant.region_code == "510100" {
                 sample = Some(case_id);
@@ -161,6 +165,9 @@ async fn main() -> anyhow::Result<()> {
                     updated_at: now,
                     reminder_sent_at: None,
                     overdue_notified_at: None,
+                    decided_by: None,
+                    automatic_decision: None,
+                    paused_working_days: None,
                 });
                 event_rows.push(chain("filing.submitted", Some(filing_id), Some(FilingStatus::Submitted)));
             }

@@ -113,6 +113,16 @@ stored_enum!(
 );
 
 stored_enum!(
+    /// Who approved or rejected a filing.
+    DecidedBy { Officer = "OFFICER", Rule = "RULE" }
+);
+
+stored_enum!(
+    /// What the decision rules made of a submitted filing.
+    DecisionOutcome { AutoApproved = "AUTO_APPROVED", Referred = "REFERRED" }
+);
+
+stored_enum!(
     /// A case opens something new or changes a licence (issue 13 adds the others' workflow).
     CaseType { New = "NEW", Amendment = "AMENDMENT", Renewal = "RENEWAL", Cancellation = "CANCELLATION" }
 );

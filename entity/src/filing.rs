@@ -33,6 +33,13 @@ pub struct Model {
     pub reminder_sent_at: Option<DateTimeUtc>,
     /// When the supervisors were told the deadline passed.
     pub overdue_notified_at: Option<DateTimeUtc>,
+    /// Who decided it (APPROVED / REJECTED): an officer or a decision rule.
+    pub decided_by: Option<crate::enums::DecidedBy>,
+    /// JSON: what the decision rules made of it at its last (re)submission.
+    pub automatic_decision: Option<String>,
+    /// Review time left when a correction was requested, in working days (the clock pauses
+    /// meanwhile and resumes with this much). Older pauses kept seconds instead.
+    pub paused_working_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

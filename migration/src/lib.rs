@@ -14,6 +14,7 @@ mod m20261126_000010_declared_uscc;
 mod m20261126_000011_user_regions;
 mod m20261126_000012_certificate_numbers;
 mod m20261127_000013_requirements;
+mod m20261127_000014_decisions_and_corrections;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_user_regions::Migration),
             Box::new(m20261126_000012_certificate_numbers::Migration),
             Box::new(m20261127_000013_requirements::Migration),
+            Box::new(m20261127_000014_decisions_and_corrections::Migration),
         ]
     }
 }

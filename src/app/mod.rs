@@ -2,6 +2,7 @@
 //! `main` and the tests build the same `Application`.
 
 pub mod seed;
+mod seed_cases;
 
 use std::{
     future::Future,

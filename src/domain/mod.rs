@@ -3,6 +3,7 @@
 
 pub mod case_profile;
 pub mod certificates;
+pub mod decision_facts;
 pub mod email;
 pub mod filing_data;
 pub mod identifiers;

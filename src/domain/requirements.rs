@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     FilingKind,
-    rules::{Compiled, Verdict, evaluate},
+    rules::{Compiled, Verdict, evaluate_all},
 };
 use entity::enums::{Agency, DocumentType, RequirementLevel};
 
@@ -84,18 +84,24 @@ fn stronger(a: RequirementLevel, b: RequirementLevel) -> RequirementLevel {
     if a == RequirementLevel::Mandatory || b == RequirementLevel::Mandatory { RequirementLevel::Mandatory } else { RequirementLevel::Optional }
 }
 
-fn verdict(rule: &RequirementRule, facts: &serde_json::Value) -> Verdict {
-    match &rule.program {
-        Ok(program) => evaluate(program, facts),
-        Err(why) => Verdict::Unknown(why.clone()),
-    }
+/// Every rule's verdict, the facts converted once.
+fn verdicts(rules: &[RequirementRule], facts: &serde_json::Value) -> Vec<Verdict> {
+    let programs: Vec<&cel::Program> = rules.iter().filter_map(|r| r.program.as_deref().ok()).collect();
+    let mut evaluated = evaluate_all(&programs, facts).into_iter();
+    rules
+        .iter()
+        .map(|r| match &r.program {
+            Ok(_) => evaluated.next().unwrap_or(Verdict::Unknown("not evaluated".into())),
+            Err(why) => Verdict::Unknown(why.clone()),
+        })
+        .collect()
 }
 
 /// The requirements `rules` (one ruleset) set for `facts` (`{"profile": …, "merchant": …}`).
 /// A filing applies when one of its filing rules does (MANDATORY if any applying one is); the
 /// documents of applying filings follow their document rules the same way.
 pub fn work_out(rules: &[RequirementRule], facts: &serde_json::Value, ruleset_version: i32, working_days: impl Fn(FilingKind) -> u32) -> Requirements {
-    let verdicts: Vec<(&RequirementRule, Verdict)> = rules.iter().map(|r| (r, verdict(r, facts))).collect();
+    let verdicts: Vec<(&RequirementRule, Verdict)> = rules.iter().zip(verdicts(rules, facts)).collect();
     let mut filings = Vec::new();
     let mut undetermined = Vec::new();
     for kind in FilingKind::ALL.iter().copied() {

@@ -39,28 +39,26 @@ pub const REQUIREMENT_FACTS: FactCatalog = FactCatalog {
     ],
 };
 
-/// What decision rules read about a submitted filing, its merchant, case and history.
+/// What decision rules read about a submitted filing, its merchant, case and history. Personal
+/// data (names, ID and bank account numbers, contacts, addresses) is not a fact: rules do not
+/// need it, and the facts of every decision are stored.
 pub const DECISION_FACTS: FactCatalog = FactCatalog {
     facts: &[
         ("filing.kind", "REGISTRATION, CUSTOMS, INSPECTION, TAX or FX"),
         ("filing.regionCode", "the filing's 6-digit region"),
         ("filing.resubmitted", "true when the filing comes back after a correction"),
         ("filing.data.companyName", "REGISTRATION"),
-        ("filing.data.companyType", "REGISTRATION"),
-        ("filing.data.registeredCapital", "REGISTRATION, a number (yuan)"),
-        ("filing.data.legalRepresentative.name", "REGISTRATION"),
-        ("filing.data.address", "REGISTRATION"),
+        ("filing.data.companyType", "REGISTRATION: LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP"),
+        ("filing.data.registeredCapital", "REGISTRATION, yuan (a double: compare with 500000.0)"),
         ("filing.data.businessScope", "REGISTRATION"),
-        ("filing.data.customsDistrictCode", "CUSTOMS"),
+        ("filing.data.customsDistrictCode", "CUSTOMS, 4 digits"),
         ("filing.data.businessType", "CUSTOMS: ECOMMERCE_ENTERPRISE, ECOMMERCE_PLATFORM, LOGISTICS or PAYMENT"),
-        ("filing.data.contactPerson", "CUSTOMS"),
-        ("filing.data.expectedAnnualTradeUsd", "CUSTOMS, a number"),
+        ("filing.data.expectedAnnualTradeUsd", "CUSTOMS, a double"),
         ("filing.data.categories", "INSPECTION, e.g. ['FOOD']"),
         ("filing.data.products", "INSPECTION: a list of {name, hsCode, originRegionCode}"),
         ("filing.data.taxpayerType", "TAX: SMALL_SCALE or GENERAL"),
         ("filing.data.bankName", "TAX, FX"),
-        ("filing.data.invoiceContact", "TAX"),
-        ("filing.data.expectedAnnualReceiptsUsd", "FX, a number"),
+        ("filing.data.expectedAnnualReceiptsUsd", "FX, a double"),
         ("filing.data.currencies", "FX, e.g. ['USD', 'EUR']"),
         ("merchant.riskLevel", "0 normal … 3 high, from spot checks"),
         ("merchant.failedChecks", "how many spot checks of the merchant failed"),
@@ -201,15 +199,25 @@ impl Verdict {
 /// Evaluates a compiled condition over `facts` (a JSON object: `{"profile": …, "merchant": …}`;
 /// a root left out is not known).
 pub fn evaluate(program: &Program, facts: &serde_json::Value) -> Verdict {
+    evaluate_all(&[program], facts).pop().unwrap_or(Verdict::Unknown("nothing evaluated".into()))
+}
+
+/// Evaluates several conditions over the same facts, converting the facts once (a filing's
+/// decision rules all read the same facts).
+pub fn evaluate_all(programs: &[impl std::ops::Deref<Target = Program>], facts: &serde_json::Value) -> Vec<Verdict> {
     let mut context = Context::default();
     if let Some(roots) = facts.as_object() {
         for (name, value) in roots {
             if !value.is_null() && context.add_variable(name.clone(), value.clone()).is_err() {
-                return Verdict::Unknown(format!("the fact {name} could not be read"));
+                return programs.iter().map(|_| Verdict::Unknown(format!("the fact {name} could not be read"))).collect();
             }
         }
     }
-    match program.execute(&context) {
+    programs.iter().map(|program| verdict(program.execute(&context))).collect()
+}
+
+fn verdict(result: Result<Value, ExecutionError>) -> Verdict {
+    match result {
         Ok(Value::Bool(true)) => Verdict::Applies,
         Ok(Value::Bool(false)) => Verdict::DoesNotApply,
         Ok(other) => Verdict::Unknown(format!("the condition gave {other:?}, not true or false")),

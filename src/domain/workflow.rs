@@ -18,13 +18,15 @@ pub enum Transition {
     Transfer,
     RequestCorrection,
     Approve,
+    /// A decision rule approves a submitted filing (秒批): no officer claims it first.
+    ApproveAutomatically,
     Reject,
     Resubmit,
     Withdraw,
 }
 
 impl Transition {
-    pub const ALL: [Transition; 10] = [
+    pub const ALL: [Transition; 11] = [
         Self::Edit,
         Self::Submit,
         Self::Claim,
@@ -32,6 +34,7 @@ impl Transition {
         Self::Transfer,
         Self::RequestCorrection,
         Self::Approve,
+        Self::ApproveAutomatically,
         Self::Reject,
         Self::Resubmit,
         Self::Withdraw,
@@ -46,7 +49,8 @@ impl Transition {
             Self::Assign => "filing.assigned",
             Self::Transfer => "filing.transferred",
             Self::RequestCorrection => "filing.correction_requested",
-            Self::Approve => "filing.approved",
+            // The same action as an officer's approval: one event type for integrators.
+            Self::Approve | Self::ApproveAutomatically => "filing.approved",
             Self::Reject => "filing.rejected",
             Self::Resubmit => "filing.resubmitted",
             Self::Withdraw => "filing.withdrawn",
@@ -67,6 +71,7 @@ impl Transition {
             (Self::Transfer, F::NeedsCorrection) => F::NeedsCorrection,
             (Self::RequestCorrection, F::UnderReview) => F::NeedsCorrection,
             (Self::Approve, F::UnderReview) => F::Approved,
+            (Self::ApproveAutomatically, F::Submitted) => F::Approved,
             (Self::Reject, F::UnderReview) => F::Rejected,
             (Self::Resubmit, F::NeedsCorrection) => F::Submitted,
             (Self::Withdraw, s) if !s.is_final() => F::Withdrawn,
@@ -98,7 +103,7 @@ impl Transition {
             Self::Assign => "assign",
             Self::Transfer => "transfer",
             Self::RequestCorrection => "request a correction of",
-            Self::Approve => "approve",
+            Self::Approve | Self::ApproveAutomatically => "approve",
             Self::Reject => "reject",
             Self::Resubmit => "resubmit",
             Self::Withdraw => "withdraw",
@@ -114,7 +119,7 @@ mod tests {
 
     /// Every (transition, state) pair: the state it leads to, or `None` for INVALID_TRANSITION.
     /// Columns: DRAFT, SUBMITTED, UNDER_REVIEW, NEEDS_CORRECTION, APPROVED, REJECTED, WITHDRAWN.
-    const TABLE: [(Transition, [Option<FilingStatus>; 7]); 10] = [
+    const TABLE: [(Transition, [Option<FilingStatus>; 7]); 11] = [
         (Edit, [Some(Draft), None, None, Some(NeedsCorrection), None, None, None]),
         (Submit, [Some(Submitted), None, None, None, None, None, None]),
         (Claim, [None, Some(UnderReview), None, None, None, None, None]),
@@ -122,6 +127,7 @@ mod tests {
         (Transfer, [None, Some(Submitted), Some(Submitted), Some(NeedsCorrection), None, None, None]),
         (RequestCorrection, [None, None, Some(NeedsCorrection), None, None, None, None]),
         (Approve, [None, None, Some(Approved), None, None, None, None]),
+        (ApproveAutomatically, [None, Some(Approved), None, None, None, None, None]),
         (Reject, [None, None, Some(Rejected), None, None, None, None]),
         (Resubmit, [None, None, None, Some(Submitted), None, None, None]),
         (Withdraw, [Some(Withdrawn), Some(Withdrawn), Some(Withdrawn), Some(Withdrawn), None, None, None]),

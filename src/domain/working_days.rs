@@ -54,6 +54,14 @@ impl Calendar {
             .unwrap_or(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
     }
 
+    /// The working days from `start` to `end` (the days after `start`'s, up to and including
+    /// `end`'s, in China time): what is left of a review time when it pauses. 0 when `end` is
+    /// not later.
+    pub fn working_days_between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
+        let (from, to) = (start.with_timezone(&china()).date_naive(), end.with_timezone(&china()).date_naive());
+        from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| self.is_working_day(*d)).count() as u32
+    }
+
     /// `start` plus `days` working days, at the same time of day.
     pub fn add_working_days(&self, start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
         let mut at = start;
@@ -80,5 +88,11 @@ mod tests {
         assert!(calendar.is_working_day(date("2026-02-14")), "a Saturday worked in exchange");
         assert!(!calendar.is_working_day(date("2026-11-28")), "an ordinary Saturday");
         assert!(calendar.is_working_day(date("2026-11-27")), "an ordinary Friday");
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).expect("time").with_timezone(&Utc);
+        // Thursday 26 Nov → Wednesday 2 Dec: Fri, Mon, Tue, Wed.
+        assert_eq!(calendar.working_days_between(at("2026-11-26T02:00:00Z"), at("2026-12-02T02:00:00Z")), 4);
+        assert_eq!(calendar.working_days_between(at("2026-12-02T02:00:00Z"), at("2026-11-26T02:00:00Z")), 0);
+        let due = calendar.add_working_days(at("2026-11-26T02:00:00Z"), 4);
+        assert_eq!(calendar.working_days_between(at("2026-11-26T02:00:00Z"), due), 4, "the two agree");
     }
 }

@@ -1,5 +1,6 @@
 //! The GraphQL API: thin resolvers that read the caller and the input and call a service.
 
+mod decision_objects;
 mod filing_data;
 mod guard;
 mod loaders;
@@ -30,10 +31,10 @@ use crate::{
 
 /// The root query: the v1 workflow and each v2 capability in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::WorkflowQuery, requirement_objects::RequirementQuery);
+pub struct Query(query::WorkflowQuery, requirement_objects::RequirementQuery, decision_objects::DecisionQuery);
 
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::WorkflowMutation, requirement_objects::RequirementMutation);
+pub struct Mutation(mutation::WorkflowMutation, requirement_objects::RequirementMutation, decision_objects::DecisionMutation);
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;
 

@@ -200,17 +200,21 @@ impl WorkflowMutation {
         Ok(Filing(filings::assign_filing(state, scope, filing_id, officer_id, expected_version).await?))
     }
 
+    /// Sends a filing back to the merchant with a note and every field and document at fault
+    /// (一次性补正); the review clock pauses with the working days left.
     async fn request_correction(
         &self,
         ctx: &Context<'_>,
         id: ID,
         expected_version: i32,
         note: String,
+        items: Option<Vec<filings::corrections::CorrectionItemInput>>,
     ) -> Result<Filing> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
-        Ok(Filing(filings::request_correction(state, scope, filing_id, expected_version, &note).await?))
+        let items = items.unwrap_or_default();
+        Ok(Filing(filings::request_correction(state, scope, filing_id, expected_version, &note, items).await?))
     }
 
     async fn approve_filing(

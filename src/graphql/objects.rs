@@ -275,12 +275,49 @@ impl Filing {
         let statuses = crate::services::requirements::documents::status_of(&case, &self.0, &documents)?;
         Ok(statuses.into_iter().map(super::requirement_objects::DocumentRequirementStatus).collect())
     }
+    /// What the latest correction request named, each with whether it is fixed now.
+    async fn correction_items(&self, ctx: &Context<'_>) -> Result<Vec<CorrectionItem>> {
+        let (state, _) = parts(ctx);
+        let items = filings::corrections::items_of(&state.db, &self.0).await?;
+        Ok(items
+            .into_iter()
+            .map(|(item, resolved)| CorrectionItem {
+                id: id(item.id),
+                field: item.field,
+                document_type: item.document_type,
+                document_id: item.document_id.map(id),
+                message: item.message,
+                resolved,
+            })
+            .collect())
+    }
+    /// Who approved or rejected it: an officer or a decision rule.
+    async fn decided_by(&self) -> Option<entity::enums::DecidedBy> {
+        self.0.decided_by
+    }
+    /// What the decision rules made of it at its last (re)submission (null: no rule ran).
+    async fn automatic_decision(&self) -> Result<Option<super::decision_objects::AutomaticDecision>> {
+        let Some(raw) = self.0.automatic_decision.as_deref() else { return Ok(None) };
+        let stored = serde_json::from_str(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("stored automatic decision unreadable: {e}")))?;
+        Ok(Some(super::decision_objects::AutomaticDecision(stored)))
+    }
     /// The filings of this case that must be approved before this one can be.
     async fn blocked_by(&self, ctx: &Context<'_>) -> Result<Vec<FilingKind>> {
         let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
         let siblings = loader.load_one(self.0.case_id).await.map_err(load_error)?.unwrap_or_default();
         Ok(crate::domain::workflow::blocked_by(self.0.kind, siblings.iter().map(|f| (f.kind, f.status))))
     }
+}
+
+/// One field or document a correction request named.
+#[derive(SimpleObject)]
+pub struct CorrectionItem {
+    pub id: ID,
+    pub field: Option<String>,
+    pub document_type: Option<entity::enums::DocumentType>,
+    pub document_id: Option<ID>,
+    pub message: String,
+    pub resolved: bool,
 }
 
 #[derive(SimpleObject)]

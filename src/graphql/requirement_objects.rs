@@ -108,42 +108,71 @@ impl RequirementRule {
     /// Every saved version, oldest first.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<RuleChange>> {
         let (state, _) = parts(ctx);
-        Ok(rules::history(&state.db, self.0.id).await?.into_iter().map(RuleChange).collect())
+        Ok(rules::history(&state.db, self.0.id).await?.into_iter().map(RuleChange::from).collect())
     }
 }
 
-/// One saved version of a rule.
-pub struct RuleChange(pub requirement_rule_version::Model);
+/// One saved version of a rule (requirement or decision rule).
+pub struct RuleChange {
+    pub version: i32,
+    pub at: DateTime<Utc>,
+    pub actor_id: uuid::Uuid,
+    pub condition: String,
+    pub enabled: bool,
+    pub ruleset_version: Option<i32>,
+    pub level: Option<RequirementLevel>,
+}
+
+impl From<requirement_rule_version::Model> for RuleChange {
+    fn from(v: requirement_rule_version::Model) -> Self {
+        Self {
+            version: v.version,
+            at: v.at,
+            actor_id: v.actor_id,
+            condition: v.condition,
+            enabled: v.enabled,
+            ruleset_version: Some(v.ruleset_version),
+            level: Some(v.level),
+        }
+    }
+}
+
+impl From<entity::decision_rule_version::Model> for RuleChange {
+    fn from(v: entity::decision_rule_version::Model) -> Self {
+        Self { version: v.version, at: v.at, actor_id: v.actor_id, condition: v.condition, enabled: v.enabled, ruleset_version: None, level: None }
+    }
+}
 
 #[Object]
 impl RuleChange {
     async fn version(&self) -> i32 {
-        self.0.version
+        self.version
     }
     async fn at(&self) -> DateTime<Utc> {
-        self.0.at
+        self.at
     }
-    /// Who saved it (the portal's system account for the default ruleset).
+    /// Who saved it (the portal's system user for the default ruleset).
     async fn actor(&self, ctx: &Context<'_>) -> Result<User> {
-        if self.0.actor_id == requirements::SYSTEM_ACTOR {
+        if self.actor_id == requirements::SYSTEM_ACTOR {
             return Ok(User(requirements::system_user()));
         }
         let loader = ctx.data_unchecked::<DataLoader<UserById>>();
-        let user = loader.load_one(self.0.actor_id).await.map_err(load_error)?;
+        let user = loader.load_one(self.actor_id).await.map_err(load_error)?;
         Ok(User(user.ok_or_else(|| AppError::NotFound("user".into()))?))
     }
     async fn condition(&self) -> &str {
-        &self.0.condition
+        &self.condition
     }
     async fn enabled(&self) -> bool {
-        self.0.enabled
+        self.enabled
     }
-    /// The ruleset version this save created.
-    async fn ruleset_version(&self) -> i32 {
-        self.0.ruleset_version
+    /// Requirement rules: the ruleset version this save created.
+    async fn ruleset_version(&self) -> Option<i32> {
+        self.ruleset_version
     }
-    async fn level(&self) -> RequirementLevel {
-        self.0.level
+    /// Requirement rules: the level saved.
+    async fn level(&self) -> Option<RequirementLevel> {
+        self.level
     }
 }
 

@@ -126,8 +126,9 @@ impl<'a> Staff<'a> {
 }
 
 /// The right to decide one filing. Only a `Decider` makes decisions (correction, rejection,
-/// approval); an officer's comes from `Staff::can_decide`, for the filing it was asked about.
-/// (Automatic decisions will be a second kind of `DecidedBy`.)
+/// approval); an officer's comes from `Staff::can_decide`, for the filing it was asked about;
+/// a decision rule's from `Decider::rule`, which only the automatic decisions call, for a rule
+/// that matched.
 #[derive(Clone, Copy, Debug)]
 pub struct Decider<'a> {
     pub filing_id: Uuid,
@@ -137,6 +138,31 @@ pub struct Decider<'a> {
 #[derive(Clone, Copy, Debug)]
 pub enum DecidedBy<'a> {
     Officer(Staff<'a>),
+    /// A decision rule (id, version) whose condition held.
+    Rule { rule_id: Uuid, version: i32 },
+}
+
+impl Decider<'_> {
+    /// A matching decision rule's right to approve the filing.
+    pub(in crate::services) fn rule(filing_id: Uuid, rule_id: Uuid, version: i32) -> Self {
+        Self { filing_id, by: DecidedBy::Rule { rule_id, version } }
+    }
+
+    /// Who the audit trail names: the officer, or nobody (the portal) for a rule.
+    pub fn actor(&self) -> crate::services::cases::Actor {
+        match self.by {
+            DecidedBy::Officer(staff) => crate::services::cases::Actor::of(staff.scope()),
+            DecidedBy::Rule { .. } => crate::services::cases::Actor::System,
+        }
+    }
+
+    /// As stored on the filing and the decision record.
+    pub fn stored(&self) -> entity::enums::DecidedBy {
+        match self.by {
+            DecidedBy::Officer(_) => entity::enums::DecidedBy::Officer,
+            DecidedBy::Rule { .. } => entity::enums::DecidedBy::Rule,
+        }
+    }
 }
 
 /// An administrator (proof: only `Scope::require_admin` makes one).

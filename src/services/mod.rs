@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod automatic;
 pub mod cases;
 pub mod deadlines;
 pub mod documents;

@@ -71,6 +71,9 @@ enum Op {
     CreateCaseFromProfile,
     RequirementRules,
     SaveRequirementRule,
+    DecisionRules,
+    SaveDecisionRule,
+    SimulateDecisionRule,
 }
 
 fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
@@ -99,6 +102,9 @@ fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
         (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
         (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
         (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
+        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes]),
+        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
+        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
     ]
 }
 
@@ -196,6 +202,15 @@ async fn run(app: &TestApp, world: &World, op: Op, token: Option<&str>, t: &Targ
             "mutation { createCase(profile: { companyType: PARTNERSHIP, categories: [OTHER], crossBorder: false }) { id } }".into(),
             json!({}),
         ),
+        Op::DecisionRules => ("{ decisionRules { id version } }".into(), json!({})),
+        Op::SaveDecisionRule => (
+            "mutation { saveDecisionRule(input: { kind: CUSTOMS, name: \"试行 draft\", condition: \"merchant.riskLevel == 0\", enabled: false }) { id } }".into(),
+            json!({}),
+        ),
+        Op::SimulateDecisionRule => (
+            "{ simulateDecisionRule(input: { kind: CUSTOMS, name: \"试行 draft\", condition: \"merchant.riskLevel == 0\", enabled: true }) { evaluated sample { id } } }".into(),
+            json!({}),
+        ),
         Op::RequirementRules => ("{ requirementRules { id version history { version } } }".into(), json!({})),
         Op::SaveRequirementRule => (
             "mutation { saveRequirementRule(input: { name: \"试行 draft\", kind: TAX, condition: \"profile.crossBorder\", level: OPTIONAL,
@@ -278,7 +293,10 @@ async fn every_operation_as_every_role(backend: Backend) {
         for (i, expect) in expectations.iter().enumerate() {
             if !matches!(expect, Denied(_)) {
                 let read_only = matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant);
-                let untargeted = matches!(op, Op::Requirements | Op::RequirementRules | Op::SaveRequirementRule);
+                let untargeted = matches!(
+                    op,
+                    Op::Requirements | Op::RequirementRules | Op::SaveRequirementRule | Op::DecisionRules | Op::SaveDecisionRule | Op::SimulateDecisionRule
+                );
                 let target = if read_only || untargeted {
                     Target { case_id: shared.case_id.clone(), customs_id: shared.customs_id.clone(), version: shared.version }
                 } else {

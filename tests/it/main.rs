@@ -12,7 +12,9 @@ mod migrations;
 mod smtp;
 
 mod access;
+mod corrections;
 mod accounts;
+mod decisions;
 mod declared_uscc;
 mod documents;
 mod faults;

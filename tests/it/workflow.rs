@@ -438,14 +438,19 @@ async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) 
             let fx = filing_of(&filings, "FX");
             app.decide(&officer.token, "claimFiling", fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), None).await.data();
         }
-        // Let the mail pass woken by the last commit finish before counting.
+        // Let the mail pass woken by the last commit finish before counting; a late statement
+        // of it (on a loaded machine) only ever adds, so the fewest of three reads is the page's.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let before = app.state.sql_statements.load(Ordering::SeqCst);
-        let answer = app.gql(query, json!({ "n": 50 }), Some(&merchant.token)).await;
-        let after = app.state.sql_statements.load(Ordering::SeqCst);
-        let nodes = answer.data()["cases"]["nodes"].as_array().expect("nodes").len();
-        assert_eq!(nodes, target);
-        costs.push(after - before);
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.state.sql_statements.load(Ordering::SeqCst);
+            let answer = app.gql(query, json!({ "n": 50 }), Some(&merchant.token)).await;
+            let after = app.state.sql_statements.load(Ordering::SeqCst);
+            let nodes = answer.data()["cases"]["nodes"].as_array().expect("nodes").len();
+            assert_eq!(nodes, target);
+            fewest = fewest.min(after - before);
+        }
+        costs.push(fewest);
     }
     assert_eq!(costs[0], costs[1], "statements do not grow with the page: {costs:?}");
     assert!(costs[1] <= 8, "a handful of statements per page: {costs:?}");

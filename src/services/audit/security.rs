@@ -36,10 +36,12 @@ pub enum SecurityKind {
     SignupWithExistingEmail,
     /// An administrator saved a requirement rule (a new version of the ruleset).
     RequirementRuleSaved,
+    /// A supervisor saved a decision rule of its agency.
+    DecisionRuleSaved,
 }
 
 impl SecurityKind {
-    pub const ALL: [SecurityKind; 11] = [
+    pub const ALL: [SecurityKind; 12] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::RefreshReused,
@@ -51,6 +53,7 @@ impl SecurityKind {
         Self::UsccDeclaredTwice,
         Self::SignupWithExistingEmail,
         Self::RequirementRuleSaved,
+        Self::DecisionRuleSaved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl SecurityKind {
             Self::UsccDeclaredTwice => "uscc.declared_twice",
             Self::SignupWithExistingEmail => "signup.existing_email",
             Self::RequirementRuleSaved => "requirement_rule.saved",
+            Self::DecisionRuleSaved => "decision_rule.saved",
         }
     }
 

@@ -208,6 +208,19 @@ impl<'s> CaseChange<'s> {
         note: Option<&str>,
         edit: impl FnOnce(&mut filing::ActiveModel),
     ) -> AppResult<filing::Model> {
+        self.transition_as(self.actor, filing_id, transition, note, edit).await
+    }
+
+    /// `transition` in the name of `actor` (a decision's: the officer, or the portal for a
+    /// rule) rather than the change's caller.
+    pub async fn transition_as(
+        &mut self,
+        actor: Actor,
+        filing_id: Uuid,
+        transition: Transition,
+        note: Option<&str>,
+        edit: impl FnOnce(&mut filing::ActiveModel),
+    ) -> AppResult<filing::Model> {
         let from = self.filing(filing_id)?.status;
         let to = transition.apply(from)?;
         let saved = self
@@ -217,7 +230,7 @@ impl<'s> CaseChange<'s> {
             })
             .await?;
         self.moved |= transition != Transition::Edit;
-        let event = self.event(self.actor, transition.action(), Some(filing_id), Some((from, to)), note).await?;
+        let event = self.event(actor, transition.action(), Some(filing_id), Some((from, to)), note).await?;
         let change = events::FilingChange {
             filing_id,
             case_id: self.case.id,
@@ -260,6 +273,11 @@ impl<'s> CaseChange<'s> {
         self.event(self.actor, action, filing_id, None, note).await
     }
 
+    /// An event of the portal itself (null actor): "filing.referred" by the decision rules.
+    pub async fn system_event(&mut self, action: &str, filing_id: Option<Uuid>, note: Option<&str>) -> AppResult<audit_event::Model> {
+        self.event(Actor::System, action, filing_id, None, note).await
+    }
+
     async fn event(
         &mut self,
         actor: Actor,
@@ -287,7 +305,20 @@ impl<'s> CaseChange<'s> {
 
     /// Queues an email about the case to the merchant's contact address.
     pub async fn email_merchant(&mut self, kind: EmailKind, filings: &[&filing::Model], note: Option<&str>, certificate: Option<&str>) -> AppResult<()> {
-        let context = email::merchant_context(self.state, &self.merchant, &self.case, filings, note, certificate);
+        self.email_merchant_listing(kind, filings, note, certificate, &[]).await
+    }
+
+    /// `email_merchant` with a list of things to correct (一次性补正: all of them in one email).
+    pub async fn email_merchant_listing(
+        &mut self,
+        kind: EmailKind,
+        filings: &[&filing::Model],
+        note: Option<&str>,
+        certificate: Option<&str>,
+        corrections: &[String],
+    ) -> AppResult<()> {
+        let mut context = email::merchant_context(self.state, &self.merchant, &self.case, filings, note, certificate);
+        context["corrections"] = serde_json::json!(corrections);
         self.mailed = true;
         crate::platform::notify::enqueue_email(&self.txn, &self.state.templates, &self.merchant.contact_email, kind, context).await
     }

@@ -183,6 +183,9 @@ fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, 
         updated_at: Set(now),
         reminder_sent_at: Set(None),
         overdue_notified_at: Set(None),
+        decided_by: Set(None),
+        automatic_decision: Set(None),
+        paused_working_days: Set(None),
     }
 }
 

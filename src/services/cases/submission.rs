@@ -10,7 +10,7 @@ use crate::{
     domain::{FilingKind, FilingStatus, Transition},
     error::{AppError, AppResult, FieldError},
     platform::{clock, notify::EmailKind, state::AppState},
-    services::{access::Scope, requirements},
+    services::{access::Scope, automatic, requirements},
 };
 
 /// Submits every DRAFT filing of the merchant's case: each gets its review deadline; the
@@ -31,19 +31,26 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         return Err(AppError::InvalidTransition("this case has nothing left to submit".into()));
     }
     check_complete(&change, &drafts).await?;
+    // 秒批: the decision rules judge each filing now; a referral is written with the
+    // submission, an approval follows it in this transaction (REGISTRATION first).
+    let evaluations = automatic::evaluate(&change, &drafts, false).await?;
     let now = clock::now();
     let mut submitted = Vec::new();
     for id in drafts {
         let kind = change.filing(id)?.kind;
         let due = state.config.calendar.add_working_days(now, state.config.review_days.for_kind(kind));
         let uscc = uscc_of_submission(&change, kind);
+        let evaluation = evaluations.iter().find(|e| e.filing_id == id);
+        let referral = evaluation.map(|e| e.referral()).transpose()?;
+        let note = evaluation.map(|e| e.referral_note());
         let saved = change
-            .transition(id, Transition::Submit, None, |f| {
+            .transition(id, Transition::Submit, note.as_deref(), |f| {
                 f.submitted_at = Set(Some(now));
                 f.due_at = Set(Some(due));
                 if let Some(code) = uscc {
                     f.uscc = Set(code);
                 }
+                f.automatic_decision = Set(referral);
             })
             .await?;
         submitted.push(saved);
@@ -51,6 +58,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     change.mark_submitted(now).await?;
     let lines: Vec<&entity::filing::Model> = submitted.iter().collect();
     change.email_merchant(EmailKind::CaseSubmitted, &lines, None, None).await?;
+    automatic::apply(&mut change, evaluations).await?;
     change.commit().await
 }
 

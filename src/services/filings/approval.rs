@@ -22,26 +22,45 @@ use crate::{
     },
     error::{AppError, AppResult, OnUnique, Unique, violates},
     platform::{clock, notify::EmailKind, state::AppState},
-    services::{access::Decider, access::Scope, cases::CaseChange},
+    services::{
+        access::{DecidedBy, Decider, Scope},
+        automatic,
+        cases::CaseChange,
+    },
 };
 
 /// How many fresh numbers to draw before giving up (a clash is rare: random digits).
 const DRAWS: usize = 20;
 
-/// An officer approves: the assigned officer or a supervisor (`Staff::can_decide`).
+/// An officer approves: the assigned officer or a supervisor (`Staff::can_decide`). A
+/// REGISTRATION approved unblocks the case's filings waiting for it: the decision rules run on
+/// them in the same transaction.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
 pub async fn approve_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: Option<&str>) -> AppResult<filing::Model> {
     let note = note.filter(|n| !n.trim().is_empty()).map(required_note).transpose()?;
     let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Approve)?;
     let decider = staff.can_decide(change.filing(filing_id)?)?;
-    let saved = approve(&mut change, decider, note.as_deref()).await?;
+    let facts = automatic::facts::gather(&change, change.filing(filing_id)?, false).await?;
+    let saved = approve(&mut change, Approval { decider, note: note.as_deref(), facts, automatic: None }).await?;
+    automatic::after_approval(&mut change, &saved).await?;
     change.commit().await?;
     Ok(saved)
 }
 
-/// Approves the filing `decider` may decide, inside `change`, whoever decides.
-pub async fn approve(change: &mut CaseChange<'_>, decider: Decider<'_>, note: Option<&str>) -> AppResult<filing::Model> {
+/// One approval: who decides, the note, the facts as they were, and (for a rule) what the
+/// decision rules made of the filing.
+pub struct Approval<'a> {
+    pub decider: Decider<'a>,
+    pub note: Option<&'a str>,
+    pub facts: serde_json::Value,
+    pub automatic: Option<String>,
+}
+
+/// Approves the filing the decider may decide, inside `change`, whoever decides: an officer
+/// (UNDER_REVIEW → APPROVED) or a rule (SUBMITTED → APPROVED, the portal as the audit actor).
+pub async fn approve(change: &mut CaseChange<'_>, approval: Approval<'_>) -> AppResult<filing::Model> {
+    let Approval { decider, note, facts, automatic } = approval;
     let filing_id = decider.filing_id;
     let filing = change.filing(filing_id)?.clone();
     check_dependencies(change, &filing).await?;
@@ -51,15 +70,24 @@ pub async fn approve(change: &mut CaseChange<'_>, decider: Decider<'_>, note: Op
         k if k.needs_uscc() => Some(change.merchant.known_uscc().unwrap_or_default().to_string()),
         _ => filing.uscc.clone(),
     };
+    let transition = match decider.by {
+        DecidedBy::Officer(_) => Transition::Approve,
+        DecidedBy::Rule { .. } => Transition::ApproveAutomatically,
+    };
     let now = clock::now();
     let saved = change
-        .transition(filing_id, Transition::Approve, note, |f| {
+        .transition_as(decider.actor(), filing_id, transition, note, |f| {
             f.decision_note = Set(note.map(str::to_string));
             f.decided_at = Set(Some(now));
             f.certificate_number = Set(Some(certificate.clone()));
             f.uscc = Set(uscc);
+            f.decided_by = Set(Some(decider.stored()));
+            if automatic.is_some() {
+                f.automatic_decision = Set(automatic);
+            }
         })
         .await?;
+    automatic::records::record(change, &saved, &decider, &facts).await?;
     change.email_merchant(EmailKind::FilingApproved, &[&saved], note, Some(&certificate)).await?;
     Ok(saved)
 }

@@ -13,9 +13,12 @@ use crate::{
     services::{
         access::{Decider, Scope, Staff, Supervisor},
         auth::accounts,
+        automatic,
         cases::{Actor, CaseChange},
     },
 };
+
+use super::corrections::{self, CheckedItem, CorrectionItemInput};
 
 /// Opens a decision on a filing: visible to the caller, the caller agency staff, the version
 /// the one the client read.
@@ -82,51 +85,65 @@ async fn assign(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_
     Ok(saved)
 }
 
-/// The filing goes back to the merchant with a note; the review clock pauses with the time
-/// that is left.
+/// The filing goes back to the merchant with a note and the items at fault (一次性补正: every
+/// field and document in one request); the review clock pauses with the working days left.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn request_correction(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
-    decide_with_note(state, scope, filing_id, expected_version, note, Transition::RequestCorrection).await
-}
-
-#[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn reject_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
-    decide_with_note(state, scope, filing_id, expected_version, note, Transition::Reject).await
-}
-
-/// A decision that needs a reason and tells the merchant: request a correction or reject.
-async fn decide_with_note(
+pub async fn request_correction(
     state: &AppState,
     scope: &Scope,
     filing_id: Uuid,
     expected_version: i32,
     note: &str,
-    transition: Transition,
+    items: Vec<CorrectionItemInput>,
 ) -> AppResult<filing::Model> {
     let note = required_note(note)?;
     let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
-    change.check(filing_id, transition)?;
+    change.check(filing_id, Transition::RequestCorrection)?;
     let decider = staff.can_decide(change.filing(filing_id)?)?;
-    send_back(change, decider, transition, note).await
+    let items = corrections::check_items(change.txn(), change.filing(filing_id)?, items).await?;
+    send_back(change, decider, Transition::RequestCorrection, note, items).await
+}
+
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn reject_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
+    let note = required_note(note)?;
+    let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, Transition::Reject)?;
+    let decider = staff.can_decide(change.filing(filing_id)?)?;
+    send_back(change, decider, Transition::Reject, note, Vec::new()).await
 }
 
 /// Corrects or rejects the filing `decider` may decide, with the reason, and tells the merchant.
-async fn send_back(mut change: CaseChange<'_>, decider: Decider<'_>, transition: Transition, note: String) -> AppResult<filing::Model> {
+async fn send_back(mut change: CaseChange<'_>, decider: Decider<'_>, transition: Transition, note: String, items: Vec<CheckedItem>) -> AppResult<filing::Model> {
     let filing = change.filing(decider.filing_id)?.clone();
     let now = clock::now();
-    // A correction pauses the review clock: what is left resumes on resubmission.
-    let remaining = filing.due_at.map(|due| std::cmp::max((due - now).num_seconds(), 0)).unwrap_or(0);
+    // A correction pauses the review clock: the working days left resume on resubmission.
+    let left = filing.due_at.map(|due| change.state().config.calendar.working_days_between(now, due)).unwrap_or(0);
+    let facts = automatic::facts::gather(&change, &filing, false).await?;
+    let trail = if items.is_empty() { note.clone() } else { format!("{note} ({} items)", items.len()) };
     let saved = change
-        .transition(filing.id, transition, Some(&note), |f| {
+        .transition(filing.id, transition, Some(&trail), |f| {
             f.decision_note = Set(Some(note.clone()));
             match transition {
-                Transition::Reject => f.decided_at = Set(Some(now)),
-                _ => f.paused_remaining_secs = Set(Some(remaining)),
+                Transition::Reject => {
+                    f.decided_at = Set(Some(now));
+                    f.decided_by = Set(Some(decider.stored()));
+                }
+                _ => {
+                    f.paused_working_days = Set(Some(i32::try_from(left).unwrap_or(i32::MAX)));
+                    f.paused_remaining_secs = Set(None);
+                }
             }
         })
         .await?;
-    let email = if transition == Transition::Reject { EmailKind::FilingRejected } else { EmailKind::CorrectionRequested };
-    change.email_merchant(email, &[&saved], Some(&note), None).await?;
+    if transition == Transition::Reject {
+        automatic::records::record(&change, &saved, &decider, &facts).await?;
+        change.email_merchant(EmailKind::FilingRejected, &[&saved], Some(&note), None).await?;
+    } else {
+        corrections::store(change.txn(), saved.id, &items).await?;
+        let lines: Vec<String> = items.iter().map(CheckedItem::line).collect();
+        change.email_merchant_listing(EmailKind::CorrectionRequested, &[&saved], Some(&note), None, &lines).await?;
+    }
     change.commit().await?;
     Ok(saved)
 }

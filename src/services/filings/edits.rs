@@ -6,6 +6,7 @@ use sea_orm::Set;
 use uuid::Uuid;
 
 use crate::{
+    services::automatic,
     domain::{Transition, filing_data::{FilingData, FilingDataInput}},
     error::{AppError, AppResult},
     platform::{clock, state::AppState},
@@ -62,15 +63,28 @@ pub async fn resubmit_filing(state: &AppState, scope: &Scope, filing_id: Uuid, e
     if filing.data.is_none() {
         return Err(AppError::validation("data", "is missing"));
     }
+    super::corrections::require_resolved(change.txn(), filing).await?;
     let now = clock::now();
-    let remaining = Duration::seconds(std::cmp::max(filing.paused_remaining_secs.unwrap_or(0), 0));
-    let saved = change
-        .transition(filing_id, Transition::Resubmit, None, |f| {
-            f.due_at = Set(Some(now + remaining));
+    // The clock resumes with the working days that were left (pauses from before v2 kept
+    // wall-clock seconds).
+    let due = match filing.paused_working_days {
+        Some(days) => change.state().config.calendar.add_working_days(now, u32::try_from(days).unwrap_or(0)),
+        None => now + Duration::seconds(std::cmp::max(filing.paused_remaining_secs.unwrap_or(0), 0)),
+    };
+    let evaluations = automatic::evaluate(&change, &[filing_id], true).await?;
+    let referral = evaluations.first().map(|e| e.referral()).transpose()?;
+    let note = evaluations.first().map(|e| e.referral_note());
+    change
+        .transition(filing_id, Transition::Resubmit, note.as_deref(), |f| {
+            f.due_at = Set(Some(due));
+            f.paused_working_days = Set(None);
             f.paused_remaining_secs = Set(None);
             f.submitted_at = Set(Some(now));
+            f.automatic_decision = Set(referral);
         })
         .await?;
+    automatic::apply(&mut change, evaluations).await?;
+    let decided = change.filing(filing_id)?.clone();
     change.commit().await?;
-    Ok(saved)
+    Ok(decided)
 }

@@ -7,6 +7,7 @@
 //! automatic decision calls.
 
 pub mod approval;
+pub mod corrections;
 pub mod decisions;
 pub mod edits;
 pub mod overdue;

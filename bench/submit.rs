@@ -1,0 +1,180 @@
+//! `submitCase` with and without decision rules (issue 12): CONNECTIONS clients each submit
+//! CASES five-filing draft cases (REGISTRATION, CUSTOMS, INSPECTION, TAX, FX; data filled in
+//! beforehand through the API) back to back, first with no decision rule, then — same server,
+//! same database — with RULES enabled rules per kind that do not hold (so every one is
+//! evaluated and every filing is referred: the most work a referral costs). Prints, per round,
+//! requests, rps, p50/p99 and errors, and the server's CPU time and SQL statements per request
+//! (from /proc/SERVER_PID/stat and /metrics); then the p99 ratio.
+//!
+//! Usage: onestop-bench-submit <base-url>   (env: SERVER_PID, DATABASE_URL, CONNECTIONS, CASES, RULES)
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ActiveModelTrait, Database, Set};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PASSWORD: &str = "Bench-Peppercorn-Lantern-2026";
+const KINDS: [&str; 5] = ["REGISTRATION", "CUSTOMS", "INSPECTION", "TAX", "FX"];
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn gql(http: &reqwest::Client, url: &str, token: Option<&str>, query: &str, variables: Value) -> Result<Value, String> {
+    let mut request = http.post(url).json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request.send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+    match body["errors"][0]["extensions"]["code"].as_str() {
+        Some(code) => Err(format!("{code}: {}", body["errors"][0]["message"])),
+        None => Ok(body["data"].clone()),
+    }
+}
+
+fn data(kind: &str) -> Value {
+    match kind {
+        "REGISTRATION" => json!({ "registration": { "companyName": "成都川味花椒合作社", "companyType": "FARMER_COOPERATIVE", "registeredCapital": "500000.00",
+            "legalRepresentative": { "name": "李伟", "idNumber": "510107199003074218" }, "address": "四川省成都市锦江区春熙路1号", "businessScope": "花椒种植、加工与网络销售" } }),
+        "CUSTOMS" => json!({ "customs": { "customsDistrictCode": "7901", "businessType": "ECOMMERCE_ENTERPRISE", "contactPerson": "王芳", "expectedAnnualTradeUsd": "1200000.50" } }),
+        "INSPECTION" => json!({ "inspection": { "categories": ["AGRICULTURAL", "FOOD"], "products": [{ "name": "汉源花椒", "hsCode": "0904210000", "originRegionCode": "511823" }] } }),
+        "TAX" => json!({ "tax": { "taxpayerType": "SMALL_SCALE", "bankName": "中国农业银行成都分行", "bankAccount": "6228480402564890018", "invoiceContact": "王芳 028-86000000" } }),
+        _ => json!({ "fx": { "bankName": "中国银行四川省分行", "expectedAnnualReceiptsUsd": "800000", "currencies": ["USD"] } }),
+    }
+}
+
+/// A filled five-filing draft case of the merchant; its id.
+async fn draft(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<String> {
+    let created = gql(http, url, Some(token), "mutation($k: [FilingKind!]) { createCase(kinds: $k) { id filings { id kind version } } }", json!({ "k": KINDS }))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    for f in created["createCase"]["filings"].as_array().cloned().unwrap_or_default() {
+        let update = "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }";
+        gql(http, url, Some(token), update, json!({ "id": f["id"], "v": f["version"], "d": data(f["kind"].as_str().unwrap_or_default()) }))
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(created["createCase"]["id"].as_str().unwrap_or_default().to_string())
+}
+
+/// RULES rules per kind whose conditions read several facts and do not hold.
+async fn enable_rules(per_kind: usize) -> anyhow::Result<()> {
+    let db = Database::connect(std::env::var("DATABASE_URL")?).await?;
+    let now = chrono::Utc::now();
+    for kind in onestop::domain::FilingKind::ALL {
+        for n in 0..per_kind {
+            let condition = format!(
+                "merchant.failedChecks > {} || history.rejectedBefore > {} || case.kinds.exists(k, k == 'X{n}') || filing.regionCode == '99{n:04}'",
+                100 + n,
+                100 + n
+            );
+            let id = Uuid::now_v7();
+            let rule = entity::decision_rule::ActiveModel {
+                id: Set(id),
+                agency: Set(kind.agency()),
+                kind: Set(*kind),
+                name: Set(format!("bench rule {n}")),
+                condition: Set(condition.clone()),
+                enabled: Set(true),
+                version: Set(1),
+                updated_by: Set(Uuid::nil()),
+                updated_at: Set(now),
+            };
+            rule.insert(&db).await?;
+        }
+    }
+    Ok(())
+}
+
+fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks * 10.0 // USER_HZ = 100
+}
+
+async fn statements(http: &reqwest::Client, base: &str) -> f64 {
+    let text = match http.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    text.lines().find_map(|l| l.strip_prefix("onestop_sql_statements_total ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied().unwrap_or(0) as f64 / 1000.0
+}
+
+/// One round: every client submits its drafts; returns p99 in ms.
+async fn round(http: &reqwest::Client, base: &str, label: &str, work: Vec<(String, Vec<String>)>) -> anyhow::Result<f64> {
+    let url = format!("{base}/graphql");
+    let pid = std::env::var("SERVER_PID").unwrap_or_default();
+    let (cpu0, st0) = (cpu_ms(&pid), statements(http, base).await);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (token, cases) in work {
+        let (http, url) = (http.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for id in cases {
+                let t = Instant::now();
+                let result = gql(&http, &url, Some(&token), "mutation($id: ID!) { submitCase(id: $id) { status } }", json!({ "id": id })).await;
+                out.push((t.elapsed().as_micros() as u64, result.is_err()));
+            }
+            out
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        for (us, failed) in task.await? {
+            latencies.push(us);
+            errors += usize::from(failed);
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (cpu1, st1) = (cpu_ms(&pid), statements(http, base).await);
+    latencies.sort_unstable();
+    let n = latencies.len() as f64;
+    let p99 = percentile(&latencies, 0.99);
+    println!(
+        "{label:<10} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>8.2} {:>8.1}",
+        latencies.len(), n / elapsed, percentile(&latencies, 0.50), p99, errors, (cpu1 - cpu0) / n, (st1 - st0) / n
+    );
+    Ok(p99)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    onestop::install_crypto_provider();
+    let base = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:18434".into());
+    let (connections, cases, rules) = (env_or("CONNECTIONS", 32), env_or("CASES", 30), env_or("RULES", 20));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build()?;
+    let url = format!("{base}/graphql");
+    let mut rounds = Vec::new();
+    for _ in 0..2 {
+        let mut work = Vec::new();
+        for c in 0..connections {
+            let email = format!("merchant{}@bench.onestop.cn", c + connections * rounds.len());
+            let login = gql(&http, &url, None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": PASSWORD }))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let token = login["login"]["accessToken"].as_str().unwrap_or_default().to_string();
+            let mut ids = Vec::new();
+            for _ in 0..cases {
+                ids.push(draft(&http, &url, &token).await?);
+            }
+            work.push((token, ids));
+        }
+        rounds.push(work);
+    }
+    println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}", "rules", "requests", "rps", "p50_ms", "p99_ms", "errors", "cpu_ms", "stmts");
+    let mut rounds = rounds.into_iter();
+    let none = round(&http, &base, "none", rounds.next().unwrap_or_default()).await?;
+    enable_rules(rules).await?;
+    let some = round(&http, &base, &format!("{rules}/kind"), rounds.next().unwrap_or_default()).await?;
+    println!("p99 ratio ({rules} rules per kind / none): {:.2}", some / none);
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Straight-through decisions (秒批): on submission and resubmission the enabled decision rules
+//! of each filing's agency and kind run inside the same transaction. A match approves through
+//! `filings::approval::approve` — exactly the officer's path, as `Decider::rule` — otherwise
+//! the filing is REFERRED to the queue with each rule's explanation. A filing waiting for its
+//! REGISTRATION is REFERRED ("waits for REGISTRATION") and decided again, by the rules in force
+//! then, when the REGISTRATION is approved, if still SUBMITTED. A rule never rejects.
+//!
+//! Cost: one query for the rules of all the filings, two for the merchant's record, the facts
+//! converted once per filing; a referral is written with the submission itself.
+
+pub mod facts;
+pub mod records;
+pub mod rules;
+pub mod simulation;
+
+use std::collections::BTreeSet;
+
+use entity::{decision_rule, enums::DecisionOutcome};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        FilingKind, FilingStatus,
+        decision_facts::{AutomaticDecision, RuleEvaluation},
+        rules::{DECISION_FACTS, Verdict, evaluate_all},
+        workflow::blocked_by,
+    },
+    error::{AppError, AppResult},
+    platform::clock,
+    services::{access::Decider, cases::CaseChange, filings::approval},
+};
+
+/// What the rules made of one filing, not yet applied.
+pub struct Evaluation {
+    pub filing_id: Uuid,
+    /// The first rule that held: (id, version, name).
+    winner: Option<(Uuid, i32, String)>,
+    evaluations: Vec<RuleEvaluation>,
+    waits_for: Option<FilingKind>,
+    facts: serde_json::Value,
+}
+
+impl Evaluation {
+    /// The decision as a referral (what the filing holds unless a rule approves it).
+    pub fn referral(&self) -> AppResult<String> {
+        let decision = AutomaticDecision { outcome: DecisionOutcome::Referred, at: clock::now(), evaluations: self.evaluations.clone() };
+        serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))
+    }
+
+    /// The trail's note for a referral (the outcome only: merchants read the trail).
+    pub fn referral_note(&self) -> String {
+        match self.waits_for {
+            Some(kind) => format!("转人工审核，待 {kind} 批准 / referred to an officer; waits for {kind}"),
+            None => "转人工审核 / referred to an officer".to_string(),
+        }
+    }
+}
+
+/// Runs the rules on `filing_ids` without writing anything; filings without enabled rules get
+/// no evaluation.
+pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted: bool) -> AppResult<Vec<Evaluation>> {
+    let targets: Vec<_> = filing_ids.iter().map(|id| change.filing(*id).cloned()).collect::<AppResult<_>>()?;
+    let kinds: BTreeSet<FilingKind> = targets.iter().map(|f| f.kind).collect();
+    let rules = decision_rule::Entity::find()
+        .filter(decision_rule::Column::Kind.is_in(kinds))
+        .filter(decision_rule::Column::Enabled.eq(true))
+        .order_by_asc(decision_rule::Column::Id)
+        .all(change.txn())
+        .await?;
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let record = facts::MerchantRecord::load(change).await?;
+    let mut out = Vec::new();
+    for filing in &targets {
+        let own: Vec<&decision_rule::Model> = rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
+        if own.is_empty() {
+            continue;
+        }
+        let facts = record.facts(change, filing, resubmitted);
+        let waits_for = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first().copied();
+        out.push(judge(change, filing.id, &own, facts, waits_for));
+    }
+    Ok(out)
+}
+
+/// Each rule's verdict over the facts (converted once), and the first that held.
+fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value, waits_for: Option<FilingKind>) -> Evaluation {
+    let programs: Vec<_> = rules.iter().map(|r| change.state().rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
+    let compiled: Vec<&cel::Program> = programs.iter().filter_map(|p| p.as_deref().ok()).collect();
+    let mut verdicts = evaluate_all(&compiled, &facts).into_iter();
+    let mut evaluations = Vec::new();
+    let mut winner = None;
+    for (rule, program) in rules.iter().zip(&programs) {
+        let verdict = match program {
+            Ok(_) => verdicts.next().unwrap_or(Verdict::Unknown("not evaluated".into())),
+            Err(e) => Verdict::Unknown(format!("the condition no longer compiles: {}", e.message())),
+        };
+        if verdict.applies() && winner.is_none() {
+            winner = Some((rule.id, rule.version, rule.name.clone()));
+        }
+        let explanation = explain(&verdict, &rule.condition, waits_for);
+        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_name: rule.name.clone(), rule_version: rule.version, matched: verdict.applies(), explanation });
+    }
+    Evaluation { filing_id, winner, evaluations, waits_for, facts }
+}
+
+/// Approves what a rule matched and nothing blocks (the filings are SUBMITTED now; their
+/// referrals were written with the submission); a REGISTRATION approved so unblocks the
+/// filings that waited for it, decided next.
+pub async fn apply(change: &mut CaseChange<'_>, evaluations: Vec<Evaluation>) -> AppResult<()> {
+    let mut registration_approved = false;
+    for evaluation in evaluations {
+        let filing = change.filing(evaluation.filing_id)?;
+        let blocked = !blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).is_empty();
+        if filing.status != FilingStatus::Submitted || blocked {
+            continue;
+        }
+        let kind = filing.kind;
+        if approve(change, evaluation).await? {
+            registration_approved |= kind == FilingKind::Registration;
+        }
+    }
+    if registration_approved {
+        decide_waiting(change).await?;
+    }
+    Ok(())
+}
+
+/// After an officer approves: a REGISTRATION unblocks the filings that waited for it.
+pub async fn after_approval(change: &mut CaseChange<'_>, approved: &entity::filing::Model) -> AppResult<()> {
+    if approved.kind == FilingKind::Registration { decide_waiting(change).await } else { Ok(()) }
+}
+
+/// Decides again the case's SUBMITTED filings that wait for a REGISTRATION: approved by a rule
+/// that holds now, or referred again with today's explanations.
+async fn decide_waiting(change: &mut CaseChange<'_>) -> AppResult<()> {
+    let waiting: Vec<Uuid> = change.filings().iter().filter(|f| f.status == FilingStatus::Submitted && f.kind.needs_uscc()).map(|f| f.id).collect();
+    for evaluation in evaluate(change, &waiting, false).await? {
+        if evaluation.winner.is_some() && evaluation.waits_for.is_none() {
+            approve(change, evaluation).await?;
+        } else {
+            let stored = evaluation.referral()?;
+            change.write(evaluation.filing_id, |f| f.automatic_decision = Set(Some(stored))).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Approves by the evaluation's winning rule; false when no rule held.
+async fn approve(change: &mut CaseChange<'_>, evaluation: Evaluation) -> AppResult<bool> {
+    let Evaluation { filing_id, winner: Some((rule_id, version, name)), evaluations, facts, .. } = evaluation else { return Ok(false) };
+    let decision = AutomaticDecision { outcome: DecisionOutcome::AutoApproved, at: clock::now(), evaluations };
+    let note = format!("规则自动批准 / approved by rule \"{name}\" ({rule_id} v{version}); facts: {facts}");
+    let automatic = Some(serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))?);
+    let decider = Decider::rule(filing_id, rule_id, version);
+    approval::approve(change, approval::Approval { decider, note: Some(&note), facts, automatic }).await?;
+    Ok(true)
+}
+
+/// Why a rule did or did not approve, for the officer who reviews the filing.
+fn explain(verdict: &Verdict, condition: &str, waits_for: Option<FilingKind>) -> String {
+    match (verdict, waits_for) {
+        (Verdict::Applies, Some(kind)) => format!("the condition holds ({condition}), but the filing waits for {kind}"),
+        (Verdict::Applies, None) => format!("the condition holds: {condition}"),
+        (Verdict::DoesNotApply, _) => format!("the condition does not hold: {condition}"),
+        (Verdict::Unknown(reason), _) => format!("not applied: {reason}"),
+    }
+}
