@@ -1,8 +1,9 @@
 //! `submitCase` with and without decision rules (issue 12): CONNECTIONS clients each submit
-//! CASES five-filing draft cases (REGISTRATION, CUSTOMS, INSPECTION, TAX, FX; data filled in
-//! beforehand through the API) back to back, first with no decision rule, then — same server,
-//! same database — with RULES enabled rules per kind that do not hold (so every one is
-//! evaluated and every filing is referred: the most work a referral costs). Prints, per round,
+//! five-filing draft cases (REGISTRATION, CUSTOMS, INSPECTION, TAX, FX; data filled in
+//! beforehand through the API) back to back, in ROUNDS alternating rounds — no decision rule,
+//! then RULES enabled rules per kind that do not hold (so every one is evaluated and every
+//! filing is referred: the most work a referral costs), and so on — against the same server and
+//! database, so a growing database or a warming cache favours neither. Prints, per rule setting,
 //! requests, rps, p50/p99 and errors, and the server's CPU time and SQL statements per request
 //! (from /proc/SERVER_PID/stat and /metrics); then the p99 ratio.
 //!
@@ -59,7 +60,7 @@ async fn draft(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result
 }
 
 /// RULES rules per kind whose conditions read several facts and do not hold.
-async fn enable_rules(per_kind: usize) -> anyhow::Result<()> {
+async fn create_rules(per_kind: usize) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = Database::connect(std::env::var("DATABASE_URL")?).await?;
     let now = chrono::Utc::now();
     for kind in onestop::domain::FilingKind::ALL {
@@ -76,7 +77,7 @@ async fn enable_rules(per_kind: usize) -> anyhow::Result<()> {
                 kind: Set(*kind),
                 name: Set(format!("bench rule {n}")),
                 condition: Set(condition.clone()),
-                enabled: Set(true),
+                enabled: Set(false),
                 version: Set(1),
                 updated_by: Set(Uuid::nil()),
                 updated_at: Set(now),
@@ -84,6 +85,14 @@ async fn enable_rules(per_kind: usize) -> anyhow::Result<()> {
             rule.insert(&db).await?;
         }
     }
+    Ok(db)
+}
+
+async fn set_rules(db: &sea_orm::DatabaseConnection, enabled: bool) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!("UPDATE decision_rules SET enabled = {enabled}")).await?;
+    // As a save does: the instances reload the enabled rules when this moves.
+    db.execute_unprepared("UPDATE rule_counters SET value = value + 1 WHERE name = 'decisions'").await?;
     Ok(())
 }
 
@@ -107,8 +116,18 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied().unwrap_or(0) as f64 / 1000.0
 }
 
-/// One round: every client submits its drafts; returns p99 in ms.
-async fn round(http: &reqwest::Client, base: &str, label: &str, work: Vec<(String, Vec<String>)>) -> anyhow::Result<f64> {
+/// What one rule setting measured over its rounds.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u64>,
+    errors: usize,
+    seconds: f64,
+    cpu_ms: f64,
+    statements: f64,
+}
+
+/// One round: every client submits its drafts.
+async fn round(http: &reqwest::Client, base: &str, tally: &mut Tally, work: Vec<(String, Vec<String>)>) -> anyhow::Result<()> {
     let url = format!("{base}/graphql");
     let pid = std::env::var("SERVER_PID").unwrap_or_default();
     let (cpu0, st0) = (cpu_ms(&pid), statements(http, base).await);
@@ -126,55 +145,75 @@ async fn round(http: &reqwest::Client, base: &str, label: &str, work: Vec<(Strin
             out
         }));
     }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
     for task in tasks {
         for (us, failed) in task.await? {
-            latencies.push(us);
-            errors += usize::from(failed);
+            tally.latencies_us.push(us);
+            tally.errors += usize::from(failed);
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let (cpu1, st1) = (cpu_ms(&pid), statements(http, base).await);
-    latencies.sort_unstable();
-    let n = latencies.len() as f64;
-    let p99 = percentile(&latencies, 0.99);
+    tally.seconds += started.elapsed().as_secs_f64();
+    tally.cpu_ms += cpu_ms(&pid) - cpu0;
+    tally.statements += statements(http, base).await - st0;
+    Ok(())
+}
+
+fn report(label: &str, tally: &mut Tally) -> f64 {
+    tally.latencies_us.sort_unstable();
+    let n = tally.latencies_us.len() as f64;
+    let p99 = percentile(&tally.latencies_us, 0.99);
     println!(
         "{label:<10} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>8.2} {:>8.1}",
-        latencies.len(), n / elapsed, percentile(&latencies, 0.50), p99, errors, (cpu1 - cpu0) / n, (st1 - st0) / n
+        tally.latencies_us.len(), n / tally.seconds, percentile(&tally.latencies_us, 0.50), p99, tally.errors, tally.cpu_ms / n, tally.statements / n
     );
-    Ok(p99)
+    p99
+}
+
+/// Logs the clients of round `r` in and drafts their cases.
+async fn prepare(http: &reqwest::Client, url: &str, r: usize, connections: usize, cases: usize) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let mut work = Vec::new();
+    for c in 0..connections {
+        let email = format!("merchant{}@bench.onestop.cn", c + connections * r);
+        let login = gql(http, url, None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": PASSWORD }))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let token = login["login"]["accessToken"].as_str().unwrap_or_default().to_string();
+        let mut ids = Vec::new();
+        for _ in 0..cases {
+            ids.push(draft(http, url, &token).await?);
+        }
+        work.push((token, ids));
+    }
+    Ok(work)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     onestop::install_crypto_provider();
     let base = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:18434".into());
-    let (connections, cases, rules) = (env_or("CONNECTIONS", 32), env_or("CASES", 30), env_or("RULES", 20));
+    let (connections, cases, rules, rounds) = (env_or("CONNECTIONS", 32), env_or("CASES", 10), env_or("RULES", 20), env_or("ROUNDS", 6));
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build()?;
     let url = format!("{base}/graphql");
-    let mut rounds = Vec::new();
-    for _ in 0..2 {
-        let mut work = Vec::new();
-        for c in 0..connections {
-            let email = format!("merchant{}@bench.onestop.cn", c + connections * rounds.len());
-            let login = gql(&http, &url, None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": PASSWORD }))
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let token = login["login"]["accessToken"].as_str().unwrap_or_default().to_string();
-            let mut ids = Vec::new();
-            for _ in 0..cases {
-                ids.push(draft(&http, &url, &token).await?);
-            }
-            work.push((token, ids));
-        }
-        rounds.push(work);
+    let mut work = Vec::new();
+    for r in 0..rounds {
+        work.push(prepare(&http, &url, r, connections, cases).await?);
+    }
+    let db = create_rules(rules).await?;
+    let (mut none, mut some) = (Tally::default(), Tally::default());
+    // For profiling: ONLY=rules runs every round with the rules; READY_FILE is written when
+    // the drafts are ready and the rounds start 2 s later (attach a profiler meanwhile).
+    let only_rules = std::env::var("ONLY").is_ok_and(|o| o == "rules");
+    if let Ok(path) = std::env::var("READY_FILE") {
+        std::fs::write(path, "ready")?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    for (r, round_work) in work.into_iter().enumerate() {
+        let with_rules = only_rules || r % 2 == 1;
+        set_rules(&db, with_rules).await?;
+        round(&http, &base, if with_rules { &mut some } else { &mut none }, round_work).await?;
     }
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}", "rules", "requests", "rps", "p50_ms", "p99_ms", "errors", "cpu_ms", "stmts");
-    let mut rounds = rounds.into_iter();
-    let none = round(&http, &base, "none", rounds.next().unwrap_or_default()).await?;
-    enable_rules(rules).await?;
-    let some = round(&http, &base, &format!("{rules}/kind"), rounds.next().unwrap_or_default()).await?;
-    println!("p99 ratio ({rules} rules per kind / none): {:.2}", some / none);
+    let base_p99 = report("none", &mut none);
+    let rules_p99 = report(&format!("{rules}/kind"), &mut some);
+    println!("p99 ratio ({rules} rules per kind / none): {:.2}", rules_p99 / base_p99);
     Ok(())
 }

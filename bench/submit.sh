@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 DATABASES=${DATABASES:-postgres}
 PORT=${PORT:-18434}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-export CONNECTIONS=${CONNECTIONS:-32} CASES=${CASES:-30} RULES=${RULES:-20}
+export CONNECTIONS=${CONNECTIONS:-32} CASES=${CASES:-10} RULES=${RULES:-20} ROUNDS=${ROUNDS:-6}
 
 cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed --bin onestop-bench-submit
 work=$(mktemp -d)
@@ -28,7 +28,7 @@ for db in $DATABASES; do
   export ONESTOP_DATABASE_URL="$url" DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
     ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
     ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000 ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
-  target/release/onestop-bench-seed $((CONNECTIONS * 20)) >/dev/null
+  target/release/onestop-bench-seed $((CONNECTIONS * ROUNDS * 10)) >/dev/null
   target/release/onestop serve >"$work/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

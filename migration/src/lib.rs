@@ -15,6 +15,7 @@ mod m20261126_000011_user_regions;
 mod m20261126_000012_certificate_numbers;
 mod m20261127_000013_requirements;
 mod m20261127_000014_decisions_and_corrections;
+mod m20261127_000015_decision_rule_generation;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_certificate_numbers::Migration),
             Box::new(m20261127_000013_requirements::Migration),
             Box::new(m20261127_000014_decisions_and_corrections::Migration),
+            Box::new(m20261127_000015_decision_rule_generation::Migration),
         ]
     }
 }

@@ -141,22 +141,31 @@ impl AutomaticDecision {
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
-    /// Each rule's verdict and why: for agency staff and administrators; merchants get [].
+    /// Each rule's verdict and why, with the condition of the rule version that ran: for
+    /// agency staff and administrators; merchants get [].
     async fn evaluations(&self, ctx: &Context<'_>) -> Result<Vec<RuleEvaluation>> {
         let scope = super::loaded_scope(ctx).await?;
         if !matches!(scope, Scope::Agency { .. } | Scope::Admin { .. }) {
             return Ok(Vec::new());
         }
+        let (state, _) = parts(ctx);
+        let conditions = rules::conditions_of(&state.db, self.0.evaluations.iter().map(|e| (e.rule_id, e.rule_version))).await?;
         Ok(self
             .0
             .evaluations
             .iter()
-            .map(|e| RuleEvaluation {
-                rule_id: ID(e.rule_id.to_string()),
-                rule_name: e.rule_name.clone(),
-                rule_version: e.rule_version,
-                matched: e.matched,
-                explanation: e.explanation.clone(),
+            .map(|e| {
+                let condition = conditions.get(&(e.rule_id, e.rule_version)).filter(|_| !e.explanation.starts_with("not applied"));
+                RuleEvaluation {
+                    rule_id: ID(e.rule_id.to_string()),
+                    rule_name: e.rule_name.clone(),
+                    rule_version: e.rule_version,
+                    matched: e.matched,
+                    explanation: match condition {
+                        Some(condition) => format!("{} — {condition}", e.explanation),
+                        None => e.explanation.clone(),
+                    },
+                }
             })
             .collect())
     }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub trips: Arc<crate::services::audit::security::TripLog>,
     /// Compiled rule conditions, per rule version.
     pub rule_programs: Arc<crate::domain::rules::ProgramCache>,
+    /// The enabled decision rules, kept while their generation stands.
+    pub decision_rules: Arc<crate::services::automatic::rules::EnabledRules>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{
     both_backends,
     fixtures::{Merchant, filing_data, filing_of},
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app},
     hooks::{client_token, start_receiver, wait_until},
 };
 
@@ -201,7 +201,12 @@ async fn a_rule_change_is_audited_and_takes_effect_at_the_next_submission(backen
     assert_eq!(first["status"], "SUBMITTED", "a disabled rule decides nothing");
     assert_eq!(first["automaticDecision"], Value::Null, "no rule ran");
 
-    let enabled = save_rule(&app, &supervisor, draft["id"].as_str(), rule(SMALL_FX, true)).await;
+    // Enabled on another instance: this one, which has the rules in memory since the first
+    // submission, must see the change at the next submission.
+    let data = tempfile::tempdir().expect("tempdir");
+    let other = ServeProcess::start(&app, data.path(), free_port(), &[], std::process::Stdio::null()).ready().await;
+    let answer = gql_at(&other.base_url, Some(&supervisor), SAVE, json!({ "id": draft["id"], "i": rule(SMALL_FX, true) })).await;
+    let enabled = answer["data"]["saveDecisionRule"].clone();
     assert_eq!(enabled["version"], 2);
     assert_eq!(enabled["history"].as_array().expect("history").iter().map(|h| h["enabled"].clone()).collect::<Vec<_>>(), vec![json!(false), json!(true)]);
     assert_eq!(enabled["history"][1]["actor"]["displayName"], "Staff fx-sup");

@@ -5,8 +5,9 @@
 //! REGISTRATION is REFERRED ("waits for REGISTRATION") and decided again, by the rules in force
 //! then, when the REGISTRATION is approved, if still SUBMITTED. A rule never rejects.
 //!
-//! Cost: one query for the rules of all the filings, two for the merchant's record, the facts
-//! converted once per filing; a referral is written with the submission itself.
+//! Cost: one tiny query for the rules' generation (the enabled rules are kept in memory while
+//! it stands), two for the merchant's record when a rule applies, the facts converted once per
+//! filing; a referral is written with the submission itself.
 
 pub mod facts;
 pub mod records;
@@ -16,7 +17,7 @@ pub mod simulation;
 use std::collections::BTreeSet;
 
 use entity::{decision_rule, enums::DecisionOutcome};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::Set;
 use uuid::Uuid;
 
 use crate::{
@@ -61,14 +62,9 @@ impl Evaluation {
 /// no evaluation.
 pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted: bool) -> AppResult<Vec<Evaluation>> {
     let targets: Vec<_> = filing_ids.iter().map(|id| change.filing(*id).cloned()).collect::<AppResult<_>>()?;
+    let rules = change.state().decision_rules.get(change.txn()).await?;
     let kinds: BTreeSet<FilingKind> = targets.iter().map(|f| f.kind).collect();
-    let rules = decision_rule::Entity::find()
-        .filter(decision_rule::Column::Kind.is_in(kinds))
-        .filter(decision_rule::Column::Enabled.eq(true))
-        .order_by_asc(decision_rule::Column::Id)
-        .all(change.txn())
-        .await?;
-    if rules.is_empty() {
+    if !rules.iter().any(|r| kinds.contains(&r.kind)) {
         return Ok(Vec::new());
     }
     let record = facts::MerchantRecord::load(change).await?;
@@ -100,7 +96,7 @@ fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Mode
         if verdict.applies() && winner.is_none() {
             winner = Some((rule.id, rule.version, rule.name.clone()));
         }
-        let explanation = explain(&verdict, &rule.condition, waits_for);
+        let explanation = explain(&verdict, waits_for);
         evaluations.push(RuleEvaluation { rule_id: rule.id, rule_name: rule.name.clone(), rule_version: rule.version, matched: verdict.applies(), explanation });
     }
     Evaluation { filing_id, winner, evaluations, waits_for, facts }
@@ -159,12 +155,14 @@ async fn approve(change: &mut CaseChange<'_>, evaluation: Evaluation) -> AppResu
     Ok(true)
 }
 
-/// Why a rule did or did not approve, for the officer who reviews the filing.
-fn explain(verdict: &Verdict, condition: &str, waits_for: Option<FilingKind>) -> String {
+/// Why a rule did or did not approve, for the officer who reviews the filing (the condition
+/// itself is added when the decision is read: it is in the rule's version, not stored again
+/// with every filing).
+fn explain(verdict: &Verdict, waits_for: Option<FilingKind>) -> String {
     match (verdict, waits_for) {
-        (Verdict::Applies, Some(kind)) => format!("the condition holds ({condition}), but the filing waits for {kind}"),
-        (Verdict::Applies, None) => format!("the condition holds: {condition}"),
-        (Verdict::DoesNotApply, _) => format!("the condition does not hold: {condition}"),
+        (Verdict::Applies, Some(kind)) => format!("the condition holds, but the filing waits for {kind}"),
+        (Verdict::Applies, None) => "the condition holds".to_string(),
+        (Verdict::DoesNotApply, _) => "the condition does not hold".to_string(),
         (Verdict::Unknown(reason), _) => format!("not applied: {reason}"),
     }
 }

@@ -1,8 +1,13 @@
 //! Supervisors keep their agency's decision rules. Every save is a new immutable version (the
 //! rule row is version-checked, so two saves of one rule cannot both win) and a security event.
 
-use entity::{decision_rule, decision_rule_version};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use std::sync::{Arc, Mutex};
+
+use entity::{decision_rule, decision_rule_version, rule_counter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    sea_query::{Expr, ExprTrait},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -14,6 +19,36 @@ use crate::{
         audit::security::{self, SecurityEvent, SecurityKind},
     },
 };
+
+/// The counter row bumped by every save (the rules' generation).
+const GENERATION: &str = "decisions";
+
+/// The enabled decision rules of every agency as of a generation: read at each submission is
+/// the generation (one row); the rules only when it moved — on this instance or another.
+#[derive(Default)]
+pub struct EnabledRules(Mutex<Option<(i32, Arc<Vec<decision_rule::Model>>)>>);
+
+impl EnabledRules {
+    pub async fn get<C: ConnectionTrait>(&self, db: &C) -> AppResult<Arc<Vec<decision_rule::Model>>> {
+        let generation = rule_counter::Entity::find_by_id(GENERATION.to_string()).one(db).await?.map(|c| c.value).unwrap_or(0);
+        if let Some((cached, rules)) = self.0.lock().ok().and_then(|c| c.clone())
+            && cached == generation
+        {
+            return Ok(rules);
+        }
+        let rules = Arc::new(
+            decision_rule::Entity::find()
+                .filter(decision_rule::Column::Enabled.eq(true))
+                .order_by_asc(decision_rule::Column::Id)
+                .all(db)
+                .await?,
+        );
+        if let Ok(mut cache) = self.0.lock() {
+            *cache = Some((generation, rules.clone()));
+        }
+        Ok(rules)
+    }
+}
 
 /// Name and condition checked (the condition compiled against the documented facts), and the
 /// kind one of the supervisor's agency.
@@ -83,6 +118,11 @@ pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<
     }
     .insert(&txn)
     .await?;
+    rule_counter::Entity::update_many()
+        .col_expr(rule_counter::Column::Value, Expr::col(rule_counter::Column::Value).add(1))
+        .filter(rule_counter::Column::Name.eq(GENERATION))
+        .exec(&txn)
+        .await?;
     let detail = format!("decision rule {} ({}) version {version}, enabled: {}", saved.id, saved.kind, saved.enabled);
     security::record(&txn, state, SecurityEvent::new(SecurityKind::DecisionRuleSaved).actor(me).subject(saved.id).detail(&detail)).await?;
     txn.commit().await?;
@@ -117,4 +157,24 @@ pub async fn history<C: ConnectionTrait>(db: &C, rule_id: Uuid) -> AppResult<Vec
         .order_by_asc(decision_rule_version::Column::Version)
         .all(db)
         .await?)
+}
+
+/// The conditions of the given rule versions (one query), for explaining decisions.
+pub async fn conditions_of<C: ConnectionTrait>(
+    db: &C,
+    versions: impl Iterator<Item = (Uuid, i32)>,
+) -> AppResult<std::collections::HashMap<(Uuid, i32), String>> {
+    let wanted: Vec<(Uuid, i32)> = versions.collect();
+    let ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(decision_rule_version::Entity::find()
+        .filter(decision_rule_version::Column::RuleId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|v| wanted.contains(&(v.rule_id, v.version)))
+        .map(|v| ((v.rule_id, v.version), v.condition))
+        .collect())
 }

@@ -52,6 +52,16 @@ impl CheckedItem {
     }
 }
 
+/// The filing's stored data as JSON (`null` when there is none).
+fn stored_data(filing: &filing::Model) -> Value {
+    filing.data.as_deref().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null)
+}
+
+/// The documents uploaded to the filing itself.
+async fn filing_uploads<C: ConnectionTrait>(db: &C, filing_id: Uuid) -> AppResult<Vec<document::Model>> {
+    Ok(document::Entity::find().filter(document::Column::FilingId.eq(filing_id)).all(db).await?)
+}
+
 /// The stored data's value at `path` (camelCase segments, numeric indexes), if the path exists.
 pub fn value_at(data: &Value, path: &str) -> Option<Value> {
     let mut at = data.get("data")?;
@@ -83,7 +93,7 @@ pub async fn check_items<C: ConnectionTrait>(db: &C, filing: &filing::Model, ite
     if items.len() > MAX_ITEMS {
         return Err(AppError::validation("items", format!("at most {MAX_ITEMS} items in one request")));
     }
-    let data: Value = filing.data.as_deref().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null);
+    let data = stored_data(filing);
     let documents = document::Entity::find().filter(document::Column::CaseId.eq(filing.case_id)).all(db).await?;
     let mut problems = Problems::default();
     let mut checked = Vec::new();
@@ -150,8 +160,7 @@ async fn latest_round<C: ConnectionTrait>(db: &C, filing_id: Uuid) -> AppResult<
 /// The items of the filing's latest correction request, each with whether it is fixed now.
 pub async fn items_of<C: ConnectionTrait>(db: &C, filing: &filing::Model) -> AppResult<Vec<(correction_item::Model, bool)>> {
     let Some((_, items)) = latest_round(db, filing.id).await? else { return Ok(Vec::new()) };
-    let data: Value = filing.data.as_deref().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null);
-    let uploads = document::Entity::find().filter(document::Column::FilingId.eq(filing.id)).all(db).await?;
+    let (data, uploads) = (stored_data(filing), filing_uploads(db, filing.id).await?);
     Ok(items.into_iter().map(|item| {
         let fixed = item.resolved_at.is_some() || unresolved(&item, &data, &uploads).is_none();
         (item, fixed)
@@ -185,8 +194,7 @@ pub async fn require_resolved<C: ConnectionTrait>(db: &C, filing: &filing::Model
     if open.is_empty() {
         return Ok(());
     }
-    let data: Value = filing.data.as_deref().and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or(Value::Null);
-    let uploads = document::Entity::find().filter(document::Column::FilingId.eq(filing.id)).all(db).await?;
+    let (data, uploads) = (stored_data(filing), filing_uploads(db, filing.id).await?);
     let refusals: Vec<FieldError> = open
         .iter()
         .filter_map(|item| {
