@@ -190,6 +190,9 @@ async fn main() -> anyhow::Result<()> {
         .map(|(region_code, last_value)| case_counter::ActiveModel::from(case_counter::Model { region_code, year: 2026, last_value }).reset_all())
         .collect();
     insert_all(db, counters).await?;
+    // Planner statistics, as a database in service has them (autovacuum would gather them a
+    // little later): without them PostgreSQL plans the fresh tables as if they were empty.
+    sea_orm::ConnectionTrait::execute_unprepared(db, "ANALYZE").await?;
     println!("case_id={}", sample.map(|s| s.to_string()).unwrap_or_default());
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! requests, rps, p50/p99 and errors, and the server's CPU time and SQL statements per request
 //! (from /proc/SERVER_PID/stat and /metrics); then the p99 ratio.
 //!
-//! Usage: onestop-bench-submit <base-url>   (env: SERVER_PID, DATABASE_URL, CONNECTIONS, CASES, RULES)
+//! Usage: onestop-bench-submit <base-url>   (env: SERVER_PID, DATABASE_URL, CONNECTIONS, CASES,
+//! RULES, ROUNDS; ONLY=rules|none and READY_FILE for profiling)
 
 use std::time::{Duration, Instant};
 
@@ -198,18 +199,31 @@ async fn main() -> anyhow::Result<()> {
         work.push(prepare(&http, &url, r, connections, cases).await?);
     }
     let db = create_rules(rules).await?;
+    // The drafts doubled the cases: planner statistics as a database in service has them.
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE").await?;
     let (mut none, mut some) = (Tally::default(), Tally::default());
-    // For profiling: ONLY=rules runs every round with the rules; READY_FILE is written when
+    // For profiling: ONLY=rules (or none) runs every round with the rules (or without); READY_FILE is written when
     // the drafts are ready and the rounds start 2 s later (attach a profiler meanwhile).
-    let only_rules = std::env::var("ONLY").is_ok_and(|o| o == "rules");
+    let only = std::env::var("ONLY").unwrap_or_default();
     if let Ok(path) = std::env::var("READY_FILE") {
         std::fs::write(path, "ready")?;
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     for (r, round_work) in work.into_iter().enumerate() {
-        let with_rules = only_rules || r % 2 == 1;
+        let with_rules = match only.as_str() {
+            "rules" => true,
+            "none" => false,
+            _ => r % 2 == 1,
+        };
         set_rules(&db, with_rules).await?;
-        round(&http, &base, if with_rules { &mut some } else { &mut none }, round_work).await?;
+        let tally = if with_rules { &mut some } else { &mut none };
+        let (before, seconds) = (tally.latencies_us.len(), tally.seconds);
+        round(&http, &base, tally, round_work).await?;
+        let mut latencies = tally.latencies_us[before..].to_vec();
+        latencies.sort_unstable();
+        let rps = latencies.len() as f64 / (tally.seconds - seconds);
+        let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+        eprintln!("round {r} ({}): {} requests, {rps:.1} rps, p50 {p50:.1} ms, p99 {p99:.1} ms", if with_rules { "rules" } else { "none" }, latencies.len());
     }
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}", "rules", "requests", "rps", "p50_ms", "p99_ms", "errors", "cpu_ms", "stmts");
     let base_p99 = report("none", &mut none);

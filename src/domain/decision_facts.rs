@@ -117,24 +117,43 @@ mod tests {
     }
 }
 
-/// What the decision rules made of a submitted filing (stored on it as JSON).
+/// What the decision rules made of a submitted filing (stored on it as JSON). Kept small —
+/// under PostgreSQL's 2 kB TOAST threshold with 20 rules — because it lives in the filing row:
+/// a rule's name and condition are in its immutable version and are added when it is read.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AutomaticDecision {
     pub outcome: entity::enums::DecisionOutcome,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// The kind the filing waited for when the rules ran (REFERRED until it is approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<FilingKind>,
     pub evaluations: Vec<RuleEvaluation>,
 }
 
-/// One rule's verdict, with why.
+/// One rule's verdict.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleEvaluation {
     pub rule_id: uuid::Uuid,
-    pub rule_name: String,
     pub rule_version: i32,
     pub matched: bool,
-    pub explanation: String,
+    /// Why the rule could not be applied (a fact not known, a condition that no longer
+    /// compiles); absent when it was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+}
+
+impl RuleEvaluation {
+    /// Why the rule did or did not approve, for the officer who reviews the filing.
+    pub fn explanation(&self, waits_for: Option<FilingKind>) -> String {
+        match (&self.not_applied, self.matched, waits_for) {
+            (Some(reason), _, _) => format!("not applied: {reason}"),
+            (None, true, Some(kind)) => format!("the condition holds, but the filing waits for {kind}"),
+            (None, true, None) => "the condition holds".to_string(),
+            (None, false, _) => "the condition does not hold".to_string(),
+        }
+    }
 }
 
 /// A supervisor's edit of a decision rule (`saveDecisionRule`, `simulateDecisionRule`).

@@ -149,21 +149,22 @@ impl AutomaticDecision {
             return Ok(Vec::new());
         }
         let (state, _) = parts(ctx);
-        let conditions = rules::conditions_of(&state.db, self.0.evaluations.iter().map(|e| (e.rule_id, e.rule_version))).await?;
+        let versions = rules::versions_of(&state.db, self.0.evaluations.iter().map(|e| (e.rule_id, e.rule_version))).await?;
         Ok(self
             .0
             .evaluations
             .iter()
             .map(|e| {
-                let condition = conditions.get(&(e.rule_id, e.rule_version)).filter(|_| !e.explanation.starts_with("not applied"));
+                let version = versions.get(&(e.rule_id, e.rule_version));
+                let explanation = e.explanation(self.0.waits_for);
                 RuleEvaluation {
                     rule_id: ID(e.rule_id.to_string()),
-                    rule_name: e.rule_name.clone(),
+                    rule_name: version.map(|v| v.name.clone()).unwrap_or_default(),
                     rule_version: e.rule_version,
                     matched: e.matched,
-                    explanation: match condition {
-                        Some(condition) => format!("{} — {condition}", e.explanation),
-                        None => e.explanation.clone(),
+                    explanation: match version.filter(|_| e.not_applied.is_none()) {
+                        Some(version) => format!("{explanation} — {}", version.condition),
+                        None => explanation,
                     },
                 }
             })

@@ -167,7 +167,8 @@ async fn a_referred_filing_explains_why_and_is_decided_when_its_registration_is(
     assert_eq!(case.data()["case"]["status"], "COMPLETED");
 
     // A rule that does not hold explains itself too; a missing fact is "not applied".
-    save_rule(&app, &supervisor, None, json!({ "kind": "FX", "name": "老客户 / returning merchants", "condition": "history.approvedBefore > 0", "enabled": true })).await;
+    let returning_rule = json!({ "kind": "FX", "name": "老客户 / returning merchants", "condition": "history.approvedBefore > 0", "enabled": true });
+    let returning_id = save_rule(&app, &supervisor, None, returning_rule.clone()).await["id"].clone();
     let other = app.merchant("other@example.cn", "510100", Some(&uscc(3))).await;
     let (_, big) = submitted_fx(&app, &other, "5000000").await;
     let fx = read_filing(&app, &fx_officer.token, big["id"].as_str().expect("id")).await;
@@ -175,6 +176,24 @@ async fn a_referred_filing_explains_why_and_is_decided_when_its_registration_is(
     let explanations: Vec<&str> = fx["automaticDecision"]["evaluations"].as_array().expect("evaluations").iter().filter_map(|e| e["explanation"].as_str()).collect();
     assert_eq!(explanations.len(), 2);
     assert!(explanations.iter().all(|e| e.starts_with("the condition does not hold")), "{explanations:?}");
+
+    // The merchant's record as a rule reads it: its approvals, then a failed spot check.
+    let mut disabled = returning_rule;
+    disabled["enabled"] = json!(false);
+    save_rule(&app, &supervisor, returning_id.as_str(), disabled).await;
+    let returning = "history.approvedBefore >= 1 && 'REGISTRATION' in merchant.approvedKinds && merchant.failedChecks == 0";
+    save_rule(&app, &supervisor, None, json!({ "kind": "FX", "name": "record", "condition": returning, "enabled": true })).await;
+    let (_, again) = submitted_fx(&app, &merchant, "5000000").await;
+    assert_eq!(read_filing(&app, &fx_officer.token, again["id"].as_str().expect("id")).await["status"], "APPROVED", "an FX and a REGISTRATION approved before");
+    let inspector = app.staff("insp@gov.cn", "OFFICER", "INSPECTION", &["510100"]).await;
+    let merchant_id = app.gql("{ merchant { id } }", json!({}), Some(&merchant.token)).await.data()["merchant"]["id"].clone();
+    let failed = json!({ "i": { "merchantId": merchant_id, "channel": "ONLINE", "category": "AGRICULTURAL", "regionCode": "510100", "result": "FAIL", "findings": "标签不符 label mismatch" } });
+    app.gql("mutation($i: SpotCheckInput!) { recordSpotCheck(input: $i) { id } }", failed, Some(&inspector.token)).await.data();
+    let (_, after) = submitted_fx(&app, &merchant, "5000000").await;
+    let after = read_filing(&app, &fx_officer.token, after["id"].as_str().expect("id")).await;
+    assert_eq!(after["status"], "SUBMITTED", "a failed check now");
+    let record = &after["automaticDecision"]["evaluations"];
+    assert_eq!(record.as_array().expect("evaluations").iter().filter(|e| e["matched"] == true).count(), 0, "{record}");
 }
 
 async fn a_rule_change_is_audited_and_takes_effect_at_the_next_submission(backend: Backend) {

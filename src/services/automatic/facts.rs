@@ -1,11 +1,14 @@
 //! Gathers what decision rules read about filings of one case — the merchant's failed spot
-//! checks and its earlier decisions, read once (two queries) for all the case's filings — and
+//! checks and its earlier decisions, read once (one query) for all the case's filings — and
 //! builds each filing's facts (`domain::decision_facts`).
 
 use std::collections::BTreeSet;
 
 use entity::{case, filing, spot_check};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, sea_query::Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait,
+    sea_query::{Alias, Expr, ExprTrait, JoinType, Query, QueryStatementBuilder},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -25,28 +28,38 @@ pub struct MerchantRecord {
 }
 
 impl MerchantRecord {
+    /// One statement: the merchant's cases, each joined to its decided filings (a case without
+    /// any gives one row of nulls), every row carrying the count of failed spot checks.
     pub async fn load(change: &CaseChange<'_>) -> AppResult<Self> {
         let merchant_id = change.merchant.id;
-        let failed_checks = spot_check::Entity::find()
-            .filter(spot_check::Column::MerchantId.eq(merchant_id))
-            .filter(spot_check::Column::Result.eq("FAIL"))
-            .count(change.txn())
-            .await?;
-        let decided = filing::Entity::find()
-            .select_only()
-            .column(filing::Column::Id)
-            .column(filing::Column::Kind)
-            .column(filing::Column::Status)
-            .filter(filing::Column::Status.is_in([FilingStatus::Approved, FilingStatus::Rejected]))
-            .filter(
-                filing::Column::CaseId.in_subquery(
-                    Query::select().column(case::Column::Id).from(case::Entity).and_where(case::Column::MerchantId.eq(merchant_id)).to_owned(),
-                ),
-            )
-            .into_tuple()
-            .all(change.txn())
-            .await?;
-        Ok(Self { failed_checks, decided })
+        let failed = Query::select()
+            .expr(Expr::col(spot_check::Column::Id).count())
+            .from(spot_check::Entity)
+            .and_where(spot_check::Column::MerchantId.eq(merchant_id))
+            .and_where(spot_check::Column::Result.eq("FAIL"))
+            .to_owned();
+        let decided = Expr::col((filing::Entity, filing::Column::CaseId))
+            .equals((case::Entity, case::Column::Id))
+            .and(Expr::col((filing::Entity, filing::Column::Status)).is_in([FilingStatus::Approved, FilingStatus::Rejected]));
+        let query = Query::select()
+            .expr_as(Expr::SubQuery(None, Box::new(QueryStatementBuilder::into_sub_query_statement(failed))), Alias::new("failed_checks"))
+            .column((filing::Entity, filing::Column::Id))
+            .column((filing::Entity, filing::Column::Kind))
+            .column((filing::Entity, filing::Column::Status))
+            .from(case::Entity)
+            .join(JoinType::LeftJoin, filing::Entity, decided)
+            .and_where(Expr::col((case::Entity, case::Column::MerchantId)).eq(merchant_id))
+            .to_owned();
+        let rows = change.txn().query_all(&query).await?;
+        let mut record = Self { failed_checks: 0, decided: Vec::new() };
+        for row in rows {
+            record.failed_checks = u64::try_from(row.try_get::<i64>("", "failed_checks")?).unwrap_or(0);
+            let filing = (row.try_get::<Option<Uuid>>("", "id")?, row.try_get::<Option<FilingKind>>("", "kind")?, row.try_get::<Option<FilingStatus>>("", "status")?);
+            if let (Some(id), Some(kind), Some(status)) = filing {
+                record.decided.push((id, kind, status));
+            }
+        }
+        Ok(record)
     }
 
     /// The facts about `filing` of the change's case, its own decision left out.

@@ -45,7 +45,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// The decision as a referral (what the filing holds unless a rule approves it).
     pub fn referral(&self) -> AppResult<String> {
-        let decision = AutomaticDecision { outcome: DecisionOutcome::Referred, at: clock::now(), evaluations: self.evaluations.clone() };
+        let decision = AutomaticDecision { outcome: DecisionOutcome::Referred, at: clock::now(), waits_for: self.waits_for, evaluations: self.evaluations.clone() };
         serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))
     }
 
@@ -96,8 +96,12 @@ fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Mode
         if verdict.applies() && winner.is_none() {
             winner = Some((rule.id, rule.version, rule.name.clone()));
         }
-        let explanation = explain(&verdict, waits_for);
-        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_name: rule.name.clone(), rule_version: rule.version, matched: verdict.applies(), explanation });
+        let matched = verdict.applies();
+        let not_applied = match verdict {
+            Verdict::Unknown(reason) => Some(reason),
+            Verdict::Applies | Verdict::DoesNotApply => None,
+        };
+        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied });
     }
     Evaluation { filing_id, winner, evaluations, waits_for, facts }
 }
@@ -147,7 +151,7 @@ async fn decide_waiting(change: &mut CaseChange<'_>) -> AppResult<()> {
 /// Approves by the evaluation's winning rule; false when no rule held.
 async fn approve(change: &mut CaseChange<'_>, evaluation: Evaluation) -> AppResult<bool> {
     let Evaluation { filing_id, winner: Some((rule_id, version, name)), evaluations, facts, .. } = evaluation else { return Ok(false) };
-    let decision = AutomaticDecision { outcome: DecisionOutcome::AutoApproved, at: clock::now(), evaluations };
+    let decision = AutomaticDecision { outcome: DecisionOutcome::AutoApproved, at: clock::now(), waits_for: None, evaluations };
     let note = format!("规则自动批准 / approved by rule \"{name}\" ({rule_id} v{version}); facts: {facts}");
     let automatic = Some(serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))?);
     let decider = Decider::rule(filing_id, rule_id, version);
@@ -155,14 +159,3 @@ async fn approve(change: &mut CaseChange<'_>, evaluation: Evaluation) -> AppResu
     Ok(true)
 }
 
-/// Why a rule did or did not approve, for the officer who reviews the filing (the condition
-/// itself is added when the decision is read: it is in the rule's version, not stored again
-/// with every filing).
-fn explain(verdict: &Verdict, waits_for: Option<FilingKind>) -> String {
-    match (verdict, waits_for) {
-        (Verdict::Applies, Some(kind)) => format!("the condition holds, but the filing waits for {kind}"),
-        (Verdict::Applies, None) => "the condition holds".to_string(),
-        (Verdict::DoesNotApply, _) => "the condition does not hold".to_string(),
-        (Verdict::Unknown(reason), _) => format!("not applied: {reason}"),
-    }
-}

@@ -159,11 +159,11 @@ pub async fn history<C: ConnectionTrait>(db: &C, rule_id: Uuid) -> AppResult<Vec
         .await?)
 }
 
-/// The conditions of the given rule versions (one query), for explaining decisions.
-pub async fn conditions_of<C: ConnectionTrait>(
+/// The given rule versions (one query), for explaining decisions: name and condition.
+pub async fn versions_of<C: ConnectionTrait>(
     db: &C,
     versions: impl Iterator<Item = (Uuid, i32)>,
-) -> AppResult<std::collections::HashMap<(Uuid, i32), String>> {
+) -> AppResult<std::collections::HashMap<(Uuid, i32), decision_rule_version::Model>> {
     let wanted: Vec<(Uuid, i32)> = versions.collect();
     let ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
     if ids.is_empty() {
@@ -175,6 +175,6 @@ pub async fn conditions_of<C: ConnectionTrait>(
         .await?
         .into_iter()
         .filter(|v| wanted.contains(&(v.rule_id, v.version)))
-        .map(|v| ((v.rule_id, v.version), v.condition))
+        .map(|v| ((v.rule_id, v.version), v))
         .collect())
 }
