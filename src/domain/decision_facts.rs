@@ -125,13 +125,15 @@ mod tests {
 pub struct AutomaticDecision {
     pub outcome: entity::enums::DecisionOutcome,
     pub at: chrono::DateTime<chrono::Utc>,
-    /// The kind the filing waited for when the rules ran (REFERRED until it is approved).
+    /// The kind the filing waited for: no rule was run (the rules in force when it is approved
+    /// will be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits_for: Option<FilingKind>,
     pub evaluations: Vec<RuleEvaluation>,
 }
 
-/// One rule's verdict.
+/// One rule's verdict (a rule is not applied when a fact it reads is unknown, its condition no
+/// longer compiles, or the filing waits for another).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleEvaluation {
@@ -147,11 +149,11 @@ pub struct RuleEvaluation {
 impl RuleEvaluation {
     /// Why the rule did or did not approve, for the officer who reviews the filing.
     pub fn explanation(&self, waits_for: Option<FilingKind>) -> String {
-        match (&self.not_applied, self.matched, waits_for) {
+        match (&self.not_applied, waits_for, self.matched) {
             (Some(reason), _, _) => format!("not applied: {reason}"),
-            (None, true, Some(kind)) => format!("the condition holds, but the filing waits for {kind}"),
-            (None, true, None) => "the condition holds".to_string(),
-            (None, false, _) => "the condition does not hold".to_string(),
+            (None, Some(kind), _) => format!("not applied: the filing waits for {kind}; the rules run when it is approved"),
+            (None, None, true) => "the condition holds".to_string(),
+            (None, None, false) => "the condition does not hold".to_string(),
         }
     }
 }

@@ -162,7 +162,7 @@ impl AutomaticDecision {
                     rule_name: version.map(|v| v.name.clone()).unwrap_or_default(),
                     rule_version: e.rule_version,
                     matched: e.matched,
-                    explanation: match version.filter(|_| e.not_applied.is_none()) {
+                    explanation: match version.filter(|_| e.not_applied.is_none() && self.0.waits_for.is_none()) {
                         Some(version) => format!("{explanation} — {}", version.condition),
                         None => explanation,
                     },

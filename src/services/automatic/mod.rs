@@ -2,12 +2,13 @@
 //! of each filing's agency and kind run inside the same transaction. A match approves through
 //! `filings::approval::approve` — exactly the officer's path, as `Decider::rule` — otherwise
 //! the filing is REFERRED to the queue with each rule's explanation. A filing waiting for its
-//! REGISTRATION is REFERRED ("waits for REGISTRATION") and decided again, by the rules in force
-//! then, when the REGISTRATION is approved, if still SUBMITTED. A rule never rejects.
+//! REGISTRATION is REFERRED ("waits for REGISTRATION") without running the rules, and decided
+//! when the REGISTRATION is approved, by the rules in force then, if still SUBMITTED. A rule
+//! never rejects.
 //!
 //! Cost: one tiny query for the rules' generation (the enabled rules are kept in memory while
-//! it stands), two for the merchant's record when a rule applies, the facts converted once per
-//! filing; a referral is written with the submission itself.
+//! it stands); when a filing that does not wait has rules, one query for the merchant's record
+//! and its facts converted once; a referral is written with the submission itself.
 
 pub mod facts;
 pub mod records;
@@ -43,6 +44,12 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// A filing waiting for `kind`: no rule run (each shown "not applied" for that reason).
+    fn waiting(filing_id: Uuid, rules: &[&decision_rule::Model], kind: FilingKind) -> Self {
+        let evaluations = rules.iter().map(|r| RuleEvaluation { rule_id: r.id, rule_version: r.version, matched: false, not_applied: None }).collect();
+        Self { filing_id, winner: None, evaluations, waits_for: Some(kind), facts: serde_json::Value::Null }
+    }
+
     /// The decision as a referral (what the filing holds unless a rule approves it).
     pub fn referral(&self) -> AppResult<String> {
         let decision = AutomaticDecision { outcome: DecisionOutcome::Referred, at: clock::now(), waits_for: self.waits_for, evaluations: self.evaluations.clone() };
@@ -67,22 +74,31 @@ pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted:
     if !rules.iter().any(|r| kinds.contains(&r.kind)) {
         return Ok(Vec::new());
     }
-    let record = facts::MerchantRecord::load(change).await?;
+    let mut record = None;
     let mut out = Vec::new();
     for filing in &targets {
         let own: Vec<&decision_rule::Model> = rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
         if own.is_empty() {
             continue;
         }
+        // A filing that waits for its REGISTRATION is not judged now: the rules in force when
+        // that is approved will be (`decide_waiting`), so verdicts now could never be used.
+        if let Some(kind) = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first().copied() {
+            out.push(Evaluation::waiting(filing.id, &own, kind));
+            continue;
+        }
+        let record = match &mut record {
+            Some(record) => record,
+            None => record.insert(facts::MerchantRecord::load(change).await?),
+        };
         let facts = record.facts(change, filing, resubmitted);
-        let waits_for = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first().copied();
-        out.push(judge(change, filing.id, &own, facts, waits_for));
+        out.push(judge(change, filing.id, &own, facts));
     }
     Ok(out)
 }
 
 /// Each rule's verdict over the facts (converted once), and the first that held.
-fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value, waits_for: Option<FilingKind>) -> Evaluation {
+fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value) -> Evaluation {
     let programs: Vec<_> = rules.iter().map(|r| change.state().rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
     let compiled: Vec<&cel::Program> = programs.iter().filter_map(|p| p.as_deref().ok()).collect();
     let mut verdicts = evaluate_all(&compiled, &facts).into_iter();
@@ -103,7 +119,7 @@ fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Mode
         };
         evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied });
     }
-    Evaluation { filing_id, winner, evaluations, waits_for, facts }
+    Evaluation { filing_id, winner, evaluations, waits_for: None, facts }
 }
 
 /// Approves what a rule matched and nothing blocks (the filings are SUBMITTED now; their
