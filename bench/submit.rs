@@ -1,8 +1,8 @@
 //! `submitCase` with and without decision rules (issue 12): CONNECTIONS clients each submit
 //! five-filing draft cases (REGISTRATION, CUSTOMS, INSPECTION, TAX, FX; data filled in
 //! beforehand through the API) back to back, in ROUNDS alternating rounds — no decision rule,
-//! then RULES enabled rules per kind that do not hold (so every one is evaluated and every
-//! filing is referred: the most work a referral costs), and so on — against the same server and
+//! then RULES enabled rules per kind that do not hold (every filing is referred; REGISTRATION
+//! and INSPECTION run all their rules, the filings waiting for REGISTRATION none), and so on — against the same server and
 //! database, so a growing database or a warming cache favours neither. Prints, per rule setting,
 //! requests, rps, p50/p99 and errors, and the server's CPU time and SQL statements per request
 //! (from /proc/SERVER_PID/stat and /metrics); then the p99 ratio.
