@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{decision_rule, enums::DecisionOutcome};
 
 use super::{
-    loaders::{UserById, load_error},
+    loaders::{RuleVersionsByRule, UserById, load_error},
     objects::Filing,
     parts,
     requirement_objects::RuleChange,
@@ -148,8 +148,11 @@ impl AutomaticDecision {
         if !matches!(scope, Scope::Agency { .. } | Scope::Admin { .. }) {
             return Ok(Vec::new());
         }
-        let (state, _) = parts(ctx);
-        let versions = rules::versions_of(&state.db, self.0.evaluations.iter().map(|e| (e.rule_id, e.rule_version))).await?;
+        // One query for the rules of every decision on the page (a review queue lists many).
+        let loader = ctx.data_unchecked::<DataLoader<RuleVersionsByRule>>();
+        let by_rule = loader.load_many(self.0.evaluations.iter().map(|e| e.rule_id)).await.map_err(load_error)?;
+        let versions: std::collections::HashMap<_, _> =
+            by_rule.values().flatten().filter(|v| self.0.evaluations.iter().any(|e| (e.rule_id, e.rule_version) == (v.rule_id, v.version))).map(|v| ((v.rule_id, v.version), v)).collect();
         Ok(self
             .0
             .evaluations

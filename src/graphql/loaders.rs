@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use entity::{case, filing, merchant, user, user_region};
+use entity::{case, decision_rule_version, filing, merchant, user, user_region};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -23,6 +23,26 @@ pub struct CaseById(pub DatabaseConnection);
 pub struct FilingsByCase(pub DatabaseConnection);
 /// Officers' and supervisors' regions.
 pub struct RegionsByUser(pub DatabaseConnection);
+/// Every saved version of a decision rule (for the evaluations of automatic decisions).
+pub struct RuleVersionsByRule(pub DatabaseConnection);
+
+impl Loader<Uuid> for RuleVersionsByRule {
+    type Value = Vec<decision_rule_version::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = decision_rule_version::Entity::find()
+            .filter(decision_rule_version::Column::RuleId.is_in(keys.to_vec()))
+            .all(&self.0)
+            .await
+            .map_err(Arc::new)?;
+        let mut grouped: HashMap<Uuid, Vec<decision_rule_version::Model>> = HashMap::new();
+        for row in rows {
+            grouped.entry(row.rule_id).or_default().push(row);
+        }
+        Ok(grouped)
+    }
+}
 
 impl Loader<Uuid> for RegionsByUser {
     type Value = Vec<String>;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{
     both_backends,
     fixtures::{Merchant, filing_data, filing_of},
-    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app},
+    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app, spawn_app_with},
     hooks::{client_token, start_receiver, wait_until},
 };
 
@@ -15,6 +15,7 @@ both_backends!(a_referred_filing_explains_why_and_is_decided_when_its_registrati
 both_backends!(a_rule_change_is_audited_and_takes_effect_at_the_next_submission);
 both_backends!(simulation_counts_are_exact_on_a_seeded_history);
 both_backends!(a_rule_approval_racing_an_officer_has_exactly_one_outcome);
+both_backends!(a_queue_of_referred_filings_reads_their_rules_in_one_query);
 
 const SAVE: &str = "mutation($id: ID, $i: DecisionRuleInput!) { saveDecisionRule(id: $id, input: $i) {
     id agency kind name condition enabled version updatedBy { displayName } history { version condition enabled actor { displayName } } } }";
@@ -356,4 +357,45 @@ async fn seed_demo_shows_an_automatic_approval_and_a_referral(backend: Backend) 
     assert_eq!(inspection["status"], "SUBMITTED");
     assert_eq!(inspection["automaticDecision"]["outcome"], "REFERRED");
     assert!(inspection["automaticDecision"]["evaluations"][0]["explanation"].as_str().expect("why").contains("does not hold"));
+}
+
+async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Backend) {
+    use std::{sync::atomic::Ordering, time::Duration};
+    // Idle background workers: only the page's statements are counted.
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.mail.poll_interval = Duration::from_secs(3600);
+        c.sweep_interval = Duration::from_secs(3600);
+        c.webhooks.poll_interval = Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
+    let supervisor = fx_supervisor(&app, "fx-sup@gov.cn", "510100").await;
+    let officer = app.staff("fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await;
+    for n in 0..2 {
+        save_rule(&app, &supervisor, None, json!({ "kind": "FX", "name": format!("rule {n}"), "condition": "merchant.riskLevel > 2", "enabled": true })).await;
+    }
+    let merchant = app.merchant("queue@example.cn", "510100", Some(&uscc(7))).await;
+    let query = "{ reviewQueue(first: 50) { nodes { kind automaticDecision { evaluations { ruleName explanation } } } } }";
+    let (mut submitted, mut costs) = (0, Vec::new());
+    for target in [2usize, 8] {
+        while submitted < target {
+            submitted_fx(&app, &merchant, "5000000").await;
+            submitted += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.state.sql_statements.load(Ordering::SeqCst);
+            let answer = app.gql(query, json!({}), Some(&officer.token)).await;
+            let after = app.state.sql_statements.load(Ordering::SeqCst);
+            let nodes = answer.data()["reviewQueue"]["nodes"].as_array().expect("nodes").clone();
+            assert_eq!(nodes.len(), target);
+            assert!(nodes.iter().all(|n| n["automaticDecision"]["evaluations"][1]["ruleName"] == "rule 1"), "{nodes:?}");
+            fewest = fewest.min(after - before);
+        }
+        costs.push(fewest);
+    }
+    assert_eq!(costs[0], costs[1], "the rules of a page are read once, not per filing: {costs:?}");
 }

@@ -158,23 +158,3 @@ pub async fn history<C: ConnectionTrait>(db: &C, rule_id: Uuid) -> AppResult<Vec
         .all(db)
         .await?)
 }
-
-/// The given rule versions (one query), for explaining decisions: name and condition.
-pub async fn versions_of<C: ConnectionTrait>(
-    db: &C,
-    versions: impl Iterator<Item = (Uuid, i32)>,
-) -> AppResult<std::collections::HashMap<(Uuid, i32), decision_rule_version::Model>> {
-    let wanted: Vec<(Uuid, i32)> = versions.collect();
-    let ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    Ok(decision_rule_version::Entity::find()
-        .filter(decision_rule_version::Column::RuleId.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|v| wanted.contains(&(v.rule_id, v.version)))
-        .map(|v| ((v.rule_id, v.version), v))
-        .collect())
-}
