@@ -127,6 +127,12 @@ stored_enum!(
     CaseType { New = "NEW", Amendment = "AMENDMENT", Renewal = "RENEWAL", Cancellation = "CANCELLATION" }
 );
 
+stored_enum!(
+    /// Where a licence stands. CANCELLED and EXPIRED are final; a cancelled licence never
+    /// looks valid anywhere.
+    LicenceStatus { Active = "ACTIVE", Suspended = "SUSPENDED", Cancelled = "CANCELLED", Expired = "EXPIRED" }
+);
+
 impl FilingKind {
     /// The agency that reviews this kind.
     pub fn agency(self) -> Agency {

@@ -40,6 +40,8 @@ pub struct Model {
     /// Review time left when a correction was requested, in working days (the clock pauses
     /// meanwhile and resumes with this much). Older pauses kept seconds instead.
     pub paused_working_days: Option<i32>,
+    /// NEW cases: the licence its approval issued. Change cases: the licence it changes.
+    pub licence_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,8 @@ pub mod decision_rule_version;
 pub mod document;
 pub mod enums;
 pub mod idempotency_key;
+pub mod licence;
+pub mod licence_event;
 pub mod filing;
 pub mod merchant;
 pub mod one_time_token;

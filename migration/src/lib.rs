@@ -16,6 +16,7 @@ mod m20261126_000012_certificate_numbers;
 mod m20261127_000013_requirements;
 mod m20261127_000014_decisions_and_corrections;
 mod m20261127_000015_decision_rule_generation;
+mod m20261128_000016_licences;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000013_requirements::Migration),
             Box::new(m20261127_000014_decisions_and_corrections::Migration),
             Box::new(m20261127_000015_decision_rule_generation::Migration),
+            Box::new(m20261128_000016_licences::Migration),
         ]
     }
 }

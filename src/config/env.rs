@@ -9,7 +9,7 @@ use std::{
 use anyhow::{Context, bail};
 
 use super::{
-    Config, DocumentConfig, Environment, JwtConfig, LogFormat, MailConfig, QueryLimits, ReviewDays, S3Config, TokenLifetimes,
+    Config, DocumentConfig, LicenceValidity, Environment, JwtConfig, LogFormat, MailConfig, QueryLimits, ReviewDays, S3Config, TokenLifetimes,
     TraceConfig, WebhookConfig,
 };
 use crate::{
@@ -75,6 +75,10 @@ impl Config {
             review_days: match var("ONESTOP_REVIEW_DAYS") {
                 None => ReviewDays::default(),
                 Some(raw) => ReviewDays::parse(&raw)?,
+            },
+            licence_validity: match var("ONESTOP_LICENCE_VALIDITY_MONTHS") {
+                None => LicenceValidity::default(),
+                Some(raw) => LicenceValidity::parse(&raw)?,
             },
             regions: regions(),
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),

@@ -2,6 +2,9 @@
 //! Tests build a `Config` directly (see `Config::for_tests`-style construction in tests).
 
 mod env;
+mod licences;
+
+pub use licences::LicenceValidity;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -44,6 +47,8 @@ pub struct Config {
     pub regions: crate::domain::Regions,
     /// Statutory review time per filing kind, in working days.
     pub review_days: ReviewDays,
+    /// How long each kind of licence is valid.
+    pub licence_validity: LicenceValidity,
     pub trace: TraceConfig,
     pub documents: DocumentConfig,
     /// Holidays and exchanged working days for review deadlines.

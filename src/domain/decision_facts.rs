@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{FilingKind, rules::DECISION_FACTS};
-use entity::{enums::CaseType, filing, merchant};
+use entity::{enums::CaseType, filing, licence, merchant};
 
 /// Money fields, given to rules as doubles (stored as decimal strings).
 const AMOUNTS: [&str; 3] = ["registeredCapital", "expectedAnnualTradeUsd", "expectedAnnualReceiptsUsd"];
@@ -22,6 +22,8 @@ pub struct FactSources<'a> {
     pub case_type: CaseType,
     pub approved_before: u64,
     pub rejected_before: u64,
+    /// The merchant's licences, whatever their status.
+    pub licences: &'a [licence::Model],
 }
 
 /// `{filing, merchant, case, history}` as rules read them.
@@ -40,6 +42,11 @@ pub fn facts(sources: &FactSources<'_>) -> Value {
             "approvedKinds": names(&sources.approved_kinds),
             "usccVerified": sources.merchant.uscc.is_some(),
             "regionCode": sources.merchant.region_code,
+            "licences": sources.licences.iter().map(|l| json!({
+                "kind": l.kind.as_str(),
+                "status": l.status.as_str(),
+                "validUntil": l.valid_until.map(|d| d.format("%Y-%m-%d").to_string()),
+            })).collect::<Vec<_>>(),
         },
         "case": { "kinds": names(&sources.case_kinds), "type": sources.case_type.as_str() },
         "history": { "approvedBefore": sources.approved_before, "rejectedBefore": sources.rejected_before },

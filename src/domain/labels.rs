@@ -66,6 +66,30 @@ impl Labelled for Agency {
     }
 }
 
+impl Labelled for entity::enums::LicenceStatus {
+    fn label(self) -> Label {
+        match self {
+            Self::Active => label("有效", "Valid"),
+            Self::Suspended => label("暂停", "Suspended"),
+            Self::Cancelled => label("已注销", "Cancelled"),
+            Self::Expired => label("已过期", "Expired"),
+        }
+    }
+}
+
+/// What happened to a licence, as its public history says it.
+pub fn licence_action(action: &str) -> Label {
+    match action {
+        "issued" => label("核发", "Issued"),
+        "reissued" => label("重新核发", "Issued again"),
+        "amended" => label("变更", "Amended"),
+        "renewed" => label("延续", "Renewed"),
+        "cancelled" => label("注销", "Cancelled"),
+        "expired" => label("到期失效", "Expired"),
+        _ => label("其他", "Other"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

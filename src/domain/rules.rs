@@ -65,6 +65,7 @@ pub const DECISION_FACTS: FactCatalog = FactCatalog {
         ("merchant.approvedKinds", "the filing kinds approved for the merchant before this one"),
         ("merchant.usccVerified", "a USCC issued or verified here"),
         ("merchant.regionCode", "the merchant's 6-digit region"),
+        ("merchant.licences", "the merchant's licences: a list of {kind, status (ACTIVE, SUSPENDED, CANCELLED, EXPIRED), validUntil ('YYYY-MM-DD' or null)}"),
         ("case.kinds", "the kinds of filing in the case"),
         ("case.type", "NEW, AMENDMENT, RENEWAL or CANCELLATION"),
         ("history.approvedBefore", "how many filings of this kind were approved for the merchant before"),
@@ -279,6 +280,15 @@ mod tests {
         assert_eq!(fields(compile("c", "filing.data.registeredCapital < 500000.0", &DECISION_FACTS)), "compiled");
         assert!(fields(compile("c", "filing.data.bankAccount == ''", &DECISION_FACTS)).contains("not a documented fact"));
         assert!(fields(compile("c", "profile.crossBorder", &DECISION_FACTS)).contains("not a documented fact"));
+    }
+
+    #[test]
+    fn rules_read_the_merchants_licences() {
+        let program = compile("c", "merchant.licences.exists(l, l.kind == 'CUSTOMS' && l.status == 'ACTIVE')", &DECISION_FACTS).expect("compiles");
+        let with = |status: &str| json!({ "merchant": { "licences": [{ "kind": "CUSTOMS", "status": status, "validUntil": null }] } });
+        assert_eq!(evaluate(&program, &with("ACTIVE")), Verdict::Applies);
+        assert_eq!(evaluate(&program, &with("CANCELLED")), Verdict::DoesNotApply);
+        assert_eq!(evaluate(&program, &json!({ "merchant": { "licences": [] } })), Verdict::DoesNotApply);
     }
 
     #[test]

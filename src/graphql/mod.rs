@@ -3,6 +3,7 @@
 mod decision_objects;
 mod filing_data;
 mod guard;
+mod licence_objects;
 mod loaders;
 mod mutation;
 mod objects;
@@ -31,10 +32,20 @@ use crate::{
 
 /// The root query: the v1 workflow and each v2 capability in its own module.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::WorkflowQuery, requirement_objects::RequirementQuery, decision_objects::DecisionQuery);
+pub struct Query(
+    query::WorkflowQuery,
+    requirement_objects::RequirementQuery,
+    decision_objects::DecisionQuery,
+    licence_objects::LicenceQuery,
+);
 
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::WorkflowMutation, requirement_objects::RequirementMutation, decision_objects::DecisionMutation);
+pub struct Mutation(
+    mutation::WorkflowMutation,
+    requirement_objects::RequirementMutation,
+    decision_objects::DecisionMutation,
+    licence_objects::LicenceMutation,
+);
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;
 

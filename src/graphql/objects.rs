@@ -25,7 +25,7 @@ use crate::{
     },
     error::AppError,
     platform::pagination::{self, Page},
-    services::{auth::Need, cases, filings},
+    services::{auth::Need, cases, filings, licences},
 };
 
 fn id(uuid: uuid::Uuid) -> ID {
@@ -102,6 +102,13 @@ impl Merchant {
         let scope = scope(ctx, Need::Read).await?;
         let page = cases::list_cases(state, scope, first, after, None, Some(self.0.id)).await?;
         Ok(case_connection(page))
+    }
+    /// The merchant's licences the caller may see (holder and ADMIN: all; agency staff: their
+    /// agency's, in their regions).
+    async fn licences(&self, ctx: &Context<'_>) -> Result<Vec<super::licence_objects::Licence>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Read).await?;
+        Ok(licences::of_merchant(&state.db, scope, &self.0).await?.into_iter().map(super::licence_objects::Licence).collect())
     }
 }
 
@@ -302,6 +309,18 @@ impl Filing {
         Ok(Some(super::decision_objects::AutomaticDecision(stored)))
     }
     /// The filings of this case that must be approved before this one can be.
+    /// The licence its approval issued (NEW cases) or that it changes (change cases), if the
+    /// caller may see it.
+    async fn licence(&self, ctx: &Context<'_>) -> Result<Option<super::licence_objects::Licence>> {
+        let Some(id) = self.0.licence_id else { return Ok(None) };
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Read).await?;
+        match licences::find_by_id(&state.db, scope, id).await {
+            Ok(found) => Ok(Some(super::licence_objects::Licence(found))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
     async fn blocked_by(&self, ctx: &Context<'_>) -> Result<Vec<FilingKind>> {
         let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
         let siblings = loader.load_one(self.0.case_id).await.map_err(load_error)?.unwrap_or_default();

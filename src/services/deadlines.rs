@@ -34,10 +34,11 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One pass: reminders, then overdue notices. Returns how many emails were queued.
+/// One pass: reminders, overdue notices, then licence expiries. Returns how many emails were
+/// queued.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    let sent = remind_assignees(state).await? + report_overdue(state).await?;
+    let sent = remind_assignees(state).await? + report_overdue(state).await? + crate::services::licences::expiry::sweep(state).await?;
     crate::platform::idempotency::purge(state).await?;
     Ok(sent)
 }

@@ -1,7 +1,7 @@
 //! The merchant's shared company profile.
 
 use async_graphql::InputObject;
-use entity::merchant;
+use entity::{enums::LicenceStatus, merchant};
 use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
@@ -105,6 +105,7 @@ pub async fn save_profile(
 
 /// Applies a new profile to the merchant's; the USCC follows the rules of `save_profile`.
 async fn update_profile(txn: &DatabaseTransaction, current: merchant::Model, profile: ValidProfile) -> AppResult<merchant::Model> {
+    registered_details_unchanged(txn, &current, &profile).await?;
     if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
         if verified != given {
             return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
@@ -133,6 +134,27 @@ async fn update_profile(txn: &DatabaseTransaction, current: merchant::Model, pro
     active.categories = Set(json(&profile.categories)?);
     active.updated_at = Set(clock::now());
     Ok(active.update(txn).await?)
+}
+
+/// Once the merchant holds an ACTIVE registration licence, its name, address and USCC are
+/// what the registration says: they change only through an AMENDMENT change case.
+async fn registered_details_unchanged(txn: &DatabaseTransaction, current: &merchant::Model, profile: &ValidProfile) -> AppResult<()> {
+    let changed: Vec<&str> = [
+        ("name", profile.name != current.name),
+        ("address", profile.address != current.address),
+        ("uscc", profile.uscc.as_deref().is_some_and(|u| Some(u) != current.known_uscc())),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect();
+    if changed.is_empty() || crate::services::licences::registration_status(txn, current.id).await? != Some(LicenceStatus::Active) {
+        return Ok(());
+    }
+    let mut problems = Problems::default();
+    for field in changed {
+        problems.push(field, "is registered: change it through an AMENDMENT of your registration licence (createChangeCase)");
+    }
+    problems.finish(())
 }
 
 /// A first profile: a typed USCC is declared, not verified.

@@ -10,6 +10,7 @@ pub mod cases;
 pub mod deadlines;
 pub mod documents;
 pub mod filings;
+pub mod licences;
 pub mod merchants;
 pub mod quality;
 pub mod requirements;

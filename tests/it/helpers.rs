@@ -161,6 +161,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         tokens: TokenLifetimes::default(),
         regions: Regions::default(),
         review_days: onestop::config::ReviewDays::default(),
+        licence_validity: onestop::config::LicenceValidity::default(),
         trace: onestop::config::TraceConfig {
             scan_multiple: 3,
             max_distinct_addresses: 50,

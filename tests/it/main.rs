@@ -19,6 +19,7 @@ mod declared_uscc;
 mod documents;
 mod faults;
 mod hardening;
+mod licences;
 mod ops;
 mod overload;
 mod privacy;

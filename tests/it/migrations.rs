@@ -13,6 +13,7 @@ both_backends!(
     typed_usccs_become_declared_and_spot_checks_get_their_agency,
     officer_regions_move_from_json_to_rows,
     certificate_numbers_issued_twice_stop_the_migration_with_their_names,
+    approvals_already_stored_become_licences,
 );
 
 /// Inserts one row with bound values (placeholders as the backend writes them).
@@ -72,7 +73,8 @@ async fn approved_filing(db: &DatabaseConnection, merchant: Uuid, kind: &str, nu
     insert(db, "filings", &[
         ("id", Uuid::now_v7().into()), ("case_id", case.into()), ("kind", kind.into()),
         ("agency", agency.into()), ("status", "APPROVED".into()), ("version", 5i32.into()),
-        ("region_code", "510100".into()), ("certificate_number", number.into()), ("uscc", number.into()),
+        ("region_code", "510100".into()), ("certificate_number", number.into()),
+        ("uscc", (number.len() == 18).then(|| number.to_string()).into()),
         ("created_at", now.into()), ("updated_at", now.into()),
     ])
     .await;
@@ -173,5 +175,41 @@ async fn certificate_numbers_issued_twice_stop_the_migration_with_their_names(ba
     let refused = Migrator::up(&db, None).await.expect_err("the index cannot be built on duplicates");
     let message = refused.to_string();
     assert!(message.contains("CUSTOMS 7901911234"), "names the duplicate: {message}");
+    db.close().await.ok();
+}
+
+async fn approvals_already_stored_become_licences(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    Migrator::up(&db, Some(15)).await.expect("migrate to 15");
+    let owner = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    insert(&db, "users", &[
+        ("id", owner.into()), ("email", "holder@example.cn".into()), ("display_name", "x".into()), ("role", "MERCHANT".into()),
+        ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+    let holder = merchant(&db, owner, "91510100MA61234567").await;
+    approved_registration(&db, holder, "91510100MA61234567").await;
+    approved_filing(&db, holder, "TAX", "91510100MA61234567").await;
+    approved_filing(&db, holder, "TAX", "91510100MA61234567").await;
+    approved_filing(&db, holder, "INSPECTION", "CIQ5101002026000001").await;
+    Migrator::up(&db, None).await.expect("migrate to the end");
+
+    let count = |sql: &str| {
+        let db = &db;
+        let sql = sql.to_string();
+        async move {
+            let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("query").expect("row");
+            row.try_get::<i64>("", "n").expect("n")
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licences WHERE kind = 'REGISTRATION' AND number = '91510100MA61234567' AND status = 'ACTIVE'").await, 1, "the verified USCC is a registration licence");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licences WHERE kind = 'TAX' AND number = '91510100MA61234567'").await, 1, "one TAX licence for two approvals");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licence_events WHERE action = 'reissued'").await, 1);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licences WHERE kind = 'INSPECTION' AND valid_until IS NOT NULL").await, 1, "inspection expires");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licences WHERE kind <> 'INSPECTION' AND valid_until IS NULL").await, 2);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM filings WHERE licence_id IS NULL").await, 0, "every approval points at its licence");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM licence_events WHERE action = 'issued'").await, 3);
     db.close().await.ok();
 }

@@ -98,11 +98,7 @@ impl TraceJson {
             merchant_name: merchant.name.clone(),
             merchant_uscc: merchant.known_uscc().map(str::to_string),
             merchant_verified: data.merchant_verified(),
-            merchant_uscc_status: match (&merchant.uscc, &merchant.declared_uscc) {
-                (Some(_), _) => Some("verified"),
-                (None, Some(_)) => Some("declared"),
-                (None, None) => None,
-            },
+            merchant_uscc_status: data.uscc_status(),
             latest_spot_check,
             scan_count: data.scan_count,
             suspected_counterfeit: data.batch.suspected_counterfeit,

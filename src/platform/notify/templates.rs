@@ -33,6 +33,12 @@ pub enum EmailKind {
     UsccDeclaredTwice,
     /// To an account's owner: someone tried to sign up with its address.
     SignupAttempted,
+    /// To a licence holder: a licence expires within 30 (or 7) days.
+    LicenceExpiring,
+    /// To a licence holder: a licence expired.
+    LicenceExpired,
+    /// To a licence holder: licences were cancelled with the registration they depend on.
+    LicencesCancelled,
 }
 
 impl EmailKind {
@@ -45,6 +51,7 @@ impl EmailKind {
             Self::WebhookDisabled => "webhook_disabled",
             Self::UsccDeclaredTwice => "uscc_declared_twice",
             Self::SignupAttempted => "signup_attempted",
+            Self::LicenceExpiring | Self::LicenceExpired | Self::LicencesCancelled => "licence_notice",
             _ => "case_update",
         }
     }
@@ -68,6 +75,9 @@ impl EmailKind {
             Self::WebhookDisabled => "Webhook 已停用 / Your webhook endpoint was disabled",
             Self::UsccDeclaredTwice => "统一社会信用代码被重复申报 {{ uscc }} / A USCC is claimed by more than one merchant",
             Self::SignupAttempted => "有人尝试用您的邮箱注册 / Someone tried to sign up with your address",
+            Self::LicenceExpiring => "许可将于 {{ days }} 天内到期 / A licence expires within {{ days }} days",
+            Self::LicenceExpired => "许可已过期 / A licence expired",
+            Self::LicencesCancelled => "相关许可已随营业登记注销 / Licences cancelled with your registration",
         }
     }
 
@@ -83,6 +93,12 @@ impl EmailKind {
             Self::DeadlineApproaching => ("您负责的备案审核时限仅剩一个工作日。", "A filing you review is due within one working day."),
             Self::DeadlinePassed => ("以下备案已超过法定审核时限。", "This filing is past its statutory review deadline."),
             Self::FilingTransferred => ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices."),
+            Self::LicenceExpiring => ("您的以下许可即将到期。", "This licence of yours expires soon."),
+            Self::LicenceExpired => ("您的以下许可已过有效期，不再有效。", "This licence of yours has expired and is no longer valid."),
+            Self::LicencesCancelled => (
+                "您的营业登记已注销，依附于它的以下许可随之注销。",
+                "Your business registration was cancelled; these licences that depend on it were cancelled with it.",
+            ),
             _ => ("", ""),
         }
     }
@@ -126,6 +142,8 @@ impl Templates {
         template!(env, "uscc_declared_twice.html");
         template!(env, "signup_attempted.txt");
         template!(env, "signup_attempted.html");
+        template!(env, "licence_notice.txt");
+        template!(env, "licence_notice.html");
         Ok(Self { env })
     }
 

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use entity::{case, filing, spot_check};
+use entity::{case, filing, licence, spot_check};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, QueryStatementBuilder},
 };
 use uuid::Uuid;
@@ -25,11 +25,14 @@ pub struct MerchantRecord {
     failed_checks: u64,
     /// Every decided filing of the merchant: (filing, kind, APPROVED or REJECTED).
     decided: Vec<(Uuid, FilingKind, FilingStatus)>,
+    /// The merchant's licences.
+    licences: Vec<licence::Model>,
 }
 
 impl MerchantRecord {
-    /// One statement: the merchant's cases, each joined to its decided filings (a case without
-    /// any gives one row of nulls), every row carrying the count of failed spot checks.
+    /// Two statements: the merchant's cases, each joined to its decided filings (a case without
+    /// any gives one row of nulls), every row carrying the count of failed spot checks; and the
+    /// merchant's licences.
     pub async fn load(change: &CaseChange<'_>) -> AppResult<Self> {
         let merchant_id = change.merchant.id;
         let failed = Query::select()
@@ -51,7 +54,8 @@ impl MerchantRecord {
             .and_where(Expr::col((case::Entity, case::Column::MerchantId)).eq(merchant_id))
             .to_owned();
         let rows = change.txn().query_all(&query).await?;
-        let mut record = Self { failed_checks: 0, decided: Vec::new() };
+        let licences = licence::Entity::find().filter(licence::Column::MerchantId.eq(merchant_id)).all(change.txn()).await?;
+        let mut record = Self { failed_checks: 0, decided: Vec::new(), licences };
         for row in rows {
             record.failed_checks = u64::try_from(row.try_get::<i64>("", "failed_checks")?).unwrap_or(0);
             let filing = (row.try_get::<Option<Uuid>>("", "id")?, row.try_get::<Option<FilingKind>>("", "kind")?, row.try_get::<Option<FilingStatus>>("", "status")?);
@@ -77,6 +81,7 @@ impl MerchantRecord {
             case_type: change.case.case_type,
             approved_before: count(FilingStatus::Approved),
             rejected_before: count(FilingStatus::Rejected),
+            licences: &self.licences,
         })
     }
 }

@@ -46,7 +46,8 @@ impl Actor {
         Self::Person { user_id: scope.user_id(), via_client: scope.via_client() }
     }
 
-    fn user_id(self) -> Option<Uuid> {
+    /// The person, or `None` for the portal itself.
+    pub fn user_id(self) -> Option<Uuid> {
         match self {
             Self::Person { user_id, .. } => Some(user_id),
             Self::System => None,
@@ -321,6 +322,11 @@ impl<'s> CaseChange<'s> {
         context["corrections"] = serde_json::json!(corrections);
         self.mailed = true;
         crate::platform::notify::enqueue_email(&self.txn, &self.state.templates, &self.merchant.contact_email, kind, context).await
+    }
+
+    /// Another service queued an email in this change's transaction: wake the mailer at commit.
+    pub fn queued_email(&mut self) {
+        self.mailed = true;
     }
 
     /// Queues an email about one filing to a member of staff.

@@ -50,7 +50,7 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
     }
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let now = clock::now();
-    let reference = allocate_reference(&txn, &profile.region_code, now.with_timezone(&china()).year()).await?;
+    let reference = allocate_reference(&txn, &profile.region_code, now.with_timezone(&clock::china()).year()).await?;
     let (stored_profile, ruleset_version, stored_requirements) = match &plan.profile {
         Some((p, r)) => (Some(to_json(p)?), Some(r.ruleset_version), Some(to_json(r)?)),
         None => (None, None, None),
@@ -134,7 +134,7 @@ fn check_kinds(requirements: &Requirements, kinds: BTreeSet<FilingKind>) -> AppR
 /// Next `{region}-{year}-{nnnnnn}`. The counter row is updated inside the creating
 /// transaction: concurrent creators queue on its row lock, and a rolled-back creation gives
 /// its number back, so references have neither gaps nor duplicates.
-async fn allocate_reference(txn: &DatabaseTransaction, region: &str, year: i32) -> AppResult<String> {
+pub(super) async fn allocate_reference(txn: &DatabaseTransaction, region: &str, year: i32) -> AppResult<String> {
     case_counter::Entity::insert(case_counter::ActiveModel {
         region_code: Set(region.to_string()),
         year: Set(year),
@@ -161,7 +161,7 @@ async fn allocate_reference(txn: &DatabaseTransaction, region: &str, year: i32) 
 }
 
 /// A DRAFT filing of `kind` in a new case.
-fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, now: DateTime<Utc>) -> filing::ActiveModel {
+pub(super) fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, now: DateTime<Utc>) -> filing::ActiveModel {
     filing::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(case.id),
@@ -186,10 +186,7 @@ fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, 
         decided_by: Set(None),
         automatic_decision: Set(None),
         paused_working_days: Set(None),
+        licence_id: Set(None),
     }
 }
 
-/// Reference years follow China Standard Time.
-fn china() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}

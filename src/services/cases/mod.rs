@@ -2,6 +2,7 @@
 //! comments, and the queries that list and show them within the caller's scope. Every state
 //! change of a case goes through [`change::CaseChange`].
 
+mod amendments;
 pub mod change;
 mod comments;
 mod creation;
@@ -9,6 +10,7 @@ pub mod email;
 mod submission;
 
 pub use change::{Actor, CaseChange, lock_case};
+pub use amendments::{ChangeRequest, create_change_case};
 pub use comments::add_comment;
 pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};

@@ -1,7 +1,7 @@
 //! The merchant sends its case to the agencies (every DRAFT filing at once), or withdraws what
 //! is not decided yet.
 
-use entity::{case, user};
+use entity::{case, enums::CaseType, user};
 use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
@@ -67,6 +67,8 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
 /// it while the registration is open). `None`: leave the filing's as it is.
 fn uscc_of_submission(change: &CaseChange<'_>, kind: FilingKind) -> Option<Option<String>> {
     match kind {
+        // A change case's registration amends the one that verified the USCC.
+        FilingKind::Registration if change.case.case_type != CaseType::New => Some(change.merchant.known_uscc().map(str::to_string)),
         FilingKind::Registration => Some(change.merchant.declared_uscc.clone()),
         k if k.needs_uscc() => change.merchant.known_uscc().map(|u| Some(u.to_string())),
         _ => None,
@@ -85,19 +87,23 @@ async fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<(
         (merchant.known_uscc(), "needs your USCC: give it in the profile or add a REGISTRATION filing")
     };
     let mut missing = Vec::new();
+    // A change case references licences that stand: renewals and cancellations carry no data,
+    // and what a new filing must prove (USCC, no second registration) was proved at issue.
+    let case_type = change.case.case_type;
+    let new = case_type == CaseType::New;
     for id in drafts {
         let f = change.filing(*id)?;
         let kind = f.kind.as_str();
-        if f.data.is_none() {
+        if f.data.is_none() && matches!(case_type, CaseType::New | CaseType::Amendment) {
             missing.push(FieldError::new(format!("filings.{kind}.data"), "is missing: fill this filing in (updateFiling) before submitting"));
         }
-        if f.kind == FilingKind::Registration && merchant.uscc.is_some() {
+        if new && f.kind == FilingKind::Registration && merchant.uscc.is_some() {
             missing.push(FieldError::new(
                 "filings.REGISTRATION",
                 "is not needed: your USCC was verified here; withdraw this case and file without it",
             ));
         }
-        if f.kind.needs_uscc() && !has_registration && usable_uscc.is_none() {
+        if new && f.kind.needs_uscc() && !has_registration && usable_uscc.is_none() {
             missing.push(FieldError::new(format!("filings.{kind}.uscc"), needs_uscc));
         }
     }

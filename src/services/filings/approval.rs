@@ -9,7 +9,7 @@
 //! commit (`CaseChange::commit`).
 
 use chrono::Datelike;
-use entity::{filing, merchant};
+use entity::{enums::CaseType, filing, licence, merchant};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr};
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ use crate::{
         access::{DecidedBy, Decider, Scope},
         automatic,
         cases::CaseChange,
+        licences,
     },
 };
 
@@ -63,10 +64,10 @@ pub async fn approve(change: &mut CaseChange<'_>, approval: Approval<'_>) -> App
     let Approval { decider, note, facts, automatic } = approval;
     let filing_id = decider.filing_id;
     let filing = change.filing(filing_id)?.clone();
-    check_dependencies(change, &filing).await?;
-    let certificate = issue_certificate(change, &filing).await?;
+    let (certificate, licence) = issue_or_change(change, &filing, &decider, note).await?;
     let uscc = match filing.kind {
-        FilingKind::Registration => Some(certificate.clone()),
+        _ if change.case.case_type != CaseType::New => filing.uscc.clone(),
+        FilingKind::Registration => certificate.clone(),
         k if k.needs_uscc() => Some(change.merchant.known_uscc().unwrap_or_default().to_string()),
         _ => filing.uscc.clone(),
     };
@@ -79,17 +80,41 @@ pub async fn approve(change: &mut CaseChange<'_>, approval: Approval<'_>) -> App
         .transition_as(decider.actor(), filing_id, transition, note, |f| {
             f.decision_note = Set(note.map(str::to_string));
             f.decided_at = Set(Some(now));
-            f.certificate_number = Set(Some(certificate.clone()));
+            if certificate.is_some() {
+                f.certificate_number = Set(certificate.clone());
+            }
             f.uscc = Set(uscc);
             f.decided_by = Set(Some(decider.stored()));
+            f.licence_id = Set(Some(licence.id));
             if automatic.is_some() {
                 f.automatic_decision = Set(automatic);
             }
         })
         .await?;
     automatic::records::record(change, &saved, &decider, &facts).await?;
-    change.email_merchant(EmailKind::FilingApproved, &[&saved], note, Some(&certificate)).await?;
+    change.email_merchant(EmailKind::FilingApproved, &[&saved], note, Some(&licence.number)).await?;
     Ok(saved)
+}
+
+/// A NEW case's approval issues the certificate and its licence (after the dependency
+/// checks); a change case's changes the licence it references (its kinds still wait for the
+/// case's REGISTRATION). The certificate number (NEW cases only) and the licence.
+async fn issue_or_change(
+    change: &mut CaseChange<'_>,
+    filing: &filing::Model,
+    decider: &Decider<'_>,
+    note: Option<&str>,
+) -> AppResult<(Option<String>, licence::Model)> {
+    if change.case.case_type != CaseType::New {
+        if let Some(first) = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first() {
+            return Err(AppError::DependencyNotMet(format!("{} can be approved only after the case's {first} is approved", filing.kind)));
+        }
+        return Ok((None, licences::change::apply(change, filing, decider.actor(), note).await?));
+    }
+    check_dependencies(change, filing).await?;
+    let certificate = issue_certificate(change, filing).await?;
+    let licence = licences::issue(change, filing, &certificate, decider.actor()).await?;
+    Ok((Some(certificate), licence))
 }
 
 /// CUSTOMS, TAX and FX wait for the case's REGISTRATION, and need a USCC that no other

@@ -1,12 +1,12 @@
 //! Product batches, their public trace codes and the public view of a code; scans with copy
-//! detection (`scans`); the public verification of approval certificates.
+//! detection (`scans`). (Licence numbers are checked publicly in `licences`.)
 
 mod scans;
 
 pub use scans::{Scan, ScanReceiver, ScanRecorder, client_hash, run_scan_writer, too_many_scans};
 
 use async_graphql::InputObject;
-use entity::{case, filing, merchant, product_batch, spot_check};
+use entity::{enums::LicenceStatus, merchant, product_batch, spot_check};
 use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
@@ -16,7 +16,6 @@ use crate::{
     platform::clock,
     config::TraceConfig,
     domain::{
-        FilingKind, FilingStatus,
         filing_data::{Date, ProductCategory},
         identifiers as id,
     },
@@ -141,13 +140,28 @@ pub struct TraceData {
     pub latest_check: Option<spot_check::Model>,
     /// Stored scans plus those still pending on this instance.
     pub scan_count: i64,
+    /// The merchant's registration licence, if a REGISTRATION was approved here.
+    pub registration: Option<LicenceStatus>,
 }
 
 impl TraceData {
-    /// A REGISTRATION of this merchant was approved here: its USCC was issued or verified.
-    /// A USCC merely typed into the profile does not count.
+    /// The merchant holds an ACTIVE registration licence issued here. A USCC merely typed into
+    /// the profile does not count, nor does a cancelled or expired registration.
     pub fn merchant_verified(&self) -> bool {
-        self.merchant.uscc.is_some()
+        self.registration == Some(LicenceStatus::Active)
+    }
+
+    /// `verified`, `cancelled` / `expired` / `suspended` (a registration that no longer
+    /// stands), `declared` (typed into the profile, not verified) or none.
+    pub fn uscc_status(&self) -> Option<&'static str> {
+        match (self.registration, &self.merchant.declared_uscc) {
+            (Some(LicenceStatus::Active), _) => Some("verified"),
+            (Some(LicenceStatus::Cancelled), _) => Some("cancelled"),
+            (Some(LicenceStatus::Expired), _) => Some("expired"),
+            (Some(LicenceStatus::Suspended), _) => Some("suspended"),
+            (None, Some(_)) => Some("declared"),
+            (None, None) => None,
+        }
     }
 }
 
@@ -188,45 +202,10 @@ pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig
         .await?
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let latest_check = latest_check(&state.db, &batch).await?;
-    Ok(Some(TraceData { batch, merchant, latest_check, scan_count }))
+    let registration = crate::services::licences::registration_status(&state.db, merchant.id).await?;
+    Ok(Some(TraceData { batch, merchant, latest_check, scan_count, registration }))
 }
 
-
-/// One approval that carries a certificate number, as the public check shows it.
-pub struct CertificateData {
-    pub kind: FilingKind,
-    pub holder: String,
-    pub region_code: String,
-    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub status: FilingStatus,
-}
-
-/// Approvals with this certificate number (a USCC is both the registration and the taxpayer
-/// id, so it can name two).
-#[tracing::instrument(skip_all, fields(number = %number))]
-pub async fn certificates<C: ConnectionTrait>(db: &C, number: &str) -> AppResult<Vec<CertificateData>> {
-    let filings = filing::Entity::find()
-        .filter(filing::Column::CertificateNumber.eq(number))
-        .filter(filing::Column::Status.eq(FilingStatus::Approved))
-        .order_by_desc(filing::Column::DecidedAt)
-        .all(db)
-        .await?;
-    let mut found = Vec::new();
-    for f in filings {
-        let holder = match case::Entity::find_by_id(f.case_id).one(db).await? {
-            Some(c) => merchant::Entity::find_by_id(c.merchant_id).one(db).await?.map(|m| m.name),
-            None => None,
-        };
-        found.push(CertificateData {
-            kind: f.kind,
-            holder: holder.unwrap_or_default(),
-            region_code: f.region_code,
-            decided_at: f.decided_at,
-            status: f.status,
-        });
-    }
-    Ok(found)
-}
 
 /// Certificate numbers are 6–32 characters of A–Z and 0–9.
 pub fn parse_certificate_number(raw: &str) -> Option<String> {
