@@ -1,5 +1,6 @@
-//! The role matrix: every query and mutation of the case workflow and of requirements, tried
-//! as every kind of caller, against a filing of the CUSTOMS agency in region 510100.
+//! The role matrix: every query and mutation of the case workflow, requirements, decision rules
+//! and licences, tried as every kind of caller, against a filing of the CUSTOMS agency in region
+//! 510100 (and merchant A's CUSTOMS licence).
 
 use serde_json::{Value, json};
 
@@ -74,6 +75,8 @@ enum Op {
     DecisionRules,
     SaveDecisionRule,
     SimulateDecisionRule,
+    Licence,
+    CreateChangeCase,
 }
 
 fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
@@ -105,6 +108,8 @@ fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
         (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes]),
         (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
         (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
+        (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes]),
+        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID]),
     ]
 }
 
@@ -112,6 +117,8 @@ struct World {
     merchant_a: Merchant,
     tokens: Vec<Option<String>>,
     customs_officer_id: String,
+    /// Merchant A's CUSTOMS licence: (id, number).
+    licence: (String, String),
 }
 
 struct Target {
@@ -129,7 +136,11 @@ async fn world(app: &TestApp) -> World {
     let far = app.staff("customs530@gov.cn", "OFFICER", "CUSTOMS", &["530000"]).await;
     let supervisor = app.staff("supervisor@gov.cn", "SUPERVISOR", "CUSTOMS", &["510100"]).await;
     let admin = app.admin_token().await;
+    let (_, filings) = app.submitted_case(&merchant_a, &["CUSTOMS"]).await;
+    let approved = crate::licences::approve(app, &customs, &filings[0]).await;
+    let licence = (approved["licence"]["id"].as_str().expect("id").to_string(), approved["licence"]["number"].as_str().expect("n").to_string());
     World {
+        licence,
         tokens: vec![
             None,
             Some(merchant_a.token.clone()),
@@ -210,6 +221,14 @@ async fn run(app: &TestApp, world: &World, op: Op, token: Option<&str>, t: &Targ
         Op::SimulateDecisionRule => (
             "{ simulateDecisionRule(input: { kind: CUSTOMS, name: \"试行 draft\", condition: \"merchant.riskLevel == 0\", enabled: true }) { evaluated sample { id } } }".into(),
             json!({}),
+        ),
+        Op::Licence => (
+            "query($n: String!) { licence(number: $n, kind: CUSTOMS) { id status history { action } } }".into(),
+            json!({ "n": world.licence.1 }),
+        ),
+        Op::CreateChangeCase => (
+            "mutation($ids: [ID!]!) { createChangeCase(licenceIds: $ids, type: AMENDMENT) { id type } }".into(),
+            json!({ "ids": [world.licence.0] }),
         ),
         Op::RequirementRules => ("{ requirementRules { id version history { version } } }".into(), json!({})),
         Op::SaveRequirementRule => (
@@ -295,7 +314,14 @@ async fn every_operation_as_every_role(backend: Backend) {
                 let read_only = matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant);
                 let untargeted = matches!(
                     op,
-                    Op::Requirements | Op::RequirementRules | Op::SaveRequirementRule | Op::DecisionRules | Op::SaveDecisionRule | Op::SimulateDecisionRule
+                    Op::Requirements
+                        | Op::RequirementRules
+                        | Op::SaveRequirementRule
+                        | Op::DecisionRules
+                        | Op::SaveDecisionRule
+                        | Op::SimulateDecisionRule
+                        | Op::Licence
+                        | Op::CreateChangeCase
                 );
                 let target = if read_only || untargeted {
                     Target { case_id: shared.case_id.clone(), customs_id: shared.customs_id.clone(), version: shared.version }

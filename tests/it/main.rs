@@ -12,6 +12,7 @@ mod migrations;
 mod smtp;
 
 mod access;
+mod change_cases;
 mod corrections;
 mod accounts;
 mod decisions;
