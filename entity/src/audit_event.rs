@@ -21,6 +21,8 @@ pub struct Model {
     pub note: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    /// The merchant a member or an agent acted for (none for agency staff and the portal).
+    pub on_behalf_of_merchant_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -87,7 +87,7 @@ stored_enum!(
 );
 
 stored_enum!(
-    Role { Merchant = "MERCHANT", Officer = "OFFICER", Supervisor = "SUPERVISOR", Admin = "ADMIN" }
+    Role { Merchant = "MERCHANT", Officer = "OFFICER", Supervisor = "SUPERVISOR", Admin = "ADMIN", Agent = "AGENT" }
 );
 
 stored_enum!(
@@ -131,6 +131,11 @@ stored_enum!(
     /// Where a licence stands. CANCELLED and EXPIRED are final; a cancelled licence never
     /// looks valid anywhere.
     LicenceStatus { Active = "ACTIVE", Suspended = "SUSPENDED", Cancelled = "CANCELLED", Expired = "EXPIRED" }
+);
+
+stored_enum!(
+    /// A merchant's people: its one OWNER and its STAFF.
+    MerchantRole { Owner = "OWNER", Staff = "STAFF" }
 );
 
 impl FilingKind {

@@ -1,6 +1,8 @@
 //! sea-orm entities of onestop, one module per table. Identifiers are UUID v7 (time-ordered,
 //! so primary-key indexes stay append-mostly); timestamps are UTC.
 
+pub mod agent;
+pub mod agent_authorization;
 pub mod api_client;
 pub mod audit_event;
 pub mod case;
@@ -17,6 +19,7 @@ pub mod licence;
 pub mod licence_event;
 pub mod filing;
 pub mod merchant;
+pub mod merchant_member;
 pub mod one_time_token;
 pub mod product_batch;
 pub mod outbox_message;

@@ -17,6 +17,7 @@ mod m20261127_000013_requirements;
 mod m20261127_000014_decisions_and_corrections;
 mod m20261127_000015_decision_rule_generation;
 mod m20261128_000016_licences;
+mod m20261128_000017_members_and_agents;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000014_decisions_and_corrections::Migration),
             Box::new(m20261127_000015_decision_rule_generation::Migration),
             Box::new(m20261128_000016_licences::Migration),
+            Box::new(m20261128_000017_members_and_agents::Migration),
         ]
     }
 }

@@ -82,7 +82,7 @@ async fn new_account(account: &DemoAccount) -> anyhow::Result<(NewUser, String)>
 /// include REGISTRATION); `food`: it sells food and farm goods. Returns the merchant's id.
 async fn demo_profile(state: &AppState, user_id: uuid::Uuid, name: &str, email: &str, food: bool) -> anyhow::Result<uuid::Uuid> {
     use crate::domain::filing_data::ProductCategory;
-    let scope = crate::services::access::Scope::Merchant { user_id, merchant_id: None, via_client: None };
+    let scope = crate::services::access::Scope::Merchant { user_id, merchant_id: None, via_client: None, role: entity::enums::MerchantRole::Owner };
     let categories = if food { vec![ProductCategory::Agricultural, ProductCategory::Food] } else { vec![ProductCategory::Agricultural] };
     let input = crate::services::merchants::MerchantProfileInput {
         name: name.into(),

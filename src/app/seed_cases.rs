@@ -55,7 +55,7 @@ pub async fn demo_case(state: &AppState, user_id: Uuid, merchant_id: Uuid) -> an
     let mut coop: merchant::ActiveModel = merchant::Entity::find_by_id(merchant_id).one(&state.db).await?.ok_or_else(|| anyhow::anyhow!("demo merchant"))?.into();
     coop.uscc = Set(crate::domain::certificates::uscc_from(CompanyType::FarmerCooperative, "510100", "30528641"));
     coop.update(&state.db).await?;
-    let scope = Scope::Merchant { user_id, merchant_id: Some(merchant_id), via_client: None };
+    let scope = Scope::Merchant { user_id, merchant_id: Some(merchant_id), via_client: None, role: entity::enums::MerchantRole::Owner };
     let profile = CaseProfileInput {
         company_type: CompanyType::FarmerCooperative,
         categories: vec![ProductCategory::Agricultural, ProductCategory::Food],

@@ -48,9 +48,11 @@ impl LicenceMutation {
         licence_ids: Vec<ID>,
         #[graphql(name = "type")] case_type: CaseType,
         profile: Option<CaseProfileInput>,
+        #[graphql(desc = "agents: the merchant filed for (licences of granted kinds only)")] merchant_id: Option<ID>,
     ) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let merchant = scope(ctx, Need::Write).await?.require_merchant()?;
+        let merchant_id = merchant_id.as_ref().map(|id| uuid_arg("merchantId", id)).transpose()?;
+        let merchant = scope(ctx, Need::Write).await?.act_for(merchant_id)?;
         let licence_ids = licence_ids
             .iter()
             .enumerate()

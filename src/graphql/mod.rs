@@ -8,6 +8,7 @@ mod loaders;
 mod mutation;
 mod objects;
 mod observe;
+mod people_objects;
 mod quality_objects;
 mod query;
 mod requirement_objects;
@@ -37,6 +38,7 @@ pub struct Query(
     requirement_objects::RequirementQuery,
     decision_objects::DecisionQuery,
     licence_objects::LicenceQuery,
+    people_objects::PeopleQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -45,6 +47,7 @@ pub struct Mutation(
     requirement_objects::RequirementMutation,
     decision_objects::DecisionMutation,
     licence_objects::LicenceMutation,
+    people_objects::PeopleMutation,
 );
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;
@@ -145,6 +148,19 @@ impl async_graphql::Guard for Reads {
             }
         }
         Ok(outcome?)
+    }
+}
+
+/// For a merchant's fields beyond name, USCC, region and address: an agent acting for the
+/// merchant does not read them (FORBIDDEN).
+pub(crate) struct NotAgent;
+
+impl async_graphql::Guard for NotAgent {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if matches!(loaded_scope(ctx).await?, Scope::Agent { .. }) {
+            return Err(AppError::Forbidden("an agent sees a client's name, USCC, region and address only".into()).into());
+        }
+        Ok(())
     }
 }
 

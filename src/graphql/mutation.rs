@@ -126,9 +126,11 @@ impl WorkflowMutation {
         ctx: &Context<'_>,
         kinds: Option<Vec<FilingKind>>,
         profile: Option<crate::domain::case_profile::CaseProfileInput>,
+        #[graphql(desc = "agents: the merchant filed for (its grant limits the kinds)")] merchant_id: Option<ID>,
     ) -> Result<Case> {
         let (state, _) = parts(ctx);
-        let merchant = scope(ctx, Need::Write).await?.require_merchant()?;
+        let merchant_id = merchant_id.as_ref().map(|id| super::uuid_arg("merchantId", id)).transpose()?;
+        let merchant = scope(ctx, Need::Write).await?.act_for(merchant_id)?;
         Ok(Case(cases::create_case(state, merchant, cases::CaseRequest { kinds, profile }).await?))
     }
 

@@ -25,7 +25,7 @@ use crate::{
     },
     error::AppError,
     platform::pagination::{self, Page},
-    services::{auth::Need, cases, filings, licences},
+    services::{agents, auth::Need, cases, filings, licences, members},
 };
 
 fn id(uuid: uuid::Uuid) -> ID {
@@ -79,19 +79,24 @@ impl Merchant {
     async fn address(&self) -> &str {
         &self.0.address
     }
+    #[graphql(guard = "super::NotAgent")]
     async fn contact_email(&self) -> &str {
         &self.0.contact_email
     }
+    #[graphql(guard = "super::NotAgent")]
     async fn contact_phone(&self) -> &str {
         &self.0.contact_phone
     }
+    #[graphql(guard = "super::NotAgent")]
     async fn store_urls(&self) -> Vec<String> {
         serde_json::from_str(&self.0.store_urls).unwrap_or_default()
     }
+    #[graphql(guard = "super::NotAgent")]
     async fn categories(&self) -> Vec<ProductCategory> {
         serde_json::from_str(&self.0.categories).unwrap_or_default()
     }
     /// 0 normal .. 3 high, raised by failed spot checks.
+    #[graphql(guard = "super::NotAgent")]
     async fn risk_level(&self) -> i32 {
         self.0.risk_level
     }
@@ -109,6 +114,18 @@ impl Merchant {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         Ok(licences::of_merchant(&state.db, scope, &self.0).await?.into_iter().map(super::licence_objects::Licence).collect())
+    }
+    /// The agents it authorised: for the OWNER and administrators; everyone else gets [].
+    async fn authorizations(&self, ctx: &Context<'_>) -> Result<Vec<super::people_objects::AgentAuthorization>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Read).await?;
+        Ok(agents::of_merchant(&state.db, scope, self.0.id).await?.into_iter().map(super::people_objects::AgentAuthorization).collect())
+    }
+    /// Its OWNER and STAFF: for the OWNER and administrators; everyone else gets [].
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<super::people_objects::MerchantMember>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Read).await?;
+        Ok(members::members_of(&state.db, scope, self.0.id).await?.into_iter().map(super::people_objects::MerchantMember).collect())
     }
 }
 

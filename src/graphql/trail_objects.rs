@@ -35,6 +35,10 @@ impl AuditEvent {
     async fn via_client_id(&self) -> Option<ID> {
         self.0.via_client_id.map(id)
     }
+    /// The merchant a member or an agent acted for; null for agency staff and the portal.
+    async fn on_behalf_of_merchant_id(&self) -> Option<ID> {
+        self.0.on_behalf_of_merchant_id.map(id)
+    }
     /// e.g. "filing.submitted", "filing.approved".
     async fn action(&self) -> &str {
         &self.0.action

@@ -125,6 +125,9 @@ async fn check(state: &AppState, scope: &Scope, target: DocumentTarget, filename
     if matches!(scope, Scope::Admin { .. }) {
         return Err(AppError::Forbidden("administrators read cases but do not add to them".into()));
     }
+    if matches!(scope, Scope::Agent { .. }) && filing_id.is_none() {
+        return Err(AppError::Forbidden("agents add documents to the filings they file for (give filingId)".into()));
+    }
     if let Some(fid) = filing_id {
         filing::Entity::find_by_id(fid)
             .filter(filing::Column::CaseId.eq(case.id))
@@ -177,16 +180,20 @@ pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model
     let mut query = document::Entity::find()
         .filter(document::Column::CaseId.eq(case.id))
         .order_by_asc(document::Column::Id);
-    if matches!(scope, Scope::Agency { .. }) {
+    if matches!(scope, Scope::Agency { .. } | Scope::Agent { .. }) {
         let visible: Vec<Uuid> = cases::filings_of(&state.db, case.id)
             .await?
             .into_iter()
             .filter(|f| scope.can_see_filing(case.merchant_id, f))
             .map(|f| f.id)
             .collect();
-        query = query.filter(
-            Condition::any().add(document::Column::FilingId.is_null()).add(document::Column::FilingId.is_in(visible)),
-        );
+        // Agency staff also see the case's own documents; an agent only its filings'.
+        let case_level = matches!(scope, Scope::Agency { .. });
+        let mut own = Condition::any().add(document::Column::FilingId.is_in(visible));
+        if case_level {
+            own = own.add(document::Column::FilingId.is_null());
+        }
+        query = query.filter(own);
     }
     Ok(query.all(&state.db).await?)
 }

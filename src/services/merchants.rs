@@ -81,6 +81,9 @@ pub async fn save_profile(
     let Scope::Merchant { user_id, merchant_id, .. } = scope else {
         return Err(AppError::Forbidden("only a merchant's user has a merchant profile".into()));
     };
+    if merchant_id.is_some() {
+        scope.require_owner()?;
+    }
     let profile = validate(state, input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let existing = match merchant_id {
@@ -90,7 +93,11 @@ pub async fn save_profile(
     let previously_declared = existing.as_ref().and_then(|m| m.declared_uscc.clone());
     let saved = match existing {
         Some(current) => update_profile(&txn, current, profile).await?,
-        None => new_profile(*user_id, profile)?.insert(&txn).await?,
+        None => {
+            let created = new_profile(*user_id, profile)?.insert(&txn).await?;
+            crate::services::members::add_owner(&txn, &created).await?;
+            created
+        }
     };
     let alerted = match &saved.declared_uscc {
         Some(code) if previously_declared.as_ref() != Some(code) => alert_shared_uscc(&txn, state, &saved, code, address).await?,

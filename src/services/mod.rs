@@ -3,6 +3,7 @@
 //! event together, and the queries that read within the caller's scope.
 
 pub mod access;
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod automatic;
@@ -11,6 +12,7 @@ pub mod deadlines;
 pub mod documents;
 pub mod filings;
 pub mod licences;
+pub mod members;
 pub mod merchants;
 pub mod quality;
 pub mod requirements;

@@ -21,6 +21,7 @@ mod documents;
 mod faults;
 mod hardening;
 mod licences;
+mod members;
 mod ops;
 mod overload;
 mod privacy;

@@ -39,6 +39,10 @@ pub enum EmailKind {
     LicenceExpired,
     /// To a licence holder: licences were cancelled with the registration they depend on.
     LicencesCancelled,
+    /// To a merchant's new member: added to the team (with a set-password link if new).
+    MemberInvitation,
+    /// To a merchant's owner: an agent submitted filings for it.
+    AgentSubmitted,
 }
 
 impl EmailKind {
@@ -52,6 +56,7 @@ impl EmailKind {
             Self::UsccDeclaredTwice => "uscc_declared_twice",
             Self::SignupAttempted => "signup_attempted",
             Self::LicenceExpiring | Self::LicenceExpired | Self::LicencesCancelled => "licence_notice",
+            Self::MemberInvitation => "member_invitation",
             _ => "case_update",
         }
     }
@@ -78,6 +83,8 @@ impl EmailKind {
             Self::LicenceExpiring => "许可将于 {{ days }} 天内到期 / A licence expires within {{ days }} days",
             Self::LicenceExpired => "许可已过期 / A licence expired",
             Self::LicencesCancelled => "相关许可已随营业登记注销 / Licences cancelled with your registration",
+            Self::MemberInvitation => "您已加入 {{ merchant }} 的 onestop 团队 / You were added to {{ merchant }} on onestop",
+            Self::AgentSubmitted => "代办机构已为您提交案件 {{ reference }} / An agent submitted case {{ reference }} for you",
         }
     }
 
@@ -94,6 +101,7 @@ impl EmailKind {
             Self::DeadlinePassed => ("以下备案已超过法定审核时限。", "This filing is past its statutory review deadline."),
             Self::FilingTransferred => ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices."),
             Self::LicenceExpiring => ("您的以下许可即将到期。", "This licence of yours expires soon."),
+            Self::AgentSubmitted => ("您授权的代办机构已代您提交以下备案。", "An agent you authorised submitted these filings for you."),
             Self::LicenceExpired => ("您的以下许可已过有效期，不再有效。", "This licence of yours has expired and is no longer valid."),
             Self::LicencesCancelled => (
                 "您的营业登记已注销，依附于它的以下许可随之注销。",
@@ -144,6 +152,8 @@ impl Templates {
         template!(env, "signup_attempted.html");
         template!(env, "licence_notice.txt");
         template!(env, "licence_notice.html");
+        template!(env, "member_invitation.txt");
+        template!(env, "member_invitation.html");
         Ok(Self { env })
     }
 

@@ -31,6 +31,8 @@ pub struct NewEvent<'a> {
     pub from_status: Option<FilingStatus>,
     pub to_status: Option<FilingStatus>,
     pub note: Option<&'a str>,
+    /// The merchant a member or an agent acted for.
+    pub on_behalf_of: Option<Uuid>,
 }
 
 fn canonical(event: &audit_event::Model) -> String {
@@ -51,6 +53,10 @@ fn canonical(event: &audit_event::Model) -> String {
     // before it existed hash exactly as they did.
     if let (Some(client), Some(list)) = (event.via_client_id, pairs.as_array_mut()) {
         list.push(json!(["via_client_id", client.to_string()]));
+    }
+    // Likewise only on events of people acting for a merchant (v2).
+    if let (Some(merchant), Some(list)) = (event.on_behalf_of_merchant_id, pairs.as_array_mut()) {
+        list.push(json!(["on_behalf_of_merchant_id", merchant.to_string()]));
     }
     pairs.to_string()
 }
@@ -109,6 +115,7 @@ pub async fn append_to<C: ConnectionTrait>(db: &C, head: &mut ChainHead, new: Ne
         note: new.note.map(str::to_string),
         prev_hash: head.hash.clone(),
         hash: String::new(),
+        on_behalf_of_merchant_id: new.on_behalf_of,
     };
     event.hash = compute_hash(&head.hash, &event);
     // `reset_all` marks every column as set, so the row is inserted exactly as hashed.

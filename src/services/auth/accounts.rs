@@ -154,6 +154,23 @@ pub async fn register_merchant_user(
     display_name: &str,
     address: Option<std::net::IpAddr>,
 ) -> AppResult<user::Model> {
+    sign_up(state, SignUp { email, password, display_name, agent: None }, address).await
+}
+
+/// What a self-service sign-up gives: a merchant's user, or an agent with its organisation
+/// (name and USCC, validated by the caller).
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub display_name: &'a str,
+    pub agent: Option<(String, String)>,
+}
+
+/// `register_merchant_user` for either kind of account (`registerAgent` behaves the same way:
+/// same answer for a known address, verification, throttling).
+pub async fn sign_up(state: &AppState, request: SignUp<'_>, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+    let SignUp { email, password, display_name, agent } = request;
+    let role = if agent.is_some() { Role::Agent } else { Role::Merchant };
     let mut problems = Problems::default();
     let email = problems.check(Email::parse("email", email));
     let name = problems.check(parse_display_name(display_name));
@@ -178,7 +195,7 @@ pub async fn register_merchant_user(
         email: email.clone(),
         password_hash: Some(hash),
         display_name: name.clone(),
-        role: Role::Merchant,
+        role,
         verified: false,
         agency: None,
         regions: vec![],
@@ -187,10 +204,15 @@ pub async fn register_merchant_user(
         Ok(user) => user,
         Err(AppError::Conflict(_)) => {
             txn.rollback().await?;
-            return answer_taken_address(state, email, name, address).await;
+            return answer_taken_address(state, email, name, role, address).await;
         }
         Err(other) => return Err(other),
     };
+    if let Some((organisation, uscc)) = agent {
+        entity::agent::ActiveModel { user_id: Set(user.id), organisation: Set(organisation), uscc: Set(uscc), created_at: Set(account_time()) }
+            .insert(&txn)
+            .await?;
+    }
     let token =
         issue_one_time_token(&txn, user.id, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email)
             .await?;
@@ -209,7 +231,7 @@ pub async fn register_merchant_user(
 
 /// A sign-up with an address that has an account: the owner is told, a security event is
 /// recorded, and the caller gets what a new sign-up gets (an unsaved account with a fresh id).
-async fn answer_taken_address(state: &AppState, email: Email, name: String, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+async fn answer_taken_address(state: &AppState, email: Email, name: String, role: Role, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
     let owner = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
     if let Some(owner) = owner {
         let txn = crate::platform::db::begin_write(&state.db).await?;
@@ -226,7 +248,7 @@ async fn answer_taken_address(state: &AppState, email: Email, name: String, addr
         email: email.as_str().to_string(),
         password_hash: None,
         display_name: name,
-        role: Role::Merchant,
+        role,
         email_verified_at: None,
         agency: None,
         created_at: now,

@@ -89,7 +89,7 @@ fn owner_of(scope: &Scope, merchant_id: Option<Uuid>, agency: Option<Agency>) ->
             Ok((AGENCY_SCOPES, None, Some(agency)))
         }
         Scope::Merchant { .. } => {
-            let own = scope.own_merchant()?;
+            let own = scope.require_owner()?.merchant_id;
             if merchant_id.is_some_and(|m| m != own) {
                 return Err(AppError::NotFound("merchant".into()));
             }
@@ -98,7 +98,7 @@ fn owner_of(scope: &Scope, merchant_id: Option<Uuid>, agency: Option<Agency>) ->
             }
             Ok((MERCHANT_SCOPES, Some(own), None))
         }
-        Scope::Agency { .. } => Err(AppError::Forbidden("only admins and merchants create API clients".into())),
+        Scope::Agency { .. } | Scope::Agent { .. } => Err(AppError::Forbidden("only admins and merchants' owners create API clients".into())),
     }
 }
 
@@ -125,8 +125,8 @@ pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_
     let query = api_client::Entity::find().order_by_asc(api_client::Column::CreatedAt);
     let query = match scope {
         Scope::Admin { .. } => query,
-        Scope::Merchant { .. } => query.filter(api_client::Column::MerchantId.eq(scope.own_merchant()?)),
-        Scope::Agency { .. } => return Err(AppError::Forbidden("only admins and merchants manage API clients".into())),
+        Scope::Merchant { .. } => query.filter(api_client::Column::MerchantId.eq(scope.require_owner()?.merchant_id)),
+        Scope::Agency { .. } | Scope::Agent { .. } => return Err(AppError::Forbidden("only admins and merchants manage API clients".into())),
     };
     Ok(query.all(&state.db).await?)
 }
@@ -213,7 +213,7 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
     }
     if let Some(merchant_id) = client.merchant_id {
         let merchant = merchant::Entity::find_by_id(merchant_id).one(state_db).await?.ok_or_else(revoked)?;
-        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id), via_client: Some(client.id) });
+        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id), via_client: Some(client.id), role: entity::enums::MerchantRole::Owner });
     }
     let agency = client.agency.ok_or_else(|| anyhow::anyhow!("API client without merchant or agency"))?;
     // An agency's client serves all its offices: every region its filings are in.

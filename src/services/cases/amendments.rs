@@ -51,7 +51,7 @@ pub async fn create_change_case(state: &AppState, merchant: MerchantUser<'_>, re
         .await?
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
-    let licences = lock_licences(&txn, &ids, holder.id).await?;
+    let licences = lock_licences(&txn, &ids, &merchant).await?;
     check_licences(state, &licences, request.case_type)?;
     refuse_open_changes(&txn, &ids).await?;
     let now = clock::now();
@@ -100,8 +100,9 @@ fn distinct_ids(request: &ChangeRequest) -> AppResult<Vec<Uuid>> {
 }
 
 /// The licences, locked against a concurrent change (PostgreSQL; SQLite has one writer), in
-/// the order given. Another merchant's licence is NOT_FOUND (one merchant per change case).
-async fn lock_licences(txn: &DatabaseTransaction, ids: &[Uuid], holder: Uuid) -> AppResult<Vec<licence::Model>> {
+/// the order given. Another merchant's licence, or (for an agent) one of a kind not granted, is
+/// NOT_FOUND (one merchant per change case).
+async fn lock_licences(txn: &DatabaseTransaction, ids: &[Uuid], filer: &MerchantUser<'_>) -> AppResult<Vec<licence::Model>> {
     let mut query = licence::Entity::find().filter(licence::Column::Id.is_in(ids.iter().copied()));
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock(LockType::Update);
@@ -111,7 +112,7 @@ async fn lock_licences(txn: &DatabaseTransaction, ids: &[Uuid], holder: Uuid) ->
         .map(|id| {
             found
                 .iter()
-                .find(|l| l.id == *id && l.merchant_id == holder)
+                .find(|l| l.id == *id && l.merchant_id == filer.merchant_id && filer.allows(l.kind))
                 .cloned()
                 .ok_or_else(|| AppError::NotFound(format!("licence {id}")))
         })

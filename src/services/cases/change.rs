@@ -35,15 +35,16 @@ use crate::{
 /// Who makes a change, as the audit trail records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
-    /// A user, possibly through an API client.
-    Person { user_id: Uuid, via_client: Option<Uuid> },
+    /// A user, possibly through an API client; `for_merchant`: a member or an agent acting for
+    /// the case's merchant (its events record the merchant).
+    Person { user_id: Uuid, via_client: Option<Uuid>, for_merchant: bool },
     /// The portal itself (automatic decisions, derived events): the audit actor is null.
     System,
 }
 
 impl Actor {
     pub fn of(scope: &Scope) -> Self {
-        Self::Person { user_id: scope.user_id(), via_client: scope.via_client() }
+        Self::Person { user_id: scope.user_id(), via_client: scope.via_client(), for_merchant: scope.acts_for_merchant() }
     }
 
     /// The person, or `None` for the portal itself.
@@ -300,6 +301,7 @@ impl<'s> CaseChange<'s> {
             from_status: statuses.map(|s| s.0),
             to_status: statuses.map(|s| s.1),
             note,
+            on_behalf_of: matches!(actor, Actor::Person { for_merchant: true, .. }).then_some(self.case.merchant_id),
         };
         audit::append_to(&self.txn, chain, new).await
     }

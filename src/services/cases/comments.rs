@@ -19,6 +19,9 @@ pub async fn add_comment(state: &AppState, scope: &Scope, case_id: Uuid, filing_
     if matches!(scope, Scope::Admin { .. }) {
         return Err(AppError::Forbidden("administrators read cases but do not comment".into()));
     }
+    if matches!(scope, Scope::Agent { .. }) && filing_id.is_none() {
+        return Err(AppError::Forbidden("agents comment on the filings they file for (give filingId)".into()));
+    }
     if let Some(id) = filing_id {
         let filing = change.filing(id)?;
         if !scope.can_see_filing(change.case.merchant_id, filing) {

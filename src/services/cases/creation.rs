@@ -37,7 +37,8 @@ struct Plan {
     profile: Option<(CaseProfile, Requirements)>,
 }
 
-/// Creates a case with one DRAFT filing per kind (the merchant's own).
+/// Creates a case with one DRAFT filing per kind, for the merchant the caller files for (an
+/// agent: only the kinds granted to it).
 #[tracing::instrument(skip_all, fields(merchant = %merchant.merchant_id))]
 pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: CaseRequest) -> AppResult<case::Model> {
     let profile = merchant::Entity::find_by_id(merchant.merchant_id)
@@ -45,6 +46,7 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
         .await?
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let plan = plan(state, &profile, request).await?;
+    merchant.require_kinds(plan.kinds.iter().copied())?;
     if plan.kinds.contains(&FilingKind::Registration) && profile.uscc.is_some() {
         return Err(AppError::validation("kinds", "REGISTRATION is not needed: your USCC was verified here"));
     }

@@ -16,10 +16,7 @@ pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};
 
 use entity::{audit_event, case, comment, filing};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
@@ -79,14 +76,13 @@ pub async fn list_cases(
     Ok(pagination::into_page(query.all(&state.db).await?, limit, had_cursor))
 }
 
-/// Agency staff see case-level entries and those of their own filings only.
-fn visible_filter(scope: &Scope, visible_filings: &[Uuid]) -> Option<Condition> {
+/// Agency staff see case-level entries and those of their own filings only; an agent only
+/// those of the filings it may see.
+fn visible_filter(scope: &Scope, filing_column: impl sea_orm::ColumnTrait, visible_filings: &[Uuid]) -> Option<Condition> {
+    let own = Condition::any().add(filing_column.is_in(visible_filings.to_vec()));
     match scope {
-        Scope::Agency { .. } => Some(
-            Condition::any()
-                .add(Expr::col(audit_event::Column::FilingId).is_null())
-                .add(Expr::col(audit_event::Column::FilingId).is_in(visible_filings.to_vec())),
-        ),
+        Scope::Agency { .. } => Some(own.add(filing_column.is_null())),
+        Scope::Agent { .. } => Some(own),
         _ => None,
     }
 }
@@ -101,7 +97,7 @@ pub async fn events_of(
     let mut query = audit_event::Entity::find()
         .filter(audit_event::Column::CaseId.eq(case.id))
         .order_by_asc(audit_event::Column::Seq);
-    if let Some(condition) = visible_filter(scope, &visible) {
+    if let Some(condition) = visible_filter(scope, audit_event::Column::FilingId, &visible) {
         query = query.filter(condition);
     }
     Ok(query.all(&state.db).await?)
@@ -117,12 +113,8 @@ pub async fn comments_of(
     let mut query = comment::Entity::find()
         .filter(comment::Column::CaseId.eq(case.id))
         .order_by_asc(comment::Column::Id);
-    if matches!(scope, Scope::Agency { .. }) {
-        query = query.filter(
-            Condition::any()
-                .add(comment::Column::FilingId.is_null())
-                .add(comment::Column::FilingId.is_in(visible)),
-        );
+    if let Some(condition) = visible_filter(scope, comment::Column::FilingId, &visible) {
+        query = query.filter(condition);
     }
     Ok(query.all(&state.db).await?)
 }

@@ -18,7 +18,8 @@ use crate::{
 #[tracing::instrument(skip_all, fields(case = %case_id))]
 pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
     let mut change = CaseChange::open(state, scope, case_id).await?;
-    let merchant = scope.require_merchant()?;
+    let merchant = scope.act_for_case(change.case.merchant_id)?;
+    merchant.require_kinds(change.filings().iter().map(|f| f.kind))?;
     let user = user::Entity::find_by_id(merchant.user_id())
         .one(change.txn())
         .await?
@@ -58,6 +59,9 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     change.mark_submitted(now).await?;
     let lines: Vec<&entity::filing::Model> = submitted.iter().collect();
     change.email_merchant(EmailKind::CaseSubmitted, &lines, None, None).await?;
+    if merchant.is_agent() {
+        change.email_merchant(EmailKind::AgentSubmitted, &lines, None, None).await?;
+    }
     automatic::apply(&mut change, evaluations).await?;
     change.commit().await
 }
@@ -116,7 +120,7 @@ async fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<(
 #[tracing::instrument(skip_all, fields(case = %case_id))]
 pub async fn withdraw_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
     let mut change = CaseChange::open(state, scope, case_id).await?;
-    scope.require_merchant()?;
+    scope.act_for_case(change.case.merchant_id)?.require_kinds(change.filings().iter().map(|f| f.kind))?;
     if change.filings().iter().any(|f| f.status == FilingStatus::Approved) {
         return Err(AppError::InvalidTransition("a case with an approved filing cannot be withdrawn".into()));
     }

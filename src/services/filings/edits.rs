@@ -20,7 +20,7 @@ use crate::{
 /// (FORBIDDEN), at the version the client read (VERSION_CONFLICT).
 async fn open_own<'s>(state: &'s AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<CaseChange<'s>> {
     let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
-    scope.require_merchant()?;
+    scope.act_for_case(change.case.merchant_id)?;
     change.expect_version(filing_id, expected_version)?;
     Ok(change)
 }

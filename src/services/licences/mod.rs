@@ -24,6 +24,7 @@ pub fn may_see(scope: &Scope, licence: &licence::Model, merchant_region: &str) -
     match scope {
         Scope::Admin { .. } => true,
         Scope::Merchant { merchant_id, .. } => *merchant_id == Some(licence.merchant_id),
+        Scope::Agent { grants, .. } => grants.iter().any(|g| g.allows(licence.merchant_id, licence.kind)),
         Scope::Agency { .. } => scope
             .require_staff()
             .is_ok_and(|staff| staff.agency == licence.agency && staff.covers_region(merchant_region)),
