@@ -28,6 +28,8 @@ const DEMO: &[DemoAccount] = &[
     DemoAccount { email: "fx.supervisor@demo.onestop.cn", name: "外汇主管 FX Supervisor", role: Role::Supervisor, agency: Some(Agency::ForeignExchange), regions: &["510100"] },
     DemoAccount { email: "inspection.supervisor@demo.onestop.cn", name: "检验检疫主管 Inspection Supervisor", role: Role::Supervisor, agency: Some(Agency::Inspection), regions: &["510100"] },
     DemoAccount { email: "coop@demo.onestop.cn", name: "汉源花椒出口合作社 Hanyuan Pepper Export Co-op", role: Role::Merchant, agency: None, regions: &[] },
+    DemoAccount { email: "clerk@demo.onestop.cn", name: "合作社文员 Co-op clerk (STAFF)", role: Role::Merchant, agency: None, regions: &[] },
+    DemoAccount { email: "broker@demo.onestop.cn", name: "蓉欧报关 Rong-Ou customs broker (AGENT)", role: Role::Agent, agency: None, regions: &[] },
 ];
 
 /// The cross-border food cooperative of the straight-through demo (`seed_cases`).
@@ -57,6 +59,9 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<()> {
     if let Some(user_id) = created.get(COOP) {
         let merchant = demo_profile(state, *user_id, "汉源花椒出口专业合作社 Hanyuan Pepper Export Co-op", COOP, true).await?;
         super::seed_cases::demo_case(state, *user_id, merchant).await?;
+        if let (Some(clerk), Some(broker)) = (created.get("clerk@demo.onestop.cn"), created.get("broker@demo.onestop.cn")) {
+            super::seed_cases::demo_people(state, *user_id, merchant, *clerk, *broker).await?;
+        }
     }
     Ok(())
 }

@@ -95,3 +95,32 @@ fn data_for(kind: FilingKind) -> anyhow::Result<FilingDataInput> {
             "bank_name": "中国银行四川省分行", "expected_annual_receipts_usd": "300000", "currencies": ["USD", "EUR"] }))?),
     })
 }
+
+/// The co-op's clerk as its STAFF, and a customs broker it authorises for CUSTOMS and
+/// INSPECTION for a year (agents' and members' views in GraphiQL).
+pub async fn demo_people(state: &AppState, owner: Uuid, merchant_id: Uuid, clerk: Uuid, broker: Uuid) -> anyhow::Result<()> {
+    use entity::{agent, agent_authorization, enums::MerchantRole, merchant_member};
+    let now = crate::platform::clock::now();
+    merchant_member::ActiveModel { user_id: Set(clerk), merchant_id: Set(merchant_id), role: Set(MerchantRole::Staff), added_at: Set(now), added_by: Set(Some(owner)) }
+        .insert(&state.db)
+        .await?;
+    let uscc = crate::domain::certificates::uscc_from(crate::domain::filing_data::CompanyType::LimitedLiability, "510100", "52000017")
+        .ok_or_else(|| anyhow::anyhow!("demo USCC"))?;
+    agent::ActiveModel { user_id: Set(broker), organisation: Set("成都蓉欧报关有限公司 Rong-Ou Customs Brokerage".into()), uscc: Set(uscc), created_at: Set(now) }
+        .insert(&state.db)
+        .await?;
+    agent_authorization::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        merchant_id: Set(merchant_id),
+        agent_id: Set(broker),
+        kinds: Set(r#"["CUSTOMS","INSPECTION"]"#.into()),
+        valid_until: Set(crate::platform::clock::china_today() + chrono::Duration::days(365)),
+        granted_by: Set(owner),
+        granted_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(&state.db)
+    .await?;
+    println!("clerk@demo.onestop.cn is the co-op's STAFF; broker@demo.onestop.cn may file its CUSTOMS and INSPECTION for a year");
+    Ok(())
+}

@@ -79,24 +79,24 @@ impl Merchant {
     async fn address(&self) -> &str {
         &self.0.address
     }
-    #[graphql(guard = "super::NotAgent")]
+    #[graphql(guard = "super::Reads::CASES.and(super::NotAgent)")]
     async fn contact_email(&self) -> &str {
         &self.0.contact_email
     }
-    #[graphql(guard = "super::NotAgent")]
+    #[graphql(guard = "super::Reads::CASES.and(super::NotAgent)")]
     async fn contact_phone(&self) -> &str {
         &self.0.contact_phone
     }
-    #[graphql(guard = "super::NotAgent")]
+    #[graphql(guard = "super::Reads::CASES.and(super::NotAgent)")]
     async fn store_urls(&self) -> Vec<String> {
         serde_json::from_str(&self.0.store_urls).unwrap_or_default()
     }
-    #[graphql(guard = "super::NotAgent")]
+    #[graphql(guard = "super::Reads::CASES.and(super::NotAgent)")]
     async fn categories(&self) -> Vec<ProductCategory> {
         serde_json::from_str(&self.0.categories).unwrap_or_default()
     }
     /// 0 normal .. 3 high, raised by failed spot checks.
-    #[graphql(guard = "super::NotAgent")]
+    #[graphql(guard = "super::Reads::CASES.and(super::NotAgent)")]
     async fn risk_level(&self) -> i32 {
         self.0.risk_level
     }

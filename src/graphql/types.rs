@@ -26,7 +26,8 @@ impl User {
             crate::services::auth::Caller::User(p) => p.user_id == self.0.id || p.role != Role::Merchant,
             _ => false,
         };
-        let staff = self.0.role != Role::Merchant;
+        // Agents are registered businesses the merchant names by address: not masked.
+        let staff = !matches!(self.0.role, Role::Merchant | Role::Agent);
         if shown_in_full || !staff {
             self.0.email.clone()
         } else {

@@ -297,6 +297,8 @@ pub async fn own_merchant(state: &AppState, scope: &Scope) -> AppResult<Option<m
     }
 }
 
+/// The merchant the user is a member of (its OWNER or STAFF), if any.
 pub async fn find_by_owner<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Option<merchant::Model>> {
-    Ok(merchant::Entity::find().filter(merchant::Column::OwnerUserId.eq(user_id)).one(db).await?)
+    let Some(member) = entity::merchant_member::Entity::find_by_id(user_id).one(db).await? else { return Ok(None) };
+    Ok(merchant::Entity::find_by_id(member.merchant_id).one(db).await?)
 }

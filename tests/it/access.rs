@@ -13,7 +13,7 @@ use crate::{
 both_backends!(every_operation_as_every_role);
 
 /// Callers, in the order of the expectation columns below.
-const ACTORS: [&str; 8] = [
+const ACTORS: [&str; N] = [
     "anonymous",
     "merchant A (owner)",
     "merchant B",
@@ -22,7 +22,13 @@ const ACTORS: [&str; 8] = [
     "customs officer 530000 (wrong region)",
     "customs supervisor 510100",
     "admin",
+    "merchant A's STAFF",
+    "agent granted CUSTOMS by A",
+    "agent granted by B only",
+    "agent whose grant A revoked",
+    "agent whose grant from A expired",
 ];
+const N: usize = 13;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -39,6 +45,8 @@ use Expect::{Blind, Denied, Ok as Yes, Sees};
 const UNAUTH: Expect = Denied("UNAUTHENTICATED");
 const FORBID: Expect = Denied("FORBIDDEN");
 const NF: Expect = Denied("NOT_FOUND");
+/// An agent naming no merchant (`merchantId`).
+const INVALID: Expect = Denied("VALIDATION");
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Prepared {
@@ -79,37 +87,37 @@ enum Op {
     CreateChangeCase,
 }
 
-fn table() -> Vec<(Op, Prepared, [Expect; 8])> {
+fn table() -> Vec<(Op, Prepared, [Expect; N])> {
     use Prepared::*;
     vec![
-        //                                    anon    A      B     cust   insp   cust530 sup    admin
-        (Op::Case, Submitted, [UNAUTH, Yes, NF, Yes, Yes, NF, Yes, Yes]),
-        (Op::Filing, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes]),
-        (Op::Cases, Submitted, [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees]),
-        (Op::ReviewQueue, Submitted, [UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees]),
-        (Op::Workload, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes]),
-        (Op::OwnMerchant, Submitted, [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::SaveProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::CreateCase, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::UpdateFiling, Draft, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID]),
-        (Op::SubmitCase, Draft, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID]),
-        (Op::ResubmitFiling, NeedsCorrection, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID]),
-        (Op::WithdrawCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID]),
-        (Op::AddComment, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, FORBID]),
-        (Op::ClaimFiling, Submitted, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
-        (Op::AssignFiling, Submitted, [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID]),
-        (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
-        (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
-        (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID]),
-        (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
-        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes]),
-        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes]),
-        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
-        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID]),
-        (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes]),
-        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        //                 anon    A      B     cust   insp   cust530 sup    admin  staffA agent  none   revoked expired
+        (Op::Case, Submitted, [UNAUTH, Yes, NF, Yes, Yes, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
+        (Op::Filing, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
+        (Op::Cases, Submitted, [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees, Sees, Sees, Blind, Blind, Blind]),
+        (Op::ReviewQueue, Submitted, [UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::Workload, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::OwnMerchant, Submitted, [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
+        (Op::SaveProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::CreateCase, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
+        (Op::UpdateFiling, Draft, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF]),
+        (Op::SubmitCase, Draft, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF]),
+        (Op::ResubmitFiling, NeedsCorrection, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF]),
+        (Op::WithdrawCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF]),
+        (Op::AddComment, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, FORBID, Yes, Yes, NF, NF, NF]),
+        (Op::ClaimFiling, Submitted, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
+        (Op::AssignFiling, Submitted, [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
+        (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
+        (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
+        (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
+        (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
+        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
+        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
+        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
     ]
 }
 
@@ -136,6 +144,11 @@ async fn world(app: &TestApp) -> World {
     let far = app.staff("customs530@gov.cn", "OFFICER", "CUSTOMS", &["530000"]).await;
     let supervisor = app.staff("supervisor@gov.cn", "SUPERVISOR", "CUSTOMS", &["510100"]).await;
     let admin = app.admin_token().await;
+    let staff_a = {
+        app.gql(crate::members::INVITE, json!({ "e": "staff-a@example.cn", "r": "STAFF" }), Some(&merchant_a.token)).await.data();
+        crate::members::join(app, "staff-a@example.cn").await.0
+    };
+    let agents = agents(app, &merchant_a, &merchant_b).await;
     let (_, filings) = app.submitted_case(&merchant_a, &["CUSTOMS"]).await;
     let approved = crate::licences::approve(app, &customs, &filings[0]).await;
     let licence = (approved["licence"]["id"].as_str().expect("id").to_string(), approved["licence"]["number"].as_str().expect("n").to_string());
@@ -150,10 +163,35 @@ async fn world(app: &TestApp) -> World {
             Some(far.token.clone()),
             Some(supervisor.token.clone()),
             Some(admin),
+            Some(staff_a),
+            Some(agents[0].clone()),
+            Some(agents[1].clone()),
+            Some(agents[2].clone()),
+            Some(agents[3].clone()),
         ],
         customs_officer_id: customs.id.clone(),
         merchant_a,
     }
+}
+
+/// Four agents: granted CUSTOMS by A; granted only by B; granted by A and revoked; granted by
+/// A until a day that has passed.
+async fn agents(app: &TestApp, a: &Merchant, b: &Merchant) -> Vec<String> {
+    use crate::agents::{broker, grant};
+    let month = (crate::licences::china_today() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+    let today = crate::licences::china_today().format("%Y-%m-%d").to_string();
+    let granted = broker(app, "agent-ok@example.cn").await;
+    grant(app, a, "agent-ok@example.cn", &["CUSTOMS"], &month).await;
+    let elsewhere = broker(app, "agent-b@example.cn").await;
+    grant(app, b, "agent-b@example.cn", &["CUSTOMS", "INSPECTION"], &month).await;
+    let revoked = broker(app, "agent-revoked@example.cn").await;
+    let id = grant(app, a, "agent-revoked@example.cn", &["CUSTOMS"], &month).await;
+    app.gql("mutation($id: ID!) { revokeAgentAuthorization(id: $id) { id } }", json!({ "id": id }), Some(&a.token)).await.data();
+    let expired = broker(app, "agent-expired@example.cn").await;
+    let id = grant(app, a, "agent-expired@example.cn", &["CUSTOMS"], &today).await;
+    let yesterday = (crate::licences::china_today() - chrono::Duration::days(1)).format("'%Y-%m-%d'").to_string();
+    app.update_row("agent_authorizations", &format!("valid_until = {yesterday}"), &id).await;
+    vec![granted, elsewhere, revoked, expired]
 }
 
 /// A fresh case of merchant A, its CUSTOMS filing brought to `state`.
@@ -330,6 +368,11 @@ async fn every_operation_as_every_role(backend: Backend) {
                 };
                 let answer = run(&app, &world, op, world.tokens[i].as_deref(), &target).await;
                 check(op, ACTORS[i], *expect, &answer, &target);
+                if let Op::CreateChangeCase = op {
+                    // One change case at a time per licence: free it for the next caller.
+                    let opened = answer.data()["createChangeCase"]["id"].clone();
+                    app.gql("mutation($id: ID!) { withdrawCase(id: $id) { id } }", json!({ "id": opened }), Some(&world.merchant_a.token)).await.data();
+                }
             }
         }
     }

@@ -357,6 +357,10 @@ async fn seed_demo_shows_an_automatic_approval_and_a_referral(backend: Backend) 
     assert_eq!(inspection["status"], "SUBMITTED");
     assert_eq!(inspection["automaticDecision"]["outcome"], "REFERRED");
     assert!(inspection["automaticDecision"]["evaluations"][0]["explanation"].as_str().expect("why").contains("does not hold"));
+    // The rule's approval issued the FX licence; the co-op has a clerk and a broker.
+    assert_eq!(app.count_where("licences", "kind = 'FX' AND status = 'ACTIVE'").await, 1);
+    assert_eq!(app.count_where("merchant_members", "role = 'STAFF'").await, 1);
+    assert_eq!(app.count_where("agent_authorizations", "revoked_at IS NULL").await, 1);
 }
 
 async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Backend) {

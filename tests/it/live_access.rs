@@ -26,7 +26,7 @@ const EVENTS: &str = "subscription { filingEvents { action filing { id kind regi
 
 /// Reads until the server closes the socket: the close code and reason, and every event that
 /// arrived before it.
-async fn until_closed(socket: &mut Socket, wait: Duration) -> (Option<(u16, String)>, Vec<Value>) {
+pub async fn until_closed(socket: &mut Socket, wait: Duration) -> (Option<(u16, String)>, Vec<Value>) {
     let mut events = Vec::new();
     loop {
         match tokio::time::timeout(wait, socket.next()).await {

@@ -12,6 +12,7 @@ mod migrations;
 mod smtp;
 
 mod access;
+mod agents;
 mod change_cases;
 mod corrections;
 mod accounts;

@@ -11,10 +11,10 @@ use crate::{
 
 both_backends!(an_owner_brings_in_staff_who_file_but_manage_nothing);
 
-const INVITE: &str = "mutation($e: String!, $r: MerchantRole!) { inviteMerchantMember(email: $e, role: $r) { role user { email displayName } } }";
+pub const INVITE: &str = "mutation($e: String!, $r: MerchantRole!) { inviteMerchantMember(email: $e, role: $r) { role user { email displayName } } }";
 
 /// Logs in `email` (after setting its password from the invitation if it is new).
-async fn join(app: &TestApp, email: &str) -> (String, String) {
+pub async fn join(app: &TestApp, email: &str) -> (String, String) {
     let mail = app.smtp.wait_for(email, 1).await.into_iter().find(|m| m.subject().contains("added you") || m.subject().contains("onestop")).expect("invitation");
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
     assert_eq!(app.gql(reset, json!({ "t": mail.link_token(), "p": GOOD_PASSWORD }), None).await.data()["resetPassword"], true);

@@ -125,8 +125,13 @@ pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_
     let query = api_client::Entity::find().order_by_asc(api_client::Column::CreatedAt);
     let query = match scope {
         Scope::Admin { .. } => query,
-        Scope::Merchant { .. } => query.filter(api_client::Column::MerchantId.eq(scope.require_owner()?.merchant_id)),
-        Scope::Agency { .. } | Scope::Agent { .. } => return Err(AppError::Forbidden("only admins and merchants manage API clients".into())),
+        // STAFF and agents manage no API clients: they see none.
+        Scope::Merchant { .. } => match scope.require_merchant()? {
+            owner if owner.is_owner() => query.filter(api_client::Column::MerchantId.eq(owner.merchant_id)),
+            _ => return Ok(Vec::new()),
+        },
+        Scope::Agent { .. } => return Ok(Vec::new()),
+        Scope::Agency { .. } => return Err(AppError::Forbidden("only admins and merchants manage API clients".into())),
     };
     Ok(query.all(&state.db).await?)
 }

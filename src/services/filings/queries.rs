@@ -49,7 +49,7 @@ pub async fn review_queue(
     after: Option<String>,
     filter: QueueFilter,
 ) -> AppResult<Page<filing::Model>> {
-    if matches!(scope, Scope::Merchant { .. }) {
+    if !matches!(scope, Scope::Agency { .. } | Scope::Admin { .. }) {
         return Err(AppError::Forbidden("the review queue is for agency staff".into()));
     }
     let limit = pagination::page_size(first)?;
