@@ -18,6 +18,7 @@ mod m20261127_000014_decisions_and_corrections;
 mod m20261127_000015_decision_rule_generation;
 mod m20261128_000016_licences;
 mod m20261128_000017_members_and_agents;
+mod rows;
 
 pub struct Migrator;
 

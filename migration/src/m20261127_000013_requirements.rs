@@ -1,5 +1,7 @@
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::Value;
 use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::rows::insert;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -156,14 +158,6 @@ const DEFAULT_RULES: &[DefaultRule] = &[
      "《中华人民共和国进出口商品检验法实施条例》第十八条"),
 ];
 
-/// Inserts one row with bound values (placeholders as the backend writes them).
-async fn insert(db: &SchemaManagerConnection<'_>, table: &str, row: Vec<(&str, Value)>) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let columns: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
-    let marks: Vec<String> = (1..=row.len()).map(|i| if backend == DatabaseBackend::Postgres { format!("${i}") } else { "?".into() }).collect();
-    let sql = format!("INSERT INTO {table} ({}) VALUES ({})", columns.join(", "), marks.join(", "));
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, row.into_iter().map(|(_, v)| v))).await.map(drop)
-}
 
 async fn seed_default_ruleset(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
     let now = chrono_now();

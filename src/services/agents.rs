@@ -15,7 +15,7 @@ use crate::{
     error::{AppError, AppResult, Problems},
     platform::{clock, state::AppState},
     services::{
-        access::{MerchantUser, Scope},
+        access::{Owner, Scope},
         audit::security::{self, SecurityEvent, SecurityKind},
         auth::accounts::{SignUp, sign_up},
     },
@@ -52,15 +52,12 @@ pub async fn register(state: &AppState, input: AgentSignUp<'_>, address: Option<
 #[tracing::instrument(skip_all)]
 pub async fn grant(
     state: &AppState,
-    owner: MerchantUser<'_>,
+    owner: Owner<'_>,
     agent_email: &str,
     kinds: Vec<FilingKind>,
     valid_until: NaiveDate,
     address: Option<std::net::IpAddr>,
 ) -> AppResult<agent_authorization::Model> {
-    if !owner.is_owner() {
-        return Err(AppError::Forbidden("only the merchant's OWNER may authorise agents".into()));
-    }
     let mut problems = Problems::default();
     let email = problems.check(Email::parse("agentEmail", agent_email));
     let unique: BTreeSet<FilingKind> = kinds.iter().copied().collect();
@@ -118,10 +115,7 @@ async fn end_standing<C: ConnectionTrait>(db: &C, merchant_id: Uuid, agent: Opti
 
 /// The OWNER revokes a grant at once (revoking twice answers the grant as it is).
 #[tracing::instrument(skip_all, fields(grant = %id))]
-pub async fn revoke(state: &AppState, owner: MerchantUser<'_>, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<agent_authorization::Model> {
-    if !owner.is_owner() {
-        return Err(AppError::Forbidden("only the merchant's OWNER may revoke an agent's authority".into()));
-    }
+pub async fn revoke(state: &AppState, owner: Owner<'_>, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<agent_authorization::Model> {
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let found = agent_authorization::Entity::find_by_id(id)
         .filter(agent_authorization::Column::MerchantId.eq(owner.merchant_id))
@@ -143,11 +137,7 @@ pub async fn revoke(state: &AppState, owner: MerchantUser<'_>, id: Uuid, address
 
 /// A merchant's grants, newest first: for its OWNER and administrators; anyone else gets none.
 pub async fn of_merchant<C: ConnectionTrait>(db: &C, scope: &Scope, merchant_id: Uuid) -> AppResult<Vec<agent_authorization::Model>> {
-    let allowed = match scope {
-        Scope::Admin { .. } => true,
-        _ => scope.require_owner().is_ok_and(|owner| owner.merchant_id == merchant_id),
-    };
-    if !allowed {
+    if !scope.manages(merchant_id) {
         return Ok(Vec::new());
     }
     Ok(agent_authorization::Entity::find()

@@ -19,7 +19,7 @@ use crate::{
         state::AppState,
     },
     services::{
-        access::{MerchantUser, Scope},
+        access::{Owner, Scope},
         audit::security::{self, SecurityEvent, SecurityKind},
         auth::accounts::{NewUser, PURPOSE_RESET_PASSWORD, insert_user, issue_one_time_token},
     },
@@ -49,11 +49,7 @@ pub struct Member {
 /// The merchant's members, owner first: for its OWNER and administrators; anyone else gets
 /// none.
 pub async fn members_of<C: ConnectionTrait>(db: &C, scope: &Scope, merchant_id: Uuid) -> AppResult<Vec<Member>> {
-    let allowed = match scope {
-        Scope::Admin { .. } => true,
-        _ => scope.require_owner().is_ok_and(|owner| owner.merchant_id == merchant_id),
-    };
-    if !allowed {
+    if !scope.manages(merchant_id) {
         return Ok(Vec::new());
     }
     let rows = merchant_member::Entity::find()
@@ -75,10 +71,7 @@ pub async fn members_of<C: ConnectionTrait>(db: &C, scope: &Scope, merchant_id: 
 /// is built from the address alone, so it looks the same either way; an address that already
 /// belongs to a merchant, or to a staff, agent or admin account, is a CONFLICT.
 #[tracing::instrument(skip_all)]
-pub async fn invite(state: &AppState, owner: MerchantUser<'_>, email: &str, role: MerchantRole, address: Option<std::net::IpAddr>) -> AppResult<Member> {
-    if !owner.is_owner() {
-        return Err(AppError::Forbidden("only the merchant's OWNER may add members".into()));
-    }
+pub async fn invite(state: &AppState, owner: Owner<'_>, email: &str, role: MerchantRole, address: Option<std::net::IpAddr>) -> AppResult<Member> {
     if role == MerchantRole::Owner {
         return Err(AppError::validation("role", "a merchant has exactly one OWNER: invite STAFF"));
     }
@@ -122,10 +115,7 @@ pub async fn invite(state: &AppState, owner: MerchantUser<'_>, email: &str, role
 /// refresh tokens are revoked; its access tokens reach nothing of the merchant any more, on
 /// every instance, since each request reads the membership).
 #[tracing::instrument(skip_all)]
-pub async fn remove(state: &AppState, owner: MerchantUser<'_>, user_id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
-    if !owner.is_owner() {
-        return Err(AppError::Forbidden("only the merchant's OWNER may remove members".into()));
-    }
+pub async fn remove(state: &AppState, owner: Owner<'_>, user_id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let member = merchant_member::Entity::find_by_id(user_id)
         .filter(merchant_member::Column::MerchantId.eq(owner.merchant_id))

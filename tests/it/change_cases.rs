@@ -9,7 +9,7 @@ use crate::{
     both_backends,
     fixtures::{Merchant, filing_data, filing_of},
     helpers::{Backend, TestApp, spawn_app},
-    licences::{LICENCE, approve, china_today},
+    licences::{LICENCE, approve, china_today, public_check},
 };
 
 both_backends!(an_amendment_changes_the_registered_address_through_review);
@@ -30,10 +30,6 @@ async fn licence_of(app: &TestApp, token: &str, number: &str, kind: &str) -> Val
     found.data()["licence"].clone()
 }
 
-async fn public_check(app: &TestApp, number: &str) -> Value {
-    let page = app.client.get(app.url(&format!("/c/{number}"))).header("accept", "application/json").send().await.expect("page");
-    page.json().await.expect("json")
-}
 
 fn actions(licence: &Value) -> Vec<String> {
     licence["history"].as_array().expect("history").iter().filter_map(|h| h["action"].as_str().map(str::to_string)).collect()

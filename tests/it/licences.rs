@@ -45,7 +45,8 @@ pub async fn inspection_licence(app: &TestApp, email: &str) -> (Merchant, Staff,
     (merchant, officer, approved["licence"].clone())
 }
 
-async fn public_check(app: &TestApp, number: &str) -> Value {
+/// `/c/{number}` as JSON.
+pub async fn public_check(app: &TestApp, number: &str) -> Value {
     app.client
         .get(app.url(&format!("/c/{number}")))
         .header("accept", "application/json")

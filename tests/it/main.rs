@@ -25,6 +25,7 @@ mod licences;
 mod members;
 mod ops;
 mod overload;
+mod people_story;
 mod privacy;
 mod profile;
 mod properties;

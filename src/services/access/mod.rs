@@ -4,7 +4,7 @@
 mod conditions;
 mod proofs;
 
-pub use proofs::{Admin, DecidedBy, Decider, MerchantUser, Staff, Supervisor};
+pub use proofs::{Admin, DecidedBy, Decider, MerchantUser, Owner, Staff, Supervisor};
 
 use chrono::NaiveDate;
 use entity::{agent_authorization, enums::MerchantRole, filing, merchant_member, user, user_region};
@@ -167,13 +167,19 @@ impl Scope {
 
     /// The merchant's OWNER (members, API clients and agents' authority are the owner's to
     /// manage; an API client the owner made acts with the owner's rights), or FORBIDDEN.
-    pub fn require_owner(&self) -> AppResult<MerchantUser<'_>> {
+    pub fn require_owner(&self) -> AppResult<Owner<'_>> {
         let merchant = self.require_merchant()?;
         if merchant.is_owner() {
-            Ok(merchant)
+            Ok(Owner(merchant))
         } else {
             Err(AppError::Forbidden("only the merchant's OWNER may do this".into()))
         }
+    }
+
+    /// Whether the caller manages this merchant's people (its OWNER) or reads everything (an
+    /// administrator): who sees `members` and `authorizations`.
+    pub fn manages(&self, merchant_id: Uuid) -> bool {
+        matches!(self, Self::Admin { .. }) || self.require_owner().is_ok_and(|owner| owner.merchant_id == merchant_id)
     }
 
     /// Someone filing for a merchant: one of its members (`merchant_id` absent or its own), or

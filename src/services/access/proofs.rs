@@ -171,3 +171,15 @@ impl<'a> MerchantUser<'a> {
         }
     }
 }
+
+/// The merchant's OWNER (from `Scope::require_owner`): manages its members, API clients and
+/// agents' authority.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a>(pub(super) MerchantUser<'a>);
+
+impl<'a> std::ops::Deref for Owner<'a> {
+    type Target = MerchantUser<'a>;
+    fn deref(&self) -> &MerchantUser<'a> {
+        &self.0
+    }
+}

@@ -19,11 +19,11 @@ use uuid::Uuid;
 
 use super::{
     Actor, CaseChange,
-    creation::{allocate_reference, new_filing},
+    creation::{allocate_reference, new_case, new_filing},
 };
 use crate::{
     domain::{
-        CaseStatus, FilingStatus,
+        FilingStatus,
         case_profile::{CaseProfile, CaseProfileInput},
     },
     error::{AppError, AppResult, Problems},
@@ -56,22 +56,9 @@ pub async fn create_change_case(state: &AppState, merchant: MerchantUser<'_>, re
     refuse_open_changes(&txn, &ids).await?;
     let now = clock::now();
     let reference = allocate_reference(&txn, &holder.region_code, now.with_timezone(&clock::china()).year()).await?;
-    let case = case::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        reference: Set(reference),
-        merchant_id: Set(holder.id),
-        region_code: Set(holder.region_code.clone()),
-        status: Set(CaseStatus::Draft),
-        created_at: Set(now),
-        submitted_at: Set(None),
-        updated_at: Set(now),
-        profile: Set(profile.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?),
-        ruleset_version: Set(None),
-        requirements: Set(None),
-        case_type: Set(request.case_type),
-    }
-    .insert(&txn)
-    .await?;
+    let mut draft = new_case(&holder, reference, request.case_type, now);
+    draft.profile = Set(profile.as_ref().map(serde_json::to_string).transpose().map_err(anyhow::Error::from)?);
+    let case = draft.insert(&txn).await?;
     let mut filings = Vec::new();
     for l in &licences {
         let mut draft = new_filing(&case, &holder, l.kind, now);

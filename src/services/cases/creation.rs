@@ -57,22 +57,11 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
         Some((p, r)) => (Some(to_json(p)?), Some(r.ruleset_version), Some(to_json(r)?)),
         None => (None, None, None),
     };
-    let case = case::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        reference: Set(reference),
-        merchant_id: Set(profile.id),
-        region_code: Set(profile.region_code.clone()),
-        status: Set(CaseStatus::Draft),
-        created_at: Set(now),
-        submitted_at: Set(None),
-        updated_at: Set(now),
-        profile: Set(stored_profile),
-        ruleset_version: Set(ruleset_version),
-        requirements: Set(stored_requirements),
-        case_type: Set(CaseType::New),
-    }
-    .insert(&txn)
-    .await?;
+    let mut draft = new_case(&profile, reference, CaseType::New, now);
+    draft.profile = Set(stored_profile);
+    draft.ruleset_version = Set(ruleset_version);
+    draft.requirements = Set(stored_requirements);
+    let case = draft.insert(&txn).await?;
     let mut filings = Vec::new();
     for kind in &plan.kinds {
         filings.push(new_filing(&case, &profile, *kind, now).insert(&txn).await?);
@@ -160,6 +149,24 @@ pub(super) async fn allocate_reference(txn: &DatabaseTransaction, region: &str, 
         .await?
         .ok_or_else(|| anyhow::anyhow!("case counter vanished"))?;
     Ok(format!("{region}-{year}-{:06}", counter.last_value))
+}
+
+/// A DRAFT case of the merchant, in its region, without a profile.
+pub(super) fn new_case(holder: &merchant::Model, reference: String, case_type: CaseType, now: DateTime<Utc>) -> case::ActiveModel {
+    case::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        reference: Set(reference),
+        merchant_id: Set(holder.id),
+        region_code: Set(holder.region_code.clone()),
+        status: Set(CaseStatus::Draft),
+        created_at: Set(now),
+        submitted_at: Set(None),
+        updated_at: Set(now),
+        profile: Set(None),
+        ruleset_version: Set(None),
+        requirements: Set(None),
+        case_type: Set(case_type),
+    }
 }
 
 /// A DRAFT filing of `kind` in a new case.
