@@ -201,6 +201,10 @@ impl Unique {
         sqlite: "product_batches.merchant_id, product_batches.batch_number",
         postgres: "uq_product_batches_merchant_batch",
     };
+    pub const GTIN_BATCH: Self = Self {
+        sqlite: "product_batches.gtin, product_batches.batch_number",
+        postgres: "uq_product_batches_gtin_batch",
+    };
     pub const CERTIFICATE_NUMBER: Self = Self {
         sqlite: "filings.kind, filings.certificate_number",
         postgres: "uq_filings_certificate_number",

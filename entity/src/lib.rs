@@ -7,6 +7,7 @@ pub mod api_client;
 pub mod audit_event;
 pub mod case;
 pub mod case_counter;
+pub mod case_share;
 pub mod comment;
 pub mod correction_item;
 pub mod decision_record;

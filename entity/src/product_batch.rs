@@ -20,6 +20,10 @@ pub struct Model {
     /// Sticky once tripped by the scan rules.
     pub suspected_counterfeit: bool,
     pub created_at: DateTimeUtc,
+    /// The batch's GTIN in its 14-digit form; with it the QR code is a GS1 Digital Link.
+    pub gtin: Option<String>,
+    /// Best before / use by (China Standard Time); the trace page warns after it.
+    pub expiry_date: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ mod m20261127_000014_decisions_and_corrections;
 mod m20261127_000015_decision_rule_generation;
 mod m20261128_000016_licences;
 mod m20261128_000017_members_and_agents;
+mod m20261128_000018_gs1_digital_link;
+mod m20261128_000019_case_shares;
 mod rows;
 
 pub struct Migrator;
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000015_decision_rule_generation::Migration),
             Box::new(m20261128_000016_licences::Migration),
             Box::new(m20261128_000017_members_and_agents::Migration),
+            Box::new(m20261128_000018_gs1_digital_link::Migration),
+            Box::new(m20261128_000019_case_shares::Migration),
         ]
     }
 }

@@ -41,7 +41,7 @@ pub async fn demo_rules(state: &AppState, fx_supervisor: Uuid, inspection_superv
          "merchant.failedChecks == 0 && !('FOOD' in filing.data.categories)"),
     ];
     for (user_id, agency, kind, name, condition) in rules {
-        let scope = Scope::Agency { user_id, agency, regions: vec!["510100".into()], supervisor: true, via_client: None };
+        let scope = Scope::Agency { user_id, agency, regions: vec!["510100".into()], supervisor: true, via_client: None, shared_cases: Vec::new() };
         let supervisor = scope.require_supervisor().map_err(fail)?;
         let input = DecisionRuleInput { kind, name: name.into(), condition: condition.into(), enabled: true };
         rules::save_rule(state, supervisor, None, input).await.map_err(fail)?;

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod decision_facts;
 pub mod email;
 pub mod filing_data;
+pub mod gtin;
 pub mod identifiers;
 pub mod labels;
 pub mod password;

@@ -13,6 +13,7 @@ mod quality_objects;
 mod query;
 mod requirement_objects;
 mod security_objects;
+mod share_objects;
 mod subscription;
 mod trail_objects;
 mod types;
@@ -39,6 +40,7 @@ pub struct Query(
     decision_objects::DecisionQuery,
     licence_objects::LicenceQuery,
     people_objects::PeopleQuery,
+    share_objects::ShareQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -48,6 +50,7 @@ pub struct Mutation(
     decision_objects::DecisionMutation,
     licence_objects::LicenceMutation,
     people_objects::PeopleMutation,
+    share_objects::ShareMutation,
 );
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;

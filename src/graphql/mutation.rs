@@ -291,7 +291,7 @@ impl WorkflowMutation {
     async fn register_product_batch(&self, ctx: &Context<'_>, input: ProductBatchInput) -> Result<ProductBatch> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Trace).await?;
-        Ok(ProductBatch(trace::register_batch(state, scope, input).await?))
+        Ok(ProductBatch(trace::register_batch(state, scope, input, super::client_address(ctx)).await?))
     }
 
     /// Inspection officers and supervisors, within their regions.

@@ -190,6 +190,13 @@ impl Case {
     async fn profile(&self) -> Result<Option<crate::domain::case_profile::CaseProfile>> {
         Ok(crate::services::requirements::profile_of_case(&self.0)?)
     }
+    /// Joint supervision: for staff of the sharing and of the receiving agency, and
+    /// administrators; merchants and agents get [].
+    async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<super::share_objects::CaseShare>> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Read).await?;
+        Ok(crate::services::shares::of_case(&state.db, scope, self.0.id).await?.into_iter().map(super::share_objects::CaseShare).collect())
+    }
     #[graphql(name = "type")]
     async fn case_type(&self) -> entity::enums::CaseType {
         self.0.case_type
@@ -234,7 +241,8 @@ impl Filing {
     async fn region_code(&self) -> &str {
         &self.0.region_code
     }
-    /// Resident ID and bank account numbers are masked for administrators.
+    /// Resident ID and bank account numbers are masked for administrators and for agencies
+    /// the case was shared with.
     async fn data(&self, ctx: &Context<'_>) -> Result<FilingData> {
         let kind = self.0.kind;
         let stored: Option<StoredData> = self
@@ -245,9 +253,11 @@ impl Filing {
             .transpose()
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored filing data unreadable: {e}")))?;
         let data = FilingData::from_stored(kind, stored);
-        // In full only for the merchant and the reviewing agency; administrators see it masked.
+        // In full only for the merchant and the reviewing agency; administrators, and agencies
+        // the case was shared with (read-only), see it masked.
         let scope = super::loaded_scope(ctx).await?;
-        Ok(if matches!(scope, crate::services::access::Scope::Admin { .. }) { data.masked() } else { data })
+        let shared_only = scope.require_staff().is_ok_and(|staff| !staff.can_see(&self.0));
+        Ok(if shared_only || matches!(scope, crate::services::access::Scope::Admin { .. }) { data.masked() } else { data })
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(assignee) = self.0.assignee_id else { return Ok(None) };

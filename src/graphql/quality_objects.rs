@@ -72,6 +72,19 @@ impl ProductBatch {
     async fn suspected_counterfeit(&self) -> bool {
         self.0.suspected_counterfeit
     }
+    /// 14 digits; with it the QR code is a GS1 Digital Link.
+    async fn gtin(&self) -> Option<&str> {
+        self.0.gtin.as_deref()
+    }
+    async fn expiry_date(&self) -> Option<Date> {
+        self.0.expiry_date.map(Date)
+    }
+    /// {public base url}/01/{gtin}/10/{batchNumber}: what the QR code encodes when the batch
+    /// has a GTIN (any GS1 scanner app opens it); resolves to the trace page.
+    async fn digital_link_url(&self, ctx: &Context<'_>) -> Option<String> {
+        let (state, _) = parts(ctx);
+        trace::digital_link(state, &self.0)
+    }
     async fn spot_checks(&self, ctx: &Context<'_>) -> Result<Vec<SpotCheck>> {
         let (state, _) = parts(ctx);
         Ok(quality::checks_of_batch(state, self.0.id).await?.into_iter().map(SpotCheck).collect())
@@ -146,6 +159,16 @@ impl TraceView {
     }
     async fn batch_number(&self) -> &str {
         &self.0.batch.batch_number
+    }
+    async fn gtin(&self) -> Option<&str> {
+        self.0.batch.gtin.as_deref()
+    }
+    async fn expiry_date(&self) -> Option<Date> {
+        self.0.batch.expiry_date.map(Date)
+    }
+    /// Past its expiry date: the page warns the consumer.
+    async fn expired(&self) -> bool {
+        self.0.expired()
     }
     async fn production_date(&self) -> Date {
         Date(self.0.batch.production_date)

@@ -82,6 +82,7 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
         .at("/t/:code", get(public::trace_page))
         .at("/t/:code/qr.svg", get(public::trace_qr_svg))
         .at("/t/:code/qr.png", get(public::trace_qr_png))
+        .at("/01/:gtin/10/:batch", get(public::digital_link_page))
         .at("/c/:number", get(public::certificate_page))
         .at("/c/:number/qr.svg", get(public::certificate_qr_svg))
         .data(std::sync::Arc::new(public::ScanLimiter::new(state.config.trace.scans_per_minute)))

@@ -129,12 +129,20 @@ async fn check(state: &AppState, scope: &Scope, target: DocumentTarget, filename
         return Err(AppError::Forbidden("agents add documents to the filings they file for (give filingId)".into()));
     }
     if let Some(fid) = filing_id {
-        filing::Entity::find_by_id(fid)
+        let target = filing::Entity::find_by_id(fid)
             .filter(filing::Column::CaseId.eq(case.id))
             .one(&state.db)
             .await?
             .filter(|f| scope.can_see_filing(case.merchant_id, f))
             .ok_or_else(|| AppError::NotFound("filing".into()))?;
+        if scope.shares(case.id) && scope.require_staff().is_ok_and(|staff| !staff.can_see(&target)) {
+            return Err(AppError::Forbidden("this case is shared with your agency read-only".into()));
+        }
+    } else if scope.shares(case.id) {
+        let filings = cases::filings_of(&state.db, case.id).await?;
+        if scope.require_staff().is_ok_and(|staff| !filings.iter().any(|f| staff.can_see(f))) {
+            return Err(AppError::Forbidden("this case is shared with your agency read-only".into()));
+        }
     }
     let max = state.config.documents.max_bytes;
     if content.is_empty() {

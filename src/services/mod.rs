@@ -16,5 +16,6 @@ pub mod members;
 pub mod merchants;
 pub mod quality;
 pub mod requirements;
+pub mod shares;
 pub mod trace;
 pub mod webhooks;

@@ -103,6 +103,9 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
             "region": check.region_code, "findings": check.findings, "risk_level": level,
         });
         enqueue_email(&txn, &state.templates, &merchant.contact_email, EmailKind::SpotCheckFailed, context).await?;
+        if level == MAX_RISK && merchant.risk_level < MAX_RISK {
+            crate::services::shares::share_risky_merchant(&txn, state, &merchant).await?;
+        }
     }
     txn.commit().await?;
     state.outbox_wakeup.notify_one();

@@ -1,5 +1,6 @@
 //! The role matrix: every query and mutation of the case workflow, requirements, decision rules
-//! and licences, tried as every kind of caller, against a filing of the CUSTOMS agency in region
+//! and licences, tried as every kind of caller (merchants' owners and staff, agents in every
+//! state of their grant, agency staff of the case's agency and of agencies it was shared with), against a filing of the CUSTOMS agency in region
 //! 510100 (and merchant A's CUSTOMS licence).
 
 use serde_json::{Value, json};
@@ -27,8 +28,11 @@ const ACTORS: [&str; N] = [
     "agent granted by B only",
     "agent whose grant A revoked",
     "agent whose grant from A expired",
+    "tax officer 510100 (case never shared with tax)",
+    "market-regulation officer 510100 (case shared with it)",
+    "FX officer 510100 (share revoked)",
 ];
-const N: usize = 13;
+const N: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Expect {
@@ -90,34 +94,34 @@ enum Op {
 fn table() -> Vec<(Op, Prepared, [Expect; N])> {
     use Prepared::*;
     vec![
-        //                 anon    A      B     cust   insp   cust530 sup    admin  staffA agent  none   revoked expired
-        (Op::Case, Submitted, [UNAUTH, Yes, NF, Yes, Yes, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
-        (Op::Filing, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
-        (Op::Cases, Submitted, [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees, Sees, Sees, Blind, Blind, Blind]),
-        (Op::ReviewQueue, Submitted, [UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::Workload, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::OwnMerchant, Submitted, [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::SaveProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::CreateCase, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
-        (Op::UpdateFiling, Draft, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF]),
-        (Op::SubmitCase, Draft, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF]),
-        (Op::ResubmitFiling, NeedsCorrection, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF]),
-        (Op::WithdrawCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF]),
-        (Op::AddComment, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, FORBID, Yes, Yes, NF, NF, NF]),
-        (Op::ClaimFiling, Submitted, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
-        (Op::AssignFiling, Submitted, [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
-        (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
-        (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
-        (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF]),
-        (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
-        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF]),
-        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID]),
+        //                 anon    A      B     cust   insp   cust530 sup    admin  staffA agent  none   revoked expired tax   shared  unshared
+        (Op::Case, Submitted, [UNAUTH, Yes, NF, Yes, Yes, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, Yes, NF]),
+        (Op::Filing, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, Yes, NF]),
+        (Op::Cases, Submitted, [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees, Sees, Sees, Blind, Blind, Blind, Blind, Sees, Blind]),
+        (Op::ReviewQueue, Submitted, [UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees, FORBID, FORBID, FORBID, FORBID, FORBID, Blind, Blind, Blind]),
+        (Op::Workload, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::OwnMerchant, Submitted, [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
+        (Op::SaveProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::CreateCase, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
+        (Op::UpdateFiling, Draft, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
+        (Op::SubmitCase, Draft, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::ResubmitFiling, NeedsCorrection, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
+        (Op::WithdrawCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::AddComment, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
+        (Op::ClaimFiling, Submitted, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::AssignFiling, Submitted, [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
+        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
+        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, NF, NF]),
+        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
     ]
 }
 
@@ -149,6 +153,9 @@ async fn world(app: &TestApp) -> World {
         crate::members::join(app, "staff-a@example.cn").await.0
     };
     let agents = agents(app, &merchant_a, &merchant_b).await;
+    let tax = app.staff("tax@gov.cn", "OFFICER", "TAX", &["510100"]).await;
+    let amr = app.staff("amr@gov.cn", "OFFICER", "MARKET_REGULATION", &["510100"]).await;
+    let fx = app.staff("fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await;
     let (_, filings) = app.submitted_case(&merchant_a, &["CUSTOMS"]).await;
     let approved = crate::licences::approve(app, &customs, &filings[0]).await;
     let licence = (approved["licence"]["id"].as_str().expect("id").to_string(), approved["licence"]["number"].as_str().expect("n").to_string());
@@ -168,6 +175,9 @@ async fn world(app: &TestApp) -> World {
             Some(agents[1].clone()),
             Some(agents[2].clone()),
             Some(agents[3].clone()),
+            Some(tax.token),
+            Some(amr.token),
+            Some(fx.token),
         ],
         customs_officer_id: customs.id.clone(),
         merchant_a,
@@ -194,12 +204,24 @@ async fn agents(app: &TestApp, a: &Merchant, b: &Merchant) -> Vec<String> {
     vec![granted, elsewhere, revoked, expired]
 }
 
+/// The customs supervisor shares the case with market regulation in 510100, and with FX —
+/// revoked at once.
+async fn share_and_revoke(app: &TestApp, world: &World, case_id: &str) {
+    let supervisor = world.tokens[6].as_deref();
+    let share = "mutation($c: ID!, $a: Agency!) { shareCase(caseId: $c, agency: $a, regionCode: \"510100\", note: \"联合监管 joint look\") { id } }";
+    app.gql(share, json!({ "c": case_id, "a": "MARKET_REGULATION" }), supervisor).await.data();
+    let fx = app.gql(share, json!({ "c": case_id, "a": "FOREIGN_EXCHANGE" }), supervisor).await;
+    let revoke = "mutation($id: ID!) { revokeCaseShare(id: $id) { id } }";
+    app.gql(revoke, json!({ "id": fx.data()["shareCase"]["id"] }), supervisor).await.data();
+}
+
 /// A fresh case of merchant A, its CUSTOMS filing brought to `state`.
 async fn prepare(app: &TestApp, world: &World, state: Prepared) -> Target {
     let token = &world.merchant_a.token;
     let created = app.create_case(token, &["CUSTOMS", "INSPECTION"]).await;
     let case = &created.data()["createCase"];
     let case_id = case["id"].as_str().expect("id").to_string();
+    share_and_revoke(app, world, &case_id).await;
     let mut customs_id = String::new();
     let mut version = 0;
     for filing in case["filings"].as_array().expect("filings") {

@@ -26,7 +26,7 @@ mod certificate;
 mod trace_view;
 
 pub use certificate::{certificate_page, certificate_qr_svg};
-pub use trace_view::{trace_page, trace_qr_png, trace_qr_svg};
+pub use trace_view::{digital_link_page, trace_page, trace_qr_png, trace_qr_svg};
 
 static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

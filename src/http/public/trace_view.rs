@@ -36,6 +36,11 @@ pub struct TraceJson {
     pub origin_region_name: String,
     pub batch_number: String,
     pub production_date: String,
+    /// 14 digits, when the batch carries a GTIN.
+    pub gtin: Option<String>,
+    pub expiry_date: Option<String>,
+    /// Past its expiry date.
+    pub expired: bool,
     pub merchant_name: String,
     pub merchant_uscc: Option<String>,
     /// A REGISTRATION of this merchant was approved here.
@@ -95,6 +100,9 @@ impl TraceJson {
             origin_region_name: region_name(&data.batch.origin_region_code),
             batch_number: data.batch.batch_number.clone(),
             production_date: data.batch.production_date.format("%Y-%m-%d").to_string(),
+            gtin: data.batch.gtin.clone(),
+            expiry_date: data.batch.expiry_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            expired: data.expired(),
             merchant_name: merchant.name.clone(),
             merchant_uscc: merchant.known_uscc().map(str::to_string),
             merchant_verified: data.merchant_verified(),
@@ -134,9 +142,36 @@ pub async fn trace_page(req: &Request, Path(raw): Path<String>, state: Data<&App
         Err(refused) => return refused,
     };
     let Some(code) = trace::parse_trace_code(&raw) else { return malformed_code(req, &raw) };
-    let view = match trace::trace_data(&state, &code, Some((&state.config.trace, &address.to_string()))).await {
+    serve(req, &state, &code, address).await
+}
+
+/// `GET /01/{gtin}/10/{batch}`: a GS1 Digital Link (what a GS1 scanner app opens) resolves to
+/// the same page, counted as a scan; an unknown pair is 404.
+#[handler]
+pub async fn digital_link_page(
+    req: &Request,
+    Path((raw_gtin, batch)): Path<(String, String)>,
+    state: Data<&AppState>,
+    limiter: Data<&std::sync::Arc<ScanLimiter>>,
+) -> Response {
+    let address = match within_limit(&state, &limiter, req).await {
+        Ok(address) => address,
+        Err(refused) => return refused,
+    };
+    let shown = format!("01/{raw_gtin}/10/{batch}");
+    let Ok(gtin) = crate::domain::gtin::Gtin::parse("gtin", &raw_gtin) else { return malformed_code(req, &shown) };
+    match trace::find_by_digital_link(&state.db, &gtin, &batch).await {
+        Ok(Some(found)) => serve(req, &state, &found.trace_code, address).await,
+        Ok(None) => unknown_code(req, &shown),
+        Err(err) => app_error(req, err),
+    }
+}
+
+/// The page (HTML, or JSON by `Accept`) of a known code, the view counted as a scan.
+async fn serve(req: &Request, state: &AppState, code: &str, address: std::net::IpAddr) -> Response {
+    let view = match trace::trace_data(state, code, Some((&state.config.trace, &address.to_string()))).await {
         Ok(Some(data)) => TraceJson::build(&data),
-        Ok(None) => return unknown_code(req, &code),
+        Ok(None) => return unknown_code(req, code),
         Err(err) => return app_error(req, err),
     };
     let view = match view {
@@ -158,11 +193,12 @@ pub struct QrParams {
     size: Option<u32>,
 }
 
-/// Looks the code up for the QR endpoints (no scan is counted for printing a label).
+/// What the QR code of a known code encodes (its Digital Link with a GTIN, else its trace URL);
+/// no scan is counted for printing a label.
 async fn known_code(req: &Request, state: &AppState, raw: &str) -> Result<String, Response> {
     let Some(code) = trace::parse_trace_code(raw) else { return Err(malformed_code(req, raw)) };
     match trace::find_batch(&state.db, &code).await {
-        Ok(Some(batch)) => Ok(batch.trace_code),
+        Ok(Some(batch)) => Ok(trace::qr_url(state, &batch)),
         Ok(None) => Err(unknown_code(req, &code)),
         Err(err) => Err(app_error(req, err)),
     }
@@ -175,7 +211,7 @@ pub async fn trace_qr_svg(req: &Request, Path(raw): Path<String>, state: Data<&A
         return refused;
     }
     match known_code(req, &state, &raw).await {
-        Ok(code) => svg_response(&trace::trace_url(&state, &code)),
+        Ok(url) => svg_response(&url),
         Err(response) => response,
     }
 }
@@ -205,11 +241,11 @@ pub async fn trace_qr_png(
             None,
         );
     }
-    let code = match known_code(req, &state, &raw).await {
-        Ok(code) => code,
+    let url = match known_code(req, &state, &raw).await {
+        Ok(url) => url,
         Err(response) => return response,
     };
-    let png = qr(&trace::trace_url(&state, &code)).map_err(|e| anyhow::anyhow!("QR code: {e}")).and_then(|qr| {
+    let png = qr(&url).map_err(|e| anyhow::anyhow!("QR code: {e}")).and_then(|qr| {
         let image = qr.render::<image::Luma<u8>>().min_dimensions(size, size).max_dimensions(size.max(QR_MIN) * 2, size.max(QR_MIN) * 2).build();
         let mut bytes = std::io::Cursor::new(Vec::new());
         image::DynamicImage::ImageLuma8(image).write_to(&mut bytes, image::ImageFormat::Png)?;

@@ -43,6 +43,8 @@ pub enum EmailKind {
     MemberInvitation,
     /// To a merchant's owner: an agent submitted filings for it.
     AgentSubmitted,
+    /// To a receiving agency's supervisors: cases were shared with it (大部门联动).
+    CaseShared,
 }
 
 impl EmailKind {
@@ -57,6 +59,7 @@ impl EmailKind {
             Self::SignupAttempted => "signup_attempted",
             Self::LicenceExpiring | Self::LicenceExpired | Self::LicencesCancelled => "licence_notice",
             Self::MemberInvitation => "member_invitation",
+            Self::CaseShared => "case_shared",
             _ => "case_update",
         }
     }
@@ -85,6 +88,7 @@ impl EmailKind {
             Self::LicencesCancelled => "相关许可已随营业登记注销 / Licences cancelled with your registration",
             Self::MemberInvitation => "您已加入 {{ merchant }} 的 onestop 团队 / You were added to {{ merchant }} on onestop",
             Self::AgentSubmitted => "代办机构已为您提交案件 {{ reference }} / An agent submitted case {{ reference }} for you",
+            Self::CaseShared => "案件共享联合监管 / Cases shared with {{ agency_en }} for joint supervision",
         }
     }
 
@@ -154,6 +158,8 @@ impl Templates {
         template!(env, "licence_notice.html");
         template!(env, "member_invitation.txt");
         template!(env, "member_invitation.html");
+        template!(env, "case_shared.txt");
+        template!(env, "case_shared.html");
         Ok(Self { env })
     }
 

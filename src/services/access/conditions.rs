@@ -57,8 +57,9 @@ impl Scope {
             // EXISTS, correlated on the case: one index probe per candidate case (the
             // uncorrelated `id IN (SELECT case_id …)` materialised every filing of the agency
             // and region — thousands of rows — for each single-case look-up).
-            Self::Agency { agency, regions, .. } => Some(
-                Condition::all().add(Expr::exists(
+            // … or a case shared with the agency (read-only).
+            Self::Agency { agency, regions, shared_cases, .. } => {
+                let own = Expr::exists(
                     Query::select()
                         .expr(Expr::val(1))
                         .from(filing::Entity)
@@ -71,8 +72,13 @@ impl Scope {
                             Expr::col((filing::Entity, filing::Column::RegionCode)).is_in(regions.clone()),
                         )
                         .to_owned(),
-                )),
-            ),
+                );
+                let mut visible = Condition::any().add(own);
+                if !shared_cases.is_empty() {
+                    visible = visible.add(case::Column::Id.is_in(shared_cases.clone()));
+                }
+                Some(visible)
+            }
             Self::Agent { grants, .. } => Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
                 any.add(
                     Condition::all().add(case::Column::MerchantId.eq(g.merchant_id)).add(Expr::exists(

@@ -28,7 +28,8 @@ pub enum Scope {
     Agent { user_id: Uuid, grants: Vec<Grant> },
     /// An officer or supervisor: one agency, some regions (or an agency's API client, acting in
     /// the name of the admin who created it).
-    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool, via_client: Option<Uuid> },
+    /// `shared_cases`: cases another agency shared with this one (大部门联动), read-only.
+    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool, via_client: Option<Uuid>, shared_cases: Vec<Uuid> },
     /// Reads everything, decides nothing.
     Admin { user_id: Uuid },
 }
@@ -55,13 +56,12 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
             Scope::Merchant { user_id: user.id, merchant_id: member.map(|m| m.merchant_id), via_client: None, role }
         }
         Role::Agent => Scope::Agent { user_id: user.id, grants: standing_grants(db, user.id).await? },
-        Role::Officer | Role::Supervisor => Scope::Agency {
-            user_id: user.id,
-            agency: user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?,
-            regions: regions.into_iter().map(|r| r.region_code).collect(),
-            supervisor: user.role == Role::Supervisor,
-            via_client: None,
-        },
+        Role::Officer | Role::Supervisor => {
+            let agency = user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?;
+            let regions: Vec<String> = regions.into_iter().map(|r| r.region_code).collect();
+            let shared_cases = crate::services::shares::shared_case_ids(db, agency, &regions).await?;
+            Scope::Agency { user_id: user.id, agency, regions, supervisor: user.role == Role::Supervisor, via_client: None, shared_cases }
+        }
         Role::Admin => Scope::Admin { user_id: user.id },
     })
 }
@@ -141,9 +141,11 @@ impl Scope {
                 Self::Agency { agency: a2, via_client: Some(c2), .. },
             ) => a1 == a2 && c1 == c2,
             (
-                Self::Agency { user_id: u1, agency: a1, regions: r1, supervisor: s1, via_client: c1 },
-                Self::Agency { user_id: u2, agency: a2, regions: r2, supervisor: s2, via_client: c2 },
-            ) => u1 == u2 && a1 == a2 && c1 == c2 && (*s1 || !*s2) && r2.iter().all(|r| r1.contains(r)),
+                Self::Agency { user_id: u1, agency: a1, regions: r1, supervisor: s1, via_client: c1, shared_cases: sc1 },
+                Self::Agency { user_id: u2, agency: a2, regions: r2, supervisor: s2, via_client: c2, shared_cases: sc2 },
+            ) => {
+                u1 == u2 && a1 == a2 && c1 == c2 && (*s1 || !*s2) && r2.iter().all(|r| r1.contains(r)) && sc2.iter().all(|c| sc1.contains(c))
+            }
             _ => false,
         }
     }
@@ -242,8 +244,15 @@ impl Scope {
             Self::Admin { .. } => true,
             Self::Merchant { merchant_id, .. } => *merchant_id == Some(case_merchant_id),
             Self::Agent { grants, .. } => grants.iter().any(|g| g.allows(case_merchant_id, filing.kind)),
-            Self::Agency { .. } => self.require_staff().is_ok_and(|staff| staff.can_see(filing)),
+            Self::Agency { shared_cases, .. } => {
+                shared_cases.contains(&filing.case_id) || self.require_staff().is_ok_and(|staff| staff.can_see(filing))
+            }
         }
+    }
+
+    /// Whether the case was shared with the caller's agency (it sees it read-only).
+    pub fn shares(&self, case_id: Uuid) -> bool {
+        matches!(self, Self::Agency { shared_cases, .. } if shared_cases.contains(&case_id))
     }
 
     /// Whether a live event about a filing is for this caller (same rule as `can_see_filing`).
@@ -254,8 +263,8 @@ impl Scope {
             Self::Agent { grants, .. } => grants
                 .iter()
                 .any(|g| g.merchant_id == change.merchant_id && g.kinds.iter().any(|k| k.agency() == change.agency)),
-            Self::Agency { agency, regions, .. } => {
-                change.agency == *agency && regions.iter().any(|r| *r == change.region_code)
+            Self::Agency { agency, regions, shared_cases, .. } => {
+                (change.agency == *agency && regions.iter().any(|r| *r == change.region_code)) || shared_cases.contains(&change.case_id)
             }
         }
     }

@@ -38,10 +38,13 @@ pub enum SecurityKind {
     RequirementRuleSaved,
     /// A supervisor saved a decision rule of its agency.
     DecisionRuleSaved,
+    /// A merchant registered a batch under a GTIN and batch number another merchant's batch
+    /// carries (GTIN ownership is not verified here).
+    GtinClaimed,
 }
 
 impl SecurityKind {
-    pub const ALL: [SecurityKind; 12] = [
+    pub const ALL: [SecurityKind; 13] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::RefreshReused,
@@ -54,6 +57,7 @@ impl SecurityKind {
         Self::SignupWithExistingEmail,
         Self::RequirementRuleSaved,
         Self::DecisionRuleSaved,
+        Self::GtinClaimed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl SecurityKind {
             Self::SignupWithExistingEmail => "signup.existing_email",
             Self::RequirementRuleSaved => "requirement_rule.saved",
             Self::DecisionRuleSaved => "decision_rule.saved",
+            Self::GtinClaimed => "gtin.claimed",
         }
     }
 

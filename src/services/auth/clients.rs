@@ -230,6 +230,6 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
         .into_tuple()
         .all(state_db)
         .await?;
-    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false, via_client: Some(client.id) })
+    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false, via_client: Some(client.id), shared_cases: Vec::new() })
 }
 

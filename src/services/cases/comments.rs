@@ -19,6 +19,15 @@ pub async fn add_comment(state: &AppState, scope: &Scope, case_id: Uuid, filing_
     if matches!(scope, Scope::Admin { .. }) {
         return Err(AppError::Forbidden("administrators read cases but do not comment".into()));
     }
+    if let Ok(staff) = scope.require_staff() {
+        let own = match filing_id {
+            Some(id) => staff.can_see(change.filing(id)?),
+            None => change.filings().iter().any(|f| staff.can_see(f)),
+        };
+        if !own && scope.shares(change.case.id) {
+            return Err(AppError::Forbidden("this case is shared with your agency read-only: you may not comment on it".into()));
+        }
+    }
     if matches!(scope, Scope::Agent { .. }) && filing_id.is_none() {
         return Err(AppError::Forbidden("agents comment on the filings they file for (give filingId)".into()));
     }

@@ -30,6 +30,10 @@ pub(super) async fn open_decision<'s, 'a>(
 ) -> AppResult<(CaseChange<'s>, Staff<'a>)> {
     let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
     let staff = scope.require_staff()?;
+    if !staff.can_see(change.filing(filing_id)?) {
+        // Visible only because another agency shared the case: read-only.
+        return Err(AppError::Forbidden("this case is shared with your agency read-only: you may not act on its filings".into()));
+    }
     change.expect_version(filing_id, expected_version)?;
     Ok((change, staff))
 }

@@ -12,14 +12,18 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use crate::{
-    services::access::Scope,
+    services::{
+        access::Scope,
+        audit::security::{self, SecurityEvent, SecurityKind},
+    },
     platform::clock,
     config::TraceConfig,
     domain::{
         filing_data::{Date, ProductCategory},
+        gtin::{Gtin, is_link_safe_batch},
         identifiers as id,
     },
-    error::{AppError, AppResult, OnUnique, Problems, Unique},
+    error::{AppError, AppResult, OnUnique, Problems, Unique, violates},
     platform::pagination,
     platform::state::AppState,
 };
@@ -70,41 +74,96 @@ pub struct ProductBatchInput {
     pub batch_number: String,
     pub production_date: Date,
     pub quantity: i32,
+    /// GTIN-8/12/13/14 (check digit validated): the QR code becomes a GS1 Digital Link.
+    pub gtin: Option<String>,
+    /// Best before / use by; the trace page warns after it.
+    pub expiry_date: Option<Date>,
 }
 
-/// A merchant registers a batch and receives its trace code.
-#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
-pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput) -> AppResult<product_batch::Model> {
-    let merchant_id = scope.own_merchant()?;
+/// A batch as validated, ready to store.
+struct ValidBatch {
+    product_name: String,
+    origin: String,
+    batch_number: String,
+    gtin: Option<Gtin>,
+}
+
+/// Every problem of a batch at once.
+fn validate(state: &AppState, input: &ProductBatchInput) -> AppResult<ValidBatch> {
     let mut problems = Problems::default();
     let product_name = problems.take(id::text("productName", &input.product_name, 200, false));
     let origin = problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
     let batch_number = problems.take(id::text("batchNumber", &input.batch_number, 64, false));
-    let today = clock::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset")).date_naive();
-    if input.production_date.0 > today {
+    let gtin = input.gtin.as_deref().filter(|g| !g.trim().is_empty()).and_then(|g| problems.check(Gtin::parse("gtin", g)));
+    if gtin.is_some() && !is_link_safe_batch(&batch_number) {
+        problems.push("batchNumber", "with a GTIN: 1–20 characters of A–Z, a–z, 0–9, '-', '.', '_' (GS1 AI 10 in a link)");
+    }
+    if input.production_date.0 > clock::china_today() {
         problems.push("productionDate", "must not be in the future");
+    }
+    if input.expiry_date.is_some_and(|e| e.0 < input.production_date.0) {
+        problems.push("expiryDate", "must not be before the production date");
     }
     if input.quantity <= 0 {
         problems.push("quantity", "must be greater than zero");
     }
-    problems.finish(())?;
-    product_batch::ActiveModel {
+    problems.finish(ValidBatch { product_name, origin, batch_number, gtin })
+}
+
+/// A merchant registers a batch and receives its trace code. A GTIN and batch number another
+/// merchant's batch already carries is a CONFLICT and a security event (GTIN ownership is not
+/// verified here, so a clash may be a copy).
+#[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
+pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput, address: Option<std::net::IpAddr>) -> AppResult<product_batch::Model> {
+    let merchant_id = scope.own_merchant()?;
+    let valid = validate(state, &input)?;
+    let gtin = valid.gtin.as_ref().map(|g| g.as_str().to_string());
+    let inserted = product_batch::ActiveModel {
         id: Set(Uuid::now_v7()),
         merchant_id: Set(merchant_id),
-        product_name: Set(product_name),
+        product_name: Set(valid.product_name),
         category: Set(input.category.as_str()),
-        origin_region_code: Set(origin),
-        batch_number: Set(batch_number),
+        origin_region_code: Set(valid.origin),
+        batch_number: Set(valid.batch_number.clone()),
         production_date: Set(input.production_date.0),
         quantity: Set(i64::from(input.quantity)),
         trace_code: Set(new_trace_code()),
         scan_count: Set(0),
         suspected_counterfeit: Set(false),
         created_at: Set(clock::now()),
+        gtin: Set(gtin.clone()),
+        expiry_date: Set(input.expiry_date.map(|d| d.0)),
     }
     .insert(&state.db)
-    .await
-    .on_unique(Unique::BATCH_NUMBER, || AppError::Conflict("this batch number is already registered".into()))
+    .await;
+    match inserted {
+        Err(err) if violates(&err, Unique::GTIN_BATCH) => {
+            let detail = format!("GTIN {} batch {} claimed again", gtin.unwrap_or_default(), valid.batch_number);
+            let event = SecurityEvent::new(SecurityKind::GtinClaimed).actor(scope.user_id()).from(address).detail(&detail);
+            security::record(&state.db, state, event).await?;
+            Err(AppError::Conflict("a batch with this GTIN and batch number is already registered".into()))
+        }
+        other => other.on_unique(Unique::BATCH_NUMBER, || AppError::Conflict("this batch number is already registered".into())),
+    }
+}
+
+/// `{base}/01/{gtin14}/10/{batch}` for a batch with a GTIN.
+pub fn digital_link(state: &AppState, batch: &product_batch::Model) -> Option<String> {
+    batch.gtin.as_ref().map(|gtin| format!("{}/01/{gtin}/10/{}", state.config.public_base_url, batch.batch_number))
+}
+
+/// What the batch's QR code encodes: its Digital Link if it has a GTIN, else its trace URL.
+pub fn qr_url(state: &AppState, batch: &product_batch::Model) -> String {
+    digital_link(state, batch).unwrap_or_else(|| trace_url(state, &batch.trace_code))
+}
+
+/// The batch a Digital Link names.
+pub async fn find_by_digital_link<C: ConnectionTrait>(db: &C, gtin: &Gtin, batch_number: &str) -> AppResult<Option<product_batch::Model>> {
+    Ok(product_batch::Entity::find()
+        .filter(product_batch::Column::Gtin.eq(gtin.as_str()))
+        .filter(product_batch::Column::BatchNumber.eq(batch_number))
+        .one(db)
+        .await?)
 }
 
 /// The caller's batches, newest first (merchants only).
@@ -145,6 +204,11 @@ pub struct TraceData {
 }
 
 impl TraceData {
+    /// Past its expiry date (China Standard Time).
+    pub fn expired(&self) -> bool {
+        self.batch.expiry_date.is_some_and(|d| d < clock::china_today())
+    }
+
     /// The merchant holds an ACTIVE registration licence issued here. A USCC merely typed into
     /// the profile does not count, nor does a cancelled or expired registration.
     pub fn merchant_verified(&self) -> bool {
