@@ -42,6 +42,17 @@ pub struct Model {
     pub paused_working_days: Option<i32>,
     /// NEW cases: the licence its approval issued. Change cases: the licence it changes.
     pub licence_id: Option<Uuid>,
+    /// 跨省通办: the office where the merchant filed, when not its home region's.
+    pub receiving_region_code: Option<String>,
+    /// When that office acknowledged receipt (the filing then goes to `region_code`'s office).
+    pub received_at: Option<DateTimeUtc>,
+}
+
+impl Model {
+    /// Filed at another region's office and not yet acknowledged there.
+    pub fn awaits_receipt(&self) -> bool {
+        self.receiving_region_code.is_some() && self.received_at.is_none()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

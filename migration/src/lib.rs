@@ -20,6 +20,7 @@ mod m20261128_000016_licences;
 mod m20261128_000017_members_and_agents;
 mod m20261128_000018_gs1_digital_link;
 mod m20261128_000019_case_shares;
+mod m20261128_000020_cross_region_filing;
 mod rows;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000017_members_and_agents::Migration),
             Box::new(m20261128_000018_gs1_digital_link::Migration),
             Box::new(m20261128_000019_case_shares::Migration),
+            Box::new(m20261128_000020_cross_region_filing::Migration),
         ]
     }
 }

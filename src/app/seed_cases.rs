@@ -62,7 +62,7 @@ pub async fn demo_case(state: &AppState, user_id: Uuid, merchant_id: Uuid) -> an
         hs_codes: Some(vec!["0904211000".into()]),
         cross_border: true,
     };
-    let request = CaseRequest { kinds: None, profile: Some(profile) };
+    let request = CaseRequest { kinds: None, profile: Some(profile), receiving_region_code: None };
     let case = cases::create_case(state, scope.require_merchant().map_err(fail)?, request).await.map_err(fail)?;
     for filing in cases::filings_of(&state.db, case.id).await.map_err(fail)? {
         filings::update_filing(state, &scope, filing.id, filing.version, data_for(filing.kind)?).await.map_err(fail)?;

@@ -23,10 +23,12 @@ pub enum Transition {
     Reject,
     Resubmit,
     Withdraw,
+    /// 跨省通办: the receiving office acknowledges a filing made there (the status stays).
+    Receive,
 }
 
 impl Transition {
-    pub const ALL: [Transition; 11] = [
+    pub const ALL: [Transition; 12] = [
         Self::Edit,
         Self::Submit,
         Self::Claim,
@@ -38,6 +40,7 @@ impl Transition {
         Self::Reject,
         Self::Resubmit,
         Self::Withdraw,
+        Self::Receive,
     ];
 
     /// The audit action name.
@@ -54,6 +57,7 @@ impl Transition {
             Self::Reject => "filing.rejected",
             Self::Resubmit => "filing.resubmitted",
             Self::Withdraw => "filing.withdrawn",
+            Self::Receive => "filing.received",
         }
     }
 
@@ -69,7 +73,9 @@ impl Transition {
             // Back to the new office's queue; a correction under way stays with the merchant.
             (Self::Transfer, F::Submitted | F::UnderReview) => F::Submitted,
             (Self::Transfer, F::NeedsCorrection) => F::NeedsCorrection,
-            (Self::RequestCorrection, F::UnderReview) => F::NeedsCorrection,
+            // From SUBMITTED: a supervisor without claiming, or the receiving office (跨省通办).
+            (Self::RequestCorrection, F::Submitted | F::UnderReview) => F::NeedsCorrection,
+            (Self::Receive, F::Submitted) => F::Submitted,
             (Self::Approve, F::UnderReview) => F::Approved,
             (Self::ApproveAutomatically, F::Submitted) => F::Approved,
             (Self::Reject, F::UnderReview) => F::Rejected,
@@ -107,6 +113,7 @@ impl Transition {
             Self::Reject => "reject",
             Self::Resubmit => "resubmit",
             Self::Withdraw => "withdraw",
+            Self::Receive => "acknowledge receipt of",
         }
     }
 }
@@ -119,18 +126,19 @@ mod tests {
 
     /// Every (transition, state) pair: the state it leads to, or `None` for INVALID_TRANSITION.
     /// Columns: DRAFT, SUBMITTED, UNDER_REVIEW, NEEDS_CORRECTION, APPROVED, REJECTED, WITHDRAWN.
-    const TABLE: [(Transition, [Option<FilingStatus>; 7]); 11] = [
+    const TABLE: [(Transition, [Option<FilingStatus>; 7]); 12] = [
         (Edit, [Some(Draft), None, None, Some(NeedsCorrection), None, None, None]),
         (Submit, [Some(Submitted), None, None, None, None, None, None]),
         (Claim, [None, Some(UnderReview), None, None, None, None, None]),
         (Assign, [None, Some(UnderReview), Some(UnderReview), Some(NeedsCorrection), None, None, None]),
         (Transfer, [None, Some(Submitted), Some(Submitted), Some(NeedsCorrection), None, None, None]),
-        (RequestCorrection, [None, None, Some(NeedsCorrection), None, None, None, None]),
+        (RequestCorrection, [None, Some(NeedsCorrection), Some(NeedsCorrection), None, None, None, None]),
         (Approve, [None, None, Some(Approved), None, None, None, None]),
         (ApproveAutomatically, [None, Some(Approved), None, None, None, None, None]),
         (Reject, [None, None, Some(Rejected), None, None, None, None]),
         (Resubmit, [None, None, None, Some(Submitted), None, None, None]),
         (Withdraw, [Some(Withdrawn), Some(Withdrawn), Some(Withdrawn), Some(Withdrawn), None, None, None]),
+        (Receive, [None, Some(Submitted), None, None, None, None, None]),
     ];
     const STATES: [FilingStatus; 7] = [Draft, Submitted, UnderReview, NeedsCorrection, Approved, Rejected, Withdrawn];
 

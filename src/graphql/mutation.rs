@@ -127,11 +127,12 @@ impl WorkflowMutation {
         kinds: Option<Vec<FilingKind>>,
         profile: Option<crate::domain::case_profile::CaseProfileInput>,
         #[graphql(desc = "agents: the merchant filed for (its grant limits the kinds)")] merchant_id: Option<ID>,
+        #[graphql(desc = "跨省通办: file at this region's office, for a decision by the home region's")] receiving_region_code: Option<String>,
     ) -> Result<Case> {
         let (state, _) = parts(ctx);
         let merchant_id = merchant_id.as_ref().map(|id| super::uuid_arg("merchantId", id)).transpose()?;
         let merchant = scope(ctx, Need::Write).await?.act_for(merchant_id)?;
-        Ok(Case(cases::create_case(state, merchant, cases::CaseRequest { kinds, profile }).await?))
+        Ok(Case(cases::create_case(state, merchant, cases::CaseRequest { kinds, profile, receiving_region_code }).await?))
     }
 
     async fn update_filing(

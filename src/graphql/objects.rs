@@ -348,6 +348,14 @@ impl Filing {
             Err(other) => Err(other.into()),
         }
     }
+    /// 跨省通办: the region whose office received the filing (null: filed at home).
+    async fn receiving_region_code(&self) -> Option<&str> {
+        self.0.receiving_region_code.as_deref()
+    }
+    /// When that office acknowledged receipt.
+    async fn received_at(&self) -> Option<DateTime<Utc>> {
+        self.0.received_at
+    }
     async fn blocked_by(&self, ctx: &Context<'_>) -> Result<Vec<FilingKind>> {
         let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
         let siblings = loader.load_one(self.0.case_id).await.map_err(load_error)?.unwrap_or_default();

@@ -1,4 +1,5 @@
-//! Joint supervision (大部门联动): cases shared read-only with another agency.
+//! Supervision across agencies and regions: cases shared read-only with another agency
+//! (大部门联动), and filings received at another region's office (跨省通办).
 
 use async_graphql::{Context, ID, Object, Result, dataloader::DataLoader};
 use chrono::{DateTime, Utc};
@@ -42,6 +43,14 @@ impl ShareMutation {
         let scope = scope(ctx, Need::Write).await?;
         let request = shares::ShareRequest { case_id: uuid_arg("caseId", &case_id)?, agency, region_code: region_code.as_deref(), note: &note };
         Ok(CaseShare(shares::share_case(state, scope, request).await?))
+    }
+
+    /// 跨省通办: an officer of the office where a merchant filed from afar acknowledges receipt;
+    /// the filing then goes to the home region's office.
+    async fn acknowledge_receipt(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<super::objects::Filing> {
+        let (state, _) = parts(ctx);
+        let scope = scope(ctx, Need::Decide).await?;
+        Ok(super::objects::Filing(crate::services::filings::acknowledge_receipt(state, scope, uuid_arg("id", &id)?, expected_version).await?))
     }
 
     /// A supervisor of the sharing agency ends a share at once.

@@ -15,6 +15,7 @@ mod access;
 mod agents;
 mod change_cases;
 mod corrections;
+mod cross_region;
 mod accounts;
 mod decisions;
 mod declared_uscc;

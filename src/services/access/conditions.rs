@@ -24,10 +24,22 @@ impl Scope {
                     ),
                 ),
             ),
+            // The office that acts on the filing now: the receiving office while it awaits
+            // receipt (跨省通办), the deciding office otherwise.
             Self::Agency { agency, regions, .. } => Some(
-                Condition::all()
-                    .add(filing::Column::Agency.eq(*agency))
-                    .add(filing::Column::RegionCode.is_in(regions.clone())),
+                Condition::all().add(filing::Column::Agency.eq(*agency)).add(
+                    Condition::any()
+                        .add(
+                            Condition::all()
+                                .add(filing::Column::RegionCode.is_in(regions.clone()))
+                                .add(Condition::any().add(filing::Column::ReceivingRegionCode.is_null()).add(filing::Column::ReceivedAt.is_not_null())),
+                        )
+                        .add(
+                            Condition::all()
+                                .add(filing::Column::ReceivingRegionCode.is_in(regions.clone()))
+                                .add(filing::Column::ReceivedAt.is_null()),
+                        ),
+                ),
             ),
             // Each grant: that merchant's filings of the granted kinds.
             Self::Agent { grants, .. } => Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
@@ -69,7 +81,9 @@ impl Scope {
                         )
                         .and_where(Expr::col((filing::Entity, filing::Column::Agency)).eq(*agency))
                         .and_where(
-                            Expr::col((filing::Entity, filing::Column::RegionCode)).is_in(regions.clone()),
+                            Expr::col((filing::Entity, filing::Column::RegionCode))
+                                .is_in(regions.clone())
+                                .or(Expr::col((filing::Entity, filing::Column::ReceivingRegionCode)).is_in(regions.clone())),
                         )
                         .to_owned(),
                 );

@@ -50,9 +50,18 @@ impl<'a> Staff<'a> {
         self.regions.iter().any(|r| r == region)
     }
 
-    /// A filing of this agency in these regions.
+    /// A filing of this agency in these regions (the deciding office's, or the office where it
+    /// was filed from afar: 跨省通办).
     pub fn can_see(&self, filing: &filing::Model) -> bool {
-        filing.agency == self.agency && self.covers_region(&filing.region_code)
+        filing.agency == self.agency
+            && (self.covers_region(&filing.region_code) || filing.receiving_region_code.as_deref().is_some_and(|r| self.covers_region(r)))
+    }
+
+    /// The office that acts on the filing now covers these regions: the receiving office while
+    /// it awaits receipt, the deciding office after.
+    pub fn acts_on(&self, filing: &filing::Model) -> bool {
+        let office = if filing.awaits_receipt() { filing.receiving_region_code.as_deref().unwrap_or_default() } else { filing.region_code.as_str() };
+        filing.agency == self.agency && self.covers_region(office)
     }
 
     /// Who may decide a filing, in one place: agency staff who see it (agency, regions) and are
@@ -61,6 +70,10 @@ impl<'a> Staff<'a> {
     pub fn can_decide(&self, filing: &filing::Model) -> AppResult<Decider<'a>> {
         if !self.can_see(filing) {
             return Err(AppError::NotFound("filing".into()));
+        }
+        if filing.awaits_receipt() && self.acts_on(filing) {
+            // The receiving office asks for corrections without claiming the filing.
+            return Ok(Decider { filing_id: filing.id, by: DecidedBy::Officer(*self) });
         }
         if self.supervisor || filing.assignee_id == Some(self.user_id()) {
             Ok(Decider { filing_id: filing.id, by: DecidedBy::Officer(*self) })

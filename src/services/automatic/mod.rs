@@ -78,7 +78,9 @@ pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted:
     let mut out = Vec::new();
     for filing in &targets {
         let own: Vec<&decision_rule::Model> = rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
-        if own.is_empty() {
+        // Filed at another region's office (跨省通办): its officers receive it first, and the
+        // home office's officers decide it.
+        if own.is_empty() || filing.awaits_receipt() {
             continue;
         }
         // A filing that waits for its REGISTRATION is not judged now: the rules in force when

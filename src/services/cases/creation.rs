@@ -29,6 +29,8 @@ use crate::{
 pub struct CaseRequest {
     pub kinds: Option<Vec<FilingKind>>,
     pub profile: Option<CaseProfileInput>,
+    /// 跨省通办: the region whose office receives the filings (not the merchant's own).
+    pub receiving_region_code: Option<String>,
 }
 
 /// The filings a case opens with, and (with a profile) why.
@@ -45,6 +47,7 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
+    let receiving = receiving_region(state, &profile, request.receiving_region_code.as_deref())?;
     let plan = plan(state, &profile, request).await?;
     merchant.require_kinds(plan.kinds.iter().copied())?;
     if plan.kinds.contains(&FilingKind::Registration) && profile.uscc.is_some() {
@@ -64,7 +67,9 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
     let case = draft.insert(&txn).await?;
     let mut filings = Vec::new();
     for kind in &plan.kinds {
-        filings.push(new_filing(&case, &profile, *kind, now).insert(&txn).await?);
+        let mut draft = new_filing(&case, &profile, *kind, now);
+        draft.receiving_region_code = Set(receiving.clone());
+        filings.push(draft.insert(&txn).await?);
     }
     let mut note = plan.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
     if let Some(version) = ruleset_version {
@@ -73,6 +78,16 @@ pub async fn create_case(state: &AppState, merchant: MerchantUser<'_>, request: 
     let mut change = CaseChange::adopt(state, txn, Actor::of(merchant.scope()), case, profile, filings);
     change.case_event("case.created", None, Some(&note)).await?;
     change.commit().await
+}
+
+/// The receiving office's region: a served region other than the merchant's home region.
+fn receiving_region(state: &AppState, merchant: &merchant::Model, given: Option<&str>) -> AppResult<Option<String>> {
+    let Some(raw) = given.filter(|r| !r.trim().is_empty()) else { return Ok(None) };
+    let region = state.config.regions.parse("receivingRegionCode", raw)?.to_string();
+    if region == merchant.region_code {
+        return Err(AppError::validation("receivingRegionCode", "is your home region: leave it out to file there"));
+    }
+    Ok(Some(region))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
@@ -196,6 +211,8 @@ pub(super) fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: F
         automatic_decision: Set(None),
         paused_working_days: Set(None),
         licence_id: Set(None),
+        receiving_region_code: Set(None),
+        received_at: Set(None),
     }
 }
 

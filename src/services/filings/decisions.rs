@@ -30,12 +30,45 @@ pub(super) async fn open_decision<'s, 'a>(
 ) -> AppResult<(CaseChange<'s>, Staff<'a>)> {
     let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
     let staff = scope.require_staff()?;
-    if !staff.can_see(change.filing(filing_id)?) {
+    let filing = change.filing(filing_id)?;
+    if !staff.can_see(filing) {
         // Visible only because another agency shared the case: read-only.
         return Err(AppError::Forbidden("this case is shared with your agency read-only: you may not act on its filings".into()));
     }
+    if !staff.acts_on(filing) {
+        let office = filing.receiving_region_code.as_deref().filter(|_| filing.awaits_receipt()).unwrap_or(&filing.region_code);
+        return Err(AppError::Forbidden(format!("the office in {office} acts on this filing now")));
+    }
     change.expect_version(filing_id, expected_version)?;
     Ok((change, staff))
+}
+
+/// INVALID_TRANSITION while the filing awaits receipt: its receiving office may only
+/// acknowledge it or ask for a correction (跨省通办).
+pub(super) fn awaits_nothing(filing: &filing::Model) -> AppResult<()> {
+    match (&filing.receiving_region_code, filing.received_at) {
+        (Some(office), None) => Err(AppError::InvalidTransition(format!(
+            "the filing awaits acknowledgement of receipt by the office in {office} (acknowledgeReceipt)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// 跨省通办: the receiving office acknowledges a filing made there; it goes to the home
+/// region's office for the decision.
+#[tracing::instrument(skip_all, fields(filing = %filing_id))]
+pub async fn acknowledge_receipt(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+    let (mut change, _staff) = open_decision(state, scope, filing_id, expected_version).await?;
+    change.check(filing_id, Transition::Receive)?;
+    let filing = change.filing(filing_id)?;
+    if !filing.awaits_receipt() {
+        return Err(AppError::InvalidTransition("this filing awaits no receipt: it was filed at its home office or is received already".into()));
+    }
+    let note = format!("received at {}, for the office in {}", filing.receiving_region_code.clone().unwrap_or_default(), filing.region_code);
+    let now = clock::now();
+    let saved = change.transition(filing_id, Transition::Receive, Some(&note), |f| f.received_at = Set(Some(now))).await?;
+    change.commit().await?;
+    Ok(saved)
 }
 
 pub(super) fn required_note(note: &str) -> AppResult<String> {
@@ -51,6 +84,7 @@ pub async fn claim_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expe
 
 async fn claim(mut change: CaseChange<'_>, staff: Staff<'_>, filing_id: Uuid) -> AppResult<filing::Model> {
     change.check(filing_id, Transition::Claim)?;
+    awaits_nothing(change.filing(filing_id)?)?;
     let assignee = change.filing(filing_id)?.assignee_id;
     if assignee.is_some_and(|a| a != staff.user_id()) && !staff.is_supervisor() {
         return Err(AppError::Forbidden("this filing is assigned to another officer".into()));
@@ -72,6 +106,7 @@ pub async fn assign_filing(state: &AppState, scope: &Scope, filing_id: Uuid, off
 
 async fn assign(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, officer_id: Uuid) -> AppResult<filing::Model> {
     change.check(filing_id, Transition::Assign)?;
+    awaits_nothing(change.filing(filing_id)?)?;
     let officer = user::Entity::find_by_id(officer_id).one(change.txn()).await?;
     let regions = match &officer {
         Some(o) => accounts::regions_of(change.txn(), o.id).await?,
@@ -172,6 +207,7 @@ pub async fn transfer_filing(
 }
 
 async fn transfer(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, region: RegionCode, note: String) -> AppResult<filing::Model> {
+    awaits_nothing(change.filing(filing_id)?)?;
     let filing = change.filing(filing_id)?.clone();
     if region.as_str() == filing.region_code {
         return Err(AppError::validation("regionCode", "the filing is already in this region"));
