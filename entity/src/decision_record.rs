@@ -22,6 +22,15 @@ pub struct Model {
     pub rule_version: Option<i32>,
     pub facts: String,
     pub at: DateTimeUtc,
+    /// When the filing was first submitted.
+    pub submitted_at: Option<DateTimeUtc>,
+    /// Working days from submission to decision, correction pauses left out (China's holiday
+    /// calendar applied); null for decisions recorded before it was kept.
+    pub working_days: Option<i32>,
+    /// Decided by the review deadline.
+    pub on_time: Option<bool>,
+    /// Corrections asked before the decision.
+    pub correction_rounds: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

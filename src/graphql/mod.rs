@@ -14,6 +14,7 @@ mod query;
 mod requirement_objects;
 mod security_objects;
 mod share_objects;
+mod stats_objects;
 mod subscription;
 mod trail_objects;
 mod types;
@@ -41,6 +42,7 @@ pub struct Query(
     licence_objects::LicenceQuery,
     people_objects::PeopleQuery,
     share_objects::ShareQuery,
+    stats_objects::StatsQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]

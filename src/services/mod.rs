@@ -17,5 +17,6 @@ pub mod merchants;
 pub mod quality;
 pub mod requirements;
 pub mod shares;
+pub mod stats;
 pub mod trace;
 pub mod webhooks;
