@@ -6,7 +6,7 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, case_counter, filing, merchant, user, user_region};
+use entity::{audit_event, case, case_counter, decision_record, filing, merchant, user, user_region};
 use onestop::{
     app, services::audit, platform::clock,
     services::auth::password::hash_password,
@@ -38,8 +38,10 @@ async fn main() -> anyhow::Result<()> {
     // One officer per agency in 510100 (the one measured) and a merchant user per 10 cases.
     let mut users = Vec::new();
     let mut officer_regions = Vec::new();
+    let mut officers = Vec::new();
     for kind in FilingKind::ALL {
         let officer = Uuid::now_v7();
+        officers.push(officer);
         officer_regions.push(user_region::ActiveModel { user_id: Set(officer), region_code: Set("510100".into()), position: Set(0) });
         users.push(user::ActiveModel::from(user::Model {
             id: officer,
@@ -53,6 +55,22 @@ async fn main() -> anyhow::Result<()> {
             updated_at: now,
         }));
     }
+    // A customs supervisor of every region, for processingStats (bench/stats.sh).
+    let supervisor = Uuid::now_v7();
+    for (position, region) in REGIONS.iter().enumerate() {
+        officer_regions.push(user_region::ActiveModel { user_id: Set(supervisor), region_code: Set((*region).into()), position: Set(position as i32) });
+    }
+    users.push(user::ActiveModel::from(user::Model {
+        id: supervisor,
+        email: "supervisor@bench.onestop.cn".into(),
+        password_hash: Some(hash.clone()),
+        display_name: "Bench supervisor".into(),
+        role: Role::Supervisor,
+        email_verified_at: Some(now),
+        agency: Some(onestop::domain::Agency::Customs),
+        created_at: now,
+        updated_at: now,
+    }));
     let merchants_n = cases.div_ceil(10);
     let mut merchants = Vec::new();
     for i in 0..merchants_n {
@@ -95,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let mut done = 0;
     while done < cases {
         let n = BATCH.min(cases - done);
-        let (mut case_rows, mut filing_rows, mut event_rows) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut case_rows, mut filing_rows, mut event_rows, mut decision_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for j in 0..n {
             let index = done + j;
             let merchant = &merchants[index / 10];
@@ -135,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
                     note: None,
                     prev_hash: prev.clone(),
                     hash: String::new(),
+                    on_behalf_of_merchant_id: None,
                 };
                 event.hash = audit::compute_hash(&prev, &event);
                 prev = event.hash.clone();
@@ -168,7 +187,13 @@ async fn main() -> anyhow::Result<()> {
                     decided_by: None,
                     automatic_decision: None,
                     paused_working_days: None,
+                    licence_id: None,
+                    receiving_region_code: None,
+                    received_at: None,
                 });
+                if status == FilingStatus::Approved {
+                    decision_rows.push(decision(merchant, case_id, filing_id, *kind, officers[k], index, now));
+                }
                 event_rows.push(chain("filing.submitted", Some(filing_id), Some(FilingStatus::Submitted)));
             }
         }
@@ -176,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         insert_all(&txn, case_rows.into_iter().map(|m| case::ActiveModel::from(m).reset_all()).collect()).await?;
         insert_all(&txn, filing_rows.into_iter().map(|m| filing::ActiveModel::from(m).reset_all()).collect()).await?;
         insert_all(&txn, event_rows.into_iter().map(|m| audit_event::ActiveModel::from(m).reset_all()).collect()).await?;
+        insert_all(&txn, decision_rows.into_iter().map(|m| decision_record::ActiveModel::from(m).reset_all()).collect()).await?;
         txn.commit().await?;
         done += n;
     }
@@ -195,6 +221,32 @@ async fn main() -> anyhow::Result<()> {
     sea_orm::ConnectionTrait::execute_unprepared(db, "ANALYZE").await?;
     println!("case_id={}", sample.map(|s| s.to_string()).unwrap_or_default());
     Ok(())
+}
+
+/// An approval of the past year with a processing time, as `automatic::records` keeps it (for
+/// processingStats at scale).
+fn decision(merchant: &merchant::Model, case_id: Uuid, filing_id: Uuid, kind: FilingKind, officer: Uuid, index: usize, now: chrono::DateTime<chrono::Utc>) -> decision_record::Model {
+    let at = now - Duration::hours(((index * 7919) % (365 * 24)) as i64);
+    decision_record::Model {
+        id: Uuid::now_v7(),
+        filing_id,
+        case_id,
+        merchant_id: merchant.id,
+        agency: kind.agency(),
+        kind,
+        region_code: merchant.region_code.clone(),
+        outcome: FilingStatus::Approved,
+        decided_by: if index % 4 == 0 { entity::enums::DecidedBy::Rule } else { entity::enums::DecidedBy::Officer },
+        actor_id: (index % 4 != 0).then_some(officer),
+        rule_id: None,
+        rule_version: None,
+        facts: "{}".into(),
+        at,
+        submitted_at: Some(at - Duration::days(3)),
+        working_days: Some(((index * 31 + kind as usize) % 9) as i32),
+        on_time: Some(index % 5 != 0),
+        correction_rounds: Some((index % 7 == 0) as i32),
+    }
 }
 
 async fn insert_all<C, A>(db: &C, rows: Vec<A>) -> anyhow::Result<()>
@@ -263,6 +315,8 @@ async fn seed_trace_batch(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()
         scan_count: 0,
         suspected_counterfeit: false,
         created_at: now,
+        gtin: None,
+        expiry_date: None,
     })
     .reset_all()
     .insert(db)

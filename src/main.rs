@@ -36,6 +36,12 @@ enum Command {
     /// Create demo accounts (admin, merchant, one officer per agency, a supervisor) and print
     /// their passwords.
     SeedDemo,
+    /// Re-draw an inspection plan from its stored seed and candidate lists; exit 1 unless
+    /// every draw comes out as stored.
+    ReplayPlan {
+        /// The plan's id.
+        id: uuid::Uuid,
+    },
 }
 
 #[tokio::main]
@@ -83,6 +89,19 @@ async fn main() -> anyhow::Result<()> {
                     );
                     std::process::exit(1);
                 }
+            }
+        }
+        Command::ReplayPlan { id } => {
+            let state = app::build_state(config).await?;
+            let draws = onestop::services::inspections::replay(&state, id).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+            for (draw, same) in &draws {
+                println!("draw {} merchant {}: {}", draw.position, draw.merchant_id, if *same { "matches" } else { "DIFFERS" });
+            }
+            if draws.iter().all(|(_, same)| *same) {
+                println!("plan {id}: all {} draws match the seed", draws.len());
+            } else {
+                println!("plan {id}: the stored draws do not follow from the seed");
+                std::process::exit(1);
             }
         }
         Command::ExportSchema => unreachable!("handled above"),

@@ -16,6 +16,8 @@ pub mod decision_rule_version;
 pub mod document;
 pub mod enums;
 pub mod idempotency_key;
+pub mod inspection_draw;
+pub mod inspection_plan;
 pub mod licence;
 pub mod licence_event;
 pub mod filing;

@@ -19,6 +19,8 @@ pub struct Model {
     pub officer_id: Uuid,
     /// The recording officer's agency (what public views name instead of the officer).
     pub agency: crate::enums::Agency,
+    /// The 双随机 draw this check answers (one check per draw).
+    pub draw_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,7 @@ mod m20261128_000018_gs1_digital_link;
 mod m20261128_000019_case_shares;
 mod m20261128_000020_cross_region_filing;
 mod m20261128_000021_processing_times;
+mod m20261128_000022_inspection_plans;
 mod rows;
 
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000019_case_shares::Migration),
             Box::new(m20261128_000020_cross_region_filing::Migration),
             Box::new(m20261128_000021_processing_times::Migration),
+            Box::new(m20261128_000022_inspection_plans::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod case_profile;
 pub mod certificates;
 pub mod decision_facts;
+pub mod draws;
 pub mod email;
 pub mod filing_data;
 pub mod gtin;

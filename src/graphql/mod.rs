@@ -3,6 +3,7 @@
 mod decision_objects;
 mod filing_data;
 mod guard;
+mod inspection_objects;
 mod licence_objects;
 mod loaders;
 mod mutation;
@@ -43,6 +44,7 @@ pub struct Query(
     people_objects::PeopleQuery,
     share_objects::ShareQuery,
     stats_objects::StatsQuery,
+    inspection_objects::InspectionQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]
@@ -53,6 +55,7 @@ pub struct Mutation(
     licence_objects::LicenceMutation,
     people_objects::PeopleMutation,
     share_objects::ShareMutation,
+    inspection_objects::InspectionMutation,
 );
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;

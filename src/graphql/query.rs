@@ -130,10 +130,12 @@ impl WorkflowQuery {
         from: Option<Date>,
         to: Option<Date>,
         region_code: Option<String>,
+        #[graphql(desc = "only the checks of this inspection plan's draws")] plan_id: Option<async_graphql::ID>,
     ) -> Result<Vec<ChannelComparison>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        let rows = quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone()).await?;
+        let plan = plan_id.as_ref().map(|p| super::uuid_arg("planId", p)).transpose()?;
+        let rows = quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone(), plan).await?;
         Ok(rows
             .into_iter()
             .map(|row| ChannelComparison::from_row(row, region_code.clone()))

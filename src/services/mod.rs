@@ -11,6 +11,7 @@ pub mod cases;
 pub mod deadlines;
 pub mod documents;
 pub mod filings;
+pub mod inspections;
 pub mod licences;
 pub mod members;
 pub mod merchants;

@@ -41,6 +41,9 @@ pub struct SpotCheckInput {
     pub region_code: String,
     pub result: SpotCheckResult,
     pub findings: Option<String>,
+    /// The 双随机 draw this check answers: only an inspector drawn for it records it, for the
+    /// draw's merchant, once.
+    pub draw_id: Option<ID>,
 }
 
 /// The risk level and pass streak after one more check.
@@ -64,11 +67,8 @@ fn inspection_regions(scope: &Scope) -> AppResult<&[String]> {
 /// level moved, and the merchant emailed when it failed.
 #[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
 pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheckInput) -> AppResult<spot_check::Model> {
-    let regions = inspection_regions(scope)?;
     let region = state.config.regions.parse("regionCode", &input.region_code)?;
-    if !regions.iter().any(|r| r == region.as_str()) {
-        return Err(AppError::Forbidden(format!("region {region} is outside your jurisdiction")));
-    }
+    let (agency, draw) = checker(state, scope, &input, region.as_str()).await?;
     let findings = match input.findings.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         Some(f) => Some(id::text("findings", f, 2000, true)?),
         None => None,
@@ -92,7 +92,8 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         findings: Set(findings),
         checked_at: Set(clock::now()),
         officer_id: Set(scope.user_id()),
-        agency: Set(Agency::Inspection),
+        agency: Set(agency),
+        draw_id: Set(draw),
     }
     .insert(&txn)
     .await?;
@@ -110,6 +111,31 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
     Ok(check)
+}
+
+/// Who may record this check, and for which draw: an inspection officer in its regions, or
+/// (with `drawId`) an inspector drawn for it — for the draw's merchant, once.
+async fn checker(state: &AppState, scope: &Scope, input: &SpotCheckInput, region: &str) -> AppResult<(Agency, Option<Uuid>)> {
+    let Some(raw) = &input.draw_id else {
+        if !inspection_regions(scope)?.iter().any(|r| r == region) {
+            return Err(AppError::Forbidden(format!("region {region} is outside your jurisdiction")));
+        }
+        return Ok((Agency::Inspection, None));
+    };
+    let staff = scope.require_staff()?;
+    let draw_id = Uuid::parse_str(raw.as_str()).map_err(|_| AppError::validation("drawId", "is not a valid ID"))?;
+    let draw = entity::inspection_draw::Entity::find_by_id(draw_id).one(&state.db).await?.ok_or_else(|| AppError::NotFound("draw".into()))?;
+    if !crate::services::inspections::drawn(&draw, staff.user_id()) {
+        return Err(AppError::Forbidden("only an inspector drawn for this check may record it".into()));
+    }
+    if input.merchant_id.as_str() != draw.merchant_id.to_string() {
+        return Err(AppError::validation("merchantId", "is not the merchant this draw names"));
+    }
+    let done = spot_check::Entity::find().filter(spot_check::Column::DrawId.eq(draw_id)).one(&state.db).await?;
+    if done.is_some() {
+        return Err(AppError::Conflict("this draw's check is recorded already".into()));
+    }
+    Ok((staff.agency, Some(draw_id)))
 }
 
 /// The merchant checked, and (if given) a batch of its own.
@@ -163,6 +189,7 @@ pub async fn comparison(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     region: Option<String>,
+    plan: Option<Uuid>,
 ) -> AppResult<Vec<ComparisonRow>> {
     let allowed: Option<Vec<String>> = match scope {
         Scope::Admin { .. } => None,
@@ -207,6 +234,16 @@ pub async fn comparison(
     }
     if let Some(regions) = regions {
         query = query.filter(spot_check::Column::RegionCode.is_in(regions));
+    }
+    // Limited to one plan: the checks answering its draws (online vs offline within a 双随机
+    // sample).
+    if let Some(plan) = plan {
+        let draws = sea_orm::sea_query::Query::select()
+            .column(entity::inspection_draw::Column::Id)
+            .from(entity::inspection_draw::Entity)
+            .and_where(Expr::col(entity::inspection_draw::Column::PlanId).eq(plan))
+            .to_owned();
+        query = query.filter(spot_check::Column::DrawId.in_subquery(draws));
     }
     Ok(query.into_model::<ComparisonRow>().all(&state.db).await?)
 }

@@ -4,6 +4,7 @@
 mod fixtures;
 mod helpers;
 mod hooks;
+mod inspection_plans;
 mod integrators;
 mod introspect;
 mod live;
