@@ -1,12 +1,12 @@
 //! 双随机、一公开: inspection plans, their draws, and the public results of plan-drawn checks.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject, dataloader::DataLoader};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{inspection_draw, spot_check};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
-    loaders::{MerchantById, UserById, load_error},
+    loaders::{merchant_by_id, user_by_id},
     objects::Merchant,
     parts,
     quality_objects::{ProductBatch, SpotCheck},
@@ -111,7 +111,7 @@ impl InspectionPlan {
         &self.0.plan.seed
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<User> {
-        user(ctx, self.0.plan.created_by).await
+        user_by_id(ctx, self.0.plan.created_by).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.plan.created_at
@@ -129,9 +129,7 @@ impl InspectionDraw {
         ID(self.0.id.to_string())
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
-        let found = loader.load_one(self.0.merchant_id).await.map_err(load_error)?;
-        Ok(Merchant(found.ok_or_else(|| AppError::NotFound("merchant".into()))?))
+        merchant_by_id(ctx, self.0.merchant_id).await
     }
     /// Draws name merchants, not batches: the inspectors choose what to sample.
     async fn batch(&self) -> Option<ProductBatch> {
@@ -140,7 +138,7 @@ impl InspectionDraw {
     async fn inspectors(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let mut out = Vec::new();
         for id in serde_json::from_str::<Vec<uuid::Uuid>>(&self.0.inspectors).unwrap_or_default() {
-            out.push(user(ctx, id).await?);
+            out.push(user_by_id(ctx, id).await?);
         }
         Ok(out)
     }
@@ -151,9 +149,4 @@ impl InspectionDraw {
     }
 }
 
-async fn user(ctx: &Context<'_>, id: uuid::Uuid) -> Result<User> {
-    let loader = ctx.data_unchecked::<DataLoader<UserById>>();
-    let found = loader.load_one(id).await.map_err(load_error)?;
-    Ok(User(found.ok_or_else(|| AppError::NotFound("user".into()))?))
-}
 

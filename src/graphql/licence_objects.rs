@@ -2,7 +2,7 @@
 //! Each is visible to the holder, staff of the issuing agency covering the holder's region,
 //! and administrators (`services::licences::may_see`); nested objects keep their own rules.
 
-use async_graphql::{Context, ID, Object, Result, dataloader::DataLoader};
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{
     enums::{CaseType, LicenceStatus},
@@ -10,13 +10,12 @@ use entity::{
 };
 
 use super::{
-    loaders::{MerchantById, load_error},
+    loaders::merchant_by_id,
     objects::{Case, Merchant},
     parts, scope, uuid_arg,
 };
 use crate::{
     domain::{Agency, FilingKind, case_profile::CaseProfileInput, filing_data::Date},
-    error::AppError,
     services::{auth::Need, cases, licences},
 };
 
@@ -81,9 +80,7 @@ impl Licence {
         &self.0.number
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
-        let found = loader.load_one(self.0.merchant_id).await.map_err(load_error)?;
-        Ok(Merchant(found.ok_or_else(|| AppError::NotFound("merchant".into()))?))
+        merchant_by_id(ctx, self.0.merchant_id).await
     }
     async fn status(&self) -> LicenceStatus {
         self.0.status

@@ -17,6 +17,18 @@ pub fn load_error(err: LoadError) -> AppError {
     AppError::Internal(anyhow::anyhow!("loading related rows: {err}"))
 }
 
+/// A merchant by id through the request's DataLoader (NOT_FOUND if it vanished).
+pub(crate) async fn merchant_by_id(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<super::objects::Merchant> {
+    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<MerchantById>>().load_one(id).await.map_err(load_error)?;
+    Ok(super::objects::Merchant(found.ok_or_else(|| AppError::NotFound("merchant".into()))?))
+}
+
+/// A user by id through the request's DataLoader (NOT_FOUND if it vanished).
+pub(crate) async fn user_by_id(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<super::types::User> {
+    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>().load_one(id).await.map_err(load_error)?;
+    Ok(super::types::User(found.ok_or_else(|| AppError::NotFound("user".into()))?))
+}
+
 pub struct UserById(pub DatabaseConnection);
 pub struct MerchantById(pub DatabaseConnection);
 pub struct CaseById(pub DatabaseConnection);

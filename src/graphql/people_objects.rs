@@ -1,11 +1,11 @@
 //! People acting for a merchant: its members (OWNER, STAFF) and the agents it authorises.
 
-use async_graphql::{Context, ID, Object, Result, dataloader::DataLoader};
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{agent_authorization, enums::MerchantRole};
 
 use super::{
-    loaders::{MerchantById, UserById, load_error},
+    loaders::{merchant_by_id, user_by_id},
     objects::Merchant,
     parts, scope,
     types::User,
@@ -13,7 +13,6 @@ use super::{
 };
 use crate::{
     domain::{FilingKind, filing_data::Date},
-    error::AppError,
     services::{agents, auth::Need, members},
 };
 
@@ -107,12 +106,10 @@ impl AgentAuthorization {
     }
     /// The merchant (an agent sees its name, USCC, region and address).
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
-        let found = loader.load_one(self.0.merchant_id).await.map_err(load_error)?;
-        Ok(Merchant(found.ok_or_else(|| AppError::NotFound("merchant".into()))?))
+        merchant_by_id(ctx, self.0.merchant_id).await
     }
     async fn agent(&self, ctx: &Context<'_>) -> Result<User> {
-        user(ctx, self.0.agent_id).await
+        user_by_id(ctx, self.0.agent_id).await
     }
     async fn kinds(&self) -> Vec<FilingKind> {
         serde_json::from_str(&self.0.kinds).unwrap_or_default()
@@ -121,7 +118,7 @@ impl AgentAuthorization {
         Date(self.0.valid_until)
     }
     async fn granted_by(&self, ctx: &Context<'_>) -> Result<User> {
-        user(ctx, self.0.granted_by).await
+        user_by_id(ctx, self.0.granted_by).await
     }
     async fn granted_at(&self) -> DateTime<Utc> {
         self.0.granted_at
@@ -131,8 +128,3 @@ impl AgentAuthorization {
     }
 }
 
-async fn user(ctx: &Context<'_>, id: uuid::Uuid) -> Result<User> {
-    let loader = ctx.data_unchecked::<DataLoader<UserById>>();
-    let found = loader.load_one(id).await.map_err(load_error)?;
-    Ok(User(found.ok_or_else(|| AppError::NotFound("user".into()))?))
-}

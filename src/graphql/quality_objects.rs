@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{product_batch, spot_check};
 
 use super::{
-    loaders::{MerchantById, UserById, load_error},
+    loaders::{UserById, load_error},
     objects::Merchant,
     parts,
     types::User,
@@ -24,11 +24,6 @@ fn id(uuid: uuid::Uuid) -> ID {
     ID(uuid.to_string())
 }
 
-async fn merchant_of(ctx: &Context<'_>, merchant_id: uuid::Uuid) -> Result<Merchant> {
-    let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
-    let merchant = loader.load_one(merchant_id).await.map_err(load_error)?;
-    Ok(Merchant(merchant.ok_or_else(|| AppError::NotFound("merchant".into()))?))
-}
 
 pub struct ProductBatch(pub product_batch::Model);
 
@@ -38,7 +33,7 @@ impl ProductBatch {
         id(self.0.id)
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        merchant_of(ctx, self.0.merchant_id).await
+        super::loaders::merchant_by_id(ctx, self.0.merchant_id).await
     }
     async fn product_name(&self) -> &str {
         &self.0.product_name
@@ -109,7 +104,7 @@ impl SpotCheck {
             .map(ProductBatch))
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
-        merchant_of(ctx, self.0.merchant_id).await
+        super::loaders::merchant_by_id(ctx, self.0.merchant_id).await
     }
     async fn channel(&self) -> Result<SpotCheckChannel> {
         Ok(SpotCheckChannel::parse(&self.0.channel)?)
