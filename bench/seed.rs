@@ -6,7 +6,7 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, case_counter, decision_record, filing, merchant, user, user_region};
+use entity::{audit_event, case, case_counter, decision_record, filing, merchant, received_filings, user, user_region};
 use onestop::{
     app, services::audit, platform::clock,
     services::auth::password::hash_password,
@@ -111,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
     let statuses = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
     let mut sample = None;
     let mut done = 0;
+    // The received rollup as a year of submissions would leave it: a row for nearly every day,
+    // kind and region (what processingStats sums), though the seeded cases are all open now.
+    let mut received = std::collections::BTreeMap::new();
     while done < cases {
         let n = BATCH.min(cases - done);
         let (mut case_rows, mut filing_rows, mut event_rows, mut decision_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -191,6 +194,8 @@ async fn main() -> anyhow::Result<()> {
                     receiving_region_code: None,
                     received_at: None,
                 });
+                let day = (now - Duration::hours(((index * 7919 + k * 104729) % (365 * 24)) as i64)).with_timezone(&clock::china()).date_naive();
+                *received.entry((day, kind.agency(), *kind, merchant.region_code.clone())).or_insert(0i64) += 1;
                 if status == FilingStatus::Approved {
                     decision_rows.push(decision(merchant, case_id, filing_id, *kind, officers[k], index, now));
                 }
@@ -216,6 +221,13 @@ async fn main() -> anyhow::Result<()> {
         .map(|(region_code, last_value)| case_counter::ActiveModel::from(case_counter::Model { region_code, year: 2026, last_value }).reset_all())
         .collect();
     insert_all(db, counters).await?;
+    let received = received
+        .into_iter()
+        .map(|((day, agency, kind, region_code), received)| received_filings::ActiveModel::from(received_filings::Model { day, agency, kind, region_code, received }).reset_all())
+        .collect();
+    insert_all(db, received).await?;
+    // The monthly decisions rollup, counted from the seeded records as `onestop rebuild-stats` does.
+    onestop::services::stats::decided::rebuild(db).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
     // Planner statistics, as a database in service has them (autovacuum would gather them a
     // little later): without them PostgreSQL plans the fresh tables as if they were empty.
     sea_orm::ConnectionTrait::execute_unprepared(db, "ANALYZE").await?;

@@ -17,7 +17,7 @@ CONNECTIONS=${CONNECTIONS:-8}
 PORT=${PORT:-18432}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
-cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 name=onestop_bench_stats

@@ -42,6 +42,9 @@ enum Command {
         /// The plan's id.
         id: uuid::Uuid,
     },
+    /// Recount the monthly decisions rollup of processing statistics from the decision records
+    /// (after records were corrected by hand).
+    RebuildStats,
 }
 
 #[tokio::main]
@@ -103,6 +106,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("plan {id}: the stored draws do not follow from the seed");
                 std::process::exit(1);
             }
+        }
+        Command::RebuildStats => {
+            let state = app::build_state(config).await?;
+            let rows = onestop::services::stats::decided::rebuild(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+            println!("decisions rollup rebuilt: {rows} rows");
         }
         Command::ExportSchema => unreachable!("handled above"),
     }

@@ -23,6 +23,12 @@ mod m20261128_000019_case_shares;
 mod m20261128_000020_cross_region_filing;
 mod m20261128_000021_processing_times;
 mod m20261128_000022_inspection_plans;
+mod m20261129_000023_received_rollup;
+mod m20261129_000024_decided_rollup;
+
+/// The statement that counts every recorded decision into the monthly rollup (migration 24,
+/// and `onestop rebuild-stats` after rows were fixed by hand).
+pub use m20261129_000024_decided_rollup::backfill as decided_rollup_backfill;
 mod rows;
 
 pub struct Migrator;
@@ -53,6 +59,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000020_cross_region_filing::Migration),
             Box::new(m20261128_000021_processing_times::Migration),
             Box::new(m20261128_000022_inspection_plans::Migration),
+            Box::new(m20261129_000023_received_rollup::Migration),
+            Box::new(m20261129_000024_decided_rollup::Migration),
         ]
     }
 }

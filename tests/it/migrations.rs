@@ -14,6 +14,7 @@ both_backends!(
     officer_regions_move_from_json_to_rows,
     certificate_numbers_issued_twice_stop_the_migration_with_their_names,
     approvals_already_stored_become_licences,
+    filings_already_received_are_counted_in_the_rollup,
 );
 
 /// Inserts one row with bound values (placeholders as the backend writes them).
@@ -211,5 +212,50 @@ async fn approvals_already_stored_become_licences(backend: Backend) {
     assert_eq!(count("SELECT COUNT(*) AS n FROM licences WHERE kind <> 'INSPECTION' AND valid_until IS NULL").await, 2);
     assert_eq!(count("SELECT COUNT(*) AS n FROM filings WHERE licence_id IS NULL").await, 0, "every approval points at its licence");
     assert_eq!(count("SELECT COUNT(*) AS n FROM licence_events WHERE action = 'issued'").await, 3);
+    db.close().await.ok();
+}
+
+/// Migration 23 counts the filings already submitted under their case's first submission day
+/// in China (17:30 UTC on 31 March is 1 April there); drafts and unsubmitted cases count nothing.
+async fn filings_already_received_are_counted_in_the_rollup(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    Migrator::up(&db, Some(22)).await.expect("migrate to 22");
+    let (owner, now) = (Uuid::now_v7(), chrono::Utc::now());
+    insert(&db, "users", &[
+        ("id", owner.into()), ("email", "received@example.cn".into()), ("display_name", "x".into()), ("role", "MERCHANT".into()),
+        ("created_at", now.into()), ("updated_at", now.into()),
+    ])
+    .await;
+    let holder = merchant(&db, owner, "91510100MA61234567").await;
+    let submitted_at = chrono::DateTime::parse_from_rfc3339("2026-03-31T17:30:00Z").expect("instant").with_timezone(&chrono::Utc);
+    for (reference, submitted, statuses) in [("510100-2026-000001", Some(submitted_at), ["SUBMITTED", "APPROVED", "DRAFT"]), ("510100-2026-000002", None, ["DRAFT", "DRAFT", "DRAFT"])] {
+        let (case, now) = (Uuid::now_v7(), chrono::Utc::now());
+        insert(&db, "cases", &[
+            ("id", case.into()), ("reference", reference.into()), ("merchant_id", holder.into()), ("region_code", "510100".into()),
+            ("status", "IN_REVIEW".into()), ("created_at", now.into()), ("submitted_at", submitted.into()), ("updated_at", now.into()),
+        ])
+        .await;
+        for (kind, status) in ["CUSTOMS", "TAX", "FX"].into_iter().zip(statuses) {
+            let agency = if kind == "FX" { "FOREIGN_EXCHANGE" } else { kind };
+            insert(&db, "filings", &[
+                ("id", Uuid::now_v7().into()), ("case_id", case.into()), ("kind", kind.into()), ("agency", agency.into()),
+                ("status", status.into()), ("version", 2i32.into()), ("region_code", "510100".into()),
+                ("created_at", now.into()), ("updated_at", now.into()),
+            ])
+            .await;
+        }
+    }
+    Migrator::up(&db, None).await.expect("migrate to the end");
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT CAST(day AS TEXT) AS day, kind, agency, region_code, received FROM received_filings ORDER BY kind"))
+        .await
+        .expect("rollup");
+    let rows: Vec<(String, String, String, String, i64)> = rows
+        .iter()
+        .map(|r| (r.try_get("", "day").expect("day"), r.try_get("", "kind").expect("kind"), r.try_get("", "agency").expect("agency"), r.try_get("", "region_code").expect("region"), r.try_get("", "received").expect("n")))
+        .collect();
+    let expected = |kind: &str| ("2026-04-01".to_string(), kind.to_string(), kind.to_string(), "510100".to_string(), 1i64);
+    assert_eq!(rows, [expected("CUSTOMS"), expected("TAX")]);
     db.close().await.ok();
 }

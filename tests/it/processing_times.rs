@@ -3,7 +3,6 @@
 //! statistics; `/metrics` counts decisions by agency, kind and decider.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::{
@@ -89,6 +88,25 @@ async fn decisions_keep_working_days_without_holidays_and_correction_pauses(back
     assert_eq!(stored("CUSTOMS").await, (all_of_it, 0), "weekends and the holiday skipped");
     assert_eq!(stored("FX").await, (all_of_it - by_hand(asked, today, holiday), 1), "the correction pause left out");
     assert_eq!(app.count_where("decision_records", "on_time IS NOT NULL").await, 2);
+
+    // Statistics over this whole month come from the monthly rollup each decision raised in its
+    // transaction; up to today, from the records themselves: the same figures.
+    let month_start = today.with_day(1).expect("first");
+    let month_end = (month_start + Duration::days(32)).with_day(1).expect("next") - Duration::days(1);
+    let admin = app.admin_token().await;
+    let by_kind = |from: NaiveDate, to: NaiveDate| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let query = "query($f: Date!, $t: Date!) { processingStats(from: $f, to: $t, groupBy: [KIND]) { kind decided medianWorkingDays correctionRounds onTimeShare } }";
+            let answer = app.gql(query, json!({ "f": from.to_string(), "t": to.to_string() }), Some(admin)).await;
+            answer.data()["processingStats"].clone()
+        }
+    };
+    let whole_month = by_kind(month_start, month_end).await;
+    let row = |kind: &str| whole_month.as_array().and_then(|rows| rows.iter().find(|r| r["kind"] == kind)).cloned().expect("row");
+    assert_eq!((row("CUSTOMS")["decided"].as_i64(), row("CUSTOMS")["medianWorkingDays"].as_f64()), (Some(1), Some(all_of_it as f64)));
+    assert_eq!((row("FX")["correctionRounds"].as_i64(), row("FX")["medianWorkingDays"].as_f64()), (Some(1), Some((all_of_it - by_hand(asked, today, holiday)) as f64)));
+    assert_eq!(whole_month, by_kind(today, today).await, "rollup and records agree");
 
     let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     assert!(

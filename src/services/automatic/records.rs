@@ -15,6 +15,7 @@ use crate::{
     services::{
         access::{DecidedBy, Decider},
         cases::CaseChange,
+        stats,
     },
 };
 
@@ -25,7 +26,7 @@ pub async fn record(change: &CaseChange<'_>, decided: &filing::Model, decider: &
         DecidedBy::Rule { rule_id, version } => (None, Some(rule_id), Some(version)),
     };
     let times = processing_time(change, decided).await?;
-    decision_record::ActiveModel {
+    let record = decision_record::ActiveModel {
         id: Set(Uuid::now_v7()),
         filing_id: Set(decided.id),
         case_id: Set(decided.case_id),
@@ -47,6 +48,7 @@ pub async fn record(change: &CaseChange<'_>, decided: &filing::Model, decider: &
     }
     .insert(change.txn())
     .await?;
+    stats::decided::count_decided(change.txn(), &record).await?;
     let labels = [("agency", decided.agency.as_str()), ("kind", decided.kind.as_str()), ("by", decider.stored().as_str())];
     metrics::counter!("onestop_filings_decided_total", &labels).increment(1);
     if let Some(days) = times.working_days {

@@ -10,7 +10,7 @@ use crate::{
     domain::{FilingKind, FilingStatus, Transition},
     error::{AppError, AppResult, FieldError},
     platform::{clock, notify::EmailKind, state::AppState},
-    services::{access::Scope, automatic, requirements},
+    services::{access::Scope, automatic, requirements, stats},
 };
 
 /// Submits every DRAFT filing of the merchant's case: each gets its review deadline; the
@@ -63,6 +63,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
         change.email_merchant(EmailKind::AgentSubmitted, &lines, None, None).await?;
     }
     automatic::apply(&mut change, evaluations).await?;
+    stats::received::count_received(change.txn(), &submitted, now).await?;
     change.commit().await
 }
 
