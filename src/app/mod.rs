@@ -32,7 +32,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
     sender: MailSender,
-    schema: graphql::OnestopSchema,
+    api: graphql::Api,
 }
 
 /// Connects to the database and applies pending migrations; builds the shared state.
@@ -85,8 +85,8 @@ impl Application {
         crate::services::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
-        let schema = graphql::build_schema(state.clone())?;
-        Ok(Self { state, scan_receiver, acceptor, addr, sender, schema })
+        let api = graphql::build_api(state.clone())?;
+        Ok(Self { state, scan_receiver, acceptor, addr, sender, api })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -119,11 +119,11 @@ impl Application {
         let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
-        let schema = self.schema;
+        let api = self.api;
         tracing::info!(addr = %self.addr, "onestop listening; GraphiQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
-                http::routes(self.state.clone(), schema),
+                http::routes(self.state.clone(), api),
                 shutdown,
                 Some(Duration::from_secs(30)),
             )

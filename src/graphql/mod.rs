@@ -2,14 +2,13 @@
 
 mod decision_objects;
 mod filing_data;
-mod guard;
 mod inspection_objects;
 mod licence_objects;
 mod loaders;
 mod mutation;
 mod objects;
-mod observe;
 mod people_objects;
+mod preflight;
 mod quality_objects;
 mod query;
 mod requirement_objects;
@@ -25,7 +24,7 @@ use async_graphql::{Context, Schema, dataloader::DataLoader};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-pub use observe::{OperationLabel, OperationObserver};
+pub use preflight::Preflight;
 
 use crate::{
     services::access::{self, Scope},
@@ -60,25 +59,59 @@ pub struct Mutation(
 
 pub type OnestopSchema = Schema<Query, Mutation, subscription::Subscription>;
 
+/// The schema and the checks each document passes before it runs (HTTP and WebSocket).
+#[derive(Clone)]
+pub struct Api {
+    pub schema: OnestopSchema,
+    /// For documents that only introspect (GraphiQL's schema query is 13 levels deep, over
+    /// the depth limit for data): the same schema with a depth limit of 32. None in production,
+    /// where introspection is off.
+    pub introspection: Option<OnestopSchema>,
+    pub preflight: std::sync::Arc<Preflight>,
+}
+
+impl Api {
+    /// The schema a document that passed the preflight runs on.
+    pub fn schema_for(&self, checked: &preflight::Checked) -> &OnestopSchema {
+        match &self.introspection {
+            Some(schema) if checked.introspection_only => schema,
+            _ => &self.schema,
+        }
+    }
+}
+
+const INTROSPECTION_DEPTH: usize = 32;
+
 /// The schema with its limits; fails when the trusted-operations manifest is unreadable.
-pub fn build_schema(state: AppState) -> anyhow::Result<OnestopSchema> {
+pub fn build_api(state: AppState) -> anyhow::Result<Api> {
+    let limits = state.config.limits.clone();
+    let trusted = match &limits.trusted_operations {
+        Some(path) => {
+            let trusted = preflight::TrustedOperations::load(path)?;
+            tracing::info!(operations = trusted.len(), "only trusted operations will run");
+            Some(trusted)
+        }
+        None => None,
+    };
+    let preflight = Preflight { max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields, trusted };
+    let production = state.config.environment == crate::config::Environment::Production;
+    let introspection = (!production).then(|| build_schema(state.clone(), INTROSPECTION_DEPTH));
+    Ok(Api { schema: build_schema(state, limits.max_depth), introspection, preflight: std::sync::Arc::new(preflight) })
+}
+
+/// The schema: no extensions (see `preflight`), so fields resolve on async-graphql's fast path.
+fn build_schema(state: AppState, max_depth: usize) -> OnestopSchema {
     let db = state.db.clone();
     let limits = state.config.limits.clone();
     let production = state.config.environment == crate::config::Environment::Production;
     let mut builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(guard::ShapeLimits { max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields });
-    if let Some(path) = &limits.trusted_operations {
-        let trusted = guard::TrustedOperations::load(path)?;
-        tracing::info!(operations = trusted.len(), "only trusted operations will run");
-        builder = builder.extension(trusted);
-    }
+        .limit_depth(max_depth)
+        .limit_complexity(limits.max_complexity);
     if production {
         // No schema tour or "did you mean" hints for strangers in production.
         builder = builder.disable_introspection().disable_suggestions();
     }
-    Ok(builder
+    builder
         .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))
@@ -86,8 +119,7 @@ pub fn build_schema(state: AppState) -> anyhow::Result<OnestopSchema> {
         .data(DataLoader::new(loaders::RegionsByUser(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::RuleVersionsByRule(db), tokio::spawn))
         .data(state)
-        .extension(OperationObserver)
-        .finish())
+        .finish()
 }
 
 /// The schema without any state, for `onestop export-schema`.

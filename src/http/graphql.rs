@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use async_graphql::{
     BatchRequest, ParseRequestError,
-    http::{GraphiQLSource, MultipartOptions},
+    http::MultipartOptions,
 };
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_poem::GraphQLProtocol;
@@ -10,53 +10,35 @@ use poem::web::websocket::WebSocket;
 use poem::{
     Body, IntoResponse, Request, Response, handler,
     http::{HeaderMap, StatusCode, header},
-    web::{Data, Html, Json},
+    web::{Data, Json},
 };
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::RequestId;
 use crate::{
     services::auth::{Caller, jwt::TokenError},
-    graphql::{OnestopSchema, OperationLabel, ScopeCache},
+    graphql::{Api, ScopeCache},
     platform::state::AppState,
 };
-
-/// GraphiQL loads its scripts and styles from a CDN; nothing else may load or frame it.
-const GRAPHIQL_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-    style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https://unpkg.com; \
-    font-src 'self' data: https://unpkg.com; connect-src 'self' ws: wss:; frame-ancestors 'none'";
-
-#[handler]
-pub async fn graphiql() -> Response {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("onestop GraphiQL")
-            .finish(),
-    )
-    .with_header(header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP)
-    .into_response()
-}
 
 /// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the older graphql-ws).
 /// The access token comes in `connection_init`: `{"Authorization": "Bearer …"}` (or
 /// `{"accessToken": "…"}`); the caller is re-checked for the life of the socket (`live`).
 #[handler]
 pub async fn subscriptions(
-    schema: Data<&OnestopSchema>,
+    api: Data<&Api>,
     state: Data<&AppState>,
     protocol: GraphQLProtocol,
     websocket: WebSocket,
     req: &Request,
 ) -> impl IntoResponse {
-    let schema = schema.clone();
+    let api = api.clone();
     let state = state.clone();
     // Operations over the socket are throttled and recorded by address like those over HTTP.
     let address = crate::http::client_ip(&state, req).map(crate::http::ClientAddress);
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| super::live::serve(stream, schema, state, protocol.0, address))
+        .on_upgrade(move |stream| super::live::serve(stream, api, state, protocol.0, address))
 }
 
 /// Reads `Authorization: Bearer <jwt>`. No header: anonymous. A header that does not verify:
@@ -130,7 +112,7 @@ struct Asker {
 
 #[handler]
 pub async fn graphql(
-    schema: Data<&OnestopSchema>,
+    api: Data<&Api>,
     state: Data<&AppState>,
     request_id: Data<&RequestId>,
     req: &Request,
@@ -146,7 +128,7 @@ pub async fn graphql(
         request_id: request_id.0.clone(),
     };
     match batch {
-        BatchRequest::Single(request) => single(&schema, &state, req, &asker, request).await,
+        BatchRequest::Single(request) => single(&api, &state, req, &asker, request).await,
         BatchRequest::Batch(requests) => {
             if req.headers().contains_key("idempotency-key") {
                 return refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key applies to one operation, not a batch", Some("Idempotency-Key"));
@@ -154,7 +136,7 @@ pub async fn graphql(
             let mut responses = Vec::with_capacity(requests.len());
             // One after the other: a batch must not take more of the machine than its operations sent one by one.
             for request in requests {
-                responses.push(execute(&schema, &asker, request).await);
+                responses.push(execute(&api, &asker, request).await);
             }
             match serde_json::to_string(&responses) {
                 Ok(body) => json_body(body),
@@ -168,13 +150,13 @@ pub async fn graphql(
 }
 
 /// One operation, with `Idempotency-Key` handling.
-async fn single(schema: &OnestopSchema, state: &AppState, req: &Request, asker: &Asker, request: async_graphql::Request) -> Response {
+async fn single(api: &Api, state: &AppState, req: &Request, asker: &Asker, request: async_graphql::Request) -> Response {
     let idempotency = match claim_idempotency_key(state, req, &asker.caller, &request).await {
         Ok(Claim::Run(key)) => key,
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
         Err(response) => return response,
     };
-    let response = execute(schema, asker, request).await;
+    let response = execute(api, asker, request).await;
     let body = match serde_json::to_string(&response) {
         Ok(body) => body,
         Err(err) => {
@@ -217,15 +199,17 @@ fn retry_after(response: &async_graphql::Response) -> Option<u64> {
 }
 
 /// Runs one operation; gives document errors a code and internal ones the request id; counts it.
-async fn execute(schema: &OnestopSchema, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
+async fn execute(api: &Api, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
     let started = Instant::now();
-    let label = OperationLabel::default();
     let mut request = request.data(ScopeCache::default());
     if let Some(address) = asker.address {
         request = request.data(address);
     }
-    let request = request.data(asker.caller.clone()).data(label.clone()).data(asker.request_id.clone());
-    let mut response = schema.execute(request).await;
+    let mut request = request.data(asker.caller.clone()).data(asker.request_id.clone());
+    let (label, mut response) = match api.preflight.check(&mut request) {
+        Ok(checked) => (checked.label.clone(), api.schema_for(&checked).execute(request).await),
+        Err(refusal) => (None, async_graphql::Response::from_errors(vec![refusal])),
+    };
 
     let mut rejected = false;
     for error in response.errors.iter_mut() {
@@ -260,7 +244,7 @@ async fn execute(schema: &OnestopSchema, asker: &Asker, request: async_graphql::
     let operation = if rejected {
         "invalid".to_string()
     } else {
-        label.get().unwrap_or_else(|| "unknown".into())
+        label.unwrap_or_else(|| "unknown".into())
     };
     let outcome = if response.errors.is_empty() { "ok" } else { "error" };
     let elapsed = started.elapsed().as_secs_f64();

@@ -19,7 +19,7 @@ use crate::{
     services::access::{self, Scope},
     services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
-    graphql::{OnestopSchema, ScopeCache},
+    graphql::{Api, ScopeCache},
     http::ClientAddress,
     platform::state::AppState,
 };
@@ -154,7 +154,7 @@ async fn current_scope(state: &AppState, principal: &Principal, widest: &Scope) 
 /// it.
 #[derive(Clone)]
 struct GuardedSchema {
-    schema: OnestopSchema,
+    api: Api,
     guard: Arc<SocketGuard>,
 }
 
@@ -177,21 +177,30 @@ fn scope_cache(scope: Option<Scope>) -> ScopeCache {
 impl Executor for GuardedSchema {
     async fn execute(&self, request: Request) -> Response {
         match self.guard.check().await {
-            Ok(scope) => self.schema.execute(request.data(scope_cache(scope))).await,
+            Ok(scope) => {
+                let mut request = request.data(scope_cache(scope));
+                match self.api.preflight.check(&mut request) {
+                    Ok(_) => self.api.schema.execute(request).await,
+                    Err(refusal) => Response::from_errors(vec![refusal]),
+                }
+            }
             Err(failure) => refused(failure),
         }
     }
 
     fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        let (schema, guard) = (self.schema.clone(), self.guard.clone());
+        let (api, guard) = (self.api.clone(), self.guard.clone());
         let operation = async move {
             let scope = match guard.check().await {
                 Ok(scope) => scope,
                 Err(failure) => return futures_util::stream::once(futures_util::future::ready(refused(failure))).boxed(),
             };
             // The operation works with exactly the scope just checked, never an older copy.
-            let request = request.data(scope_cache(scope));
-            Executor::execute_stream(&schema, request, session_data)
+            let mut request = request.data(scope_cache(scope));
+            if let Err(refusal) = api.preflight.check(&mut request) {
+                return futures_util::stream::once(futures_util::future::ready(Response::from_errors(vec![refusal]))).boxed();
+            }
+            Executor::execute_stream(&api.schema, request, session_data)
                 .then(move |response| {
                     let guard = guard.clone();
                     async move {
@@ -219,7 +228,7 @@ impl Executor for GuardedSchema {
 /// Serves one socket until the client leaves or the caller's access ends.
 pub async fn serve(
     socket: WebSocketStream,
-    schema: OnestopSchema,
+    api: Api,
     state: AppState,
     protocol: WebSocketProtocols,
     address: Option<ClientAddress>,
@@ -233,7 +242,7 @@ pub async fn serve(
         .filter_map(|message| futures_util::future::ready(message.ok().filter(|m| m.is_text() || m.is_binary())))
         .map(Message::into_bytes);
     let init_guard = guard.clone();
-    let executor = GuardedSchema { schema, guard: guard.clone() };
+    let executor = GuardedSchema { api, guard: guard.clone() };
     let outgoing = async_graphql::http::WebSocket::new(executor, incoming, protocol)
         .on_connection_init(move |payload| async move { init_guard.init(payload, address).await })
         .map(|message| match message {

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the GraphQL endpoint, health, metrics and request ids.
 
 mod documents;
+mod graphiql;
 mod graphql;
 mod oauth;
 mod health;
@@ -59,9 +60,9 @@ pub fn rate_key(address: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
-use crate::{graphql::OnestopSchema, platform::state::AppState};
+use crate::{graphql::Api, platform::state::AppState};
 
-pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
+pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
     // The hard cap on any POST body. JSON bodies are held to ONESTOP_MAX_BODY_BYTES in the
     // handler, and an upload over ONESTOP_UPLOAD_MAX_BYTES (but under this cap) gets a GraphQL
     // VALIDATION error from the multipart reader rather than a bare 413.
@@ -71,9 +72,10 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
         .at(
             "/graphql",
             // SizeLimit refuses requests without Content-Length, so it guards POST only.
-            get(graphql::graphiql).post(graphql::graphql.with(SizeLimit::new(max_body))),
+            get(graphiql::page).post(graphql::graphql.with(SizeLimit::new(max_body))),
         )
         .at("/graphql/ws", get(graphql::subscriptions))
+        .at("/graphql/assets/:name", get(graphiql::asset))
         .at("/oauth/token", poem::post(oauth::token.with(SizeLimit::new(16 * 1024))))
         .at("/documents/:id", get(documents::download))
         .at("/healthz", get(health::healthz))
@@ -86,7 +88,7 @@ pub fn routes(state: AppState, schema: OnestopSchema) -> BoxEndpoint<'static> {
         .at("/c/:number", get(public::certificate_page))
         .at("/c/:number/qr.svg", get(public::certificate_qr_svg))
         .data(std::sync::Arc::new(public::ScanLimiter::new(state.config.trace.scans_per_minute)))
-        .data(schema)
+        .data(api)
         .data(state)
         // Every response: no MIME sniffing, no framing, no referrer leaks.
         .with(

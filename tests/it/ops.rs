@@ -12,6 +12,7 @@ use crate::{
 };
 
 both_backends!(
+    graphiql_needs_nothing_but_this_server,
     logins_are_throttled_per_account_without_locking_others_out,
     deep_or_costly_queries_are_refused,
     health_metrics_and_request_ids,
@@ -57,9 +58,57 @@ async fn health_metrics_and_request_ids(backend: Backend) {
     );
     assert!(body.contains("onestop_graphql_request_duration_seconds_bucket{operation=\"query validateUscc\""));
 
-    let graphiql = app.client.get(app.url("/graphql")).send().await.expect("graphiql");
-    assert_eq!(graphiql.status(), 200);
-    assert!(graphiql.text().await.expect("html").contains("graphiql"));
+}
+
+/// The attribute values `name="…"` of an HTML page, in order.
+fn attributes(html: &str, name: &str) -> Vec<String> {
+    let marker = format!("{name}=\"");
+    html.match_indices(&marker)
+        .filter_map(|(at, _)| html[at + marker.len()..].split('"').next().map(str::to_string))
+        .collect()
+}
+
+/// GraphiQL on an intranet without internet: every script and style the page references comes
+/// from this server, and its CSP allows nothing else.
+async fn graphiql_needs_nothing_but_this_server(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let page = app.client.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().expect("csp").to_string();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("http"), "{csp}");
+    let html = page.text().await.expect("html");
+    let referenced: Vec<String> = attributes(&html, "src").into_iter().chain(attributes(&html, "href")).collect();
+    assert_eq!(referenced.len(), 6, "four scripts and two stylesheets: {referenced:?}");
+    for path in &referenced {
+        assert!(path.starts_with("/graphql/assets/"), "{path} is not served here");
+        let asset = app.client.get(app.url(path)).send().await.expect("asset");
+        assert_eq!(asset.status(), 200, "{path}");
+        let content_type = asset.headers()["content-type"].to_str().expect("type").to_string();
+        let expected = if path.ends_with(".css") { "text/css" } else { "text/javascript" };
+        assert!(content_type.starts_with(expected), "{path}: {content_type}");
+        let body = asset.text().await.expect("body");
+        assert!(!body.is_empty(), "{path} is empty");
+        if path.ends_with("graphiql.min.js") {
+            assert!(body.contains("GraphiQL=t(e.React,e.ReactDOM)"), "the browser build of GraphiQL, which needs React and ReactDOM only");
+        }
+    }
+    let start = app.client.get(app.url("/graphql/assets/start.js")).send().await.expect("start").text().await.expect("js");
+    assert!(start.contains("\"/graphql/ws\"") && start.contains("\"/graphql\""), "GraphiQL talks to this server");
+    assert_eq!(app.client.get(app.url("/graphql/assets/nothing.js")).send().await.expect("404").status(), 404);
+
+    // GraphiQL's schema query (graphql-js getIntrospectionQuery) is deeper than the depth limit
+    // for data; a document that only introspects gets the room it needs, nothing else does.
+    let type_ref = (0..8).fold(String::from("kind name"), |inner, _| format!("kind name ofType {{ {inner} }}"));
+    let introspection = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} mutationType {{ name }} subscriptionType {{ name }} \
+         types {{ kind name description fields(includeDeprecated: true) {{ name args {{ name type {{ {type_ref} }} }} type {{ {type_ref} }} }} \
+         inputFields {{ name type {{ {type_ref} }} }} interfaces {{ {type_ref} }} enumValues(includeDeprecated: true) {{ name }} possibleTypes {{ {type_ref} }} }} \
+         directives {{ name locations args {{ name type {{ {type_ref} }} }} }} }} }}"
+    );
+    let schema = app.gql(&introspection, json!({}), None).await;
+    assert!(schema.data()["__schema"]["types"].as_array().is_some_and(|t| t.len() > 50), "GraphiQL loads the schema");
+    let deep_data = format!("{{ me {{ id }} __schema {{ types {{ fields {{ type {{ {type_ref} }} }} }} }} }}");
+    assert_eq!(app.gql(&deep_data, json!({}), None).await.error_code(), "QUERY_TOO_DEEP", "data beside introspection keeps the limit");
 }
 
 async fn readyz_turns_503_when_the_database_is_gone(backend: Backend) {

@@ -1,17 +1,19 @@
-//! Defences that look at a GraphQL document before it runs, on HTTP and WebSocket alike:
-//! how many aliases and root fields it may have, and (when configured) whether it is one of
-//! the trusted operations of the production web frontend.
+//! What a GraphQL document must pass before it runs, on HTTP and WebSocket alike — checked
+//! once per request on the parsed document, outside the schema: how many aliases and root
+//! fields it may have, whether it is one of the trusted operations of the production web
+//! frontend (when configured), and the operation's label for logs and metrics.
+//!
+//! These were schema extensions; with any extension registered, async-graphql 7 sends every
+//! field of every response through its extension chain (a registry lookup, a `ResolveInfo`
+//! and a boxed future per field) although none of them looks at fields (issue 15). The
+//! document parsed here is handed to the schema (`Request::set_parsed_query`), so it is parsed
+//! once.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
-    Request, ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest},
-    parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet},
-    Name, Positioned,
+    Name, Positioned, Request, ServerError, ServerResult,
+    parser::types::{ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet},
 };
 use sha2::{Digest, Sha256};
 
@@ -21,35 +23,24 @@ fn refusal(code: &str, message: impl Into<String>) -> ServerError {
     error
 }
 
-/// Caps on the shape of a document that depth and complexity do not catch: many aliases of a
-/// cheap field (`a1: login … a99: login …`) and many root fields.
-pub struct ShapeLimits {
+/// The checks of every document, built once from the configuration.
+pub struct Preflight {
+    /// Caps on the shape of a document that depth and complexity do not catch: many aliases
+    /// of a cheap field (`a1: login … a99: login …`) and many root fields.
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    pub trusted: Option<TrustedOperations>,
 }
 
-impl ExtensionFactory for ShapeLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ShapeLimitsExtension { max_aliases: self.max_aliases, max_root_fields: self.max_root_fields })
-    }
-}
-
-struct ShapeLimitsExtension {
-    max_aliases: usize,
-    max_root_fields: usize,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ShapeLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
+impl Preflight {
+    /// Resolves a persisted query, parses the document (kept in the request for the schema)
+    /// and checks it.
+    pub fn check(&self, request: &mut Request) -> ServerResult<Checked> {
+        if let Some(trusted) = &self.trusted {
+            trusted.resolve(request)?;
+        }
+        let document = request.parsed_query()?;
+        let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             tracing::warn!(aliases, limit = self.max_aliases, "query refused: too many aliases");
             return Err(refusal(
@@ -57,7 +48,7 @@ impl Extension for ShapeLimitsExtension {
                 format!("the query uses {aliases} aliases; at most {} are allowed", self.max_aliases),
             ));
         }
-        let roots = max_root_fields(&document);
+        let roots = max_root_fields(document);
         if roots > self.max_root_fields {
             tracing::warn!(roots, limit = self.max_root_fields, "query refused: too many root fields");
             return Err(refusal(
@@ -65,8 +56,26 @@ impl Extension for ShapeLimitsExtension {
                 format!("the operation selects {roots} root fields; at most {} are allowed", self.max_root_fields),
             ));
         }
-        Ok(document)
+        Ok(Checked { label: label_of(document), introspection_only: introspection_only(document) })
     }
+}
+
+/// What a document that passed is.
+pub struct Checked {
+    /// The operation's label for logs and metrics ("mutation login").
+    pub label: Option<String>,
+    /// Every root field of every operation is `__schema`, `__type` or `__typename`.
+    pub introspection_only: bool,
+}
+
+fn introspection_only(document: &ExecutableDocument) -> bool {
+    document.operations.iter().all(|(_, operation)| {
+        operation.node.ty == OperationType::Query
+            && operation.node.selection_set.node.items.iter().all(|item| match &item.node {
+                Selection::Field(field) => field.node.name.node.starts_with("__"),
+                _ => false,
+            })
+    })
 }
 
 /// Every alias written in the document (operations and fragments; each written once).
@@ -124,9 +133,8 @@ fn max_root_fields(document: &ExecutableDocument) -> usize {
 /// Trusted operations (`ONESTOP_TRUSTED_OPERATIONS`): only documents whose SHA-256 is in the
 /// manifest run. Clients may send the full text or, Automatic Persisted Queries style, only
 /// `extensions.persistedQuery.sha256Hash`.
-#[derive(Clone)]
 pub struct TrustedOperations {
-    by_hash: Arc<HashMap<String, String>>,
+    by_hash: HashMap<String, String>,
 }
 
 impl TrustedOperations {
@@ -142,14 +150,14 @@ impl TrustedOperations {
                 anyhow::bail!("ONESTOP_TRUSTED_OPERATIONS: {hash} is not the SHA-256 of its query");
             }
         }
-        Ok(Self { by_hash: Arc::new(manifest) })
+        Ok(Self { by_hash: manifest })
     }
 
     pub fn len(&self) -> usize {
         self.by_hash.len()
     }
 
-    fn resolve(&self, mut request: Request) -> ServerResult<Request> {
+    fn resolve(&self, request: &mut Request) -> ServerResult<()> {
         let sent_hash = match request.extensions.remove("persistedQuery") {
             Some(value) => Some(persisted_hash(value)?),
             None => None,
@@ -160,7 +168,7 @@ impl TrustedOperations {
                 refusal("PERSISTED_QUERY_NOT_FOUND", "no trusted operation has this sha256Hash")
             })?;
             request.query = query.clone();
-            return Ok(request);
+            return Ok(());
         }
         let hash = sha256_hex(&request.query);
         if sent_hash.is_some_and(|sent| sent != hash) {
@@ -170,7 +178,7 @@ impl TrustedOperations {
             tracing::warn!(hash, "query refused: not a trusted operation");
             return Err(refusal("OPERATION_NOT_TRUSTED", "only the trusted operations may run on this server"));
         }
-        Ok(request)
+        Ok(())
     }
 }
 
@@ -193,21 +201,18 @@ fn persisted_hash(value: async_graphql::Value) -> ServerResult<String> {
     Ok(persisted.sha256_hash.to_ascii_lowercase())
 }
 
-impl ExtensionFactory for TrustedOperations {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for TrustedOperations {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let request = self.resolve(request)?;
-        next.run(ctx, request).await
-    }
+/// The operation type and first root field: bounded by the schema, unlike client-chosen
+/// operation names, so the metric label set cannot be blown up by a client.
+fn label_of(document: &ExecutableDocument) -> Option<String> {
+    let (_, operation) = document.operations.iter().next()?;
+    let kind = match operation.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    let field = operation.node.selection_set.node.items.iter().find_map(|item| match &item.node {
+        Selection::Field(field) => Some(field.node.name.node.to_string()),
+        _ => None,
+    })?;
+    Some(format!("{kind} {field}"))
 }
