@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::from_env()?;
-    telemetry::init(&config);
+    let _telemetry = telemetry::init(&config);
     match command {
         Command::Serve => {
             let application = app::Application::build(config).await?;

@@ -65,6 +65,7 @@ impl Config {
             data_dir,
             log_filter: var("ONESTOP_LOG").unwrap_or_else(|| "info".into()),
             log_format,
+            otlp_endpoint: var("ONESTOP_OTLP_ENDPOINT"),
             max_body_bytes: parse_var("ONESTOP_MAX_BODY_BYTES", 1024 * 1024)?,
             db_max_connections: parse_var("ONESTOP_DB_MAX_CONNECTIONS", 4)?,
             db_acquire_timeout: Duration::from_millis(parse_var("ONESTOP_DB_ACQUIRE_TIMEOUT_MS", 5000)?),

@@ -36,6 +36,9 @@ pub struct Config {
     pub mail: MailConfig,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// OpenTelemetry collector (OTLP/HTTP) receiving traces; `None`: no traces. Needs a binary
+    /// built with the `otlp` feature.
+    pub otlp_endpoint: Option<String>,
     /// Largest accepted POST body on `/graphql` (bytes).
     pub max_body_bytes: usize,
     /// Database pool size; small pools win on small machines.

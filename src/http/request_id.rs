@@ -32,6 +32,8 @@ pub async fn around<E: Endpoint>(next: E, mut req: Request) -> Result<Response> 
         method = %req.method(),
         path = %req.uri().path(),
     );
+    #[cfg(feature = "otlp")]
+    crate::platform::telemetry::otlp::continue_trace(&span, req.headers());
     async move {
         let started = Instant::now();
         let mut response = match next.call(req).await {

@@ -40,9 +40,13 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
         });
     }
     let mut db = Database::connect(options).await?;
-    db.set_metric_callback(move |_| {
+    #[cfg(feature = "otlp")]
+    let system = if is_sqlite { "sqlite" } else { "postgresql" };
+    db.set_metric_callback(move |_info| {
         statements.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("onestop_sql_statements_total").increment(1);
+        #[cfg(feature = "otlp")]
+        crate::platform::telemetry::otlp::statement_span(&_info.statement.sql, _info.elapsed, _info.failed, system);
     });
     Ok(db)
 }

@@ -155,6 +155,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         },
         log_filter: "warn".into(),
         log_format: LogFormat::Pretty,
+        otlp_endpoint: None,
         max_body_bytes: 256 * 1024,
         db_max_connections: 4,
         db_acquire_timeout: Duration::from_secs(10),

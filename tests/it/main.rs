@@ -40,6 +40,8 @@ mod sessions;
 mod stats;
 mod story;
 mod sweep;
+#[cfg(feature = "otlp")]
+mod telemetry;
 mod trace;
 mod webhook_guard;
 mod workflow;
