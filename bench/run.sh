@@ -22,8 +22,10 @@ PORT=${PORT:-18431}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 
-# One build for both binaries (a second feature set would compile the crate twice).
-cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
+# One build for both binaries (a second feature set would compile the crate twice). BIN_DIR
+# runs other binaries (an older commit's, for a before/after table); NO_BUILD skips the build.
+BIN_DIR=${BIN_DIR:-target/release}
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -51,8 +53,10 @@ for db in $DATABASES; do
     fi
     export ONESTOP_DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
       ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
-    case_id=$(target/release/onestop-bench-seed "$n" | sed -n 's/^case_id=//p')
-    target/release/onestop serve >"$work/server.log" 2>&1 &
+    case_id=$("$BIN_DIR/onestop-bench-seed" "$n" | sed -n 's/^case_id=//p')
+    # As autovacuum would after so many inserts: the visibility map index-only scans need.
+    [ "$db" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" >/dev/null
+    "$BIN_DIR/onestop" serve >"$work/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
     token=$(gql "" '{"query":"mutation { login(email: \"customs@bench.onestop.cn\", password: \"Bench-Peppercorn-Lantern-2026\") { accessToken } }"}' \

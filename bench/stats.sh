@@ -24,6 +24,8 @@ name=onestop_bench_stats
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
 export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
 target/release/onestop-bench-seed "$CASES" >/dev/null
+# As autovacuum would after so many inserts: the visibility map index-only scans need.
+psql "$PG/$name" -qc "VACUUM ANALYZE" >/dev/null
 target/release/onestop serve >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

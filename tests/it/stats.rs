@@ -88,6 +88,9 @@ async fn processing_stats_match_hand_computed_figures_within_each_callers_reach(
     let month_end = (month_start + chrono::Duration::days(32)).with_day(1).expect("next") - chrono::Duration::days(1);
     let whole_month = app.gql(STATS, json!({ "f": month_start.to_string(), "t": month_end.to_string(), "g": ["KIND"] }), Some(&supervisor.token)).await;
     assert_eq!(rows(&whole_month), by_kind, "rollup and records agree");
+    // A window with a whole month between two partial ones reads both edges row by row.
+    let spanning = app.gql(STATS, json!({ "f": (month_start - chrono::Duration::days(40)).to_string(), "t": china_today().to_string(), "g": ["KIND"] }), Some(&supervisor.token)).await;
+    assert_eq!(rows(&spanning), by_kind, "edges and whole months add up");
     let row = &by_kind[0];
     assert_eq!(row["kind"], "CUSTOMS");
     let counts: Vec<i64> = ["received", "decided", "approved", "rejected", "autoApproved", "correctionRounds"].iter().map(|k| row[*k].as_i64().expect("n")).collect();
