@@ -25,6 +25,7 @@ mod m20261128_000021_processing_times;
 mod m20261128_000022_inspection_plans;
 mod m20261129_000023_received_rollup;
 mod m20261129_000024_decided_rollup;
+mod m20261129_000025_filing_office;
 
 /// The statement that counts every recorded decision into the monthly rollup (migration 24,
 /// and `onestop rebuild-stats` after rows were fixed by hand).
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000022_inspection_plans::Migration),
             Box::new(m20261129_000023_received_rollup::Migration),
             Box::new(m20261129_000024_decided_rollup::Migration),
+            Box::new(m20261129_000025_filing_office::Migration),
         ]
     }
 }

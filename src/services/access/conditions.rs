@@ -3,7 +3,7 @@
 use entity::{case, filing};
 use sea_orm::{
     ColumnTrait, Condition,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Alias, Expr, ExprTrait, Query},
 };
 
 use super::Scope;
@@ -25,21 +25,12 @@ impl Scope {
                 ),
             ),
             // The office that acts on the filing now: the receiving office while it awaits
-            // receipt (跨省通办), the deciding office otherwise.
+            // receipt (跨省通办), the deciding office otherwise — the column the database derives
+            // (migration 25), which the queue's index covers.
             Self::Agency { agency, regions, .. } => Some(
-                Condition::all().add(filing::Column::Agency.eq(*agency)).add(
-                    Condition::any()
-                        .add(
-                            Condition::all()
-                                .add(filing::Column::RegionCode.is_in(regions.clone()))
-                                .add(Condition::any().add(filing::Column::ReceivingRegionCode.is_null()).add(filing::Column::ReceivedAt.is_not_null())),
-                        )
-                        .add(
-                            Condition::all()
-                                .add(filing::Column::ReceivingRegionCode.is_in(regions.clone()))
-                                .add(filing::Column::ReceivedAt.is_null()),
-                        ),
-                ),
+                Condition::all()
+                    .add(filing::Column::Agency.eq(*agency))
+                    .add(Expr::col((filing::Entity, Alias::new("office_region_code"))).is_in(regions.clone())),
             ),
             // Each grant: that merchant's filings of the granted kinds.
             Self::Agent { grants, .. } => Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
