@@ -135,6 +135,47 @@ pub(crate) fn parts<'a>(ctx: &Context<'a>) -> (&'a AppState, &'a Caller) {
     (state, caller)
 }
 
+/// What a resolver already read for this request with its own statement — the review queue's
+/// cases and merchants, joined to the page — for the objects below it, which would otherwise
+/// ask the database again (issue 15: a queue page in ≤ 3 statements).
+#[derive(Default)]
+pub struct Preloaded {
+    cases: std::sync::Mutex<std::collections::HashMap<Uuid, entity::case::Model>>,
+    merchants: std::sync::Mutex<std::collections::HashMap<Uuid, entity::merchant::Model>>,
+    users: std::sync::Mutex<std::collections::HashMap<Uuid, entity::user::Model>>,
+}
+
+impl Preloaded {
+    pub(crate) fn keep(
+        &self,
+        cases: impl IntoIterator<Item = entity::case::Model>,
+        merchants: impl IntoIterator<Item = entity::merchant::Model>,
+        users: impl IntoIterator<Item = entity::user::Model>,
+    ) {
+        if let Ok(mut kept) = self.users.lock() {
+            kept.extend(users.into_iter().map(|u| (u.id, u)));
+        }
+        if let Ok(mut kept) = self.cases.lock() {
+            kept.extend(cases.into_iter().map(|c| (c.id, c)));
+        }
+        if let Ok(mut kept) = self.merchants.lock() {
+            kept.extend(merchants.into_iter().map(|m| (m.id, m)));
+        }
+    }
+
+    pub(crate) fn case(ctx: &Context<'_>, id: Uuid) -> Option<entity::case::Model> {
+        ctx.data_opt::<Self>()?.cases.lock().ok()?.get(&id).cloned()
+    }
+
+    pub(crate) fn merchant(ctx: &Context<'_>, id: Uuid) -> Option<entity::merchant::Model> {
+        ctx.data_opt::<Self>()?.merchants.lock().ok()?.get(&id).cloned()
+    }
+
+    pub(crate) fn user(ctx: &Context<'_>, id: Uuid) -> Option<entity::user::Model> {
+        ctx.data_opt::<Self>()?.users.lock().ok()?.get(&id).cloned()
+    }
+}
+
 /// Per-request cache of the caller's scope (loaded once, on first use).
 #[derive(Default)]
 pub struct ScopeCache(OnceCell<Scope>);

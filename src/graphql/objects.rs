@@ -142,6 +142,9 @@ impl Case {
         &self.0.reference
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
+        if let Some(merchant) = super::Preloaded::merchant(ctx, self.0.merchant_id) {
+            return Ok(Merchant(merchant));
+        }
         let loader = ctx.data_unchecked::<DataLoader<MerchantById>>();
         let merchant = loader.load_one(self.0.merchant_id).await.map_err(load_error)?;
         Ok(Merchant(merchant.ok_or_else(|| AppError::NotFound("merchant".into()))?))
@@ -219,6 +222,9 @@ impl Filing {
         id(self.0.id)
     }
     async fn case(&self, ctx: &Context<'_>) -> Result<Case> {
+        if let Some(case) = super::Preloaded::case(ctx, self.0.case_id) {
+            return Ok(Case(case));
+        }
         let loader = ctx.data_unchecked::<DataLoader<CaseById>>();
         let case = loader.load_one(self.0.case_id).await.map_err(load_error)?;
         Ok(Case(case.ok_or_else(|| AppError::NotFound("case".into()))?))
@@ -261,6 +267,9 @@ impl Filing {
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(assignee) = self.0.assignee_id else { return Ok(None) };
+        if let Some(user) = super::Preloaded::user(ctx, assignee) {
+            return Ok(Some(User(user)));
+        }
         let loader = ctx.data_unchecked::<DataLoader<UserById>>();
         Ok(loader.load_one(assignee).await.map_err(load_error)?.map(User))
     }

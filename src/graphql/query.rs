@@ -96,7 +96,13 @@ impl WorkflowQuery {
             assigned_to_me: filter.assigned_to_me,
             overdue: filter.overdue,
         };
-        Ok(filing_connection(filings::review_queue(state, scope, first, after, filter).await?))
+        let page = filings::review_queue(state, scope, first, after, filter).await?;
+        let (page, cases, others) = page.split(|item| (item.filing, item.case, (item.merchant, item.assignee)));
+        let (merchants, assignees): (Vec<_>, Vec<_>) = others.into_iter().unzip();
+        if let Some(preloaded) = ctx.data_opt::<super::Preloaded>() {
+            preloaded.keep(cases, merchants, assignees.into_iter().flatten());
+        }
+        Ok(filing_connection(page))
     }
 
     /// Supervisors: filings by agency, region and status, with overdue counts.

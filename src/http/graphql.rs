@@ -17,7 +17,7 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 use super::RequestId;
 use crate::{
     services::auth::{Caller, jwt::TokenError},
-    graphql::{Api, ScopeCache},
+    graphql::{Api, Preloaded, ScopeCache},
     platform::state::AppState,
 };
 
@@ -201,7 +201,7 @@ fn retry_after(response: &async_graphql::Response) -> Option<u64> {
 /// Runs one operation; gives document errors a code and internal ones the request id; counts it.
 async fn execute(api: &Api, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
     let started = Instant::now();
-    let mut request = request.data(ScopeCache::default());
+    let mut request = request.data(ScopeCache::default()).data(Preloaded::default());
     if let Some(address) = asker.address {
         request = request.data(address);
     }

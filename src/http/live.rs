@@ -19,7 +19,7 @@ use crate::{
     services::access::{self, Scope},
     services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
-    graphql::{Api, ScopeCache},
+    graphql::{Api, Preloaded, ScopeCache},
     http::ClientAddress,
     platform::state::AppState,
 };
@@ -178,7 +178,7 @@ impl Executor for GuardedSchema {
     async fn execute(&self, request: Request) -> Response {
         match self.guard.check().await {
             Ok(scope) => {
-                let mut request = request.data(scope_cache(scope));
+                let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
                 match self.api.preflight.check(&mut request) {
                     Ok(_) => self.api.schema.execute(request).await,
                     Err(refusal) => Response::from_errors(vec![refusal]),
@@ -196,7 +196,7 @@ impl Executor for GuardedSchema {
                 Err(failure) => return futures_util::stream::once(futures_util::future::ready(refused(failure))).boxed(),
             };
             // The operation works with exactly the scope just checked, never an older copy.
-            let mut request = request.data(scope_cache(scope));
+            let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
             if let Err(refusal) = api.preflight.check(&mut request) {
                 return futures_util::stream::once(futures_util::future::ready(Response::from_errors(vec![refusal]))).boxed();
             }

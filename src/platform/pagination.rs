@@ -36,6 +36,20 @@ pub fn decode_cursor(cursor: &str) -> AppResult<String> {
 }
 
 /// Splits a fetched `limit + 1` rows into a page.
+impl<T> Page<T> {
+    /// The page of the first parts, and the other two parts of every item.
+    pub fn split<A, B, C>(self, parts: impl Fn(T) -> (A, B, C)) -> (Page<A>, Vec<B>, Vec<C>) {
+        let (mut firsts, mut seconds, mut thirds) = (Vec::new(), Vec::new(), Vec::new());
+        for item in self.items {
+            let (a, b, c) = parts(item);
+            firsts.push(a);
+            seconds.push(b);
+            thirds.push(c);
+        }
+        (Page { items: firsts, has_next: self.has_next, has_previous: self.has_previous }, seconds, thirds)
+    }
+}
+
 pub fn into_page<T>(mut rows: Vec<T>, limit: u64, had_cursor: bool) -> Page<T> {
     let has_next = rows.len() as u64 > limit;
     rows.truncate(limit as usize);

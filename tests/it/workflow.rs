@@ -22,6 +22,7 @@ both_backends!(
     withdrawing_a_case_withdraws_undecided_filings,
     the_audit_chain_detects_tampering,
     a_page_of_cases_costs_a_bounded_number_of_statements,
+    a_review_queue_page_costs_three_statements_however_long,
 );
 
 async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Backend) {
@@ -527,4 +528,49 @@ async fn deadlines_remind_the_assignee_and_report_overdue_filings_once(backend: 
     assert!(app.smtp.to("other-boss@gov.cn").await.is_empty(), "other regions' supervisors are not told");
     let queue = app.gql("{ reviewQueue(filter: {overdue: true}) { nodes { id overdue } } }", json!({}), Some(&officer.token)).await;
     assert_eq!(queue.data()["reviewQueue"]["nodes"][0]["overdue"], true);
+}
+
+/// The review queue with each filing's case, merchant and assignee (the benchmark's query) is
+/// three statements — the officer's scope (two) and the page joined with the rest — for 3
+/// filings as for 12, claimed or not.
+async fn a_review_queue_page_costs_three_statements_however_long(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.mail.poll_interval = std::time::Duration::from_secs(3600);
+        c.sweep_interval = std::time::Duration::from_secs(3600);
+        c.webhooks.poll_interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
+    let merchant = app.merchant("q3@example.cn", "650100", Some("91510100MA6CGUR3KG")).await;
+    let officer = app.staff("q3fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["650100"]).await;
+    let query = "query($n: Int) { reviewQueue(first: $n) { edges { cursor node { id kind status dueAt overdue case { reference merchant { name } } assignee { email } } } pageInfo { hasNextPage endCursor } } }";
+    let mut costs = Vec::new();
+    let mut filed = 0;
+    for target in [3usize, 12] {
+        while filed < target {
+            let (_, filings) = app.submitted_case(&merchant, &["FX"]).await;
+            let fx = filing_of(&filings, "FX");
+            if filed % 2 == 0 {
+                app.decide(&officer.token, "claimFiling", fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), None).await.data();
+            }
+            filed += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = app.state.sql_statements.load(Ordering::SeqCst);
+            let answer = app.gql(query, json!({ "n": 100 }), Some(&officer.token)).await;
+            let after = app.state.sql_statements.load(Ordering::SeqCst);
+            let edges = answer.data()["reviewQueue"]["edges"].as_array().expect("edges").clone();
+            assert_eq!(edges.len(), target);
+            assert!(edges.iter().all(|e| e["node"]["case"]["merchant"]["name"].is_string()), "{edges:?}");
+            let claimed = edges.iter().filter(|e| e["node"]["assignee"]["email"] == "q3fx@gov.cn").count();
+            assert_eq!(claimed, target.div_ceil(2), "every claimed filing shows its assignee");
+            fewest = fewest.min(after - before);
+        }
+        costs.push(fewest);
+    }
+    assert_eq!(costs, [3, 3], "the officer's scope and one joined page: {costs:?}");
 }
