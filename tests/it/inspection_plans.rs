@@ -24,14 +24,7 @@ fn plan(sample: i32, per_draw: i32) -> Value {
 
 /// `onestop replay-plan <id>` against the test's database: (success, output).
 fn replay(app: &TestApp, id: &str) -> (bool, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .args(["replay-plan", id])
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", app.db.dir())
-        .env("ONESTOP_LOG", "warn")
-        .output()
-        .expect("run replay-plan");
+    let output = crate::helpers::run_cli(app, &["replay-plan", id]);
     (output.status.success(), String::from_utf8_lossy(&output.stdout).to_string())
 }
 

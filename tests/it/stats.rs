@@ -69,14 +69,7 @@ async fn processing_stats_match_hand_computed_figures_within_each_callers_reach(
     times(&app, &elsewhere, 0, true, 0).await;
     // The monthly rollup was raised with the decisions' real times; recount it from the
     // corrected records, as an operator would after fixing rows by hand.
-    let rebuilt = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .arg("rebuild-stats")
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", app.db.dir())
-        .env("ONESTOP_LOG", "warn")
-        .output()
-        .expect("run rebuild-stats");
+    let rebuilt = crate::helpers::run_cli(&app, &["rebuild-stats"]);
     assert!(rebuilt.status.success() && String::from_utf8_lossy(&rebuilt.stdout).contains("rebuilt"), "{rebuilt:?}");
 
     // The supervisor: Chengdu only. Median of 2, 4, 6, 9 = 5; p90 (nearest rank 4 of 4) = 9.

@@ -1,14 +1,12 @@
 //! Rules of the case workflow: validation, versions, concurrency, transactions, queue,
 //! workload, withdrawal, the audit chain and the number of SQL statements a page costs.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::json;
 
 use crate::{
     both_backends,
     fixtures::{filing_data, filing_of},
-    helpers::{Backend, GOOD_PASSWORD, spawn_app, spawn_app_with},
+    helpers::{Backend, GOOD_PASSWORD, spawn_app},
 };
 
 both_backends!(
@@ -418,17 +416,7 @@ async fn the_audit_chain_detects_tampering(backend: Backend) {
 }
 
 async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) {
-    // The background workers (mail, deadlines, webhooks) would add statements to the count:
-    // make them idle.
-    let Some(app) = spawn_app_with(backend, |c| {
-        c.mail.poll_interval = std::time::Duration::from_secs(3600);
-        c.sweep_interval = std::time::Duration::from_secs(3600);
-        c.webhooks.poll_interval = std::time::Duration::from_secs(3600);
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = crate::helpers::spawn_idle_app(backend).await else { return };
     let merchant = app.merchant("n1@example.cn", "650100", Some("91510100MA6CGUR3KG")).await;
     let officer = app.staff("n1fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["650100"]).await;
     let query = "query($n: Int) { cases(first: $n) { nodes { reference filings { kind status assignee { email } } merchant { name } } } }";
@@ -439,19 +427,12 @@ async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) 
             let fx = filing_of(&filings, "FX");
             app.decide(&officer.token, "claimFiling", fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), None).await.data();
         }
-        // Let the mail pass woken by the last commit finish before counting; a late statement
-        // of it (on a loaded machine) only ever adds, so the fewest of three reads is the page's.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let mut fewest = u64::MAX;
-        for _ in 0..3 {
-            let before = app.state.sql_statements.load(Ordering::SeqCst);
-            let answer = app.gql(query, json!({ "n": 50 }), Some(&merchant.token)).await;
-            let after = app.state.sql_statements.load(Ordering::SeqCst);
-            let nodes = answer.data()["cases"]["nodes"].as_array().expect("nodes").len();
-            assert_eq!(nodes, target);
-            fewest = fewest.min(after - before);
-        }
-        costs.push(fewest);
+        costs.push(
+            crate::helpers::fewest_statements(&app, query, json!({ "n": 50 }), &merchant.token, |answer| {
+                assert_eq!(answer.data()["cases"]["nodes"].as_array().expect("nodes").len(), target);
+            })
+            .await,
+        );
     }
     assert_eq!(costs[0], costs[1], "statements do not grow with the page: {costs:?}");
     assert!(costs[1] <= 8, "a handful of statements per page: {costs:?}");
@@ -534,15 +515,7 @@ async fn deadlines_remind_the_assignee_and_report_overdue_filings_once(backend: 
 /// three statements — the officer's scope (two) and the page joined with the rest — for 3
 /// filings as for 12, claimed or not.
 async fn a_review_queue_page_costs_three_statements_however_long(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |c| {
-        c.mail.poll_interval = std::time::Duration::from_secs(3600);
-        c.sweep_interval = std::time::Duration::from_secs(3600);
-        c.webhooks.poll_interval = std::time::Duration::from_secs(3600);
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = crate::helpers::spawn_idle_app(backend).await else { return };
     let merchant = app.merchant("q3@example.cn", "650100", Some("91510100MA6CGUR3KG")).await;
     let officer = app.staff("q3fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["650100"]).await;
     let query = "query($n: Int) { reviewQueue(first: $n) { edges { cursor node { id kind status dueAt overdue case { reference merchant { name } } assignee { email } } } pageInfo { hasNextPage endCursor } } }";
@@ -557,20 +530,16 @@ async fn a_review_queue_page_costs_three_statements_however_long(backend: Backen
             }
             filed += 1;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let mut fewest = u64::MAX;
-        for _ in 0..3 {
-            let before = app.state.sql_statements.load(Ordering::SeqCst);
-            let answer = app.gql(query, json!({ "n": 100 }), Some(&officer.token)).await;
-            let after = app.state.sql_statements.load(Ordering::SeqCst);
-            let edges = answer.data()["reviewQueue"]["edges"].as_array().expect("edges").clone();
-            assert_eq!(edges.len(), target);
-            assert!(edges.iter().all(|e| e["node"]["case"]["merchant"]["name"].is_string()), "{edges:?}");
-            let claimed = edges.iter().filter(|e| e["node"]["assignee"]["email"] == "q3fx@gov.cn").count();
-            assert_eq!(claimed, target.div_ceil(2), "every claimed filing shows its assignee");
-            fewest = fewest.min(after - before);
-        }
-        costs.push(fewest);
+        costs.push(
+            crate::helpers::fewest_statements(&app, query, json!({ "n": 100 }), &officer.token, |answer| {
+                let edges = answer.data()["reviewQueue"]["edges"].as_array().expect("edges").clone();
+                assert_eq!(edges.len(), target);
+                assert!(edges.iter().all(|e| e["node"]["case"]["merchant"]["name"].is_string()), "{edges:?}");
+                let claimed = edges.iter().filter(|e| e["node"]["assignee"]["email"] == "q3fx@gov.cn").count();
+                assert_eq!(claimed, target.div_ceil(2), "every claimed filing shows its assignee");
+            })
+            .await,
+        );
     }
     assert_eq!(costs, [3, 3], "the officer's scope and one joined page: {costs:?}");
 }
