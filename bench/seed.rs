@@ -6,7 +6,7 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, case_counter, decision_record, filing, merchant, received_filings, user, user_region};
+use entity::{audit_event, case, case_counter, decision_record, filing, merchant, merchant_member, received_filings, user, user_region};
 use onestop::{
     app, services::audit, platform::clock,
     services::auth::password::hash_password,
@@ -107,6 +107,22 @@ async fn main() -> anyhow::Result<()> {
     insert_all(db, users.into_iter().map(|u| u.reset_all()).collect()).await?;
     insert_all(db, officer_regions).await?;
     insert_all(db, merchants.iter().cloned().map(merchant::ActiveModel::from).map(|m| m.reset_all()).collect()).await?;
+    // Each merchant's user is its OWNER member (issue 13): without the row the user has no
+    // merchant to act for.
+    let owners = merchants
+        .iter()
+        .map(|m| {
+            merchant_member::ActiveModel::from(merchant_member::Model {
+                user_id: m.owner_user_id,
+                merchant_id: m.id,
+                role: entity::enums::MerchantRole::Owner,
+                added_at: now,
+                added_by: None,
+            })
+            .reset_all()
+        })
+        .collect();
+    insert_all(db, owners).await?;
 
     let statuses = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
     let mut sample = None;
