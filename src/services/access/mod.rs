@@ -7,8 +7,8 @@ mod proofs;
 pub use proofs::{Admin, DecidedBy, Decider, MerchantUser, Owner, Staff, Supervisor};
 
 use chrono::NaiveDate;
-use entity::{agent_authorization, enums::MerchantRole, filing, merchant_member, user, user_region};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{agent_authorization, enums::MerchantRole, filing, merchant_member, user};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, Statement};
 use uuid::Uuid;
 
 use crate::{
@@ -36,19 +36,14 @@ pub enum Scope {
 
 /// Loads what the caller may reach from its account (a token alone is not trusted for the
 /// officer's agency and regions, which an admin may change). One statement for staff: the
-/// account joined with its regions.
+/// account with its regions and the cases shared with its agency.
 pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResult<Scope> {
     let principal = caller.require_user()?;
     if principal.client.is_some() {
         return crate::services::auth::clients::client_scope(db, principal.user_id).await;
     }
-    let (user, regions) = user::Entity::find_by_id(principal.user_id)
-        .find_with_related(user_region::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
+    let (user, regions, shared_cases) =
+        account_with_reach(db, principal.user_id).await?.ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
     Ok(match user.role {
         Role::Merchant => {
             let member = merchant_member::Entity::find_by_id(user.id).one(db).await?;
@@ -58,12 +53,38 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
         Role::Agent => Scope::Agent { user_id: user.id, grants: standing_grants(db, user.id).await? },
         Role::Officer | Role::Supervisor => {
             let agency = user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?;
-            let regions: Vec<String> = regions.into_iter().map(|r| r.region_code).collect();
-            let shared_cases = crate::services::shares::shared_case_ids(db, agency, &regions).await?;
             Scope::Agency { user_id: user.id, agency, regions, supervisor: user.role == Role::Supervisor, via_client: None, shared_cases }
         }
         Role::Admin => Scope::Admin { user_id: user.id },
     })
+}
+
+/// The account, its regions in order and the cases shared with its agency (大部门联动) in any
+/// of them or agency-wide — one statement, which is all agency staff need (issue 15).
+async fn account_with_reach<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Option<(user::Model, Vec<String>, Vec<Uuid>)>> {
+    let backend = db.get_database_backend();
+    let (list, case_id, param) = match backend {
+        DatabaseBackend::Postgres => ("string_agg", "CAST(s.case_id AS text)", "$1"),
+        _ => ("group_concat", "hex(s.case_id)", "?"),
+    };
+    let sql = format!(
+        "SELECT u.*, \
+           (SELECT {list}(r.region_code, ',' ORDER BY r.position) FROM user_regions r WHERE r.user_id = u.id) AS reach_regions, \
+           (SELECT {list}({case_id}, ',') FROM case_shares s WHERE s.agency = u.agency AND s.revoked_at IS NULL \
+              AND (s.region_code IS NULL OR s.region_code IN (SELECT r.region_code FROM user_regions r WHERE r.user_id = u.id))) AS reach_shares \
+         FROM users u WHERE u.id = {param}"
+    );
+    let Some(row) = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [user_id.into()])).await? else { return Ok(None) };
+    let user = user::Model::from_query_result(&row, "")?;
+    let listed = |column: &str| -> AppResult<Vec<String>> {
+        Ok(row.try_get::<Option<String>>("", column)?.map(|l| l.split(',').map(str::to_string).collect()).unwrap_or_default())
+    };
+    let regions = listed("reach_regions")?;
+    let shared_cases = listed("reach_shares")?
+        .iter()
+        .map(|id| Uuid::parse_str(id).map_err(|e| AppError::Internal(anyhow::anyhow!("a shared case id {id}: {e}"))))
+        .collect::<AppResult<Vec<Uuid>>>()?;
+    Ok(Some((user, regions, shared_cases)))
 }
 
 /// An agent's authority for one merchant: these kinds, until this date (inclusive).
