@@ -1,12 +1,11 @@
 //! 双随机、一公开: inspection plans, their draws, and the public results of plan-drawn checks.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, dataloader::DataLoader};
 use chrono::{DateTime, Utc};
-use entity::{inspection_draw, spot_check};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::inspection_draw;
 
 use super::{
-    loaders::{merchant_by_id, user_by_id},
+    loaders::{SpotCheckByDraw, load_error, merchant_by_id, user_by_id, users_by_ids},
     objects::Merchant,
     parts,
     quality_objects::{ProductBatch, SpotCheck},
@@ -18,7 +17,6 @@ use crate::{
         Agency,
         filing_data::{Date, ProductCategory, SpotCheckChannel, SpotCheckResult},
     },
-    error::AppError,
     services::{
         auth::Need,
         inspections::{self, InspectionPlanInput},
@@ -135,17 +133,14 @@ impl InspectionDraw {
     async fn batch(&self) -> Option<ProductBatch> {
         None
     }
+    /// The draw's inspectors, in the drawn order (one DataLoader batch for all draws of a page).
     async fn inspectors(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let mut out = Vec::new();
-        for id in serde_json::from_str::<Vec<uuid::Uuid>>(&self.0.inspectors).unwrap_or_default() {
-            out.push(user_by_id(ctx, id).await?);
-        }
-        Ok(out)
+        let ids = serde_json::from_str::<Vec<uuid::Uuid>>(&self.0.inspectors).unwrap_or_default();
+        users_by_ids(ctx, &ids).await
     }
     async fn spot_check(&self, ctx: &Context<'_>) -> Result<Option<SpotCheck>> {
-        let (state, _) = parts(ctx);
-        let found = spot_check::Entity::find().filter(spot_check::Column::DrawId.eq(self.0.id)).one(&state.db).await.map_err(AppError::from)?;
-        Ok(found.map(SpotCheck))
+        let loader = ctx.data_unchecked::<DataLoader<SpotCheckByDraw>>();
+        Ok(loader.load_one(self.0.id).await.map_err(load_error)?.map(SpotCheck))
     }
 }
 

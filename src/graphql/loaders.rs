@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use entity::{case, decision_rule_version, filing, merchant, user, user_region};
+use entity::{case, decision_rule_version, filing, merchant, spot_check, user, user_region};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -30,6 +30,8 @@ pub(crate) async fn user_by_id(ctx: &async_graphql::Context<'_>, id: Uuid) -> as
 }
 
 pub struct UserById(pub DatabaseConnection);
+/// The spot check recorded for an inspection draw, if any.
+pub struct SpotCheckByDraw(pub DatabaseConnection);
 pub struct MerchantById(pub DatabaseConnection);
 pub struct CaseById(pub DatabaseConnection);
 pub struct FilingsByCase(pub DatabaseConnection);
@@ -83,6 +85,22 @@ impl Loader<Uuid> for UserById {
         let rows = user::Entity::find().filter(user::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
+}
+
+impl Loader<Uuid> for SpotCheckByDraw {
+    type Value = spot_check::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = spot_check::Entity::find().filter(spot_check::Column::DrawId.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().filter_map(|r| r.draw_id.map(|draw| (draw, r))).collect())
+    }
+}
+
+/// Users by id in one DataLoader batch, in the order asked (those that vanished left out).
+pub(crate) async fn users_by_ids(ctx: &async_graphql::Context<'_>, ids: &[Uuid]) -> async_graphql::Result<Vec<super::types::User>> {
+    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>().load_many(ids.iter().copied()).await.map_err(load_error)?;
+    Ok(ids.iter().filter_map(|id| found.get(id).cloned().map(super::types::User)).collect())
 }
 
 impl Loader<Uuid> for MerchantById {

@@ -113,6 +113,7 @@ fn build_schema(state: AppState, max_depth: usize) -> OnestopSchema {
     }
     builder
         .data(DataLoader::new(loaders::UserById(db.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::SpotCheckByDraw(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::MerchantById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::CaseById(db.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::FilingsByCase(db.clone()), tokio::spawn))

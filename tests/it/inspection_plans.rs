@@ -93,6 +93,10 @@ async fn a_random_plan_excludes_conflicts_replays_from_its_seed_and_publishes_re
     assert_eq!(app.gql(record, input(&other_merchant), Some(&inspector.token)).await.error_fields(), ["merchantId"]);
     assert_eq!(app.gql(record, input(&first["merchant"]["id"]), Some(&inspector.token)).await.data()["recordSpotCheck"]["result"], "PASS");
     assert_eq!(app.gql(record, input(&first["merchant"]["id"]), Some(&inspector.token)).await.error_code(), "CONFLICT", "once per draw");
+    // The plan shows which draw was checked, and only that one.
+    let checked = app.gql("{ inspectionPlans { draws { id spotCheck { result } } } }", json!({}), Some(&supervisor.token)).await;
+    let checks: Vec<(Value, Value)> = checked.data()["inspectionPlans"][0]["draws"].as_array().expect("draws").iter().map(|d| (d["id"].clone(), d["spotCheck"]["result"].clone())).collect();
+    assert_eq!(checks.iter().filter(|(_, r)| !r.is_null()).cloned().collect::<Vec<_>>(), [(first["id"].clone(), json!("PASS"))]);
 
     // 一公开: the business and the plan, no person; and the plan's own comparison.
     let public = app.gql("{ publicInspectionResults { merchantName merchantUscc regionCode category channel result planName } }", json!({}), None).await;
