@@ -4,7 +4,15 @@
 //! phase; conflicts between deciders racing for the same filing (VERSION_CONFLICT,
 //! INVALID_TRANSITION) are deliberate and counted apart from unexpected errors.
 //!
-//! Usage: onestop-bench-load <base-url>   (env: PHASE_SECONDS, QUEUE, UPDATE, DECIDE, LOGIN, MERCHANTS)
+//! Then each kind of client runs alone for ALONE_SECONDS (queue, update, decide), so the server's
+//! CPU time and SQL statements per request can be told apart per operation: with SERVER_PID
+//! set, every phase prints the server's utime+stime (from /proc/<pid>/stat) and statements (its
+//! /metrics counter) divided by the phase's requests. A decision is a claim or a correction
+//! request; its figures are those of the decide phase with the queue reads the deciders make in
+//! it taken out at the queue phase's per-request cost.
+//!
+//! Usage: onestop-bench-load <base-url>
+//!   (env: PHASE_SECONDS, ALONE_SECONDS, QUEUE, UPDATE, DECIDE, LOGIN, MERCHANTS, SERVER_PID)
 
 use std::{
     collections::BTreeMap,
@@ -19,7 +27,7 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "Bench-Peppercorn-Lantern-2026";
 const OFFICERS: [&str; 5] = ["registration", "customs", "inspection", "tax", "fx"];
-const PHASES: [&str; 2] = ["base", "with-login"];
+const PHASES: [&str; 5] = ["base", "with-login", "queue-alone", "update-alone", "decide-alone"];
 
 #[derive(Default)]
 struct Samples {
@@ -49,6 +57,11 @@ impl Recorder {
 
     fn running(&self) -> bool {
         !self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The same recorder with its own stop switch, for a group of clients stopped together.
+    fn group(&self) -> Self {
+        Self { phase: self.phase.clone(), stop: Arc::default(), samples: self.samples.clone() }
     }
 }
 
@@ -117,7 +130,8 @@ async fn read_queue(client: Arc<Client>, token: String, recorder: Recorder) {
     }
 }
 
-async fn update_drafts(client: Arc<Client>, token: String, filing_id: String, mut version: i64, recorder: Recorder) {
+/// Edits its draft until stopped; gives the draft back with its latest version.
+async fn update_drafts(client: Arc<Client>, token: String, filing_id: String, mut version: i64, recorder: Recorder) -> Draft {
     let mutation = "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }";
     let mut round = 0u64;
     while recorder.running() {
@@ -131,7 +145,10 @@ async fn update_drafts(client: Arc<Client>, token: String, filing_id: String, mu
             version = data["updateFiling"]["version"].as_i64().unwrap_or(version + 1);
         }
     }
+    (token, filing_id, version)
 }
+
+type Draft = (String, String, i64);
 
 async fn decide(client: Arc<Client>, token: String, seed: usize, recorder: Recorder) {
     let claim = "mutation($id: ID!, $v: Int!) { claimFiling(id: $id, expectedVersion: $v) { version } }";
@@ -179,13 +196,73 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 #[tokio::main]
+/// The server's CPU time (ms) and SQL statements so far, when its pid is known.
+struct ServerCost {
+    pid: Option<u32>,
+    metrics_url: String,
+    http: reqwest::Client,
+}
+
+impl ServerCost {
+    async fn read(&self) -> Option<(f64, f64)> {
+        let pid = self.pid?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        let tick_ms = 1000.0 / clock_ticks_per_second();
+        let metrics = self.http.get(&self.metrics_url).send().await.ok()?.text().await.ok()?;
+        let statements = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("onestop_sql_statements_total ").and_then(|v| v.trim().parse::<f64>().ok()))?;
+        Some((ticks * tick_ms, statements))
+    }
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Runs the clients already started for `seconds` as `phase`; returns the elapsed time and the
+/// server's (CPU ms, statements) spent in it.
+async fn run_phase(recorder: &Recorder, phase: usize, seconds: u64, cost: &ServerCost) -> (Duration, Option<(f64, f64)>) {
+    recorder.phase.store(phase, Ordering::Relaxed);
+    let before = cost.read().await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let elapsed = started.elapsed();
+    let after = cost.read().await;
+    let spent = before.zip(after).map(|((c0, s0), (c1, s1))| (c1 - c0, s1 - s0));
+    (elapsed, spent)
+}
+
+async fn stop(group: &Recorder, workers: Vec<tokio::task::JoinHandle<()>>) {
+    group.stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.await;
+    }
+}
+
+#[tokio::main]
 async fn main() -> anyhow::Result<()> {
     onestop::install_crypto_provider();
     let base = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:18431".into());
     let seconds = env_or("PHASE_SECONDS", 60) as u64;
+    let alone = env_or("ALONE_SECONDS", 20) as u64;
     let (queue_n, update_n, decide_n, login_n) = (env_or("QUEUE", 24), env_or("UPDATE", 10), env_or("DECIDE", 10), env_or("LOGIN", 20));
     let merchants = env_or("MERCHANTS", 1000);
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(30)).build()?;
+    let cost = ServerCost {
+        pid: std::env::var("SERVER_PID").ok().and_then(|p| p.parse().ok()),
+        metrics_url: format!("{base}/metrics"),
+        http: http.clone(),
+    };
     let client = Arc::new(Client { http, url: format!("{base}/graphql") });
 
     // Tokens and draft filings, made through the API before the clock starts.
@@ -193,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     for name in OFFICERS {
         officers.push(client.login(&format!("{name}@bench.onestop.cn")).await?);
     }
-    let mut drafts = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
     for i in 0..update_n {
         let token = client.login(&format!("merchant{}@bench.onestop.cn", merchants - 1 - i)).await?;
         let created = client
@@ -205,44 +282,76 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let recorder = Recorder { phase: Arc::default(), stop: Arc::default(), samples: Arc::default() };
-    let mut workers = Vec::new();
-    for i in 0..queue_n {
-        workers.push(tokio::spawn(read_queue(client.clone(), officers[i % officers.len()].clone(), recorder.clone())));
-    }
-    for (token, filing, version) in drafts {
-        workers.push(tokio::spawn(update_drafts(client.clone(), token, filing, version, recorder.clone())));
-    }
-    for i in 0..decide_n {
-        workers.push(tokio::spawn(decide(client.clone(), officers[i % officers.len()].clone(), i + 1, recorder.clone())));
-    }
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let base_elapsed = started.elapsed();
+    let start_readers = |group: &Recorder| {
+        (0..queue_n)
+            .map(|i| tokio::spawn(read_queue(client.clone(), officers[i % officers.len()].clone(), group.clone())))
+            .collect::<Vec<_>>()
+    };
+    let start_deciders = |group: &Recorder| {
+        (0..decide_n)
+            .map(|i| tokio::spawn(decide(client.clone(), officers[i % officers.len()].clone(), i + 1, group.clone())))
+            .collect::<Vec<_>>()
+    };
+    let start_editors = |group: &Recorder, drafts: Vec<Draft>| {
+        drafts
+            .into_iter()
+            .map(|(token, filing, version)| tokio::spawn(update_drafts(client.clone(), token, filing, version, group.clone())))
+            .collect::<Vec<_>>()
+    };
+    let mut phases = Vec::new();
 
-    recorder.phase.store(1, Ordering::Relaxed);
+    // Phases 0 and 1: the mix, then the mix with the login flood.
+    let mixed = recorder.group();
+    let mut workers = start_readers(&mixed);
+    workers.extend(start_deciders(&mixed));
+    let editors = start_editors(&mixed, std::mem::take(&mut drafts));
+    phases.push(run_phase(&recorder, 0, seconds, &cost).await);
     for i in 0..login_n {
-        workers.push(tokio::spawn(hammer_login(client.clone(), i, merchants, recorder.clone())));
+        workers.push(tokio::spawn(hammer_login(client.clone(), i, merchants, mixed.clone())));
     }
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let login_elapsed = started.elapsed();
-    recorder.stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        let _ = worker.await;
+    phases.push(run_phase(&recorder, 1, seconds, &cost).await);
+    stop(&mixed, workers).await;
+    for editor in editors {
+        drafts.push(editor.await?);
     }
+
+    // Phases 2–4: each kind of client alone.
+    let readers = recorder.group();
+    let workers = start_readers(&readers);
+    phases.push(run_phase(&recorder, 2, alone, &cost).await);
+    stop(&readers, workers).await;
+    let editing = recorder.group();
+    let editors = start_editors(&editing, drafts);
+    phases.push(run_phase(&recorder, 3, alone, &cost).await);
+    editing.stop.store(true, Ordering::Relaxed);
+    for editor in editors {
+        let _ = editor.await?;
+    }
+    let deciding = recorder.group();
+    let workers = start_deciders(&deciding);
+    phases.push(run_phase(&recorder, 4, alone, &cost).await);
+    stop(&deciding, workers).await;
 
     let samples = recorder.samples.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-    println!("{:<11} {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9}", "phase", "operation", "requests", "rps", "p50_ms", "p99_ms", "errors", "conflicts");
+    report(&samples, &phases)
+}
+
+fn report(samples: &BTreeMap<(usize, &'static str), Samples>, phases: &[(Duration, Option<(f64, f64)>)]) -> anyhow::Result<()> {
+    println!(
+        "{:<13} {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8}",
+        "phase", "operation", "requests", "rps", "p50_ms", "p99_ms", "errors", "conflicts", "cpu_ms", "stmts"
+    );
     let mut unexpected = 0u64;
     let mut others_p99 = [0.0f64; 2];
-    for (phase, elapsed) in [(0usize, base_elapsed), (1, login_elapsed)] {
+    let count = |phase: usize, op: &str| samples.get(&(phase, op)).map_or(0, |s| s.latencies_us.len()) as f64;
+    for (phase, (elapsed, spent)) in phases.iter().enumerate() {
         let mut others: Vec<u64> = Vec::new();
-        let mut others_errors = 0;
-        let mut others_conflicts = 0;
+        let (mut others_errors, mut others_conflicts, mut requests) = (0, 0, 0usize);
         for op in ["queue", "update", "decide", "login"] {
             let Some(s) = samples.get(&(phase, op)) else { continue };
             let mut sorted = s.latencies_us.clone();
             sorted.sort_unstable();
+            requests += sorted.len();
             let errors: u64 = s.errors.values().sum();
             unexpected += errors;
             if op != "login" {
@@ -251,21 +360,41 @@ async fn main() -> anyhow::Result<()> {
                 others_conflicts += s.conflicts;
             }
             println!(
-                "{:<11} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9}",
+                "{:<13} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9}",
                 PHASES[phase], op, sorted.len(), sorted.len() as f64 / elapsed.as_secs_f64(),
                 percentile(&sorted, 0.50), percentile(&sorted, 0.99), errors, s.conflicts
             );
             if !s.errors.is_empty() {
-                println!("{:<11}   errors: {:?}", "", s.errors);
+                println!("{:<13}   errors: {:?}", "", s.errors);
             }
         }
         others.sort_unstable();
-        others_p99[phase] = percentile(&others, 0.99);
+        if phase < 2 {
+            others_p99[phase] = percentile(&others, 0.99);
+        }
+        let per = |v: f64| if requests > 0 { format!("{:.2}", v / requests as f64) } else { "-".into() };
+        let (cpu, stmts) = spent.map_or(("-".into(), "-".into()), |(c, s)| (per(c), per(s)));
         println!(
-            "{:<11} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9}",
+            "{:<13} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9} {:>8} {:>8}",
             PHASES[phase], "all-but-login", others.len(), others.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&others, 0.50), others_p99[phase], others_errors, others_conflicts
+            percentile(&others, 0.50), percentile(&others, 0.99), others_errors, others_conflicts, cpu, stmts
         );
+    }
+    // Per decision: the decide phase less its queue reads at the queue phase's cost per read.
+    if let (Some((_, Some((qc, qs)))), Some((_, Some((dc, ds))))) = (phases.get(2), phases.get(4)) {
+        let (reads, decisions) = (count(2, "queue"), count(4, "decide"));
+        let own_reads = count(4, "queue");
+        if reads > 0.0 && decisions > 0.0 {
+            let cpu = (dc - own_reads * qc / reads) / decisions;
+            let stmts = (ds - own_reads * qs / reads) / decisions;
+            println!("RESULT per_decision cpu_ms={cpu:.2} statements={stmts:.2}");
+        }
+    }
+    if let Some((_, Some((uc, us)))) = phases.get(3) {
+        let updates = count(3, "update");
+        if updates > 0.0 {
+            println!("RESULT per_update cpu_ms={:.2} statements={:.2}", uc / updates, us / updates);
+        }
     }
     let ratio = if others_p99[0] > 0.0 { others_p99[1] / others_p99[0] } else { 0.0 };
     println!("RESULT p99_ratio={ratio:.2} unexpected_errors={unexpected}");

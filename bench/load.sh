@@ -3,7 +3,11 @@
 # updates (10) and decisions (10: claim + request correction) for SECONDS; then 20 more
 # clients hammer `login` for another SECONDS (64 in all). Prints per operation and phase:
 # requests, rps, p50/p99, unexpected errors and deliberate conflicts; the p99 ratio of the
-# non-login requests with and without the login load; and the server's peak RSS.
+# non-login requests with and without the login load; and the server's peak RSS. Then queue
+# readers, editors and deciders each run alone for ALONE_SECONDS, so the server's CPU ms and SQL
+# statements per request (printed for every phase) are known per update and per decision.
+# BIN_DIR runs other binaries (an older commit's, for a before/after table); NO_BUILD skips
+# the build.
 #
 #   bench/load.sh                  # 150,000 seeded cases, 60 s per phase
 #   SEED=20000 SECONDS_PER_PHASE=20 bench/load.sh
@@ -17,7 +21,8 @@ SECONDS_PER_PHASE=${SECONDS_PER_PHASE:-60}
 PORT=${PORT:-18433}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 
-cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed --bin onestop-bench-load
+BIN_DIR=${BIN_DIR:-target/release}
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed --bin onestop-bench-load
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -28,12 +33,14 @@ psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE 
 export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
   ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
   ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000 ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
-target/release/onestop-bench-seed "$SEED" >/dev/null
-target/release/onestop serve >"$work/server.log" 2>&1 &
+"$BIN_DIR/onestop-bench-seed" "$SEED" >/dev/null
+psql "$PG/$name" -qc "VACUUM ANALYZE" >/dev/null
+"$BIN_DIR/onestop" serve >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 
-PHASE_SECONDS=$SECONDS_PER_PHASE MERCHANTS=$(( (SEED + 9) / 10 )) \
+# The driver is always this commit's: the same clients against either server.
+PHASE_SECONDS=$SECONDS_PER_PHASE MERCHANTS=$(( (SEED + 9) / 10 )) SERVER_PID=$pid \
   target/release/onestop-bench-load "http://127.0.0.1:$PORT" | tee "$work/load.txt"
 rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 echo "peak RSS: ${rss} MiB; password hashing concurrency: ${ONESTOP_PASSWORD_HASH_CONCURRENCY:-default (cores/2)}"

@@ -5,6 +5,7 @@
 #
 #   bench/trace.sh                       # SQLite and PostgreSQL, 20 s each
 #   DATABASES=postgres DURATION=10s bench/trace.sh
+#   BIN_DIR=/tmp/old-target/release NO_BUILD=1 bench/trace.sh   # another commit's binaries
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,8 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 
 # One build for both binaries (a second feature set would compile the crate twice).
-cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
+BIN_DIR=${BIN_DIR:-target/release}
+[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --features bench --bin onestop --bin onestop-bench-seed
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -34,7 +36,7 @@ function done(summary, latency, requests)
 end
 LUA
 
-printf '%-9s %8s %8s %8s %9s %12s %9s\n' database rps p50_ms p99_ms requests stored_scans rss_mib
+printf '%-9s %8s %8s %8s %9s %12s %9s %8s\n' database rps p50_ms p99_ms requests stored_scans rss_mib cpu_ms
 for db in $DATABASES; do
   if [ "$db" = sqlite ]; then
     url="sqlite://$work/trace.db?mode=rwc"
@@ -44,16 +46,18 @@ for db in $DATABASES; do
   fi
   export ONESTOP_DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
     ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_SCANS_PER_MINUTE=100000000
-  code=$(target/release/onestop-bench-seed trace | sed -n 's/^trace_code=//p')
-  target/release/onestop serve >"$work/server.log" 2>&1 &
+  code=$("$BIN_DIR/onestop-bench-seed" trace | sed -n 's/^trace_code=//p')
+  "$BIN_DIR/onestop" serve >"$work/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  cpu0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
   result=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -H 'Accept: application/json' -s "$work/count.lua" "http://127.0.0.1:$PORT/t/$code" | grep '^RESULT')
   eval "$(echo "$result" | sed 's/^RESULT //')"
+  cpu=$(awk -v a="$cpu0" -v b="$(awk '{ print $14 + $15 }' "/proc/$pid/stat")" -v t="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.2f", (b - a) * 1000 / t / n }')
   rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
   stored=$(curl -sf -X POST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
     -d "{\"query\":\"{ trace(code: \\\"$code\\\") { scanCount } }\"}" | sed -E 's/.*"scanCount":([0-9]+).*/\1/')
-  printf '%-9s %8s %8s %8s %9s %12s %9s\n' "$db" "$rps" "$p50_ms" "$p99_ms" "$requests" "$stored" "$rss"
+  printf '%-9s %8s %8s %8s %9s %12s %9s %8s\n' "$db" "$rps" "$p50_ms" "$p99_ms" "$requests" "$stored" "$rss" "$cpu"
   [ "$non_200" = 0 ] || echo "  $non_200 responses were not 200"
   [ "$stored" -ge "$requests" ] || echo "  LOST INCREMENTS: $requests requests, $stored counted"
   kill "$pid"; wait "$pid" 2>/dev/null || true

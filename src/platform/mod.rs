@@ -7,6 +7,7 @@ pub mod events;
 pub mod idempotency;
 pub mod notify;
 pub mod pagination;
+pub mod rows;
 pub mod sealed;
 pub mod state;
 pub mod telemetry;

@@ -279,3 +279,19 @@ async fn logins_are_throttled_per_account_without_locking_others_out(backend: Ba
     let graphiql = app.client.get(app.url("/graphql")).send().await.expect("graphiql");
     assert!(graphiql.headers()["content-security-policy"].to_str().expect("csp").contains("frame-ancestors 'none'"));
 }
+
+/// The server's connections to a PostgreSQL on this host are plain: sqlx's default would
+/// encrypt every statement over loopback (the machine's PostgreSQL has `ssl = on`), which
+/// protects nothing and cost a fifth of the server's CPU per request (issue 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_talks_to_a_postgresql_on_this_host_without_tls() {
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    app.gql("{ serviceLevels { agency } }", json!({}), None).await.data();
+    let sql = "SELECT COUNT(*) AS connections, COUNT(*) FILTER (WHERE s.ssl) AS encrypted \
+               FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = current_database()";
+    let row = app.query_row(sql).await;
+    let connections: i64 = row.try_get("", "connections").expect("connections");
+    let encrypted: i64 = row.try_get("", "encrypted").expect("encrypted");
+    assert!(connections >= 1, "the server holds connections to its database");
+    assert_eq!(encrypted, 0, "{encrypted} of {connections} connections use TLS");
+}

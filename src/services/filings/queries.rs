@@ -3,7 +3,7 @@
 
 use entity::{case, filing, merchant, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, RelationDef,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -16,6 +16,7 @@ use crate::{
     platform::{
         clock,
         pagination::{self, Page},
+        rows::ReadAt,
         state::AppState,
     },
     services::access::Scope,
@@ -101,35 +102,34 @@ pub struct QueueItem {
 }
 
 /// Runs the page query joined with each filing's case, merchant and assignee: one statement for
-/// what the queue shows of all four (issue 15), read back by the column prefixes sea-orm's own
-/// two-entity selects use (`A_`, `B_`), `C_` for the merchant and `D_` for the assignee.
+/// what the queue shows of all four (issue 15), read back by column position (`platform::rows`).
 async fn with_case_and_merchant(state: &AppState, query: sea_orm::Select<filing::Entity>) -> AppResult<Vec<QueueItem>> {
     let to_case: RelationDef = filing::Entity::belongs_to(case::Entity).from(filing::Column::CaseId).to(case::Column::Id).into();
     let to_merchant: RelationDef = case::Entity::belongs_to(merchant::Entity).from(case::Column::MerchantId).to(merchant::Column::Id).into();
     let to_assignee: RelationDef = filing::Entity::belongs_to(user::Entity).from(filing::Column::AssigneeId).to(user::Column::Id).into();
     let mut select = query
+        .select_only()
         .join(JoinType::InnerJoin, to_case)
         .join(JoinType::InnerJoin, to_merchant)
         .join(JoinType::LeftJoin, to_assignee)
-        .select_also(case::Entity);
-    for column in merchant::Column::iter() {
-        select = select.column_as(Expr::col((merchant::Entity, column)), format!("C_{}", column.as_str()));
-    }
-    for column in user::Column::iter() {
-        select = select.column_as(Expr::col((user::Entity, column)), format!("D_{}", column.as_str()));
-    }
-    let statement = state.db.get_database_backend().build(&select.into_query());
+        .into_query();
+    filing::Model::select_into(&mut select)?;
+    case::Model::select_into(&mut select)?;
+    merchant::Model::select_into(&mut select)?;
+    user::Model::select_into(&mut select)?;
+    let statement = state.db.get_database_backend().build(&select);
     state
         .db
         .query_all_raw(statement)
         .await?
         .iter()
         .map(|row| {
+            let at = &mut 0;
             Ok(QueueItem {
-                filing: filing::Model::from_query_result(row, "A_")?,
-                case: case::Model::from_query_result(row, "B_")?,
-                merchant: merchant::Model::from_query_result(row, "C_")?,
-                assignee: user::Model::from_query_result_optional(row, "D_")?,
+                filing: filing::Model::read_at(row, at)?,
+                case: case::Model::read_at(row, at)?,
+                merchant: merchant::Model::read_at(row, at)?,
+                assignee: user::Model::read_optional_at(row, at)?,
             })
         })
         .collect()
