@@ -60,6 +60,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         trips: Arc::default(),
         rule_programs: Arc::default(),
         decision_rules: Arc::default(),
+        known_scopes: Arc::default(),
         documents: crate::services::documents::store(&config.documents)?,
         config: Arc::new(config),
     };

@@ -93,7 +93,7 @@ pub fn build_api(state: AppState) -> anyhow::Result<Api> {
         }
         None => None,
     };
-    let preflight = Preflight { max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields, trusted };
+    let preflight = Preflight { examined: Default::default(), max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields, trusted };
     let production = state.config.environment == crate::config::Environment::Production;
     let introspection = (!production).then(|| build_schema(state.clone(), INTROSPECTION_DEPTH));
     Ok(Api { schema: build_schema(state, limits.max_depth), introspection, preflight: std::sync::Arc::new(preflight) })
@@ -203,7 +203,7 @@ pub(crate) async fn loaded_scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> 
     let cache = ctx
         .data_opt::<ScopeCache>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;
-    cache.0.get_or_try_init(|| access::load_scope(&state.db, caller)).await
+    cache.0.get_or_try_init(|| access::scope_for(state, caller)).await
 }
 
 /// The scope an integrator's token needs to read an object's fields, checked on the object

@@ -136,7 +136,7 @@ pub async fn graphql(
             let mut responses = Vec::with_capacity(requests.len());
             // One after the other: a batch must not take more of the machine than its operations sent one by one.
             for request in requests {
-                responses.push(execute(&api, &asker, request).await);
+                responses.push(execute(&api, &state, &asker, request).await);
             }
             match serde_json::to_string(&responses) {
                 Ok(body) => json_body(body),
@@ -156,7 +156,7 @@ async fn single(api: &Api, state: &AppState, req: &Request, asker: &Asker, reque
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
         Err(response) => return response,
     };
-    let response = execute(api, asker, request).await;
+    let response = execute(api, state, asker, request).await;
     let body = match serde_json::to_string(&response) {
         Ok(body) => body,
         Err(err) => {
@@ -199,7 +199,7 @@ fn retry_after(response: &async_graphql::Response) -> Option<u64> {
 }
 
 /// Runs one operation; gives document errors a code and internal ones the request id; counts it.
-async fn execute(api: &Api, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
+async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_graphql::Request) -> async_graphql::Response {
     let started = Instant::now();
     let mut request = request.data(ScopeCache::default()).data(Preloaded::default());
     if let Some(address) = asker.address {
@@ -207,7 +207,13 @@ async fn execute(api: &Api, asker: &Asker, request: async_graphql::Request) -> a
     }
     let mut request = request.data(asker.caller.clone()).data(asker.request_id.clone());
     let (label, mut response) = match api.preflight.check(&mut request) {
-        Ok(checked) => (checked.label.clone(), api.schema_for(&checked).execute(request).await),
+        Ok(checked) => {
+            let response = api.schema_for(&checked).execute(request).await;
+            if checked.mutation {
+                state.known_scopes.changed();
+            }
+            (checked.label.clone(), response)
+        }
         Err(refusal) => (None, async_graphql::Response::from_errors(vec![refusal])),
     };
 

@@ -180,7 +180,13 @@ impl Executor for GuardedSchema {
             Ok(scope) => {
                 let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
                 match self.api.preflight.check(&mut request) {
-                    Ok(_) => self.api.schema.execute(request).await,
+                    Ok(checked) => {
+                        let response = self.api.schema.execute(request).await;
+                        if checked.mutation {
+                            self.guard.state.known_scopes.changed();
+                        }
+                        response
+                    }
                     Err(refusal) => Response::from_errors(vec![refusal]),
                 }
             }

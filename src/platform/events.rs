@@ -70,31 +70,39 @@ pub async fn stage(txn: &DatabaseTransaction, change: FilingChange) -> AppResult
     }
 }
 
-/// PostgreSQL: listens for events of every instance and broadcasts them here; reconnects
-/// after a lost connection.
+/// PostgreSQL: listens for events of every instance and broadcasts them here, and for access
+/// changes (`access::KnownScopes`); reconnects after a lost connection.
 pub async fn run_listener(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     if state.db.get_database_backend() != DatabaseBackend::Postgres {
         return;
     }
+    let access = crate::services::access::ACCESS_CHANGED_CHANNEL;
     loop {
         let pool = state.db.get_postgres_connection_pool().clone();
         let listening = async {
             let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen(CHANNEL).await?;
-            loop {
-                let notification = listener.recv().await?;
+            listener.listen_all([CHANNEL, access]).await?;
+            state.known_scopes.listening(true);
+            // `try_recv` gives `None` when the connection was lost (`recv` would reconnect
+            // quietly, and notifications sent meanwhile would be missed without a word).
+            while let Some(notification) = listener.try_recv().await? {
+                if notification.channel() == access {
+                    state.known_scopes.changed();
+                    continue;
+                }
                 match serde_json::from_str::<FilingChange>(notification.payload()) {
                     Ok(change) => state.events.publish(vec![change]),
                     Err(err) => tracing::warn!(error = %err, "unreadable filing event"),
                 }
             }
-            #[allow(unreachable_code)]
             Ok::<(), sea_orm::sqlx::Error>(())
         };
         tokio::select! {
             result = listening => {
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "event listener lost its connection; retrying");
+                state.known_scopes.listening(false);
+                match result {
+                    Err(err) => tracing::warn!(error = %err, "event listener lost its connection; retrying"),
+                    Ok(()) => tracing::warn!("event listener lost its connection; retrying"),
                 }
             }
             _ = shutdown.changed() => return,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub rule_programs: Arc<crate::domain::rules::ProgramCache>,
     /// The enabled decision rules, kept while their generation stands.
     pub decision_rules: Arc<crate::services::automatic::rules::EnabledRules>,
+    /// Users' scopes kept between requests while access stands (PostgreSQL).
+    pub known_scopes: Arc<crate::services::access::KnownScopes>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

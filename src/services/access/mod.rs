@@ -2,7 +2,10 @@
 //! not see is simply not found (`NOT_FOUND`), never someone else's data.
 
 mod conditions;
+mod known;
 mod proofs;
+
+pub use known::{CHANNEL as ACCESS_CHANGED_CHANNEL, KnownScopes};
 
 pub use proofs::{Admin, DecidedBy, Decider, MerchantUser, Owner, Staff, Supervisor};
 
@@ -32,6 +35,24 @@ pub enum Scope {
     Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool, via_client: Option<Uuid>, shared_cases: Vec<Uuid> },
     /// Reads everything, decides nothing.
     Admin { user_id: Uuid },
+}
+
+/// What the caller may reach: the scope kept from an earlier request while it still stands
+/// (`known`: PostgreSQL, users' own logins), loaded otherwise.
+pub async fn scope_for(state: &crate::platform::state::AppState, caller: &Caller) -> AppResult<Scope> {
+    let principal = caller.require_user()?;
+    if principal.client.is_some() {
+        return load_scope(&state.db, caller).await;
+    }
+    if let Some(scope) = state.known_scopes.get(principal.user_id) {
+        return Ok(scope);
+    }
+    let generation = state.known_scopes.generation();
+    let scope = load_scope(&state.db, caller).await?;
+    if let Some(generation) = generation {
+        state.known_scopes.keep(&scope, generation);
+    }
+    Ok(scope)
 }
 
 /// Loads what the caller may reach from its account (a token alone is not trusted for the

@@ -1,0 +1,113 @@
+//! Users' scopes kept between requests on PostgreSQL, so a request does not read the account,
+//! its regions and shares again (one statement of the two a review-queue page costs).
+//!
+//! Kept only while nothing that a scope is read from may have changed: triggers on those tables
+//! (`users`, `user_regions`, `case_shares`, `merchant_members`, `agent_authorizations`;
+//! migration 26) NOTIFY `onestop_access_changed` in the changing transaction, PostgreSQL
+//! delivers it at commit to every instance, and each instance then drops every scope it
+//! kept. Whatever changes them — a mutation, a spot check that shares cases, a hand-run SQL fix,
+//! another instance — is covered, without a list of the code paths to keep up to date. On
+//! top of that:
+//! - the instance that ran a mutation drops its scopes as the mutation returns, so its own
+//!   next request never waits on the notification;
+//! - nothing is kept while the listener is not listening (start-up, a lost connection: what was
+//!   kept is dropped when it listens again, as notifications may have been missed);
+//! - a scope loaded before a change is never kept after it (the generation read before the load
+//!   must still stand), and none is kept past the next China midnight (an agent's grants end
+//!   with the day) or past `MAX_AGE`;
+//! - API clients' scopes are not kept (an agency client's regions follow its filings).
+//!
+//! SQLite (one instance, but the command-line tools may write the same file) keeps nothing.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use uuid::Uuid;
+
+use super::Scope;
+
+/// The PostgreSQL channel the access triggers notify.
+pub const CHANNEL: &str = "onestop_access_changed";
+
+/// However quiet the tables, a kept scope is read again after this long.
+const MAX_AGE: Duration = Duration::from_secs(300);
+
+#[derive(Default)]
+pub struct KnownScopes {
+    /// Moves on every possible change; a kept scope stands only with the generation it was
+    /// loaded under.
+    generation: AtomicU64,
+    listening: AtomicBool,
+    kept: Mutex<HashMap<Uuid, Kept>>,
+}
+
+struct Kept {
+    scope: Scope,
+    generation: u64,
+    until: Instant,
+}
+
+impl KnownScopes {
+    /// The user's kept scope, if it still stands.
+    pub fn get(&self, user_id: Uuid) -> Option<Scope> {
+        if !self.listening.load(Ordering::Acquire) {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let kept = self.kept.lock().ok()?;
+        kept.get(&user_id).filter(|k| k.generation == generation && Instant::now() < k.until).map(|k| k.scope.clone())
+    }
+
+    /// The generation to load a scope under, or `None` when nothing may be kept now.
+    pub fn generation(&self) -> Option<u64> {
+        self.listening.load(Ordering::Acquire).then(|| self.generation.load(Ordering::Acquire))
+    }
+
+    /// Keeps a scope loaded under `generation`, unless something changed since.
+    pub fn keep(&self, scope: &Scope, generation: u64) {
+        if !self.listening.load(Ordering::Acquire) {
+            return;
+        }
+        let until = Instant::now() + MAX_AGE.min(until_china_midnight());
+        if let Ok(mut kept) = self.kept.lock() {
+            // Under the lock: `changed` bumps and clears under it too, so a scope loaded before
+            // a change cannot slip in after the clear.
+            if self.generation.load(Ordering::Acquire) == generation {
+                kept.insert(scope.user_id(), Kept { scope: scope.clone(), generation, until });
+            }
+        }
+    }
+
+    /// Access may have changed: drop every kept scope.
+    pub fn changed(&self) {
+        match self.kept.lock() {
+            Ok(mut kept) => {
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                kept.clear();
+            }
+            Err(_) => {
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// The listener is listening (after its `LISTEN`) or lost its connection: either way
+    /// notifications may have been missed, so what was kept is dropped.
+    pub fn listening(&self, on: bool) {
+        self.listening.store(on, Ordering::Release);
+        self.changed();
+    }
+}
+
+fn until_china_midnight() -> Duration {
+    let now = crate::platform::clock::now().with_timezone(&crate::platform::clock::china());
+    let tomorrow = now.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0));
+    let left = tomorrow.map(|t| (t - now.naive_local()).num_milliseconds()).unwrap_or(0);
+    Duration::from_millis(u64::try_from(left).unwrap_or(0))
+}
