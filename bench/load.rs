@@ -195,7 +195,6 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
 }
 
-#[tokio::main]
 /// The server's CPU time (ms) and SQL statements so far, when its pid is known.
 struct ServerCost {
     pid: Option<u32>,
