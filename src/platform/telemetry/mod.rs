@@ -4,7 +4,9 @@
 #[cfg(feature = "otlp")]
 pub mod otlp;
 
-use tracing_subscriber::{EnvFilter, Layer, Registry, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+#[cfg(feature = "otlp")]
+use tracing_subscriber::{Layer, Registry};
 
 use crate::{
     config::{Config, LogFormat},
@@ -32,18 +34,9 @@ impl Drop for TelemetryGuard {
 /// when there is one.
 pub fn init(config: &Config) -> TelemetryGuard {
     let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = match config.log_format {
-        LogFormat::Json => fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr).boxed(),
-        LogFormat::Pretty => fmt::layer().with_writer(|| ScrubbingStderr).boxed(),
-    };
-    #[allow(unused_mut)]
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs.with_filter(filter).boxed()];
     #[cfg(feature = "otlp")]
     let traces = config.otlp_endpoint.as_deref().and_then(|endpoint| match otlp::Pipeline::start(endpoint) {
-        Ok(pipeline) => {
-            layers.push(pipeline.layer());
-            Some(pipeline)
-        }
+        Ok(pipeline) => Some(pipeline),
         Err(err) => {
             eprintln!("OpenTelemetry traces are off: {err:#}");
             None
@@ -53,11 +46,40 @@ pub fn init(config: &Config) -> TelemetryGuard {
     if config.otlp_endpoint.is_some() {
         eprintln!("ONESTOP_OTLP_ENDPOINT is set but this binary was built without the `otlp` feature");
     }
-    if tracing_subscriber::registry().with(layers).try_init().is_err() {
+    #[cfg(feature = "otlp")]
+    let installed = match &traces {
+        Some(pipeline) => with_traces(config, filter, pipeline),
+        None => logs_only(config, filter),
+    };
+    #[cfg(not(feature = "otlp"))]
+    let installed = logs_only(config, filter);
+    if installed.is_err() {
         eprintln!("tracing was already initialised");
     }
     TelemetryGuard {
         #[cfg(feature = "otlp")]
         traces,
     }
+}
+
+/// Logs only: the filter applies to the whole subscriber, so spans and events below its level
+/// are never even built (a per-layer filter leaves that decision to each call: ~10 % more CPU
+/// per trace-page request, issue 15).
+fn logs_only(config: &Config, filter: EnvFilter) -> Result<(), tracing_subscriber::util::TryInitError> {
+    let registry = tracing_subscriber::registry().with(filter);
+    match config.log_format {
+        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr)).try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_writer(|| ScrubbingStderr)).try_init(),
+    }
+}
+
+/// Logs filtered by `ONESTOP_LOG` and traces at their own level, each layer with its filter.
+#[cfg(feature = "otlp")]
+fn with_traces(config: &Config, filter: EnvFilter, traces: &otlp::Pipeline) -> Result<(), tracing_subscriber::util::TryInitError> {
+    let logs = match config.log_format {
+        LogFormat::Json => fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr).boxed(),
+        LogFormat::Pretty => fmt::layer().with_writer(|| ScrubbingStderr).boxed(),
+    };
+    let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs.with_filter(filter).boxed(), traces.layer()];
+    tracing_subscriber::registry().with(layers).try_init()
 }
