@@ -38,6 +38,10 @@ pub const CHANNEL: &str = "onestop_access_changed";
 /// However quiet the tables, a kept scope is read again after this long.
 const MAX_AGE: Duration = Duration::from_secs(300);
 
+/// Past this many kept scopes, the expired ones are swept before another is kept (and all, if
+/// none had expired): the map stays small on an instance that sees no change for long.
+const MOST_KEPT: usize = 4096;
+
 #[derive(Default)]
 pub struct KnownScopes {
     /// Moves on every possible change; a kept scope stands only with the generation it was
@@ -79,6 +83,13 @@ impl KnownScopes {
             // Under the lock: `changed` bumps and clears under it too, so a scope loaded before
             // a change cannot slip in after the clear.
             if self.generation.load(Ordering::Acquire) == generation {
+                if kept.len() >= MOST_KEPT {
+                    let now = Instant::now();
+                    kept.retain(|_, k| k.until > now);
+                    if kept.len() >= MOST_KEPT {
+                        kept.clear();
+                    }
+                }
                 kept.insert(scope.user_id(), Kept { scope: scope.clone(), generation, until });
             }
         }
@@ -110,4 +121,50 @@ fn until_china_midnight() -> Duration {
     let tomorrow = now.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0));
     let left = tomorrow.map(|t| (t - now.naive_local()).num_milliseconds()).unwrap_or(0);
     Duration::from_millis(u64::try_from(left).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin(n: u128) -> Scope {
+        Scope::Admin { user_id: Uuid::from_u128(n) }
+    }
+
+    #[test]
+    fn a_scope_is_kept_only_while_listening_and_only_under_the_generation_it_was_loaded_in() {
+        let known = KnownScopes::default();
+        assert_eq!(known.generation(), None, "nothing is kept before the listener listens");
+        known.keep(&admin(1), 0);
+        assert!(known.get(Uuid::from_u128(1)).is_none());
+
+        known.listening(true);
+        let generation = known.generation().expect("listening");
+        known.keep(&admin(1), generation);
+        assert!(known.get(Uuid::from_u128(1)).is_some());
+
+        // Loaded before a change, offered after it: not kept; and the change dropped the rest.
+        let before = known.generation().expect("listening");
+        known.changed();
+        known.keep(&admin(2), before);
+        assert!(known.get(Uuid::from_u128(1)).is_none() && known.get(Uuid::from_u128(2)).is_none());
+
+        // A lost listener drops everything and keeps nothing until it listens again.
+        known.keep(&admin(3), known.generation().expect("listening"));
+        known.listening(false);
+        assert!(known.get(Uuid::from_u128(3)).is_none());
+        assert_eq!(known.generation(), None);
+    }
+
+    #[test]
+    fn the_kept_scopes_stay_few() {
+        let known = KnownScopes::default();
+        known.listening(true);
+        let generation = known.generation().expect("listening");
+        for n in 0..(MOST_KEPT as u128 + 10) {
+            known.keep(&admin(n), generation);
+        }
+        let kept = known.kept.lock().expect("lock").len();
+        assert!(kept <= MOST_KEPT, "{kept} kept");
+    }
 }
