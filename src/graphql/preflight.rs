@@ -59,7 +59,7 @@ impl Preflight {
                 format!("the operation selects {roots} root fields; at most {} are allowed", self.max_root_fields),
             ));
         }
-        Ok(Checked { label: examined.label.clone(), introspection_only: examined.introspection_only, mutation: examined.mutation })
+        Ok(Checked { label: examined.label.clone(), introspection_only: examined.introspection_only })
     }
 }
 
@@ -70,7 +70,6 @@ pub struct Examined {
     roots: usize,
     label: Option<String>,
     introspection_only: bool,
-    mutation: bool,
 }
 
 /// The last `KEPT` documents parsed, by their text: parsing took ≈ 6 % of the server's CPU per
@@ -99,7 +98,6 @@ impl ExaminedDocuments {
             roots: max_root_fields(&document),
             label: label_of(&document),
             introspection_only: introspection_only(&document),
-            mutation: document.operations.iter().any(|(_, op)| op.node.ty == OperationType::Mutation),
             document,
         });
         if keep && let Ok(mut kept) = self.0.lock() {
@@ -115,9 +113,6 @@ pub struct Checked {
     pub label: Option<String>,
     /// Every root field of every operation is `__schema`, `__type` or `__typename`.
     pub introspection_only: bool,
-    /// The document holds a mutation: what it changed may include someone's access, so the
-    /// scopes this instance kept are dropped once it ran (`access::known`).
-    pub mutation: bool,
 }
 
 fn introspection_only(document: &ExecutableDocument) -> bool {

@@ -18,6 +18,7 @@ use super::RequestId;
 use crate::{
     services::auth::{Caller, jwt::TokenError},
     graphql::{Api, Preloaded, ScopeCache},
+    services::access::known,
     platform::state::AppState,
 };
 
@@ -208,8 +209,8 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
     let mut request = request.data(asker.caller.clone()).data(asker.request_id.clone());
     let (label, mut response) = match api.preflight.check(&mut request) {
         Ok(checked) => {
-            let response = api.schema_for(&checked).execute(request).await;
-            if checked.mutation {
+            let (response, access_written) = known::watching(api.schema_for(&checked).execute(request)).await;
+            if access_written {
                 state.known_scopes.changed();
             }
             (checked.label.clone(), response)

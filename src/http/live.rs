@@ -16,7 +16,7 @@ use poem::web::websocket::{Message, WebSocketStream};
 use tokio::sync::watch;
 
 use crate::{
-    services::access::{self, Scope},
+    services::access::{self, Scope, known},
     services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
     graphql::{Api, Preloaded, ScopeCache},
@@ -180,9 +180,9 @@ impl Executor for GuardedSchema {
             Ok(scope) => {
                 let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
                 match self.api.preflight.check(&mut request) {
-                    Ok(checked) => {
-                        let response = self.api.schema.execute(request).await;
-                        if checked.mutation {
+                    Ok(_) => {
+                        let (response, access_written) = known::watching(self.api.schema.execute(request)).await;
+                        if access_written {
                             self.guard.state.known_scopes.changed();
                         }
                         response

@@ -45,11 +45,14 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
     let mut db = Database::connect(options).await?;
     #[cfg(feature = "otlp")]
     let system = if is_sqlite { "sqlite" } else { "postgresql" };
-    db.set_metric_callback(move |_info| {
+    db.set_metric_callback(move |info| {
         statements.fetch_add(1, Ordering::Relaxed);
+        // A write to a table scopes are read from drops this instance's kept scopes as the
+        // operation returns (`access::known`).
+        crate::services::access::known::note_statement(&info.statement.sql);
         metrics::counter!("onestop_sql_statements_total").increment(1);
         #[cfg(feature = "otlp")]
-        crate::platform::telemetry::otlp::statement_span(&_info.statement.sql, _info.elapsed, _info.failed, system);
+        crate::platform::telemetry::otlp::statement_span(&info.statement.sql, info.elapsed, info.failed, system);
     });
     Ok(db)
 }

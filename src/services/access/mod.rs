@@ -2,7 +2,7 @@
 //! not see is simply not found (`NOT_FOUND`), never someone else's data.
 
 mod conditions;
-mod known;
+pub mod known;
 mod proofs;
 
 pub use known::{CHANNEL as ACCESS_CHANGED_CHANNEL, KnownScopes};
