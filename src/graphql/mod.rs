@@ -144,6 +144,8 @@ pub struct Preloaded {
     cases: std::sync::Mutex<std::collections::HashMap<Uuid, entity::case::Model>>,
     merchants: std::sync::Mutex<std::collections::HashMap<Uuid, entity::merchant::Model>>,
     users: std::sync::Mutex<std::collections::HashMap<Uuid, entity::user::Model>>,
+    /// Every filing of a case, by the case's id (case detail reads them with the case).
+    filings: std::sync::Mutex<std::collections::HashMap<Uuid, Vec<entity::filing::Model>>>,
 }
 
 impl Preloaded {
@@ -162,6 +164,21 @@ impl Preloaded {
         if let Ok(mut kept) = self.merchants.lock() {
             kept.extend(merchants.into_iter().map(|m| (m.id, m)));
         }
+    }
+
+    /// A case detail's rows: its merchant, its filings and their assignees.
+    pub(crate) fn keep_bundle(&self, bundle: crate::services::cases::CaseBundle) -> entity::case::Model {
+        let crate::services::cases::CaseBundle { case, merchant, filings, assignees } = bundle;
+        if let Ok(mut kept) = self.filings.lock() {
+            kept.insert(case.id, filings);
+        }
+        self.keep([], [merchant], assignees);
+        case
+    }
+
+    /// Every filing of the case, if this request read them already.
+    pub(crate) fn filings_of(ctx: &Context<'_>, case_id: Uuid) -> Option<Vec<entity::filing::Model>> {
+        ctx.data_opt::<Self>()?.filings.lock().ok()?.get(&case_id).cloned()
     }
 
     pub(crate) fn case(ctx: &Context<'_>, id: Uuid) -> Option<entity::case::Model> {

@@ -131,6 +131,16 @@ impl Merchant {
 
 pub struct Case(pub case::Model);
 
+/// Every filing of a case: from the request's `Preloaded` when it read them with the case,
+/// else through the DataLoader (one statement for all the cases of a list).
+async fn filings_of_case(ctx: &Context<'_>, case_id: uuid::Uuid) -> Result<Vec<filing::Model>> {
+    if let Some(filings) = super::Preloaded::filings_of(ctx, case_id) {
+        return Ok(filings);
+    }
+    let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
+    Ok(loader.load_one(case_id).await.map_err(load_error)?.unwrap_or_default())
+}
+
 #[Object(guard = "super::Reads::CASES")]
 impl Case {
     #[graphql(guard = "super::Anyone")]
@@ -158,8 +168,7 @@ impl Case {
     /// The filings the caller may see (agency staff: their agency's only).
     async fn filings(&self, ctx: &Context<'_>) -> Result<Vec<Filing>> {
         let scope = scope(ctx, Need::Read).await?;
-        let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
-        let rows = loader.load_one(self.0.id).await.map_err(load_error)?.unwrap_or_default();
+        let rows = filings_of_case(ctx, self.0.id).await?;
         let mut visible: Vec<filing::Model> =
             rows.into_iter().filter(|f| scope.can_see_filing(self.0.merchant_id, f)).collect();
         visible.sort_by_key(|f| Some(f.kind));
@@ -168,12 +177,14 @@ impl Case {
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<AuditEvent>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(cases::events_of(state, scope, &self.0).await?.into_iter().map(AuditEvent).collect())
+        let filings = filings_of_case(ctx, self.0.id).await?;
+        Ok(cases::events_of(state, scope, &self.0, &filings).await?.into_iter().map(AuditEvent).collect())
     }
     async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<Comment>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(cases::comments_of(state, scope, &self.0).await?.into_iter().map(Comment).collect())
+        let filings = filings_of_case(ctx, self.0.id).await?;
+        Ok(cases::comments_of(state, scope, &self.0, &filings).await?.into_iter().map(Comment).collect())
     }
     async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<Document>> {
         let (state, _) = parts(ctx);
@@ -366,8 +377,7 @@ impl Filing {
         self.0.received_at
     }
     async fn blocked_by(&self, ctx: &Context<'_>) -> Result<Vec<FilingKind>> {
-        let loader = ctx.data_unchecked::<DataLoader<FilingsByCase>>();
-        let siblings = loader.load_one(self.0.case_id).await.map_err(load_error)?.unwrap_or_default();
+        let siblings = filings_of_case(ctx, self.0.case_id).await?;
         Ok(crate::domain::workflow::blocked_by(self.0.kind, siblings.iter().map(|f| (f.kind, f.status))))
     }
 }

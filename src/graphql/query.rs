@@ -54,7 +54,11 @@ impl WorkflowQuery {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         let case_id = uuid_arg("id", &id)?;
-        Ok(Some(Case(cases::find_visible(&state.db, scope, case_id).await?)))
+        // The case with its merchant, filings and assignees in one statement; the objects
+        // below find them in the request's `Preloaded`.
+        let bundle = cases::find_visible_bundle(&state.db, scope, case_id).await?;
+        let preloaded = ctx.data::<super::Preloaded>()?;
+        Ok(Some(Case(preloaded.keep_bundle(bundle))))
     }
 
     /// The cases the caller may see, newest first.

@@ -38,6 +38,7 @@ mod properties;
 mod public_surface;
 mod requirements;
 mod sessions;
+mod statement_counts;
 mod stats;
 mod story;
 mod sweep;

@@ -80,6 +80,11 @@ impl ChainHead {
     pub fn genesis() -> Self {
         Self { seq: 0, hash: GENESIS.to_string() }
     }
+
+    /// The head at the chain's last event.
+    pub fn at(seq: i64, hash: String) -> Self {
+        Self { seq, hash }
+    }
 }
 
 /// The end of a case's chain (one read). Call inside the transaction of the change, after the

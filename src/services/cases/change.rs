@@ -16,12 +16,12 @@
 
 use entity::{audit_event, case, filing, merchant, user};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, Set,
     Statement, sea_query::Expr,
 };
 use uuid::Uuid;
 
-use super::email;
+use super::{bundle, email};
 use crate::{
     domain::{CaseStatus, FilingStatus, Transition},
     error::{AppError, AppResult},
@@ -71,7 +71,8 @@ pub struct CaseChange<'s> {
     pub case: case::Model,
     pub merchant: merchant::Model,
     filings: Vec<filing::Model>,
-    chain: Option<ChainHead>,
+    /// The head of the case's audit chain, moved on by each event the change appends.
+    chain: ChainHead,
     staged: Vec<events::FilingChange>,
     /// Some filing changed state: the case status is derived again at commit.
     moved: bool,
@@ -109,12 +110,8 @@ impl<'s> CaseChange<'s> {
     pub async fn open(state: &'s AppState, scope: &Scope, case_id: Uuid) -> AppResult<Self> {
         let txn = crate::platform::db::begin_write(&state.db).await?;
         lock_case(&txn, case_id).await?;
-        let mut query = case::Entity::find_by_id(case_id);
-        if let Some(condition) = scope.case_condition() {
-            query = query.filter(condition);
-        }
-        let case = query.one(&txn).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
-        Self::load(state, txn, Actor::of(scope), case).await
+        let locked = bundle::read_locked(&txn, case_id, Some(scope)).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
+        Ok(Self::from_locked(state, txn, Actor::of(scope), locked))
     }
 
     /// A change of the case holding filing `filing_id`, by `actor`; NOT_FOUND unless `visible`
@@ -127,10 +124,9 @@ impl<'s> CaseChange<'s> {
     ) -> AppResult<Self> {
         let not_found = || AppError::NotFound("filing".into());
         let txn = crate::platform::db::begin_write(&state.db).await?;
-        let first = filing::Entity::find_by_id(filing_id).one(&txn).await?.ok_or_else(not_found)?;
-        lock_case(&txn, first.case_id).await?;
-        let case = case::Entity::find_by_id(first.case_id).one(&txn).await?.ok_or_else(not_found)?;
-        let change = Self::load(state, txn, actor, case).await?;
+        let case_id = bundle::lock_case_of_filing(&txn, filing_id).await?.ok_or_else(not_found)?;
+        let locked = bundle::read_locked(&txn, case_id, None).await?.ok_or_else(not_found)?;
+        let change = Self::from_locked(state, txn, actor, locked);
         if !visible(&change.case, change.filing(filing_id)?) {
             return Err(not_found());
         }
@@ -147,21 +143,13 @@ impl<'s> CaseChange<'s> {
         merchant: merchant::Model,
         filings: Vec<filing::Model>,
     ) -> Self {
-        let chain = Some(ChainHead::genesis());
+        let chain = ChainHead::genesis();
         Self { state, txn, actor, case, merchant, filings, chain, staged: Vec::new(), moved: false, mailed: false }
     }
 
-    async fn load(state: &'s AppState, txn: DatabaseTransaction, actor: Actor, case: case::Model) -> AppResult<Self> {
-        let merchant = merchant::Entity::find_by_id(case.merchant_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| AppError::NotFound("merchant".into()))?;
-        let filings = filing::Entity::find()
-            .filter(filing::Column::CaseId.eq(case.id))
-            .order_by_asc(filing::Column::Id)
-            .all(&txn)
-            .await?;
-        Ok(Self { state, txn, actor, case, merchant, filings, chain: None, staged: Vec::new(), moved: false, mailed: false })
+    fn from_locked(state: &'s AppState, txn: DatabaseTransaction, actor: Actor, locked: bundle::LockedCase) -> Self {
+        let bundle::LockedCase { case, merchant, filings, head } = locked;
+        Self { state, txn, actor, case, merchant, filings, chain: head, staged: Vec::new(), moved: false, mailed: false }
     }
 
     pub fn state(&self) -> &'s AppState {
@@ -288,10 +276,6 @@ impl<'s> CaseChange<'s> {
         statuses: Option<(FilingStatus, FilingStatus)>,
         note: Option<&str>,
     ) -> AppResult<audit_event::Model> {
-        let chain = match self.chain.as_mut() {
-            Some(chain) => chain,
-            None => self.chain.insert(audit::head(&self.txn, self.case.id).await?),
-        };
         let new = NewEvent {
             case_id: self.case.id,
             actor_id: actor.user_id(),
@@ -303,7 +287,7 @@ impl<'s> CaseChange<'s> {
             note,
             on_behalf_of: matches!(actor, Actor::Person { for_merchant: true, .. }).then_some(self.case.merchant_id),
         };
-        audit::append_to(&self.txn, chain, new).await
+        audit::append_to(&self.txn, &mut self.chain, new).await
     }
 
     /// Queues an email about the case to the merchant's contact address.

@@ -3,6 +3,7 @@
 //! change of a case goes through [`change::CaseChange`].
 
 mod amendments;
+mod bundle;
 pub mod change;
 mod comments;
 mod creation;
@@ -11,6 +12,7 @@ mod submission;
 
 pub use change::{Actor, CaseChange, lock_case};
 pub use amendments::{ChangeRequest, create_change_case};
+pub use bundle::{CaseBundle, find_visible_bundle};
 pub use comments::add_comment;
 pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};
@@ -92,8 +94,9 @@ pub async fn events_of(
     state: &AppState,
     scope: &Scope,
     case: &case::Model,
+    filings: &[filing::Model],
 ) -> AppResult<Vec<audit_event::Model>> {
-    let visible = visible_filing_ids(state, scope, case).await?;
+    let visible = visible_filing_ids(scope, case, filings);
     let mut query = audit_event::Entity::find()
         .filter(audit_event::Column::CaseId.eq(case.id))
         .order_by_asc(audit_event::Column::Seq);
@@ -108,8 +111,9 @@ pub async fn comments_of(
     state: &AppState,
     scope: &Scope,
     case: &case::Model,
+    filings: &[filing::Model],
 ) -> AppResult<Vec<comment::Model>> {
-    let visible = visible_filing_ids(state, scope, case).await?;
+    let visible = visible_filing_ids(scope, case, filings);
     let mut query = comment::Entity::find()
         .filter(comment::Column::CaseId.eq(case.id))
         .order_by_asc(comment::Column::Id);
@@ -119,11 +123,7 @@ pub async fn comments_of(
     Ok(query.all(&state.db).await?)
 }
 
-async fn visible_filing_ids(state: &AppState, scope: &Scope, case: &case::Model) -> AppResult<Vec<Uuid>> {
-    Ok(filings_of(&state.db, case.id)
-        .await?
-        .into_iter()
-        .filter(|f| scope.can_see_filing(case.merchant_id, f))
-        .map(|f| f.id)
-        .collect())
+/// The ids of the case's filings (all of them, as the caller read them) that the caller may see.
+fn visible_filing_ids(scope: &Scope, case: &case::Model, filings: &[filing::Model]) -> Vec<Uuid> {
+    filings.iter().filter(|f| f.case_id == case.id && scope.can_see_filing(case.merchant_id, f)).map(|f| f.id).collect()
 }
