@@ -131,8 +131,21 @@ pub async fn deliveries(state: &AppState, caller: &Caller, endpoint_id: Uuid, fi
 /// Writes the deliveries of one event, in the change's transaction, for every active endpoint
 /// whose client may see the filing and wants this event type.
 pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResult<()> {
+    // The enabled endpoints of the clients that may see the filing: its merchant's, and its
+    // agency's (one statement; it was one more per endpoint, for its client).
+    let to_client: sea_orm::RelationDef = webhook_endpoint::Entity::belongs_to(api_client::Entity)
+        .from(webhook_endpoint::Column::ClientRowId)
+        .to(api_client::Column::Id)
+        .into();
     let endpoints = webhook_endpoint::Entity::find()
+        .join(sea_orm::JoinType::InnerJoin, to_client)
         .filter(webhook_endpoint::Column::DisabledAt.is_null())
+        .filter(api_client::Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(api_client::Column::MerchantId.eq(change.merchant_id))
+                .add(api_client::Column::Agency.eq(change.agency)),
+        )
         .all(txn)
         .await?;
     if endpoints.is_empty() {
@@ -140,11 +153,8 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
     }
     let now = clock::now();
     for endpoint in endpoints {
-        let Some(client) = api_client::Entity::find_by_id(endpoint.client_row_id).one(txn).await? else { continue };
-        let visible = client.revoked_at.is_none()
-            && (client.merchant_id == Some(change.merchant_id) || client.agency == Some(change.agency));
         let wanted: Vec<String> = serde_json::from_str(&endpoint.event_types).unwrap_or_default();
-        if !visible || !(wanted.is_empty() || wanted.contains(&change.action)) {
+        if !(wanted.is_empty() || wanted.contains(&change.action)) {
             continue;
         }
         let id = Uuid::now_v7();
