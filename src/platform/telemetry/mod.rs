@@ -13,6 +13,41 @@ use crate::{
     domain::pii::ScrubbingStderr,
 };
 
+/// The current span's W3C `traceparent` while traces are exported (`None` otherwise): stored
+/// with work that is done later in the request's name (webhook deliveries).
+pub fn current_traceparent() -> Option<String> {
+    #[cfg(feature = "otlp")]
+    return otlp::current_traceparent();
+    #[cfg(not(feature = "otlp"))]
+    None
+}
+
+/// The span an outgoing call made for stored work runs in (ended when dropped; nothing without
+/// an exporter).
+pub struct OutgoingSpan(#[cfg(feature = "otlp")] Option<opentelemetry_sdk::trace::Span>);
+
+impl OutgoingSpan {
+    pub fn failed(&mut self, reason: &str) {
+        #[cfg(feature = "otlp")]
+        if let Some(span) = self.0.as_mut() {
+            otlp::failed(span, reason.to_string());
+        }
+        let _ = reason;
+    }
+}
+
+/// For work stored under `traceparent`: its span and the `traceparent` header to send, which
+/// names that span (or, without an exporter, passes the stored value on).
+pub fn outgoing(traceparent: &str) -> (OutgoingSpan, String) {
+    #[cfg(feature = "otlp")]
+    {
+        let (span, header) = otlp::delivery_span(traceparent);
+        (OutgoingSpan(span), header)
+    }
+    #[cfg(not(feature = "otlp"))]
+    (OutgoingSpan(), traceparent.to_string())
+}
+
 /// Flushes what is still buffered for export when the process ends.
 #[must_use = "traces are flushed when the guard is dropped"]
 pub struct TelemetryGuard {

@@ -10,6 +10,7 @@ use std::{sync::OnceLock, time::SystemTime};
 use opentelemetry::{
     Context, KeyValue,
     propagation::{Extractor, TextMapPropagator},
+    trace::TraceContextExt,
     trace::{Span, SpanKind, Status, Tracer, TracerProvider},
 };
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -80,6 +81,39 @@ pub fn continue_trace(span: &tracing::Span, headers: &poem::http::HeaderMap) {
     }
     let parent = TraceContextPropagator::new().extract(&Headers(headers));
     let _ = span.set_parent(parent);
+}
+
+/// The current span's W3C `traceparent`, while traces are exported (for work done later in
+/// its name: a webhook delivery).
+pub fn current_traceparent() -> Option<String> {
+    TRACER.get()?;
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// A client span for sending a webhook delivery, child of the `traceparent` it was staged
+/// under, and the `traceparent` header that names it; without an exporter the stored value is
+/// passed on as it is (the receiver still joins the caller's trace).
+pub fn delivery_span(traceparent: &str) -> (Option<opentelemetry_sdk::trace::Span>, String) {
+    let Some(tracer) = TRACER.get() else { return (None, traceparent.to_string()) };
+    let stored = std::collections::HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    let parent = TraceContextPropagator::new().extract(&stored);
+    let span = tracer.span_builder("webhook.deliver").with_kind(SpanKind::Client).start_with_context(tracer, &parent);
+    let context = parent.with_remote_span_context(span.span_context().clone());
+    let mut carrier = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&context, &mut carrier);
+    let header = carrier.remove("traceparent").unwrap_or_else(|| traceparent.to_string());
+    (Some(span), header)
+}
+
+/// Marks a delivery span failed.
+pub fn failed(span: &mut opentelemetry_sdk::trace::Span, reason: String) {
+    span.set_status(Status::error(reason));
 }
 
 /// A span for one SQL statement that has just run (`elapsed` long), a child of the current

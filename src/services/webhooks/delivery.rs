@@ -125,17 +125,31 @@ async fn send(
         (_, Err(_)) => Err((None, "the signing secret does not open with ONESTOP_DATA_KEY".to_string())),
         (Err(AppError::Validation(_)), _) => Err((None, format!("destination {REFUSED}"))),
         (Err(err), _) => return Err(err),
-        (Ok(url), Ok(secret)) => http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-onestop-event-id", delivery.id.to_string())
-            .header("x-onestop-event-type", delivery.event_type.as_str())
-            .header("x-onestop-signature", signature(&secret, timestamp, &delivery.payload))
-            .body(delivery.payload.clone())
-            .send()
-            .await
-            .map_err(|e| (None, transport_error(&e)))
-            .and_then(|r| if r.status().is_success() { Ok(r.status().as_u16()) } else { Err((Some(r.status().as_u16()), format!("HTTP {}", r.status()))) }),
+        (Ok(url), Ok(secret)) => {
+            let mut request = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("x-onestop-event-id", delivery.id.to_string())
+                .header("x-onestop-event-type", delivery.event_type.as_str())
+                .header("x-onestop-signature", signature(&secret, timestamp, &delivery.payload));
+            // The trace of the request whose change this is, continued by the delivery's span.
+            let mut span = None;
+            if let Some(stored) = delivery.traceparent.as_deref() {
+                let (outgoing, header) = crate::platform::telemetry::outgoing(stored);
+                request = request.header("traceparent", header);
+                span = Some(outgoing);
+            }
+            let outcome = request
+                .body(delivery.payload.clone())
+                .send()
+                .await
+                .map_err(|e| (None, transport_error(&e)))
+                .and_then(|r| if r.status().is_success() { Ok(r.status().as_u16()) } else { Err((Some(r.status().as_u16()), format!("HTTP {}", r.status()))) });
+            if let (Some(span), Err((_, error))) = (span.as_mut(), &outcome) {
+                span.failed(error);
+            }
+            outcome
+        }
     })
 }
 

@@ -152,6 +152,8 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
         return Ok(());
     }
     let now = clock::now();
+    // The delivery is sent later by the worker: it carries the request's trace with it.
+    let traceparent = crate::platform::telemetry::current_traceparent();
     for endpoint in endpoints {
         let wanted: Vec<String> = serde_json::from_str(&endpoint.event_types).unwrap_or_default();
         if !(wanted.is_empty() || wanted.contains(&change.action)) {
@@ -177,6 +179,7 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
             last_error: Set(None),
             created_at: Set(now),
             delivered_at: Set(None),
+            traceparent: Set(traceparent.clone()),
         }
         .insert(txn)
         .await?;
