@@ -159,6 +159,11 @@ async fn the_sweeper_warns_and_expires_exactly_once_across_two_instances(backend
     app.update_row("licences", &format!("valid_until = {}", date(20)), &id(0)).await;
     app.update_row("licences", &format!("valid_until = {}", date(5)), &id(1)).await;
     app.update_row("licences", &format!("valid_until = {}", date(-1)), &id(2)).await;
+    // A second holder in the same batch as the first one's 7-day notice: each gets its own.
+    let other = app.merchant("expiry-other@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let (_, filings) = app.submitted_case(&other, &["INSPECTION"]).await;
+    let other_licence = approve(&app, &officer, filing_of(&filings, "INSPECTION")).await["licence"].clone();
+    app.update_row("licences", &format!("valid_until = {}", date(6)), other_licence["id"].as_str().expect("id")).await;
 
     let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
     let env = [("ONESTOP_SWEEP_INTERVAL_SECS", "1")];
@@ -180,6 +185,8 @@ async fn the_sweeper_warns_and_expires_exactly_once_across_two_instances(backend
     assert!(mails.iter().filter(|s| s.contains("within 7 days")).count() == 1, "{mails:?}");
     assert!(mails.iter().filter(|s| s.contains("expired")).count() == 1, "{mails:?}");
     assert_eq!(app.count_where("licence_events", "action = 'expired'").await, 1);
+    let others = licence_mails(&app, "expiry-other@example.cn").await;
+    assert!(others.len() == 1 && others[0].contains("within 7 days"), "{others:?}");
 
     let find = "query($n: String!) { licence(number: $n, kind: INSPECTION) { status history { action } } }";
     let expired = app.gql(find, json!({ "n": licences[2]["number"] }), Some(&merchant.token)).await;

@@ -45,12 +45,20 @@ async fn claim(txn: &DatabaseTransaction, condition: Condition) -> AppResult<Vec
         query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let claimed = query.all(txn).await?;
-    let mut out = Vec::with_capacity(claimed.len());
-    for l in claimed {
-        let holder = merchant::Entity::find_by_id(l.merchant_id).one(txn).await?;
-        out.push((l, holder));
+    if claimed.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // The holders of the whole batch in one statement (it was one per licence).
+    let ids: std::collections::BTreeSet<uuid::Uuid> = claimed.iter().map(|l| l.merchant_id).collect();
+    let holders: std::collections::HashMap<uuid::Uuid, merchant::Model> =
+        merchant::Entity::find().filter(merchant::Column::Id.is_in(ids)).all(txn).await?.into_iter().map(|m| (m.id, m)).collect();
+    Ok(claimed
+        .into_iter()
+        .map(|l| {
+            let holder = holders.get(&l.merchant_id).cloned();
+            (l, holder)
+        })
+        .collect())
 }
 
 /// Licences whose last valid day has passed become EXPIRED (the portal as the actor).
