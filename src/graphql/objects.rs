@@ -189,7 +189,8 @@ impl Case {
     async fn documents(&self, ctx: &Context<'_>) -> Result<Vec<Document>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(crate::services::documents::of_case(state, scope, &self.0).await?.into_iter().map(Document::from).collect())
+        let filings = filings_of_case(ctx, self.0.id).await?;
+        Ok(crate::services::documents::of_case(state, scope, &self.0, &filings).await?.into_iter().map(Document::from).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

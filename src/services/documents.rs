@@ -184,15 +184,15 @@ async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i6
 /// The documents of a case the caller may see (agency staff: case-level ones and their own
 /// filings').
 #[tracing::instrument(skip_all, fields(case = %case.id))]
-pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model) -> AppResult<Vec<document::Model>> {
+pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model, filings: &[filing::Model]) -> AppResult<Vec<document::Model>> {
     let mut query = document::Entity::find()
         .filter(document::Column::CaseId.eq(case.id))
         .order_by_asc(document::Column::Id);
-    if matches!(scope, Scope::Agency { .. } | Scope::Agent { .. }) {
-        let visible: Vec<Uuid> = cases::filings_of(&state.db, case.id)
-            .await?
-            .into_iter()
-            .filter(|f| scope.can_see_filing(case.merchant_id, f))
+    if filtered_by_filing(scope) {
+        // The case's filings as the caller's request read them (not read again here).
+        let visible: Vec<Uuid> = filings
+            .iter()
+            .filter(|f| f.case_id == case.id && scope.can_see_filing(case.merchant_id, f))
             .map(|f| f.id)
             .collect();
         // Agency staff also see the case's own documents; an agent only its filings'.
@@ -206,13 +206,20 @@ pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model
     Ok(query.all(&state.db).await?)
 }
 
+/// Agency staff and agents see a case's documents by the filings they may see (`filings` of
+/// `of_case` are read only for them).
+fn filtered_by_filing(scope: &Scope) -> bool {
+    matches!(scope, Scope::Agency { .. } | Scope::Agent { .. })
+}
+
 /// A document and its bytes, if the caller may see it.
 #[tracing::instrument(skip_all, fields(document = %id))]
 pub async fn download(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<(document::Model, Bytes)> {
     let not_found = || AppError::NotFound("document".into());
     let doc = document::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(not_found)?;
     let case = cases::find_visible(&state.db, scope, doc.case_id).await.map_err(|_| not_found())?;
-    if !of_case(state, scope, &case).await?.iter().any(|d| d.id == doc.id) {
+    let filings = if filtered_by_filing(scope) { cases::filings_of(&state.db, case.id).await? } else { Vec::new() };
+    if !of_case(state, scope, &case, &filings).await?.iter().any(|d| d.id == doc.id) {
         return Err(not_found());
     }
     let bytes = state

@@ -150,14 +150,14 @@ async fn run<C: ConnectionTrait>(db: &C, mut select: SelectStatement, read: Read
     let rows = db.query_all_raw(statement).await?;
     let Some(first) = rows.first() else { return Ok(None) };
     let head = if read == Read::WithHead { read_head(first)? } else { None };
-    let at = &mut leading.clone();
+    let at = &mut { leading };
     let case = case::Model::read_at(first, at)?;
     let merchant = merchant::Model::read_at(first, at)?;
     let models_from = *at;
     let mut filings = Vec::with_capacity(rows.len());
     let mut assignees: Vec<user::Model> = Vec::new();
     for row in &rows {
-        let at = &mut models_from.clone();
+        let at = &mut { models_from };
         if let Some(filing) = filing::Model::read_optional_at(row, at)? {
             filings.push(filing);
         }
