@@ -43,7 +43,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, crate::services::trace::ScanReceiver)> {
     let (scans, scan_receiver) = crate::services::trace::ScanRecorder::new();
     let sql_statements = Arc::new(AtomicU64::new(0));
-    let db = db::connect(&config, sql_statements.clone()).await.context("connecting to the database")?;
+    let answers = Arc::new(crate::platform::answers::KeptAnswers::new(config.answer_cache_ttl));
+    let db = db::connect(&config, sql_statements.clone(), answers.clone()).await.context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
     let state = AppState {
         db,
@@ -61,6 +62,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         rule_programs: Arc::default(),
         decision_rules: Arc::default(),
         known_scopes: Arc::default(),
+        answers,
         documents: crate::services::documents::store(&config.documents)?,
         config: Arc::new(config),
     };

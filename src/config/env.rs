@@ -69,6 +69,7 @@ impl Config {
             max_body_bytes: parse_var("ONESTOP_MAX_BODY_BYTES", 1024 * 1024)?,
             db_max_connections: parse_var("ONESTOP_DB_MAX_CONNECTIONS", 4)?,
             db_acquire_timeout: Duration::from_millis(parse_var("ONESTOP_DB_ACQUIRE_TIMEOUT_MS", 5000)?),
+            answer_cache_ttl: Duration::from_millis(parse_var("ONESTOP_ANSWER_CACHE_MS", 1000)?),
             sqlite_busy_timeout: Duration::from_millis(parse_var("ONESTOP_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
             tokens: TokenLifetimes::default(),
             calendar: calendar()?,

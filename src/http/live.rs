@@ -16,12 +16,12 @@ use poem::web::websocket::{Message, WebSocketStream};
 use tokio::sync::watch;
 
 use crate::{
-    services::access::{self, Scope, known},
+    services::access::{self, Scope},
     services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
     graphql::{Api, Preloaded, ScopeCache},
     http::ClientAddress,
-    platform::state::AppState,
+    platform::{state::AppState, writes},
 };
 
 /// Why the socket must close.
@@ -181,9 +181,12 @@ impl Executor for GuardedSchema {
                 let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
                 match self.api.preflight.check(&mut request) {
                     Ok(_) => {
-                        let (response, access_written) = known::watching(self.api.schema.execute(request)).await;
-                        if access_written {
+                        let (response, written) = writes::watching(self.api.schema.execute(request)).await;
+                        if written.access {
                             self.guard.state.known_scopes.changed();
+                        }
+                        if written.data {
+                            self.guard.state.answers.changed();
                         }
                         response
                     }

@@ -18,7 +18,12 @@ use crate::config::Config;
 
 /// Connects; `statements` counts every SQL statement the connection runs (exported as a
 /// metric, and used by tests to prove queries stay bounded).
-pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Result<DatabaseConnection> {
+/// Every statement passes `platform::writes`, which drops `answers` (and kept scopes) on writes.
+pub async fn connect(
+    config: &Config,
+    statements: Arc<AtomicU64>,
+    answers: Arc<crate::platform::answers::KeptAnswers>,
+) -> anyhow::Result<DatabaseConnection> {
     let url = &config.database_url;
     let is_sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.clone());
@@ -47,9 +52,8 @@ pub async fn connect(config: &Config, statements: Arc<AtomicU64>) -> anyhow::Res
     let system = if is_sqlite { "sqlite" } else { "postgresql" };
     db.set_metric_callback(move |info| {
         statements.fetch_add(1, Ordering::Relaxed);
-        // A write to a table scopes are read from drops this instance's kept scopes as the
-        // operation returns (`access::known`).
-        crate::services::access::known::note_statement(&info.statement.sql);
+        // A write drops this instance's kept scopes or answers as the operation returns.
+        crate::platform::writes::note_statement(&info.statement.sql, &answers);
         metrics::counter!("onestop_sql_statements_total").increment(1);
         #[cfg(feature = "otlp")]
         crate::platform::telemetry::otlp::statement_span(&info.statement.sql, info.elapsed, info.failed, system);

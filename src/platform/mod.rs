@@ -1,6 +1,7 @@
 //! What the services run on: the database connection, the clock, live events across
 //! instances, the email outbox, sealed secrets, idempotency keys, telemetry and pagination.
 
+pub mod answers;
 pub mod clock;
 pub mod db;
 pub mod events;
@@ -11,3 +12,4 @@ pub mod rows;
 pub mod sealed;
 pub mod state;
 pub mod telemetry;
+pub mod writes;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub decision_rules: Arc<crate::services::automatic::rules::EnabledRules>,
     /// Users' scopes kept between requests while access stands (PostgreSQL).
     pub known_scopes: Arc<crate::services::access::KnownScopes>,
+    /// Answers of read-only queries kept between requests (PostgreSQL; `platform::answers`).
+    pub answers: Arc<crate::platform::answers::KeptAnswers>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
 }

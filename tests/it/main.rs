@@ -25,6 +25,7 @@ mod faults;
 mod gs1;
 mod hardening;
 mod joint_supervision;
+mod kept_answers;
 mod known_scopes;
 mod licences;
 mod members;

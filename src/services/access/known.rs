@@ -10,7 +10,7 @@
 //! top of that:
 //! - the instance that ran an operation which wrote one of those tables drops its scopes as the
 //!   operation returns, so its own next request never waits on the notification (every
-//!   statement passes `note_statement`; other mutations leave the kept scopes alone);
+//!   statement passes `platform::writes`; other mutations leave the kept scopes alone);
 //! - nothing is kept while the listener is not listening (start-up, a lost connection: what was
 //!   kept is dropped when it listens again, as notifications may have been missed);
 //! - a scope loaded before a change is never kept after it (the generation read before the load
@@ -46,44 +46,9 @@ const MOST_KEPT: usize = 4096;
 /// The tables scopes are read from: the tables migration 26 puts its triggers on.
 const ACCESS_TABLES: [&str; 5] = ["users", "user_regions", "case_shares", "merchant_members", "agent_authorizations"];
 
-tokio::task_local! {
-    /// Set when a statement of the running operation wrote one of `ACCESS_TABLES`.
-    static ACCESS_WRITTEN: std::cell::Cell<bool>;
-}
-
-/// Sees every statement the server runs (the connection's statement callback): a write to an
-/// access table marks the running operation, if any (see `watching`).
-pub fn note_statement(sql: &str) {
-    if writes_access_table(sql) {
-        let _ = ACCESS_WRITTEN.try_with(|written| written.set(true));
-    }
-}
-
-/// Runs an operation; with it, whether one of its statements wrote an access table.
-pub async fn watching<F: std::future::Future>(operation: F) -> (F::Output, bool) {
-    ACCESS_WRITTEN
-        .scope(std::cell::Cell::new(false), async {
-            let output = operation.await;
-            (output, ACCESS_WRITTEN.try_with(std::cell::Cell::get).unwrap_or(true))
-        })
-        .await
-}
-
-/// `INSERT INTO t`, `UPDATE t`, `DELETE FROM t` (quoted or not) where `t` is an access table.
-fn writes_access_table(sql: &str) -> bool {
-    let mut words = sql.split_ascii_whitespace();
-    let table = match words.next() {
-        Some(verb) if verb.eq_ignore_ascii_case("update") => words.next(),
-        Some(verb) if verb.eq_ignore_ascii_case("insert") || verb.eq_ignore_ascii_case("delete") => {
-            words.next();
-            words.next()
-        }
-        _ => None,
-    };
-    table.is_some_and(|t| {
-        let name = t.split('(').next().unwrap_or(t).trim_matches(|c| c == '"' || c == '`');
-        ACCESS_TABLES.iter().any(|a| a.eq_ignore_ascii_case(name))
-    })
+/// Whether a statement writing `table` may change a scope.
+pub fn is_access_table(table: &str) -> bool {
+    ACCESS_TABLES.iter().any(|a| a.eq_ignore_ascii_case(table))
 }
 
 #[derive(Default)]
@@ -176,15 +141,9 @@ mod tests {
     }
 
     #[test]
-    fn writes_to_access_tables_are_told_from_other_statements() {
-        assert!(writes_access_table(r#"INSERT INTO "case_shares" ("id", "case_id") VALUES ($1, $2)"#));
-        assert!(writes_access_table(r#"UPDATE "users" SET "role" = $1 WHERE "users"."id" = $2"#));
-        assert!(writes_access_table("delete from merchant_members where id = ?"));
-        assert!(writes_access_table(r#"INSERT INTO "user_regions"("user_id") VALUES ($1)"#));
-        assert!(!writes_access_table(r#"SELECT "users"."id" FROM "users""#));
-        assert!(!writes_access_table(r#"UPDATE "filings" SET "assignee_id" = $1"#));
-        assert!(!writes_access_table(r#"INSERT INTO "audit_events" ("note") VALUES ('users')"#));
-        assert!(!writes_access_table(""));
+    fn writes_to_access_tables_are_told_from_other_tables() {
+        assert!(is_access_table("case_shares") && is_access_table("USERS") && is_access_table("agent_authorizations"));
+        assert!(!is_access_table("filings") && !is_access_table("audit_events") && !is_access_table(""));
     }
 
     #[test]
