@@ -251,13 +251,7 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
     let mut request = request.data(asker.caller.clone()).data(asker.request_id.clone());
     let (label, cacheable, mut response) = match api.preflight.check(&mut request) {
         Ok(checked) => {
-            let (response, written) = writes::watching(api.schema_for(&checked).execute(request)).await;
-            if written.access {
-                state.known_scopes.changed();
-            }
-            if written.data {
-                state.answers.changed();
-            }
+            let (response, written) = writes::watching(api.schema_for(&checked).execute(request), |w| state.forget(w)).await;
             (checked.label.clone(), checked.cacheable && !written.data, response)
         }
         Err(refusal) => (None, false, async_graphql::Response::from_errors(vec![refusal])),

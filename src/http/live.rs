@@ -181,13 +181,8 @@ impl Executor for GuardedSchema {
                 let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
                 match self.api.preflight.check(&mut request) {
                     Ok(_) => {
-                        let (response, written) = writes::watching(self.api.schema.execute(request)).await;
-                        if written.access {
-                            self.guard.state.known_scopes.changed();
-                        }
-                        if written.data {
-                            self.guard.state.answers.changed();
-                        }
+                        let state = &self.guard.state;
+                        let (response, _) = writes::watching(self.api.schema.execute(request), |w| state.forget(w)).await;
                         response
                     }
                     Err(refusal) => Response::from_errors(vec![refusal]),

@@ -50,6 +50,9 @@ pub const UNWATCHED_TABLES: [&str; 9] = [
 /// read none of `UNWATCHED_TABLES`.
 pub const CACHEABLE_ROOTS: [&str; 6] = ["__typename", "case", "cases", "filing", "reviewQueue", "workload"];
 
+/// The longest `ONESTOP_ANSWER_CACHE_MS` allowed: fields follow the clock.
+pub const LONGEST: Duration = Duration::from_secs(60);
+
 /// All kept answers together stay under this many bytes (keys and bodies); the least recently
 /// used go first.
 const MOST_BYTES: usize = 8 * 1024 * 1024;
@@ -118,7 +121,8 @@ impl KeptAnswers {
         if size > LARGEST || self.generation() != Some(generation) {
             return;
         }
-        let until = Instant::now() + self.ttl;
+        // Not past China midnight either: an agent's grants end with the day, unwritten.
+        let until = Instant::now() + self.ttl.min(crate::services::access::known::until_china_midnight());
         let Ok(mut store) = self.store.lock() else { return };
         // Under the lock: `changed` bumps and clears under it too, so an answer computed before
         // a change cannot slip in after the clear.
@@ -158,15 +162,17 @@ impl KeptAnswers {
     }
 }
 
-/// What identifies an answer: the caller's token and everything the request asks. Built only
-/// for callers whose token verified.
+/// What identifies an answer: the caller's token (its SHA-256: tokens are not kept in memory)
+/// and everything the request asks. Built only for callers whose token verified.
 pub fn key(token: &str, request: &async_graphql::Request) -> Option<String> {
+    use sha2::{Digest, Sha256};
     if !request.uploads.is_empty() {
         return None;
     }
     let variables = serde_json::to_string(&request.variables).ok()?;
     let extensions = if request.extensions.is_empty() { String::new() } else { serde_json::to_string(&request.extensions).ok()? };
     let operation = request.operation_name.as_deref().unwrap_or_default();
+    let token = hex::encode(Sha256::digest(token.as_bytes()));
     Some(format!("{token}\u{0}{operation}\u{0}{variables}\u{0}{extensions}\u{0}{}", request.query))
 }
 

@@ -39,6 +39,17 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// An operation wrote (`platform::writes`): drop what this instance kept that the write may
+    /// have changed.
+    pub fn forget(&self, written: crate::platform::writes::Written) {
+        if written.access {
+            self.known_scopes.changed();
+        }
+        if written.data {
+            self.answers.changed();
+        }
+    }
+
     pub fn link(&self, path: &str, token: &str) -> String {
         format!("{}{path}?token={token}", self.config.public_base_url)
     }

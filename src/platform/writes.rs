@@ -7,10 +7,16 @@
 //! - kept answers (`platform::answers`) are dropped when an operation wrote any table an
 //!   answer may be read from.
 //!
-//! Both are dropped as the operation returns (after its commit), so the instance's next
-//! request never waits on PostgreSQL's notification of the change.
+//! Both are dropped as the operation ends (after its commit), so the instance's next request
+//! never waits on PostgreSQL's notification of the change.
 
-use std::cell::Cell;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
+};
 
 use super::answers::KeptAnswers;
 
@@ -23,36 +29,51 @@ pub struct Written {
     pub data: bool,
 }
 
+impl Written {
+    const ACCESS: u8 = 1;
+    const DATA: u8 = 2;
+
+    fn from_bits(bits: u8) -> Self {
+        Self { access: bits & Self::ACCESS != 0, data: bits & Self::DATA != 0 }
+    }
+}
+
 tokio::task_local! {
-    static WRITTEN: Cell<Written>;
+    static WRITTEN: Arc<AtomicU8>;
 }
 
 /// Sees every statement the server runs. In an operation (see `watching`) a write marks the
 /// operation; outside one (background workers, tools on the same pool) a data write drops the
 /// kept answers at once — the statement has returned, and the PostgreSQL notification that
-/// follows its commit drops them again.
+/// follows its commit drops them again (a read between a worker's statement and its commit
+/// may be kept until that notification arrives).
 pub fn note_statement(sql: &str, answers: &KeptAnswers) {
     let Some(table) = table_written(sql) else { return };
     let access = crate::services::access::known::is_access_table(table);
     let data = super::answers::is_watched(table);
-    let marked = WRITTEN.try_with(|written| {
-        let was = written.get();
-        written.set(Written { access: was.access || access, data: was.data || data });
-    });
+    let bits = if access { Written::ACCESS } else { 0 } | if data { Written::DATA } else { 0 };
+    let marked = WRITTEN.try_with(|written| written.fetch_or(bits, Ordering::AcqRel));
     if marked.is_err() && data {
         answers.changed();
     }
 }
 
-/// Runs an operation; with it, what its statements wrote.
-pub async fn watching<F: std::future::Future>(operation: F) -> (F::Output, Written) {
-    WRITTEN
-        .scope(Cell::new(Written::default()), async {
-            let output = operation.await;
-            let everything = Written { access: true, data: true };
-            (output, WRITTEN.try_with(Cell::get).unwrap_or(everything))
-        })
-        .await
+/// Runs an operation; with it, what its statements wrote. `changed` is told what was written
+/// as the operation ends — also when it is dropped half-way (a client that went away after
+/// the commit), so what the instance keeps never outlives a committed write.
+pub async fn watching<F: Future, C: FnOnce(Written)>(operation: F, changed: C) -> (F::Output, Written) {
+    struct Tell<C: FnOnce(Written)>(Arc<AtomicU8>, Option<C>);
+    impl<C: FnOnce(Written)> Drop for Tell<C> {
+        fn drop(&mut self) {
+            if let Some(changed) = self.1.take() {
+                changed(Written::from_bits(self.0.load(Ordering::Acquire)));
+            }
+        }
+    }
+    let written = Arc::new(AtomicU8::new(0));
+    let _tell = Tell(written.clone(), Some(changed));
+    let output = WRITTEN.scope(written.clone(), operation).await;
+    (output, Written::from_bits(written.load(Ordering::Acquire)))
 }
 
 /// The table of `INSERT INTO t`, `UPDATE t`, `DELETE FROM t` (quoted or not); `None` for
@@ -73,7 +94,27 @@ pub fn table_written(sql: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::table_written;
+    use std::{sync::Mutex, time::Duration};
+
+    use super::{KeptAnswers, Written, note_statement, table_written, watching};
+
+    #[tokio::test]
+    async fn what_an_operation_wrote_is_told_when_it_ends_or_is_dropped() {
+        let answers = KeptAnswers::new(Duration::from_secs(1));
+        let told = Mutex::new(Vec::new());
+        let tell = |w: Written| told.lock().expect("lock").push(w);
+        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &answers) }, tell).await;
+        assert_eq!(written, Written { access: true, data: true });
+
+        let stuck = async {
+            note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers);
+            note_statement(r#"INSERT INTO "trace_scans" ("id") VALUES ($1)"#, &answers);
+            std::future::pending::<()>().await;
+        };
+        assert!(tokio::time::timeout(Duration::from_millis(10), watching(stuck, tell)).await.is_err());
+        let told = told.lock().expect("lock").clone();
+        assert_eq!(told, [Written { access: true, data: true }, Written { access: false, data: true }]);
+    }
 
     #[test]
     fn the_written_table_is_read_off_the_statement() {

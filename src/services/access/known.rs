@@ -125,7 +125,7 @@ impl KnownScopes {
     }
 }
 
-fn until_china_midnight() -> Duration {
+pub(crate) fn until_china_midnight() -> Duration {
     let now = crate::platform::clock::now().with_timezone(&crate::platform::clock::china());
     let tomorrow = now.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0));
     let left = tomorrow.map(|t| (t - now.naive_local()).num_milliseconds()).unwrap_or(0);
