@@ -94,6 +94,7 @@ impl Config {
             webhooks: webhooks()?,
             ws_recheck_interval: Duration::from_secs(parse_var("ONESTOP_WS_RECHECK_SECS", 30)?.max(1)),
             limits: limits()?,
+            rules: rule_limits()?,
         })
     }
 }
@@ -231,4 +232,23 @@ fn answer_cache_ttl() -> anyhow::Result<Duration> {
     let longest = crate::platform::answers::LONGEST;
     anyhow::ensure!(ttl <= longest, "ONESTOP_ANSWER_CACHE_MS must be at most {} (ms)", longest.as_millis());
     Ok(ttl)
+}
+
+/// `ONESTOP_RULE_DEADLINE_MS` (200), `ONESTOP_RULE_THREADS` (2), `ONESTOP_RULE_COST_BUDGET`
+/// (100,000 estimated steps).
+fn rule_limits() -> anyhow::Result<crate::platform::rule_runner::RuleLimits> {
+    let defaults = crate::platform::rule_runner::RuleLimits::default();
+    let deadline_ms: u64 = parse_var("ONESTOP_RULE_DEADLINE_MS", u64::try_from(defaults.deadline.as_millis())?)?;
+    if !(1..=10_000).contains(&deadline_ms) {
+        bail!("ONESTOP_RULE_DEADLINE_MS must be 1 to 10000");
+    }
+    let threads: usize = parse_var("ONESTOP_RULE_THREADS", defaults.threads)?;
+    if !(1..=64).contains(&threads) {
+        bail!("ONESTOP_RULE_THREADS must be 1 to 64");
+    }
+    Ok(crate::platform::rule_runner::RuleLimits {
+        deadline: Duration::from_millis(deadline_ms),
+        threads,
+        cost_budget: parse_var("ONESTOP_RULE_COST_BUDGET", defaults.cost_budget)?,
+    })
 }

@@ -64,6 +64,8 @@ pub struct Config {
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
     pub limits: QueryLimits,
+    /// How rule conditions are evaluated: deadline, evaluators at once, cost budget.
+    pub rules: crate::platform::rule_runner::RuleLimits,
     pub login_per_account_per_minute: u32,
     pub login_per_address_per_minute: u32,
     /// argon2 computations at once (each takes a core for ≈ 20 ms and 19 MiB).

@@ -15,6 +15,7 @@ pub mod pii;
 pub mod region;
 pub mod requirements;
 pub mod region_names;
+pub mod rule_cost;
 pub mod rules;
 pub mod role;
 pub mod uscc;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     FilingKind,
-    rules::{Compiled, Verdict, evaluate_all},
+    rules::{Compiled, Verdict},
 };
 use entity::enums::{Agency, DocumentType, RequirementLevel};
 
@@ -84,10 +84,14 @@ fn stronger(a: RequirementLevel, b: RequirementLevel) -> RequirementLevel {
     if a == RequirementLevel::Mandatory || b == RequirementLevel::Mandatory { RequirementLevel::Mandatory } else { RequirementLevel::Optional }
 }
 
-/// Every rule's verdict, the facts converted once.
-fn verdicts(rules: &[RequirementRule], facts: &serde_json::Value) -> Vec<Verdict> {
-    let programs: Vec<&cel::Program> = rules.iter().filter_map(|r| r.program.as_deref().ok()).collect();
-    let mut evaluated = evaluate_all(&programs, facts).into_iter();
+/// The programs to evaluate: those of the rules that compile, in order.
+pub fn programs(rules: &[RequirementRule]) -> Vec<Compiled> {
+    rules.iter().filter_map(|r| r.program.as_ref().ok().cloned()).collect()
+}
+
+/// Every rule's verdict, given the verdicts of [`programs`] in order.
+pub fn verdicts(rules: &[RequirementRule], evaluated: Vec<Verdict>) -> Vec<Verdict> {
+    let mut evaluated = evaluated.into_iter();
     rules
         .iter()
         .map(|r| match &r.program {
@@ -97,11 +101,11 @@ fn verdicts(rules: &[RequirementRule], facts: &serde_json::Value) -> Vec<Verdict
         .collect()
 }
 
-/// The requirements `rules` (one ruleset) set for `facts` (`{"profile": …, "merchant": …}`).
-/// A filing applies when one of its filing rules does (MANDATORY if any applying one is); the
+/// The requirements `rules` (one ruleset) set, given each rule's verdict ([`verdicts`]). A
+/// filing applies when one of its filing rules does (MANDATORY if any applying one is); the
 /// documents of applying filings follow their document rules the same way.
-pub fn work_out(rules: &[RequirementRule], facts: &serde_json::Value, ruleset_version: i32, working_days: impl Fn(FilingKind) -> u32) -> Requirements {
-    let verdicts: Vec<(&RequirementRule, Verdict)> = rules.iter().zip(verdicts(rules, facts)).collect();
+pub fn work_out(rules: &[RequirementRule], verdicts: Vec<Verdict>, ruleset_version: i32, working_days: impl Fn(FilingKind) -> u32) -> Requirements {
+    let verdicts: Vec<(&RequirementRule, Verdict)> = rules.iter().zip(verdicts).collect();
     let mut filings = Vec::new();
     let mut undetermined = Vec::new();
     for kind in FilingKind::ALL.iter().copied() {
@@ -109,7 +113,7 @@ pub fn work_out(rules: &[RequirementRule], facts: &serde_json::Value, ruleset_ve
         let applying: Vec<&RequirementRule> = of_kind().filter(|(r, v)| r.document_type.is_none() && v.applies()).map(|(r, _)| *r).collect();
         let applies = !applying.is_empty();
         for (rule, v) in of_kind() {
-            if let Verdict::Unknown(reason) = v
+            if let Verdict::Unknown(reason) | Verdict::OutOfTime(reason) = v
                 && (rule.document_type.is_none() || applies)
             {
                 undetermined.push(UndeterminedRequirement { kind, document_type: rule.document_type, rule_name: rule.name.clone(), reason: reason.clone() });

@@ -15,6 +15,7 @@ use cel::{
 };
 use uuid::Uuid;
 
+use super::rule_cost;
 use crate::error::{AppError, AppResult};
 
 /// The facts a kind of rule may read: documented paths (`profile.categories`), and prefixes
@@ -84,12 +85,42 @@ impl FactCatalog {
     }
 }
 
-/// A compiled condition.
-pub type Compiled = Arc<Program>;
+/// A compiled condition, and whether it once ran out of time on this instance (it is then not
+/// started again: a rule version never changes, and each start would hold an evaluator).
+pub struct Condition {
+    program: Program,
+    out_of_time: std::sync::atomic::AtomicBool,
+}
+
+impl Condition {
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Ran out of time once: counted as not matched from now on, without starting it.
+    pub fn ran_out_of_time(&self) -> bool {
+        self.out_of_time.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn mark_out_of_time(&self) {
+        self.out_of_time.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl std::ops::Deref for Condition {
+    type Target = Program;
+
+    fn deref(&self) -> &Program {
+        &self.program
+    }
+}
+
+pub type Compiled = Arc<Condition>;
 
 /// Compiles `source` (at most 2,000 characters) and checks that it reads only documented
-/// facts; VALIDATION naming `field` and the position (line:column) otherwise.
-pub fn compile(field: &str, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
+/// facts and fits the cost budget (`domain::rule_cost`: at most `budget` estimated steps);
+/// VALIDATION naming `field` and the position (line:column) or the cost otherwise.
+pub fn compile(field: &str, source: &str, catalog: &FactCatalog, budget: u64) -> AppResult<Compiled> {
     let source = source.trim();
     if source.is_empty() || source.chars().count() > 2000 {
         return Err(AppError::validation(field, "must be a CEL expression of 1 to 2,000 characters"));
@@ -110,7 +141,8 @@ pub fn compile(field: &str, source: &str, catalog: &FactCatalog) -> AppResult<Co
             format!("{name} at {line}:{column} is not a documented fact; the facts are {}", known.join(", ")),
         ));
     }
-    Ok(Arc::new(program))
+    rule_cost::check(program.expression(), budget).map_err(|why| AppError::validation(field, format!("is too costly to evaluate: it {}", why.explain(budget))))?;
+    Ok(Arc::new(Condition { program, out_of_time: Default::default() }))
 }
 
 /// Line and column (from 1) of a character offset.
@@ -189,11 +221,22 @@ pub enum Verdict {
     /// A fact the rule reads is not known here (anonymous caller, a field not filled in): the
     /// rule does not apply, for this reason.
     Unknown(String),
+    /// The condition did not finish in time (`platform::rule_runner`): not matched, for this
+    /// reason.
+    OutOfTime(String),
 }
 
 impl Verdict {
     pub fn applies(&self) -> bool {
         *self == Self::Applies
+    }
+
+    /// Why the rule did not apply although it might have: a fact not known, or out of time.
+    pub fn not_applied(self) -> Option<String> {
+        match self {
+            Self::Unknown(reason) | Self::OutOfTime(reason) => Some(reason),
+            Self::Applies | Self::DoesNotApply => None,
+        }
     }
 }
 
@@ -202,23 +245,31 @@ impl Verdict {
 static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> = std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
 
 /// Evaluates a compiled condition over `facts` (a JSON object: `{"profile": …, "merchant": …}`;
-/// a root left out is not known).
+/// a root left out is not known), on the calling thread: for tests and tools. The server
+/// evaluates through `platform::rule_runner`, off the async workers and with a deadline.
 pub fn evaluate(program: &Program, facts: &serde_json::Value) -> Verdict {
-    evaluate_all(&[program], facts).pop().unwrap_or(Verdict::Unknown("nothing evaluated".into()))
+    let mut verdicts = Vec::new();
+    evaluate_each(&[program], facts, |_, verdict| {
+        verdicts.push(verdict);
+        true
+    });
+    verdicts.pop().unwrap_or(Verdict::Unknown("nothing evaluated".into()))
 }
 
-/// Evaluates several conditions over the same facts, converting the facts once (a filing's
-/// decision rules all read the same facts).
-pub fn evaluate_all(programs: &[impl std::ops::Deref<Target = Program>], facts: &serde_json::Value) -> Vec<Verdict> {
+/// Evaluates several conditions over the same facts in order, converting the facts once (a
+/// filing's decision rules all read the same facts), and hands each verdict to `told` as it is
+/// reached; stops (false) when `told` returns false (nobody waits any more).
+pub fn evaluate_each(programs: &[impl std::ops::Deref<Target = Program>], facts: &serde_json::Value, mut told: impl FnMut(usize, Verdict) -> bool) -> bool {
     let mut context = Context::with_env(STDLIB.clone());
     if let Some(roots) = facts.as_object() {
         for (name, value) in roots {
             if !value.is_null() && context.add_variable(name.clone(), value.clone()).is_err() {
-                return programs.iter().map(|_| Verdict::Unknown(format!("the fact {name} could not be read"))).collect();
+                let why = format!("the fact {name} could not be read");
+                return (0..programs.len()).all(|index| told(index, Verdict::Unknown(why.clone())));
             }
         }
     }
-    programs.iter().map(|program| verdict(program.execute(&context))).collect()
+    programs.iter().enumerate().all(|(index, program)| told(index, verdict(program.execute(&context))))
 }
 
 fn verdict(result: Result<Value, ExecutionError>) -> Verdict {
@@ -233,18 +284,35 @@ fn verdict(result: Result<Value, ExecutionError>) -> Verdict {
 }
 
 /// Compiled programs by rule and version: a rule version is immutable, so it is compiled once,
-/// not parsed at every evaluation.
-#[derive(Default)]
-pub struct ProgramCache(Mutex<HashMap<(Uuid, i32), Compiled>>);
+/// not parsed at every evaluation. A stored condition over the cost budget (saved before the
+/// budget, or under a larger one) does not compile, so it never runs.
+pub struct ProgramCache {
+    programs: Mutex<HashMap<(Uuid, i32), Compiled>>,
+    budget: u64,
+}
 
 impl ProgramCache {
+    pub fn new(budget: u64) -> Self {
+        Self { programs: Mutex::default(), budget }
+    }
+
+    /// The cost budget of conditions (`ONESTOP_RULE_COST_BUDGET`).
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Compiles a condition being saved or simulated (`field` names it in errors).
+    pub fn compile(&self, field: &str, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
+        compile(field, source, catalog, self.budget)
+    }
+
     /// The compiled program of `rule` at `version`, compiling `source` the first time.
     pub fn get(&self, rule: Uuid, version: i32, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
-        if let Some(program) = self.0.lock().ok().and_then(|cache| cache.get(&(rule, version)).cloned()) {
+        if let Some(program) = self.programs.lock().ok().and_then(|cache| cache.get(&(rule, version)).cloned()) {
             return Ok(program);
         }
-        let program = compile("condition", source, catalog)?;
-        if let Ok(mut cache) = self.0.lock() {
+        let program = self.compile("condition", source, catalog)?;
+        if let Ok(mut cache) = self.programs.lock() {
             cache.insert((rule, version), program.clone());
         }
         Ok(program)
@@ -256,6 +324,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn compile(field: &str, source: &str, catalog: &FactCatalog) -> AppResult<Compiled> {
+        super::compile(field, source, catalog, rule_cost::DEFAULT_BUDGET)
+    }
 
     fn fields(result: AppResult<Compiled>) -> String {
         match result {
@@ -280,6 +352,8 @@ mod tests {
         assert_eq!(fields(compile("c", "filing.data.registeredCapital < 500000.0", &DECISION_FACTS)), "compiled");
         assert!(fields(compile("c", "filing.data.bankAccount == ''", &DECISION_FACTS)).contains("not a documented fact"));
         assert!(fields(compile("c", "profile.crossBorder", &DECISION_FACTS)).contains("not a documented fact"));
+        let nested = fields(compile("c", "[1,2].all(a, [1,2].all(b, [1,2].all(c, [1,2].all(d, true))))", &DECISION_FACTS));
+        assert!(nested.starts_with("is too costly to evaluate: it nests comprehensions"), "{nested}");
     }
 
     #[test]
@@ -308,7 +382,7 @@ mod tests {
 
     #[test]
     fn compiled_programs_are_kept_per_rule_version() {
-        let cache = ProgramCache::default();
+        let cache = ProgramCache::new(rule_cost::DEFAULT_BUDGET);
         let rule = Uuid::now_v7();
         let first = cache.get(rule, 1, "profile.crossBorder", &REQUIREMENT_FACTS).expect("compiles");
         let again = cache.get(rule, 1, "this source is not read again", &REQUIREMENT_FACTS).expect("cached");

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod notify;
 pub mod pagination;
 pub mod rows;
+pub mod rule_runner;
 pub mod sealed;
 pub mod state;
 pub mod telemetry;

@@ -28,6 +28,8 @@ pub struct AppState {
     pub trips: Arc<crate::services::audit::security::TripLog>,
     /// Compiled rule conditions, per rule version.
     pub rule_programs: Arc<crate::domain::rules::ProgramCache>,
+    /// Where rule conditions are evaluated: off the async workers, against a deadline.
+    pub rule_runner: Arc<crate::platform::rule_runner::RuleRunner>,
     /// The enabled decision rules, kept while their generation stands.
     pub decision_rules: Arc<crate::services::automatic::rules::EnabledRules>,
     /// Users' scopes kept between requests while access stands (PostgreSQL).

@@ -185,6 +185,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             max_batch: 10,
             trusted_operations: None,
         },
+        rules: Default::default(),
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         password_hash_concurrency: 2,

@@ -38,6 +38,7 @@ mod profile;
 mod properties;
 mod public_surface;
 mod requirements;
+mod rule_budget;
 mod sessions;
 mod statement_counts;
 mod stats;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use entity::{case, filing, licence, spot_check};
+use entity::{case, filing, licence, merchant, spot_check};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Alias, Expr, ExprTrait, JoinType, Query, QueryStatementBuilder},
@@ -20,6 +20,20 @@ use crate::{
     services::cases::CaseChange,
 };
 
+/// What the rules read of one case: inside a change (locked), or read before it.
+#[derive(Clone, Copy)]
+pub struct CaseFacts<'a> {
+    pub case: &'a case::Model,
+    pub merchant: &'a merchant::Model,
+    pub filings: &'a [filing::Model],
+}
+
+impl<'a> CaseFacts<'a> {
+    pub fn of(change: &'a CaseChange<'_>) -> Self {
+        Self { case: &change.case, merchant: &change.merchant, filings: change.filings() }
+    }
+}
+
 /// The merchant's record as decision rules see it.
 pub struct MerchantRecord {
     failed_checks: u64,
@@ -33,8 +47,7 @@ impl MerchantRecord {
     /// Two statements: the merchant's cases, each joined to its decided filings (a case without
     /// any gives one row of nulls), every row carrying the count of failed spot checks; and the
     /// merchant's licences.
-    pub async fn load(change: &CaseChange<'_>) -> AppResult<Self> {
-        let merchant_id = change.merchant.id;
+    pub async fn load<C: ConnectionTrait>(db: &C, merchant_id: Uuid) -> AppResult<Self> {
         let failed = Query::select()
             .expr(Expr::col(spot_check::Column::Id).count())
             .from(spot_check::Entity)
@@ -53,8 +66,8 @@ impl MerchantRecord {
             .join(JoinType::LeftJoin, filing::Entity, decided)
             .and_where(Expr::col((case::Entity, case::Column::MerchantId)).eq(merchant_id))
             .to_owned();
-        let rows = change.txn().query_all(&query).await?;
-        let licences = licence::Entity::find().filter(licence::Column::MerchantId.eq(merchant_id)).all(change.txn()).await?;
+        let rows = db.query_all(&query).await?;
+        let licences = licence::Entity::find().filter(licence::Column::MerchantId.eq(merchant_id)).all(db).await?;
         let mut record = Self { failed_checks: 0, decided: Vec::new(), licences };
         for row in rows {
             record.failed_checks = u64::try_from(row.try_get::<i64>("", "failed_checks")?).unwrap_or(0);
@@ -67,18 +80,18 @@ impl MerchantRecord {
     }
 
     /// The facts about `filing` of the change's case, its own decision left out.
-    pub fn facts(&self, change: &CaseChange<'_>, filing: &filing::Model, resubmitted: bool) -> serde_json::Value {
+    pub fn facts(&self, case: CaseFacts<'_>, filing: &filing::Model, resubmitted: bool) -> serde_json::Value {
         let earlier = || self.decided.iter().filter(|(id, _, _)| *id != filing.id);
         let approved_kinds: BTreeSet<FilingKind> = earlier().filter(|(_, _, s)| *s == FilingStatus::Approved).map(|(_, k, _)| *k).collect();
         let count = |status: FilingStatus| earlier().filter(|(_, k, s)| *k == filing.kind && *s == status).count() as u64;
         facts(&FactSources {
             filing,
             resubmitted,
-            merchant: &change.merchant,
+            merchant: case.merchant,
             failed_checks: self.failed_checks,
             approved_kinds: approved_kinds.into_iter().collect(),
-            case_kinds: change.filings().iter().map(|f| f.kind).collect(),
-            case_type: change.case.case_type,
+            case_kinds: case.filings.iter().map(|f| f.kind).collect(),
+            case_type: case.case.case_type,
             approved_before: count(FilingStatus::Approved),
             rejected_before: count(FilingStatus::Rejected),
             licences: &self.licences,
@@ -88,5 +101,5 @@ impl MerchantRecord {
 
 /// The facts about one filing (for an officer's decision).
 pub async fn gather(change: &CaseChange<'_>, filing: &filing::Model, resubmitted: bool) -> AppResult<serde_json::Value> {
-    Ok(MerchantRecord::load(change).await?.facts(change, filing, resubmitted))
+    Ok(MerchantRecord::load(change.txn(), change.merchant.id).await?.facts(CaseFacts::of(change), filing, resubmitted))
 }

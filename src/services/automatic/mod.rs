@@ -1,5 +1,8 @@
 //! Straight-through decisions (秒批): on submission and resubmission the enabled decision rules
-//! of each filing's agency and kind run inside the same transaction. A match approves through
+//! of each filing's agency and kind judge it, and the decision is written in the same
+//! transaction as the submission. The rules run before the case is locked ([`judge_early`], on
+//! the rule runner with its deadline); under the lock the facts are read again and a verdict is
+//! kept only while they are the same, else the rules run again there. A match approves through
 //! `filings::approval::approve` — exactly the officer's path, as `Decider::rule` — otherwise
 //! the filing is REFERRED to the queue with each rule's explanation. A filing waiting for its
 //! REGISTRATION is REFERRED ("waits for REGISTRATION") without running the rules, and decided
@@ -7,10 +10,13 @@
 //! never rejects.
 //!
 //! Cost: one tiny query for the rules' generation (the enabled rules are kept in memory while
-//! it stands); when a filing that does not wait has rules, one query for the merchant's record
-//! and its facts converted once; a referral is written with the submission itself.
+//! it stands); when a filing that does not wait has rules, the case and the merchant's record
+//! read once before the lock and the record again under it; a referral is written with the
+//! submission itself.
 
 pub mod facts;
+
+use facts::CaseFacts;
 pub mod records;
 pub mod rules;
 pub mod simulation;
@@ -18,19 +24,23 @@ pub mod simulation;
 use std::collections::BTreeSet;
 
 use entity::{decision_rule, enums::DecisionOutcome};
-use sea_orm::Set;
+use sea_orm::{ConnectionTrait, Set};
 use uuid::Uuid;
 
 use crate::{
     domain::{
         FilingKind, FilingStatus,
         decision_facts::{AutomaticDecision, RuleEvaluation},
-        rules::{DECISION_FACTS, Verdict, evaluate_all},
+        rules::{Compiled, DECISION_FACTS, Verdict},
         workflow::blocked_by,
     },
     error::{AppError, AppResult},
-    platform::clock,
-    services::{access::Decider, cases::CaseChange, filings::approval},
+    platform::{clock, state::AppState},
+    services::{
+        access::{Decider, Scope},
+        cases::{self, CaseChange},
+        filings::approval,
+    },
 };
 
 /// What the rules made of one filing, not yet applied.
@@ -65,18 +75,59 @@ impl Evaluation {
     }
 }
 
+/// Verdicts reached before the case was locked ([`judge_early`]); the change keeps one when the
+/// facts it reads under the lock, and the rule versions, are still the same (a verdict depends
+/// on nothing else).
+#[derive(Default)]
+pub struct Early(Vec<Evaluation>);
+
+impl Early {
+    fn take(&mut self, filing_id: Uuid, rules: &[&decision_rule::Model], facts: &serde_json::Value) -> Option<Evaluation> {
+        let same_rules = |e: &Evaluation| {
+            e.evaluations.len() == rules.len() && e.evaluations.iter().zip(rules).all(|(e, r)| e.rule_id == r.id && e.rule_version == r.version)
+        };
+        let index = self.0.iter().position(|e| e.filing_id == filing_id && e.waits_for.is_none() && e.facts == *facts && same_rules(e))?;
+        Some(self.0.swap_remove(index))
+    }
+}
+
+/// Judges the filings `pick` chooses of the case `case_id` (as `scope` sees it) from a read of
+/// the case that takes no lock, so a slow condition holds neither the case row nor, on SQLite,
+/// the database's write lock. Nothing is judged when no rule is enabled.
+pub async fn judge_early(state: &AppState, scope: &Scope, case_id: Uuid, pick: impl Fn(&entity::filing::Model) -> bool, resubmitted: bool) -> AppResult<Early> {
+    if state.decision_rules.get(&state.db).await?.is_empty() {
+        return Ok(Early::default());
+    }
+    let Some(case) = cases::read_locked(&state.db, case_id, Some(scope)).await? else { return Ok(Early::default()) };
+    let ids: Vec<Uuid> = case.filings.iter().filter(|f| pick(f)).map(|f| f.id).collect();
+    let view = CaseFacts { case: &case.case, merchant: &case.merchant, filings: &case.filings };
+    Ok(Early(evaluate_in(state, &state.db, view, &ids, resubmitted, Early::default()).await?))
+}
+
 /// Runs the rules on `filing_ids` without writing anything; filings without enabled rules get
-/// no evaluation.
-pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted: bool) -> AppResult<Vec<Evaluation>> {
-    let targets: Vec<_> = filing_ids.iter().map(|id| change.filing(*id).cloned()).collect::<AppResult<_>>()?;
-    let rules = change.state().decision_rules.get(change.txn()).await?;
+/// no evaluation. What `early` judged over the same facts is taken as it is.
+pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted: bool, early: Early) -> AppResult<Vec<Evaluation>> {
+    evaluate_in(change.state(), change.txn(), CaseFacts::of(change), filing_ids, resubmitted, early).await
+}
+
+async fn evaluate_in<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    case: CaseFacts<'_>,
+    filing_ids: &[Uuid],
+    resubmitted: bool,
+    mut early: Early,
+) -> AppResult<Vec<Evaluation>> {
+    let find = |id: &Uuid| case.filings.iter().find(|f| f.id == *id).ok_or_else(|| AppError::NotFound("filing".into()));
+    let targets: Vec<&entity::filing::Model> = filing_ids.iter().map(find).collect::<AppResult<_>>()?;
+    let rules = state.decision_rules.get(db).await?;
     let kinds: BTreeSet<FilingKind> = targets.iter().map(|f| f.kind).collect();
     if !rules.iter().any(|r| kinds.contains(&r.kind)) {
         return Ok(Vec::new());
     }
     let mut record = None;
     let mut out = Vec::new();
-    for filing in &targets {
+    for filing in targets {
         let own: Vec<&decision_rule::Model> = rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
         // Filed at another region's office (跨省通办): its officers receive it first, and the
         // home office's officers decide it.
@@ -85,25 +136,29 @@ pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted:
         }
         // A filing that waits for its REGISTRATION is not judged now: the rules in force when
         // that is approved will be (`decide_waiting`), so verdicts now could never be used.
-        if let Some(kind) = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first().copied() {
+        if let Some(kind) = blocked_by(filing.kind, case.filings.iter().map(|f| (f.kind, f.status))).first().copied() {
             out.push(Evaluation::waiting(filing.id, &own, kind));
             continue;
         }
         let record = match &mut record {
             Some(record) => record,
-            None => record.insert(facts::MerchantRecord::load(change).await?),
+            None => record.insert(facts::MerchantRecord::load(db, case.merchant.id).await?),
         };
-        let facts = record.facts(change, filing, resubmitted);
-        out.push(judge(change, filing.id, &own, facts));
+        let facts = record.facts(case, filing, resubmitted);
+        match early.take(filing.id, &own, &facts) {
+            Some(judged) => out.push(judged),
+            None => out.push(judge(state, filing.id, &own, facts).await),
+        }
     }
     Ok(out)
 }
 
-/// Each rule's verdict over the facts (converted once), and the first that held.
-fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value) -> Evaluation {
-    let programs: Vec<_> = rules.iter().map(|r| change.state().rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
-    let compiled: Vec<&cel::Program> = programs.iter().filter_map(|p| p.as_deref().ok()).collect();
-    let mut verdicts = evaluate_all(&compiled, &facts).into_iter();
+/// Each rule's verdict over the facts (on the rule runner, within its deadline), and the
+/// first that held.
+async fn judge(state: &AppState, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value) -> Evaluation {
+    let programs: Vec<_> = rules.iter().map(|r| state.rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
+    let compiled: Vec<Compiled> = programs.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+    let mut verdicts = state.rule_runner.evaluate_all(&compiled, facts.clone()).await.into_iter();
     let mut evaluations = Vec::new();
     let mut winner = None;
     for (rule, program) in rules.iter().zip(&programs) {
@@ -115,11 +170,7 @@ fn judge(change: &CaseChange<'_>, filing_id: Uuid, rules: &[&decision_rule::Mode
             winner = Some((rule.id, rule.version, rule.name.clone()));
         }
         let matched = verdict.applies();
-        let not_applied = match verdict {
-            Verdict::Unknown(reason) => Some(reason),
-            Verdict::Applies | Verdict::DoesNotApply => None,
-        };
-        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied });
+        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied: verdict.not_applied() });
     }
     Evaluation { filing_id, winner, evaluations, waits_for: None, facts }
 }
@@ -155,7 +206,7 @@ pub async fn after_approval(change: &mut CaseChange<'_>, approved: &entity::fili
 /// that holds now, or referred again with today's explanations.
 async fn decide_waiting(change: &mut CaseChange<'_>) -> AppResult<()> {
     let waiting: Vec<Uuid> = change.filings().iter().filter(|f| f.status == FilingStatus::Submitted && f.kind.needs_uscc()).map(|f| f.id).collect();
-    for evaluation in evaluate(change, &waiting, false).await? {
+    for evaluation in evaluate(change, &waiting, false, Early::default()).await? {
         if evaluation.winner.is_some() && evaluation.waits_for.is_none() {
             approve(change, evaluation).await?;
         } else {

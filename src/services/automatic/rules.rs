@@ -52,13 +52,13 @@ impl EnabledRules {
 
 /// Name and condition checked (the condition compiled against the documented facts), and the
 /// kind one of the supervisor's agency.
-pub(super) fn validate(supervisor: &Supervisor<'_>, input: DecisionRuleInput) -> AppResult<DecisionRuleInput> {
+pub(super) fn validate(state: &AppState, supervisor: &Supervisor<'_>, input: DecisionRuleInput) -> AppResult<DecisionRuleInput> {
     if input.kind.agency() != supervisor.agency {
         return Err(AppError::Forbidden(format!("{} filings are decided by {}: its supervisors keep those rules", input.kind, input.kind.agency())));
     }
     let mut problems = Problems::default();
     let name = problems.take(text("input.name", &input.name, 200, false));
-    problems.check(rules::compile("input.condition", &input.condition, &rules::DECISION_FACTS));
+    problems.check(state.rule_programs.compile("input.condition", &input.condition, &rules::DECISION_FACTS));
     let condition = input.condition.trim().to_string();
     problems.finish(DecisionRuleInput { name, condition, ..input })
 }
@@ -66,7 +66,7 @@ pub(super) fn validate(supervisor: &Supervisor<'_>, input: DecisionRuleInput) ->
 /// Creates (`id` unset) or changes a decision rule of the supervisor's agency.
 #[tracing::instrument(skip_all, fields(rule = ?id))]
 pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<Uuid>, input: DecisionRuleInput) -> AppResult<decision_rule::Model> {
-    let input = validate(&supervisor, input)?;
+    let input = validate(state, &supervisor, input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let existing = match id {
         Some(id) => Some(

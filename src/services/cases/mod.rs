@@ -12,7 +12,7 @@ mod submission;
 
 pub use change::{Actor, CaseChange, lock_case};
 pub use amendments::{ChangeRequest, create_change_case};
-pub use bundle::{CaseBundle, find_visible_bundle};
+pub use bundle::{CaseBundle, LockedCase, find_visible_bundle, read_locked};
 pub use comments::add_comment;
 pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};

@@ -17,6 +17,7 @@ use crate::{
 /// merchant is emailed.
 #[tracing::instrument(skip_all, fields(case = %case_id))]
 pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppResult<case::Model> {
+    let early = automatic::judge_early(state, scope, case_id, |f| f.status == FilingStatus::Draft, false).await?;
     let mut change = CaseChange::open(state, scope, case_id).await?;
     let merchant = scope.act_for_case(change.case.merchant_id)?;
     merchant.require_kinds(change.filings().iter().map(|f| f.kind))?;
@@ -34,7 +35,7 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
     check_complete(&change, &drafts).await?;
     // 秒批: the decision rules judge each filing now; a referral is written with the
     // submission, an approval follows it in this transaction (REGISTRATION first).
-    let evaluations = automatic::evaluate(&change, &drafts, false).await?;
+    let evaluations = automatic::evaluate(&change, &drafts, false, early).await?;
     let now = clock::now();
     let mut submitted = Vec::new();
     for id in drafts {

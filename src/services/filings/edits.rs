@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use entity::filing;
-use sea_orm::Set;
+use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::{
@@ -57,6 +57,10 @@ pub async fn update_filing(
 /// was left when the correction was asked.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
 pub async fn resubmit_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+    let early = match filing::Entity::find_by_id(filing_id).one(&state.db).await? {
+        Some(filing) => automatic::judge_early(state, scope, filing.case_id, |f| f.id == filing_id, true).await?,
+        None => automatic::Early::default(),
+    };
     let mut change = open_own(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Resubmit)?;
     let filing = change.filing(filing_id)?;
@@ -71,7 +75,7 @@ pub async fn resubmit_filing(state: &AppState, scope: &Scope, filing_id: Uuid, e
         Some(days) => change.state().config.calendar.add_working_days(now, u32::try_from(days).unwrap_or(0)),
         None => now + Duration::seconds(std::cmp::max(filing.paused_remaining_secs.unwrap_or(0), 0)),
     };
-    let evaluations = automatic::evaluate(&change, &[filing_id], true).await?;
+    let evaluations = automatic::evaluate(&change, &[filing_id], true, early).await?;
     let referral = evaluations.first().map(|e| e.referral()).transpose()?;
     let note = evaluations.first().map(|e| e.referral_note());
     change

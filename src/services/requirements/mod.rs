@@ -15,7 +15,7 @@ use crate::{
     domain::{
         FilingKind, FilingStatus,
         case_profile::{CaseProfile, CaseProfileInput},
-        requirements::{RequirementRule, Requirements, work_out},
+        requirements::{self as worked, RequirementRule, Requirements, work_out},
         rules::REQUIREMENT_FACTS,
     },
     error::{AppError, AppResult},
@@ -130,7 +130,9 @@ pub async fn work_out_for<C: ConnectionTrait>(
     if let Some(merchant) = merchant {
         facts["merchant"] = merchant_facts(db, merchant).await?;
     }
-    Ok(work_out(&rules, &facts, version, |kind| state.config.review_days.for_kind(kind)))
+    let evaluated = state.rule_runner.evaluate_all(&worked::programs(&rules), facts).await;
+    let verdicts = worked::verdicts(&rules, evaluated);
+    Ok(work_out(&rules, verdicts, version, |kind| state.config.review_days.for_kind(kind)))
 }
 
 /// `requirements(profile)`: anyone may ask; a merchant's user gets its merchant's facts too.

@@ -22,12 +22,12 @@ use crate::{
 
 /// A checked input: texts trimmed and bounded, the condition compiled against the documented
 /// facts (a syntax error or an unknown name is refused with its position).
-fn validate(input: RequirementRuleInput) -> AppResult<RequirementRuleInput> {
+fn validate(state: &AppState, input: RequirementRuleInput) -> AppResult<RequirementRuleInput> {
     let mut problems = Problems::default();
     let name = problems.take(text("input.name", &input.name, 200, false));
     let description = problems.take(text("input.description", &input.description, 2000, true));
     let legal_basis = problems.take(text("input.legalBasis", &input.legal_basis, 500, true));
-    problems.check(rules::compile("input.condition", &input.condition, &rules::REQUIREMENT_FACTS));
+    problems.check(state.rule_programs.compile("input.condition", &input.condition, &rules::REQUIREMENT_FACTS));
     let condition = input.condition.trim().to_string();
     problems.finish(RequirementRuleInput { name, description, legal_basis, condition, ..input })
 }
@@ -45,7 +45,7 @@ async fn bump_ruleset_version<C: ConnectionTrait>(db: &C) -> AppResult<i32> {
 /// Creates (`id` unset) or changes a rule; either way a new version.
 #[tracing::instrument(skip_all, fields(rule = ?id))]
 pub async fn save_rule(state: &AppState, admin: Admin, id: Option<Uuid>, input: RequirementRuleInput) -> AppResult<requirement_rule::Model> {
-    let input = validate(input)?;
+    let input = validate(state, input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     // The counter first: concurrent saves queue on its row lock, so the rule read next is the
     // one the previous save left.
