@@ -25,9 +25,36 @@ fn mask_keeping(value: &str, head: usize, tail: usize) -> String {
         .collect()
 }
 
-/// Whether a standalone token looks like a resident ID number (17 digits and a digit or X) or
-/// a bank account number (12 to 30 digits).
-fn sensitive(token: &str) -> Option<String> {
+/// A kind of personal number found in free text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PersonalNumber {
+    ResidentId,
+    BankAccount,
+    Phone,
+}
+
+impl PersonalNumber {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ResidentId => "a resident ID number",
+            Self::BankAccount => "a bank account number",
+            Self::Phone => "a phone number",
+        }
+    }
+}
+
+/// Which numbers a scrub looks for: logs mask ID and account numbers; text shown to those who
+/// may not see personal data (shared cases, public pages) masks phone numbers too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Looking {
+    IdsAndAccounts,
+    WithPhones,
+}
+
+/// Whether a standalone token looks like a resident ID number (17 digits and a digit or X), a
+/// bank account number (12 to 30 digits) or, when asked, a mainland phone number (a mobile
+/// `1[3-9]` and 9 digits, or a landline `0` and 9 to 11 digits, `-` allowed; `86` before it).
+fn sensitive(token: &str, looking: Looking) -> Option<(PersonalNumber, String)> {
     let bytes = token.as_bytes();
     let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
     let resident_id = bytes.len() == 18
@@ -35,12 +62,30 @@ fn sensitive(token: &str) -> Option<String> {
         && bytes[..17].iter().all(u8::is_ascii_digit)
         && (bytes[17].is_ascii_digit() || bytes[17] == b'X' || bytes[17] == b'x');
     if resident_id {
-        Some(mask_id_number(token))
-    } else if (12..=30).contains(&bytes.len()) && digits == bytes.len() {
-        Some(mask_account(token))
-    } else {
-        None
+        return Some((PersonalNumber::ResidentId, mask_id_number(token)));
     }
+    if looking == Looking::WithPhones && is_phone(token) {
+        return Some((PersonalNumber::Phone, mask_keeping(token, 3, 4)));
+    }
+    if (12..=30).contains(&bytes.len()) && digits == bytes.len() {
+        return Some((PersonalNumber::BankAccount, mask_account(token)));
+    }
+    None
+}
+
+fn is_phone(token: &str) -> bool {
+    if token.starts_with('-') || token.ends_with('-') || !token.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return false;
+    }
+    let digits: String = token.chars().filter(char::is_ascii_digit).collect();
+    let national = match digits.strip_prefix("86") {
+        Some(rest) if rest.len() >= 10 => rest,
+        _ => digits.as_str(),
+    };
+    let b = national.as_bytes();
+    let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
+    let landline = (10..=12).contains(&b.len()) && b[0] == b'0' && b[1] != b'0';
+    mobile || landline
 }
 
 /// Masks every resident-ID-like or account-like number in free text. Tokens are maximal runs
@@ -48,6 +93,26 @@ fn sensitive(token: &str) -> Option<String> {
 /// escape (`\n`, `\t`, `\"`) and a colour code separate tokens, and digits joined to a `.` and
 /// more digits (the fraction of `1.2345670000000003`) are a number, not an account.
 pub fn scrub(text: &str) -> Cow<'_, str> {
+    scrub_looking(text, Looking::IdsAndAccounts, &mut |_| ())
+}
+
+/// [`scrub`], phone numbers masked too: free text shown to readers who may not see personal
+/// data (a case shared with another agency, administrators).
+pub fn scrub_personal(text: &str) -> Cow<'_, str> {
+    scrub_looking(text, Looking::WithPhones, &mut |_| ())
+}
+
+/// The first personal number (ID, account or phone) in `text`, if any: free text that is
+/// published (trace pages) must not carry one.
+pub fn find_personal_number(text: &str) -> Option<PersonalNumber> {
+    let mut found = None;
+    scrub_looking(text, Looking::WithPhones, &mut |kind| {
+        found.get_or_insert(kind);
+    });
+    found
+}
+
+fn scrub_looking<'t>(text: &'t str, looking: Looking, found: &mut dyn FnMut(PersonalNumber)) -> Cow<'t, str> {
     let bytes = text.as_bytes();
     let mut out = String::new();
     let mut copied_to = 0;
@@ -78,7 +143,8 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
                 if fraction || integer_part {
                     continue;
                 }
-                if let Some(masked) = sensitive(&text[from..i]) {
+                if let Some((kind, masked)) = sensitive(&text[from..i], looking) {
+                    found(kind);
                     out.push_str(&text[copied_to..from]);
                     out.push_str(&masked);
                     copied_to = i;
@@ -164,6 +230,21 @@ mod tests {
         assert!(serde_json::from_str::<serde_json::Value>(&clean).is_ok(), "still JSON: {clean}");
         let coloured = "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m510104199001011234\x1b[0m";
         assert_eq!(scrub(coloured), "\x1b[3mid\x1b[0m\x1b[2m=\x1b[0m5101**********1234\x1b[0m");
+    }
+
+    #[test]
+    fn text_for_masked_readers_hides_phone_numbers_too() {
+        let text = "联系人李伟 13800138000，座机 028-88889999，+86 13912345678；身份证510104199001011234";
+        let clean = scrub_personal(text);
+        for number in ["13800138000", "028-88889999", "13912345678", "510104199001011234"] {
+            assert!(!clean.contains(number), "{number} in {clean}");
+        }
+        assert!(clean.contains("138****8000") && clean.contains("5101**********1234"), "{clean}");
+        assert_eq!(find_personal_number("汉源花椒 500g 批次 20261204"), None, "weights and dates are not numbers of people");
+        assert_eq!(find_personal_number("花椒 找李伟 13800138000"), Some(PersonalNumber::Phone));
+        assert_eq!(find_personal_number("acct 6222021234567890123"), Some(PersonalNumber::BankAccount));
+        assert_eq!(find_personal_number("510104199001011234"), Some(PersonalNumber::ResidentId));
+        assert!(scrub("phone 13800138000").contains("13800138000"), "logs keep phone numbers as they did");
     }
 
     #[test]

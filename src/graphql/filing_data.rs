@@ -70,20 +70,39 @@ pub enum FilingData {
 }
 
 impl FilingData {
+    /// As a reader who may not see personal data gets it (administrators, agencies the case
+    /// was shared with): ID and account numbers masked, people's names shown in part, and
+    /// personal numbers typed into any free text masked.
     pub(super) fn masked(self) -> Self {
-        use crate::domain::pii::{mask_account, mask_id_number};
+        use crate::domain::pii::{mask_account, mask_id_number, mask_name, scrub_personal};
+        let text = |t: &mut Option<String>| *t = t.as_deref().map(|t| scrub_personal(t).into_owned());
+        let name = |n: &str| mask_name(&scrub_personal(n));
         match self {
             Self::RegistrationData(mut d) => {
                 if let Some(person) = d.legal_representative.as_mut() {
                     person.id_number = mask_id_number(&person.id_number);
+                    person.name = name(&person.name);
                 }
+                [&mut d.company_name, &mut d.address, &mut d.business_scope].into_iter().for_each(text);
                 Self::RegistrationData(d)
+            }
+            Self::CustomsData(mut d) => {
+                d.contact_person = d.contact_person.as_deref().map(name);
+                Self::CustomsData(d)
+            }
+            Self::InspectionData(mut d) => {
+                d.products.iter_mut().for_each(|p| p.name = scrub_personal(&p.name).into_owned());
+                Self::InspectionData(d)
             }
             Self::TaxData(mut d) => {
                 d.bank_account = d.bank_account.as_deref().map(mask_account);
+                [&mut d.bank_name, &mut d.invoice_contact].into_iter().for_each(text);
                 Self::TaxData(d)
             }
-            other => other,
+            Self::FxData(mut d) => {
+                text(&mut d.bank_name);
+                Self::FxData(d)
+            }
         }
     }
 

@@ -190,7 +190,8 @@ impl Case {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         let filings = filings_of_case(ctx, self.0.id).await?;
-        Ok(crate::services::documents::of_case(state, scope, &self.0, &filings).await?.into_iter().map(Document::from).collect())
+        let listed = crate::services::documents::of_case(state, scope, &self.0, &filings).await?;
+        Ok(crate::services::documents::as_read(scope, listed, &filings).into_iter().map(Document::from).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -274,8 +275,7 @@ impl Filing {
         // In full only for the merchant and the reviewing agency; administrators, and agencies
         // the case was shared with (read-only), see it masked.
         let scope = super::loaded_scope(ctx).await?;
-        let shared_only = scope.require_staff().is_ok_and(|staff| !staff.can_see(&self.0));
-        Ok(if shared_only || matches!(scope, crate::services::access::Scope::Admin { .. }) { data.masked() } else { data })
+        Ok(if scope.reads_masked(Some(&self.0), &[]) { data.masked() } else { data })
     }
     async fn assignee(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(assignee) = self.0.assignee_id else { return Ok(None) };
@@ -291,8 +291,10 @@ impl Filing {
     async fn overdue(&self) -> bool {
         crate::services::filings::overdue::is_overdue(&self.0, Utc::now())
     }
-    async fn decision_note(&self) -> Option<&str> {
-        self.0.decision_note.as_deref()
+    /// Personal numbers in it are masked for readers who see the filing masked.
+    async fn decision_note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let masked = super::loaded_scope(ctx).await?.reads_masked(Some(&self.0), &[]);
+        Ok(self.0.decision_note.as_deref().map(|note| if masked { crate::domain::pii::scrub_personal(note).into_owned() } else { note.to_string() }))
     }
     /// USCC / customs code / inspection no. / FX list no. once APPROVED.
     #[graphql(guard = "super::Anyone")]
@@ -328,12 +330,15 @@ impl Filing {
         let (state, _) = parts(ctx);
         let documents = crate::services::requirements::documents::documents_of(&state.db, case.id).await?;
         let statuses = crate::services::requirements::documents::status_of(&case, &self.0, &documents)?;
-        Ok(statuses.into_iter().map(super::requirement_objects::DocumentRequirementStatus).collect())
+        let masked = scope(ctx, Need::Read).await?.reads_masked(Some(&self.0), &[]);
+        Ok(statuses.into_iter().map(|s| super::requirement_objects::DocumentRequirementStatus(s, masked)).collect())
     }
     /// What the latest correction request named, each with whether it is fixed now.
     async fn correction_items(&self, ctx: &Context<'_>) -> Result<Vec<CorrectionItem>> {
         let (state, _) = parts(ctx);
         let items = filings::corrections::items_of(&state.db, &self.0).await?;
+        let masked = super::loaded_scope(ctx).await?.reads_masked(Some(&self.0), &[]);
+        let message = |m: String| if masked { crate::domain::pii::scrub_personal(&m).into_owned() } else { m };
         Ok(items
             .into_iter()
             .map(|(item, resolved)| CorrectionItem {
@@ -341,7 +346,7 @@ impl Filing {
                 field: item.field,
                 document_type: item.document_type,
                 document_id: item.document_id.map(id),
-                message: item.message,
+                message: message(item.message),
                 resolved,
             })
             .collect())

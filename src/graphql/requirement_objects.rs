@@ -176,8 +176,9 @@ impl RuleChange {
     }
 }
 
-/// A document a filing needs and what was uploaded for it.
-pub struct DocumentRequirementStatus(pub DocumentStatus);
+/// A document a filing needs and what was uploaded for it; `.1`: the reader sees the filing
+/// masked (`Scope::reads_masked`).
+pub struct DocumentRequirementStatus(pub DocumentStatus, pub bool);
 
 #[Object]
 impl DocumentRequirementStatus {
@@ -186,7 +187,12 @@ impl DocumentRequirementStatus {
     }
     /// Uploaded to the filing, or to the case as a whole, with this document type.
     async fn documents(&self) -> Vec<Document> {
-        self.0.documents.iter().cloned().map(Document::from).collect()
+        self.0
+            .documents
+            .iter()
+            .cloned()
+            .map(|document| Document::from(crate::services::documents::read_one(document, self.1)))
+            .collect()
     }
     /// A document of this type is there. OPTIONAL ones never hold a submission up.
     async fn satisfied(&self) -> bool {

@@ -99,11 +99,22 @@ pub struct Document {
     pub uploaded_at: DateTime<Utc>,
     pub filing_id: Option<ID>,
     pub document_type: Option<entity::enums::DocumentType>,
+    /// False for a personal document (ID-card copy, bank-account proof, member list) listed to
+    /// a reader who sees the case masked (a shared case, administrators): its bytes are not
+    /// served to them.
+    pub downloadable: bool,
+}
+
+impl From<crate::services::documents::ReadDocument> for Document {
+    fn from(read: crate::services::documents::ReadDocument) -> Self {
+        Self { downloadable: read.downloadable, ..Self::from(read.document) }
+    }
 }
 
 impl From<entity::document::Model> for Document {
     fn from(d: entity::document::Model) -> Self {
         Self {
+            downloadable: true,
             id: id(d.id),
             filename: d.filename,
             content_type: d.content_type,

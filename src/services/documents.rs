@@ -206,6 +206,40 @@ pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model
     Ok(query.all(&state.db).await?)
 }
 
+/// Documents that show a person's numbers: listed, never served, to readers who see the case
+/// masked (`Scope::reads_masked`).
+pub fn is_personal(document_type: Option<entity::enums::DocumentType>) -> bool {
+    use entity::enums::DocumentType::{BankAccountProof, CooperativeMemberList, IdCardCopy};
+    matches!(document_type, Some(IdCardCopy | BankAccountProof | CooperativeMemberList))
+}
+
+/// A document as a reader gets it: for a reader who sees its part of the case masked, the file
+/// name scrubbed of personal numbers and `downloadable` false for a personal document.
+pub struct ReadDocument {
+    pub document: document::Model,
+    pub downloadable: bool,
+}
+
+/// `documents` as `scope` reads them (`case_filings`: every filing of their case).
+pub fn as_read(scope: &Scope, documents: Vec<document::Model>, case_filings: &[filing::Model]) -> Vec<ReadDocument> {
+    documents
+        .into_iter()
+        .map(|document| {
+            let masked = scope.reads_part_masked(document.filing_id, case_filings);
+            read_one(document, masked)
+        })
+        .collect()
+}
+
+/// One document for a reader who sees its part of the case masked or not.
+pub fn read_one(mut document: document::Model, masked: bool) -> ReadDocument {
+    if !masked {
+        return ReadDocument { document, downloadable: true };
+    }
+    document.filename = crate::domain::pii::scrub_personal(&document.filename).into_owned();
+    ReadDocument { downloadable: !is_personal(document.document_type), document }
+}
+
 /// Agency staff and agents see a case's documents by the filings they may see (`filings` of
 /// `of_case` are read only for them).
 fn filtered_by_filing(scope: &Scope) -> bool {
@@ -220,6 +254,10 @@ pub async fn download(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<(d
     let case = cases::find_visible(&state.db, scope, doc.case_id).await.map_err(|_| not_found())?;
     let filings = if filtered_by_filing(scope) { cases::filings_of(&state.db, case.id).await? } else { Vec::new() };
     if !of_case(state, scope, &case, &filings).await?.iter().any(|d| d.id == doc.id) {
+        return Err(not_found());
+    }
+    // A reader who sees the case masked gets the listing, not an ID card or a bank account.
+    if is_personal(doc.document_type) && scope.reads_part_masked(doc.filing_id, &filings) {
         return Err(not_found());
     }
     let bytes = state

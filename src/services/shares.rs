@@ -144,10 +144,21 @@ pub async fn revoke(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<case
 pub async fn of_case<C: ConnectionTrait>(db: &C, scope: &Scope, case_id: Uuid) -> AppResult<Vec<case_share::Model>> {
     let all = case_share::Entity::find().filter(case_share::Column::CaseId.eq(case_id)).order_by_asc(case_share::Column::At).all(db).await?;
     Ok(match scope {
-        Scope::Admin { .. } => all,
-        Scope::Agency { agency, .. } => all.into_iter().filter(|s| s.agency == *agency || s.from_agency == Some(*agency)).collect(),
+        Scope::Admin { .. } => all.into_iter().map(masked_note).collect(),
+        Scope::Agency { agency, .. } => all
+            .into_iter()
+            .filter(|s| s.agency == *agency || s.from_agency == Some(*agency))
+            .map(|s| if s.agency == *agency { masked_note(s) } else { s })
+            .collect(),
         _ => Vec::new(),
     })
+}
+
+/// A share as its receiving agency (or an administrator) reads it: personal numbers in the
+/// note masked, like everything else they read of the case.
+fn masked_note(mut share: case_share::Model) -> case_share::Model {
+    share.note = crate::domain::pii::scrub_personal(&share.note).into_owned();
+    share
 }
 
 /// Staff: the active shares to their agency and regions, newest first.
@@ -164,7 +175,7 @@ pub async fn shared_with_me(state: &AppState, scope: &Scope, first: Option<i32>,
         let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?).map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
         query = query.filter(case_share::Column::Id.lt(id));
     }
-    Ok(query.all(&state.db).await?)
+    Ok(query.all(&state.db).await?.into_iter().map(masked_note).collect())
 }
 
 /// A merchant reached risk level 3: its open cases are shared with the market-regulation

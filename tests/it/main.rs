@@ -39,6 +39,7 @@ mod properties;
 mod public_surface;
 mod requirements;
 mod rule_budget;
+mod shared_masking;
 mod sessions;
 mod statement_counts;
 mod stats;

@@ -292,6 +292,32 @@ impl Scope {
         }
     }
 
+    /// Whether the caller reads this part of a case — the filing, or (`None`) the case itself,
+    /// whose filings are `case_filings` — masked: administrators, and agency staff who see it
+    /// only because the case was shared with their agency. Such a reader gets personal numbers
+    /// in free text masked, people's names shown in part, and personal documents listed
+    /// without their bytes.
+    pub fn reads_masked(&self, filing: Option<&filing::Model>, case_filings: &[filing::Model]) -> bool {
+        match self {
+            Self::Admin { .. } => true,
+            Self::Agency { .. } => match self.require_staff() {
+                Ok(staff) => match filing {
+                    Some(filing) => !staff.can_see(filing),
+                    None => !case_filings.iter().any(|f| staff.can_see(f)),
+                },
+                Err(_) => true,
+            },
+            Self::Merchant { .. } | Self::Agent { .. } => false,
+        }
+    }
+
+    /// [`Self::reads_masked`] for what belongs to the filing `filing_id` of the case (an event,
+    /// a comment, a document), or to the case itself.
+    pub fn reads_part_masked(&self, filing_id: Option<Uuid>, case_filings: &[filing::Model]) -> bool {
+        let filing = filing_id.and_then(|id| case_filings.iter().find(|f| f.id == id));
+        self.reads_masked(filing, case_filings)
+    }
+
     /// Whether the case was shared with the caller's agency (it sees it read-only).
     pub fn shares(&self, case_id: Uuid) -> bool {
         matches!(self, Self::Agency { shared_cases, .. } if shared_cases.contains(&case_id))

@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use uuid::Uuid;
 
 use crate::{
-    domain::CaseStatus,
+    domain::{CaseStatus, pii},
     error::{AppError, AppResult},
     platform::{
         pagination::{self, Page},
@@ -103,7 +103,11 @@ pub async fn events_of(
     if let Some(condition) = visible_filter(scope, audit_event::Column::FilingId, &visible) {
         query = query.filter(condition);
     }
-    Ok(query.all(&state.db).await?)
+    let mut events = query.all(&state.db).await?;
+    for event in events.iter_mut().filter(|e| scope.reads_part_masked(e.filing_id, filings)) {
+        event.note = event.note.take().map(|note| pii::scrub_personal(&note).into_owned());
+    }
+    Ok(events)
 }
 
 #[tracing::instrument(skip_all, fields(case = %case.id))]
@@ -120,7 +124,11 @@ pub async fn comments_of(
     if let Some(condition) = visible_filter(scope, comment::Column::FilingId, &visible) {
         query = query.filter(condition);
     }
-    Ok(query.all(&state.db).await?)
+    let mut comments = query.all(&state.db).await?;
+    for comment in comments.iter_mut().filter(|c| scope.reads_part_masked(c.filing_id, filings)) {
+        comment.body = pii::scrub_personal(&comment.body).into_owned();
+    }
+    Ok(comments)
 }
 
 /// The ids of the case's filings (all of them, as the caller read them) that the caller may see.
