@@ -31,6 +31,8 @@ pub struct Application {
     scan_receiver: crate::services::trace::ScanReceiver,
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    /// `/metrics` on its own listener (`ONESTOP_METRICS_BIND`), if any.
+    metrics: Option<(TcpAcceptor, SocketAddr)>,
     sender: MailSender,
     api: graphql::Api,
 }
@@ -76,25 +78,27 @@ impl Application {
         crate::services::auth::password::start_pool(config.password_hash_concurrency, config.password_hash_queue);
         let sender = MailSender::from_config(&config.mail)?;
         let bind = config.bind.clone();
+        let metrics_bind = config.metrics.bind.clone();
         let (state, scan_receiver) = build_state_with_scans(config).await?;
-        let acceptor = TcpListener::bind(bind.as_str())
-            .into_acceptor()
-            .await
-            .with_context(|| format!("binding {bind}"))?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("listener has no socket address")?;
+        let (acceptor, addr) = listen(&bind).await?;
+        let metrics = match metrics_bind {
+            Some(bind) => Some(listen(&bind).await?),
+            None => None,
+        };
         crate::services::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let api = graphql::build_api(state.clone())?;
-        Ok(Self { state, scan_receiver, acceptor, addr, sender, api })
+        Ok(Self { state, scan_receiver, acceptor, addr, metrics, sender, api })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served on its own listener, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn state(&self) -> &AppState {
@@ -123,6 +127,11 @@ impl Application {
         let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(worker.run(workers_stopped));
 
+        let metrics = self.metrics.map(|(acceptor, addr)| {
+            tracing::info!(%addr, "metrics at /metrics");
+            let route = poem::Route::new().at("/metrics", poem::get(http::metrics::render));
+            tokio::spawn(Server::new_with_acceptor(acceptor).run(route))
+        });
         let api = self.api;
         tracing::info!(addr = %self.addr, "onestop listening; GraphiQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
@@ -132,6 +141,9 @@ impl Application {
                 Some(Duration::from_secs(30)),
             )
             .await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         let _ = stop_workers.send(true);
         let _ = worker.await;
         let _ = scan_writer.await;
@@ -141,6 +153,17 @@ impl Application {
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }
+}
+
+/// A listener on `bind`, and the address it got (port 0: any free one).
+async fn listen(bind: &str) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(bind).into_acceptor().await.with_context(|| format!("binding {bind}"))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("listener has no socket address")?;
+    Ok((acceptor, addr))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

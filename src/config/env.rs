@@ -95,6 +95,7 @@ impl Config {
             ws_recheck_interval: Duration::from_secs(parse_var("ONESTOP_WS_RECHECK_SECS", 30)?.max(1)),
             limits: limits()?,
             rules: rule_limits()?,
+            metrics: metrics()?,
         })
     }
 }
@@ -251,4 +252,19 @@ fn rule_limits() -> anyhow::Result<crate::platform::rule_runner::RuleLimits> {
         threads,
         cost_budget: parse_var("ONESTOP_RULE_COST_BUDGET", defaults.cost_budget)?,
     })
+}
+
+/// `ONESTOP_METRICS_BIND` (default `127.0.0.1:9464`, `off` for none) and `ONESTOP_METRICS_TOKEN`
+/// (at least 24 characters).
+fn metrics() -> anyhow::Result<super::MetricsConfig> {
+    let bind = match var("ONESTOP_METRICS_BIND").as_deref() {
+        None => Some("127.0.0.1:9464".to_string()),
+        Some("off" | "") => None,
+        Some(other) => Some(other.to_string()),
+    };
+    let token = var("ONESTOP_METRICS_TOKEN");
+    if token.as_ref().is_some_and(|t| t.chars().count() < 24) {
+        bail!("ONESTOP_METRICS_TOKEN must be at least 24 characters");
+    }
+    Ok(super::MetricsConfig { bind, token })
 }

@@ -64,6 +64,8 @@ pub struct Config {
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
     pub limits: QueryLimits,
+    /// Where `/metrics` is served.
+    pub metrics: MetricsConfig,
     /// How rule conditions are evaluated: deadline, evaluators at once, cost budget.
     pub rules: crate::platform::rule_runner::RuleLimits,
     pub login_per_account_per_minute: u32,
@@ -96,6 +98,17 @@ pub struct WebhookConfig {
     pub disable_after: i32,
     /// How endpoint host names are resolved (the system resolver; tests script it).
     pub lookup: crate::services::webhooks::destination::Lookup,
+}
+
+/// `/metrics` (per-operation counts and latencies) is not for the public: it is served on its
+/// own listener, loopback by default, and on the main listener only with a bearer token.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsConfig {
+    /// `ONESTOP_METRICS_BIND` (default `127.0.0.1:9464`; `off`: no listener of its own).
+    pub bind: Option<String>,
+    /// `ONESTOP_METRICS_TOKEN`: the main listener answers `/metrics` to `Authorization: Bearer
+    /// <token>`, and 404 to everyone else (and to everyone when unset). Never logged.
+    pub token: Option<String>,
 }
 
 /// What one GraphQL document may ask for.

@@ -4,7 +4,14 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use poem::{IntoResponse, handler, http::StatusCode};
+use poem::{
+    IntoResponse, Request, Response, handler,
+    http::{StatusCode, header},
+    web::Data,
+};
+use subtle::ConstantTimeEq;
+
+use crate::platform::state::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -26,8 +33,25 @@ pub fn install() {
     });
 }
 
+/// `/metrics` on the main listener: only to `Authorization: Bearer <ONESTOP_METRICS_TOKEN>`;
+/// 404 to everyone else, as if there were no such page.
+#[handler]
+pub async fn render_with_token(req: &Request, state: Data<&AppState>) -> Response {
+    let offered = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match (&state.config.metrics.token, offered) {
+        (Some(token), Some(offered)) => bool::from(token.as_bytes().ct_eq(offered.as_bytes())),
+        _ => false,
+    };
+    if allowed { render_metrics().into_response() } else { StatusCode::NOT_FOUND.into_response() }
+}
+
+/// `/metrics` on its own listener (`ONESTOP_METRICS_BIND`): to whoever reaches it.
 #[handler]
 pub async fn render() -> impl IntoResponse {
+    render_metrics()
+}
+
+fn render_metrics() -> impl IntoResponse {
     match HANDLE.get().and_then(Option::as_ref) {
         Some(handle) => handle
             .render()

@@ -80,7 +80,7 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
         .at("/documents/:id", get(documents::download))
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
-        .at("/metrics", get(metrics::render))
+        .at("/metrics", get(metrics::render_with_token))
         .at("/t/:code", get(public::trace_page))
         .at("/t/:code/qr.svg", get(public::trace_qr_svg))
         .at("/t/:code/qr.png", get(public::trace_qr_png))

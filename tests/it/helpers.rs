@@ -119,6 +119,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub smtp: SmtpSink,
     pub state: AppState,
+    /// `/metrics` on its own listener (`None` when the config turned it off).
+    pub metrics_url: Option<String>,
     pub jwt_secret: String,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -186,6 +188,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             trusted_operations: None,
         },
         rules: Default::default(),
+        metrics: onestop::config::MetricsConfig { bind: Some("127.0.0.1:0".into()), token: None },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         password_hash_concurrency: 2,
@@ -233,6 +236,7 @@ pub async fn start(db: TestDb, smtp: SmtpSink, config: Config) -> TestApp {
     let jwt_secret = config.jwt.secret.clone();
     let application = Application::build(config).await.expect("build app");
     let addr = application.local_addr();
+    let metrics_url = application.metrics_addr().map(|a| format!("http://{a}/metrics"));
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -250,6 +254,7 @@ pub async fn start(db: TestDb, smtp: SmtpSink, config: Config) -> TestApp {
             .expect("client"),
         smtp,
         state,
+        metrics_url,
         jwt_secret,
         stop: Some(stop),
         server: Some(server),
@@ -482,6 +487,7 @@ impl ServeProcess {
             .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
             .env("ONESTOP_DATA_DIR", data)
             .env("ONESTOP_LOG", "warn")
+            .env("ONESTOP_METRICS_BIND", "off")
             .stdout(std::process::Stdio::null())
             .stderr(stderr);
         if let Some(smtp) = &app.state.config.mail.smtp_url {

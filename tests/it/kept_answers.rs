@@ -101,9 +101,12 @@ async fn sql(app: &TestApp, statement: &str) {
     app.state.db.execute_raw(sea_orm::Statement::from_string(backend, statement)).await.expect(statement);
 }
 
+const METRICS_TOKEN: &str = "kept-answers-test-metrics-token";
+
 /// `onestop_kept_answers_total{outcome="hit"}` of the server at `base`.
 async fn hits(base: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
+    let request = reqwest::Client::new().get(format!("{base}/metrics")).bearer_auth(METRICS_TOKEN);
+    let text = request.send().await.expect("metrics").text().await.expect("text");
     text.lines()
         .find(|l| l.starts_with("onestop_kept_answers_total") && l.contains("outcome=\"hit\""))
         .and_then(|l| l.rsplit(' ').next())
@@ -117,7 +120,7 @@ async fn hits(base: &str) -> u64 {
 async fn a_write_on_another_instance_drops_the_answers_kept_there_postgres() {
     let Some(app) = spawn_app_with(Backend::Postgres, |c| c.answer_cache_ttl = Duration::from_secs(60)).await else { return };
     let data = tempfile::tempdir().expect("tempdir");
-    let env = [("ONESTOP_ANSWER_CACHE_MS", "60000")];
+    let env = [("ONESTOP_ANSWER_CACHE_MS", "60000"), ("ONESTOP_METRICS_TOKEN", METRICS_TOKEN)];
     let other = ServeProcess::start(&app, data.path(), free_port(), &env, std::process::Stdio::null()).ready().await;
     let two = other.base_url.as_str();
     let merchant = app.merchant("answers2@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;

@@ -16,10 +16,30 @@ both_backends!(
     logins_are_throttled_per_account_without_locking_others_out,
     deep_or_costly_queries_are_refused,
     health_metrics_and_request_ids,
+    metrics_on_the_main_listener_need_the_token,
     readyz_turns_503_when_the_database_is_gone,
     email_waits_out_an_smtp_outage_and_is_delivered_once,
     malformed_and_oversized_requests_get_clear_errors,
 );
+
+/// With `ONESTOP_METRICS_TOKEN` the main listener answers `/metrics` to that bearer token only;
+/// `ONESTOP_METRICS_BIND=off` leaves no listener of its own.
+async fn metrics_on_the_main_listener_need_the_token(backend: Backend) {
+    const TOKEN: &str = "a-metrics-token-of-32-characters";
+    let Some(app) = spawn_app_with(backend, |c| c.metrics = onestop::config::MetricsConfig { bind: None, token: Some(TOKEN.into()) }).await else { return };
+    assert!(app.metrics_url.is_none());
+    let get = |token: Option<&str>| {
+        let request = app.client.get(app.url("/metrics"));
+        let request = match token { Some(t) => request.bearer_auth(t), None => request };
+        async move { request.send().await.expect("metrics") }
+    };
+    assert_eq!(get(None).await.status(), 404);
+    assert_eq!(get(Some("a-metrics-token-of-32-characterz")).await.status(), 404);
+    assert_eq!(get(Some(&TOKEN[..20])).await.status(), 404);
+    let answer = get(Some(TOKEN)).await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.expect("text").contains("onestop_"));
+}
 
 async fn health_metrics_and_request_ids(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
@@ -49,7 +69,9 @@ async fn health_metrics_and_request_ids(backend: Backend) {
     assert_ne!(hostile.headers()["x-request-id"], "bad id with spaces");
 
     app.gql("query { validateUscc(code: \"91510100MA61R2XX0X\") }", json!({}), None).await.data();
-    let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics");
+    // Outside review 2, finding 3: the main listener keeps /metrics to itself.
+    assert_eq!(app.client.get(app.url("/metrics")).send().await.expect("metrics").status(), 404);
+    let metrics = app.client.get(app.metrics_url.as_deref().expect("metrics listener")).send().await.expect("metrics");
     assert_eq!(metrics.status(), 200);
     let body = metrics.text().await.expect("text");
     assert!(

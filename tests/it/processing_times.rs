@@ -108,7 +108,7 @@ async fn decisions_keep_working_days_without_holidays_and_correction_pauses(back
     assert_eq!((row("FX")["correctionRounds"].as_i64(), row("FX")["medianWorkingDays"].as_f64()), (Some(1), Some((all_of_it - by_hand(asked, today, holiday)) as f64)));
     assert_eq!(whole_month, by_kind(today, today).await, "rollup and records agree");
 
-    let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let metrics = app.client.get(app.metrics_url.as_deref().expect("metrics listener")).send().await.expect("metrics").text().await.expect("text");
     assert!(
         metrics.lines().any(|l| l.starts_with("onestop_filings_decided_total") && l.contains("agency=\"FOREIGN_EXCHANGE\"") && l.contains("by=\"OFFICER\"")),
         "decisions are counted by agency, kind and decider"
