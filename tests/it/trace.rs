@@ -19,6 +19,7 @@ both_backends!(
     spot_checks_are_for_inspection_officers_in_their_regions,
     failed_checks_raise_the_risk_level_and_passes_lower_it,
     the_comparison_counts_online_and_offline_per_category,
+    one_client_cannot_flag_a_batch_as_a_copy,
 );
 
 const REGISTER: &str = "mutation($i: ProductBatchInput!) { registerProductBatch(input: $i) { id traceCode traceUrl scanCount suspectedCounterfeit quantity productionDate merchant { id } } }";
@@ -187,11 +188,10 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
     for _ in 0..9 {
         get(&app, &path, "application/json", "192.0.2.1").await;
     }
-    let at_limit: serde_json::Value = get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
-    assert_eq!(at_limit["scanCount"], 61);
-    assert_eq!(at_limit["suspectedCounterfeit"], true, "61 > 3 × 20");
-    let html = get(&app, &path, "text/html", "192.0.2.1").await.text().await.expect("html");
-    assert!(html.contains("疑似被复制"), "the page warns");
+    app.scans_settled().await;
+    let past_views: serde_json::Value = get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
+    assert_eq!(past_views["scanCount"], 61);
+    assert_eq!(past_views["suspectedCounterfeit"], false, "61 views > 3 × 20, but from 10 scanners: the rule counts scanners");
 
     // Too many distinct addresses for a batch of 20 trips it too.
     let (_, _, other) = merchant_with_batch(&app, "scan2@example.cn", None, 20).await;
@@ -207,7 +207,65 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
     let tripped: serde_json::Value = get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await.json().await.expect("json");
     assert_eq!(tripped["suspectedCounterfeit"], true, "21 addresses for 20 units is not");
     assert_eq!(tripped["scanCount"], 23);
+    let html = get(&app, &format!("/t/{other}"), "text/html", "198.18.1.1").await.text().await.expect("html");
+    assert!(html.contains("疑似被复制"), "the page warns");
 }
+
+/// Outside review 2, finding 4: one client cannot flag a batch. The reviewer's 60 views from one
+/// address on a batch of 10 flag nothing, nor do eleven addresses of one IPv6 /64; eleven
+/// addresses do (the window rule), and so do more scanners over the days than 3 × the batch
+/// (each address counted once a window).
+async fn one_client_cannot_flag_a_batch_as_a_copy(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |c| c.trace.scans_per_minute = 1000).await else { return };
+    let (_, _, code) = merchant_with_batch(&app, "one@example.cn", None, 10).await;
+    let path = format!("/t/{code}");
+    for _ in 0..60 {
+        assert_eq!(get(&app, &path, "application/json", "203.0.113.7").await.status(), 200);
+    }
+    for i in 0..11 {
+        get(&app, &path, "application/json", &format!("2001:db8:7:7::{i:x}")).await;
+    }
+    app.scans_settled().await;
+    let one: serde_json::Value = get(&app, &path, "application/json", "203.0.113.7").await.json().await.expect("json");
+    assert_eq!(one["scanCount"], 72);
+    assert_eq!(one["suspectedCounterfeit"], false, "two scanners, however many views");
+    for i in 0..9 {
+        get(&app, &path, "application/json", &format!("203.0.113.{}", 100 + i)).await;
+    }
+    app.scans_settled().await;
+    let several: serde_json::Value = get(&app, &path, "application/json", "203.0.113.7").await.json().await.expect("json");
+    assert_eq!(several["suspectedCounterfeit"], true, "11 scanners in a window for 10 units");
+
+    // Scanners of earlier windows count too: 29 earlier ones and two today exceed 3 × 10.
+    let (_, _, older) = merchant_with_batch(&app, "older@example.cn", None, 10).await;
+    let row = app.query_row(&format!("SELECT id FROM product_batches WHERE trace_code = '{older}'")).await;
+    let batch_id: uuid::Uuid = row.try_get("", "id").expect("id");
+    let window = app.state.config.trace.window.as_secs() as i64;
+    let bucket = chrono::Utc::now().timestamp().div_euclid(window);
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.db;
+    for day in 1..=29 {
+        let insert = sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                "INSERT INTO trace_scan_addresses (batch_id, bucket, client_hash) VALUES ($1, $2, $3)"
+            } else {
+                "INSERT INTO trace_scan_addresses (batch_id, bucket, client_hash) VALUES (?, ?, ?)"
+            },
+            [batch_id.into(), (bucket - day).into(), format!("earlier-scanner-{day}").into()],
+        );
+        db.execute_raw(insert).await.expect("earlier scanner");
+    }
+    get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await;
+    app.scans_settled().await;
+    let seen: serde_json::Value = get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
+    assert_eq!(seen["suspectedCounterfeit"], false, "30 scanners for 10 units is still plausible");
+    get(&app, &format!("/t/{older}"), "application/json", "203.0.113.8").await;
+    app.scans_settled().await;
+    let copied: serde_json::Value = get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
+    assert_eq!(copied["suspectedCounterfeit"], true, "31 scanners over the windows > 3 × 10");
+}
+
 
 async fn scans_are_rate_limited_per_address(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.trace.scans_per_minute = 5).await else { return };

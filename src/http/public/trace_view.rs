@@ -169,7 +169,7 @@ pub async fn digital_link_page(
 
 /// The page (HTML, or JSON by `Accept`) of a known code, the view counted as a scan.
 async fn serve(req: &Request, state: &AppState, code: &str, address: std::net::IpAddr) -> Response {
-    let view = match trace::trace_data(state, code, Some((&state.config.trace, &address.to_string()))).await {
+    let view = match trace::trace_data(state, code, Some((&state.config.trace, address))).await {
         Ok(Some(data)) => TraceJson::build(&data),
         Ok(None) => return unknown_code(req, code),
         Err(err) => return app_error(req, err),

@@ -3,7 +3,7 @@
 
 mod scans;
 
-pub use scans::{Scan, ScanReceiver, ScanRecorder, client_hash, run_scan_writer, too_many_scans};
+pub use scans::{Scan, ScanReceiver, ScanRecorder, client_hash, run_scan_writer, scanner_hash};
 
 use async_graphql::InputObject;
 use entity::{enums::LicenceStatus, merchant, product_batch, spot_check};
@@ -253,14 +253,14 @@ pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Mod
 
 /// The public view of a code; with `scan`, the view is counted as a scan first.
 #[tracing::instrument(skip_all, fields(code = %code))]
-pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig, &str)>) -> AppResult<Option<TraceData>> {
+pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig, std::net::IpAddr)>) -> AppResult<Option<TraceData>> {
     let _shared = state.scans.gate.read().await;
-    let Some(mut batch) = find_batch(&state.db, code).await? else { return Ok(None) };
+    let Some(batch) = find_batch(&state.db, code).await? else { return Ok(None) };
     if let Some((config, address)) = scan {
-        state.scans.record(Scan { batch_id: batch.id, at: clock::now(), client_hash: client_hash(config, address) });
+        state.scans.record(Scan { batch_id: batch.id, at: clock::now(), client_hash: scanner_hash(config, address) });
     }
+    // The copy rules count scanners, not views: they run as the scans are stored.
     let scan_count = batch.scan_count + state.scans.pending(batch.id);
-    batch.suspected_counterfeit |= too_many_scans(&state.config.trace, batch.quantity, scan_count);
     let merchant = merchant::Entity::find_by_id(batch.merchant_id)
         .one(&state.db)
         .await?

@@ -21,6 +21,13 @@ pub fn client_hash(config: &TraceConfig, address: &str) -> String {
     hex::encode(&digest[..16])
 }
 
+/// The salted hash under which a scanner is kept (never its address): an IPv4 address, or the
+/// /64 network of an IPv6 one (one household or phone holds a whole /64, and could otherwise
+/// count as millions of scanners).
+pub fn scanner_hash(config: &TraceConfig, address: std::net::IpAddr) -> String {
+    client_hash(config, &crate::http::rate_key(address).to_string())
+}
+
 /// One view of a trace page, waiting to be written.
 #[derive(Clone, Debug)]
 pub struct Scan {
@@ -189,27 +196,23 @@ async fn flush_scans(state: &AppState, recorder: &ScanRecorder, scans: &[Scan]) 
     Ok(())
 }
 
-/// More scans than `scan_multiple` × quantity, or more distinct addresses in the current
-/// window than the batch could plausibly have reached (its quantity, capped by the configured
-/// maximum). Windows are fixed buckets of `ONESTOP_COUNTERFEIT_WINDOW_HOURS`.
+/// More scanners than `scan_multiple` × quantity, each address (/64 for IPv6) counted once per
+/// window — one person reloading a page all day is one scanner, not a copy — or more distinct
+/// addresses in the current window than the batch could plausibly have reached (its quantity,
+/// capped by the configured maximum). Windows are fixed buckets of
+/// `ONESTOP_COUNTERFEIT_WINDOW_HOURS`.
 async fn looks_copied<C: ConnectionTrait>(
     db: &C,
     config: &TraceConfig,
     batch: &product_batch::Model,
     bucket: i64,
 ) -> AppResult<bool> {
-    if too_many_scans(config, batch.quantity, batch.scan_count) {
+    let of_batch = || trace_scan_address::Entity::find().filter(trace_scan_address::Column::BatchId.eq(batch.id));
+    let scanners = of_batch().count(db).await?;
+    if scanners as i64 > config.scan_multiple.saturating_mul(batch.quantity) {
         return Ok(true);
     }
-    let distinct = trace_scan_address::Entity::find()
-        .filter(trace_scan_address::Column::BatchId.eq(batch.id))
-        .filter(trace_scan_address::Column::Bucket.eq(bucket))
-        .count(db)
-        .await?;
+    let distinct = of_batch().filter(trace_scan_address::Column::Bucket.eq(bucket)).count(db).await?;
     Ok(distinct as i64 > std::cmp::min(config.max_distinct_addresses, batch.quantity))
-}
-
-pub fn too_many_scans(config: &TraceConfig, quantity: i64, scans: i64) -> bool {
-    scans > config.scan_multiple.saturating_mul(quantity)
 }
 
