@@ -103,6 +103,19 @@ pub fn text(field: &str, raw: &str, max: usize, multiline: bool) -> AppResult<St
     Ok(value.to_string())
 }
 
+/// [`text`] that is published (trace pages show it to anyone who scans): a resident ID, bank
+/// account or phone number in it is refused, so public pages cannot publish people's numbers.
+pub fn public_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let value = text(field, raw, max, false)?;
+    match super::pii::find_personal_number(&value) {
+        Some(kind) => Err(AppError::validation(
+            field,
+            format!("must not contain {}: it is shown on the public trace page", kind.describe()),
+        )),
+        None => Ok(value),
+    }
+}
+
 /// A mainland China phone number — mobile or landline, written nationally (`028 8888 8888`,
 /// `138 0013 8000`) or internationally (`+86 28 8888 8888`, where the trunk 0 is dropped) —
 /// checked against libphonenumber's metadata and returned in E.164 (`+862888888888`).

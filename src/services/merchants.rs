@@ -42,7 +42,8 @@ struct ValidProfile {
 fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidProfile> {
     let mut problems = Problems::default();
     let mut check = |r: AppResult<String>| problems.take(r);
-    let name = check(id::text("name", &input.name, 200, false));
+    // The name is shown on the public trace pages of the merchant's batches.
+    let name = check(id::public_text("name", &input.name, 200));
     let uscc = input
         .uscc
         .as_deref()

@@ -20,6 +20,7 @@ both_backends!(
     failed_checks_raise_the_risk_level_and_passes_lower_it,
     the_comparison_counts_online_and_offline_per_category,
     one_client_cannot_flag_a_batch_as_a_copy,
+    public_pages_cannot_publish_personal_numbers,
 );
 
 const REGISTER: &str = "mutation($i: ProductBatchInput!) { registerProductBatch(input: $i) { id traceCode traceUrl scanCount suspectedCounterfeit quantity productionDate merchant { id } } }";
@@ -209,6 +210,38 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
     assert_eq!(tripped["scanCount"], 23);
     let html = get(&app, &format!("/t/{other}"), "text/html", "198.18.1.1").await.text().await.expect("html");
     assert!(html.contains("疑似被复制"), "the page warns");
+}
+
+/// Outside review 2, finding 5: the free text a trace page publishes carries no personal
+/// number. A batch or profile name with one is refused, naming the field; a batch stored before
+/// is shown masked.
+async fn public_pages_cannot_publish_personal_numbers(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let merchant = app.merchant("names@example.cn", "510100", None).await;
+    for (name, kind) in [
+        ("汉源花椒 联系李伟 13800138000", "a phone number"),
+        ("花椒 028-88889999", "a phone number"),
+        ("花椒 身份证 510107199003074218", "a resident ID number"),
+        ("花椒 6228480402564890018", "a bank account number"),
+    ] {
+        let refused = app.gql(REGISTER, batch(name, "N-1", 10), Some(&merchant.token)).await;
+        assert_eq!(refused.error_code(), "VALIDATION", "{name}");
+        assert_eq!(refused.error_fields(), vec!["productName"]);
+        assert!(refused.error_message().contains(&format!("must not contain {kind}")), "{}", refused.0);
+    }
+    assert_eq!(app.count("product_batches").await, 0, "nothing registered");
+    let profile = "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { id } }";
+    let input = json!({ "name": "李伟花椒店 13800138000", "regionCode": "510100", "address": "成都", "contactEmail": "names@example.cn",
+        "contactPhone": "028 8888 8888", "storeUrls": [], "categories": ["AGRICULTURAL"] });
+    let answer = app.gql(profile, json!({ "i": input }), Some(&merchant.token)).await;
+    assert_eq!(answer.error_fields(), vec!["name"], "{}", answer.0);
+
+    let (_, _, code) = merchant_with_batch(&app, "older-name@example.cn", None, 10).await;
+    let row = app.query_row(&format!("SELECT id FROM product_batches WHERE trace_code = '{code}'")).await;
+    let id: uuid::Uuid = row.try_get("", "id").expect("id");
+    app.update_row("product_batches", "product_name = '花椒 13800138000'", &id.to_string()).await;
+    let page: serde_json::Value = get(&app, &format!("/t/{code}"), "application/json", "198.51.100.9").await.json().await.expect("json");
+    assert_eq!(page["productName"], "花椒 138****8000");
 }
 
 /// Outside review 2, finding 4: one client cannot flag a batch. The reviewer's 60 views from one

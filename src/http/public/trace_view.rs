@@ -16,6 +16,7 @@ use crate::{
     domain::{
         filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
         labels::{Label, Labelled},
+        pii::scrub_personal,
         region_names::region_name,
     },
     error::AppResult,
@@ -93,7 +94,8 @@ impl TraceJson {
         let merchant = &data.merchant;
         Ok(Self {
             trace_code: data.batch.trace_code.clone(),
-            product_name: data.batch.product_name.clone(),
+            // Batches registered before numbers were refused in names: masked here.
+            product_name: scrub_personal(&data.batch.product_name).into_owned(),
             category: category.as_str(),
             category_name: category.label(),
             origin_region_code: data.batch.origin_region_code.clone(),
@@ -103,7 +105,7 @@ impl TraceJson {
             gtin: data.batch.gtin.clone(),
             expiry_date: data.batch.expiry_date.map(|d| d.format("%Y-%m-%d").to_string()),
             expired: data.expired(),
-            merchant_name: merchant.name.clone(),
+            merchant_name: scrub_personal(&merchant.name).into_owned(),
             merchant_uscc: merchant.known_uscc().map(str::to_string),
             merchant_verified: data.merchant_verified(),
             merchant_uscc_status: data.uscc_status(),

@@ -91,7 +91,7 @@ struct ValidBatch {
 /// Every problem of a batch at once.
 fn validate(state: &AppState, input: &ProductBatchInput) -> AppResult<ValidBatch> {
     let mut problems = Problems::default();
-    let product_name = problems.take(id::text("productName", &input.product_name, 200, false));
+    let product_name = problems.take(id::public_text("productName", &input.product_name, 200));
     let origin = problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
     let batch_number = problems.take(id::text("batchNumber", &input.batch_number, 64, false));
     let gtin = input.gtin.as_deref().filter(|g| !g.trim().is_empty()).and_then(|g| problems.check(Gtin::parse("gtin", g)));
