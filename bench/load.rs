@@ -210,7 +210,13 @@ impl ServerCost {
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
         let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
         let tick_ms = 1000.0 / clock_ticks_per_second();
-        let metrics = self.http.get(&self.metrics_url).send().await.ok()?.text().await.ok()?;
+        let request = self.http.get(&self.metrics_url);
+        // The main listener serves /metrics only to the metrics token (bench scripts set it).
+        let request = match std::env::var("ONESTOP_METRICS_TOKEN") {
+            Ok(token) => request.bearer_auth(token),
+            Err(_) => request,
+        };
+        let metrics = request.send().await.ok()?.text().await.ok()?;
         let statements = metrics
             .lines()
             .find_map(|l| l.strip_prefix("onestop_sql_statements_total ").and_then(|v| v.trim().parse::<f64>().ok()))?;

@@ -14,6 +14,8 @@
 #
 # Needs the machine's PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
+# /metrics on the main listener answers only this bearer token (ONESTOP_METRICS_TOKEN).
+METRICS_TOKEN="${METRICS_TOKEN:-bench-metrics-token-not-a-secret}"
 cd "$(dirname "$0")/.."
 
 SEED=${SEED:-150000}
@@ -31,7 +33,7 @@ psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE 
 # The throttles are opened wide: every client here shares one address, and the point is to
 # measure what argon2 costs the other requests, not to watch the throttle refuse logins.
 export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
-  ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
+  ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_METRICS_BIND=off ONESTOP_METRICS_TOKEN="$METRICS_TOKEN" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
   ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000 ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
 "$BIN_DIR/onestop-bench-seed" "$SEED" >/dev/null
 psql "$PG/$name" -qc "VACUUM ANALYZE" >/dev/null
@@ -45,7 +47,7 @@ PHASE_SECONDS=$SECONDS_PER_PHASE MERCHANTS=$(( (SEED + 9) / 10 )) SERVER_PID=$pi
 rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 echo "peak RSS: ${rss} MiB; password hashing concurrency: ${ONESTOP_PASSWORD_HASH_CONCURRENCY:-default (cores/2)}"
 # Reads answered from kept answers (PostgreSQL, `platform::answers`) against those computed.
-curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total/ { printf "%s ", $0 } END { print "" }'
+curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total/ { printf "%s ", $0 } END { print "" }'
 if grep -qi "panic\|ERROR" "$work/server.log"; then
   echo "server log has errors:"; grep -i "panic\|ERROR" "$work/server.log" | head -20
 fi

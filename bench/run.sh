@@ -15,6 +15,8 @@
 #
 # Needs wrk (apt-get install wrk) and the machine's PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
+# /metrics on the main listener answers only this bearer token (ONESTOP_METRICS_TOKEN).
+METRICS_TOKEN="${METRICS_TOKEN:-bench-metrics-token-not-a-secret}"
 cd "$(dirname "$0")/.."
 
 SIZES=${SIZES:-"1000 100000"}
@@ -41,8 +43,8 @@ gql() { # token body
 printf '%-9s %8s %-12s %8s %8s %8s %7s %9s %8s %8s %8s %6s\n' database cases query rps p50_ms p99_ms errors rss_mib cpu_ms stmts xacts kept
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-statements() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_sql_statements_total/ { print $2 }'; }
-kept_hits() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total\{outcome="hit"\}/ { n = $2 } END { print n + 0 }'; }
+statements() { curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_sql_statements_total/ { print $2 }'; }
+kept_hits() { curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total\{outcome="hit"\}/ { n = $2 } END { print n + 0 }'; }
 commits() { # database name; 0 on SQLite
   if [ "$db" = postgres ]; then psql "$PG/postgres" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$1'"; else echo 0; fi
 }
@@ -56,7 +58,7 @@ for db in $DATABASES; do
       url="$PG/$name"
     fi
     export ONESTOP_DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
-      ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
+      ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_METRICS_BIND=off ONESTOP_METRICS_TOKEN="$METRICS_TOKEN" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
     case_id=$("$BIN_DIR/onestop-bench-seed" "$n" | sed -n 's/^case_id=//p')
     # As autovacuum would after so many inserts: the visibility map index-only scans need.
     [ "$db" = postgres ] && psql "$url" -qc "VACUUM ANALYZE" >/dev/null

@@ -9,6 +9,8 @@
 #   bench/stats.sh               # 100,000 cases, 20 s per query
 #   CASES=1000 DURATION=5s bench/stats.sh
 set -euo pipefail
+# /metrics on the main listener answers only this bearer token (ONESTOP_METRICS_TOKEN).
+METRICS_TOKEN="${METRICS_TOKEN:-bench-metrics-token-not-a-secret}"
 cd "$(dirname "$0")/.."
 
 CASES=${CASES:-100000}
@@ -22,7 +24,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 name=onestop_bench_stats
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
-export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
+export ONESTOP_DATABASE_URL="$PG/$name" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_METRICS_BIND=off ONESTOP_METRICS_TOKEN="$METRICS_TOKEN" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600
 target/release/onestop-bench-seed "$CASES" >/dev/null
 # As autovacuum would after so many inserts: the visibility map index-only scans need.
 psql "$PG/$name" -qc "VACUUM ANALYZE" >/dev/null
@@ -39,7 +41,7 @@ rows=$(gql "$token" "$stats" | grep -o '"agency"' | wc -l)
 echo "processingStats rows for 12 months × all five dimensions: $rows"
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-statements() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_sql_statements_total/ { print $2 }'; }
+statements() { curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_sql_statements_total/ { print $2 }'; }
 printf '%-16s %8s %8s %8s %7s %8s %8s\n' query rps p50_ms p99_ms errors cpu_ms stmts
 for q in stats levels; do
   body=$stats; [ "$q" = levels ] && body=$levels

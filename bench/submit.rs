@@ -105,7 +105,13 @@ fn cpu_ms(pid: &str) -> f64 {
 }
 
 async fn statements(http: &reqwest::Client, base: &str) -> f64 {
-    let text = match http.get(format!("{base}/metrics")).send().await {
+    let request = http.get(format!("{base}/metrics"));
+    // The main listener serves /metrics only to the metrics token (bench scripts set it).
+    let request = match std::env::var("ONESTOP_METRICS_TOKEN") {
+        Ok(token) => request.bearer_auth(token),
+        Err(_) => request,
+    };
+    let text = match request.send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };

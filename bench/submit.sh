@@ -6,6 +6,8 @@
 #   bench/submit.sh
 #   CASES=20 RULES=20 DATABASES=postgres bench/submit.sh
 set -euo pipefail
+# /metrics on the main listener answers only this bearer token (ONESTOP_METRICS_TOKEN).
+METRICS_TOKEN="${METRICS_TOKEN:-bench-metrics-token-not-a-secret}"
 cd "$(dirname "$0")/.."
 
 DATABASES=${DATABASES:-postgres}
@@ -26,7 +28,7 @@ for db in $DATABASES; do
   fi
   # Throttles opened wide: every client shares one address.
   export ONESTOP_DATABASE_URL="$url" DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
-    ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
+    ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_METRICS_BIND=off ONESTOP_METRICS_TOKEN="$METRICS_TOKEN" ONESTOP_ACCESS_TOKEN_TTL_SECS=3600 \
     ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE=1000000 ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE=1000000
   target/release/onestop-bench-seed $((CONNECTIONS * ROUNDS * 10)) >/dev/null
   target/release/onestop serve >"$work/server.log" 2>&1 &

@@ -7,6 +7,8 @@
 #   DATABASES=postgres DURATION=10s bench/trace.sh
 #   BIN_DIR=/tmp/old-target/release NO_BUILD=1 bench/trace.sh   # another commit's binaries
 set -euo pipefail
+# /metrics on the main listener answers only this bearer token (ONESTOP_METRICS_TOKEN).
+METRICS_TOKEN="${METRICS_TOKEN:-bench-metrics-token-not-a-secret}"
 cd "$(dirname "$0")/.."
 
 DATABASES=${DATABASES:-"sqlite postgres"}
@@ -45,7 +47,7 @@ for db in $DATABASES; do
     url="$PG/onestop_bench_trace"
   fi
   export ONESTOP_DATABASE_URL="$url" ONESTOP_DATA_DIR="$work/data" ONESTOP_LOG=warn \
-    ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_SCANS_PER_MINUTE=100000000
+    ONESTOP_BIND="127.0.0.1:$PORT" ONESTOP_METRICS_BIND=off ONESTOP_METRICS_TOKEN="$METRICS_TOKEN" ONESTOP_SCANS_PER_MINUTE=100000000
   code=$("$BIN_DIR/onestop-bench-seed" trace | sed -n 's/^trace_code=//p')
   "$BIN_DIR/onestop" serve >"$work/server.log" 2>&1 &
   pid=$!
