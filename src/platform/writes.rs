@@ -43,18 +43,25 @@ tokio::task_local! {
 }
 
 /// Sees every statement the server runs. In an operation (see `watching`) a write marks the
-/// operation; outside one (background workers, tools on the same pool) a data write drops the
-/// kept answers at once — the statement has returned, and the PostgreSQL notification that
-/// follows its commit drops them again (a read between a worker's statement and its commit
-/// may be kept until that notification arrives).
-pub fn note_statement(sql: &str, answers: &KeptAnswers) {
+/// operation; outside one (background workers, tools on the same pool) a write drops what it
+/// may change at once — kept answers for a data write, kept scopes for an access write — as
+/// the statement has returned; the PostgreSQL notification that follows its commit drops them
+/// again (a read between a worker's statement and its commit may still use them until then).
+pub fn note_statement(sql: &str, answers: &KeptAnswers, scopes: &crate::services::access::KnownScopes) {
     let Some(table) = table_written(sql) else { return };
     let access = crate::services::access::known::is_access_table(table);
     let data = super::answers::is_watched(table);
     let bits = if access { Written::ACCESS } else { 0 } | if data { Written::DATA } else { 0 };
     let marked = WRITTEN.try_with(|written| written.fetch_or(bits, Ordering::AcqRel));
-    if marked.is_err() && data {
-        answers.changed();
+    if marked.is_err() {
+        // Access first: an answer computed after the answers were dropped must not be computed
+        // on a scope that is about to be dropped.
+        if access {
+            scopes.changed();
+        }
+        if data {
+            answers.changed();
+        }
     }
 }
 
@@ -101,19 +108,38 @@ mod tests {
     #[tokio::test]
     async fn what_an_operation_wrote_is_told_when_it_ends_or_is_dropped() {
         let answers = KeptAnswers::new(Duration::from_secs(1));
+        let scopes = crate::services::access::KnownScopes::default();
         let told = Mutex::new(Vec::new());
         let tell = |w: Written| told.lock().expect("lock").push(w);
-        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &answers) }, tell).await;
+        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &answers, &scopes) }, tell).await;
         assert_eq!(written, Written { access: true, data: true });
 
         let stuck = async {
-            note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers);
-            note_statement(r#"INSERT INTO "trace_scans" ("id") VALUES ($1)"#, &answers);
+            note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers, &scopes);
+            note_statement(r#"INSERT INTO "trace_scans" ("id") VALUES ($1)"#, &answers, &scopes);
             std::future::pending::<()>().await;
         };
         assert!(tokio::time::timeout(Duration::from_millis(10), watching(stuck, tell)).await.is_err());
         let told = told.lock().expect("lock").clone();
         assert_eq!(told, [Written { access: true, data: true }, Written { access: false, data: true }]);
+    }
+
+    /// A write outside any operation (a worker's, a tool's on the server's pool) drops what it
+    /// may change at once, without waiting for PostgreSQL's notification: the kept scopes for
+    /// an access table (they were dropped only by the notification before: a read in between
+    /// ran on the old scope), not for another table.
+    #[test]
+    fn a_write_outside_an_operation_drops_the_kept_scopes_at_once() {
+        let answers = KeptAnswers::new(Duration::from_secs(1));
+        let scopes = crate::services::access::KnownScopes::default();
+        scopes.listening(true);
+        let user = uuid::Uuid::from_u128(7);
+        let keep = || scopes.keep(&crate::services::access::Scope::Admin { user_id: user }, scopes.generation().expect("listening"));
+        keep();
+        note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers, &scopes);
+        assert!(scopes.get(user).is_some(), "a filing is not access");
+        note_statement("DELETE FROM user_regions WHERE user_id = '7'", &answers, &scopes);
+        assert!(scopes.get(user).is_none(), "an access table written outside an operation drops the scopes");
     }
 
     #[test]
