@@ -204,3 +204,9 @@ impl Role {
         matches!(self, Self::Officer | Self::Supervisor)
     }
 }
+
+stored_enum!(
+    /// Where a background job stands. What admins see (`JobState`) also tells a QUEUED job that
+    /// is due from one scheduled later and from one waiting to be retried.
+    JobStatus { Queued = "QUEUED", Running = "RUNNING", Parked = "PARKED", Done = "DONE" }
+);

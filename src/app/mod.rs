@@ -22,7 +22,7 @@ use crate::{
     services::auth::jwt::JwtKeys,
     config::Config,
     platform::db, graphql, http,
-    platform::notify::{Templates, mailer::MailSender, worker::OutboxWorker},
+    platform::notify::{Templates, mailer::MailSender},
     platform::state::AppState,
 };
 
@@ -110,12 +110,7 @@ impl Application {
     /// stops the workers.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_workers, workers_stopped) = watch::channel(false);
-        let worker = OutboxWorker {
-            db: self.state.db.clone(),
-            sender: self.sender,
-            config: self.state.config.mail.clone(),
-            wakeup: self.state.outbox_wakeup.clone(),
-        };
+        let jobs = crate::platform::jobs::runner::JobRunner::new(self.state.clone(), Arc::new(self.sender), crate::platform::jobs::Registry::standard());
         let scan_writer = tokio::spawn(crate::services::trace::run_scan_writer(
             self.state.clone(),
             self.state.scans.clone(),
@@ -126,7 +121,7 @@ impl Application {
         let listener = tokio::spawn(crate::platform::events::run_listener(self.state.clone(), workers_stopped.clone()));
         let sweeper = tokio::spawn(crate::services::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
         let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
-        let worker = tokio::spawn(worker.run(workers_stopped));
+        let worker = tokio::spawn(jobs.run(self.state.config.mail.poll_interval, workers_stopped));
 
         let metrics = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(%addr, "metrics at /metrics");

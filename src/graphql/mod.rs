@@ -3,6 +3,7 @@
 mod decision_objects;
 mod filing_data;
 mod inspection_objects;
+mod job_objects;
 mod licence_objects;
 mod loaders;
 mod mutation;
@@ -44,6 +45,7 @@ pub struct Query(
     share_objects::ShareQuery,
     stats_objects::StatsQuery,
     inspection_objects::InspectionQuery,
+    job_objects::JobQuery,
 );
 
 #[derive(async_graphql::MergedObject, Default)]

@@ -89,6 +89,7 @@ enum Op {
     SimulateDecisionRule,
     Licence,
     CreateChangeCase,
+    Jobs,
 }
 
 fn table() -> Vec<(Op, Prepared, [Expect; N])> {
@@ -116,6 +117,7 @@ fn table() -> Vec<(Op, Prepared, [Expect; N])> {
         (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
         (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
         (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (Op::Jobs, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
         (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
         (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
         (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
@@ -291,6 +293,7 @@ async fn run(app: &TestApp, world: &World, op: Op, token: Option<&str>, t: &Targ
             json!({ "ids": [world.licence.0] }),
         ),
         Op::RequirementRules => ("{ requirementRules { id version history { version } } }".into(), json!({})),
+        Op::Jobs => ("{ jobs(first: 5) { nodes { id kind state } } }".into(), json!({})),
         Op::SaveRequirementRule => (
             "mutation { saveRequirementRule(input: { name: \"试行 draft\", kind: TAX, condition: \"profile.crossBorder\", level: OPTIONAL,
                 description: \"试行规则 a draft rule\", legalBasis: \"《税收征收管理法》第十五条\", enabled: false }) { id } }".into(),
@@ -376,6 +379,7 @@ async fn every_operation_as_every_role(backend: Backend) {
                     op,
                     Op::Requirements
                         | Op::RequirementRules
+                        | Op::Jobs
                         | Op::SaveRequirementRule
                         | Op::DecisionRules
                         | Op::SaveDecisionRule

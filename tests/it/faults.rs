@@ -230,7 +230,7 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
     wait_for_readyz(&client, &base, 200, Duration::from_secs(30)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
-        let pending = app.query_row("SELECT COUNT(*) AS n FROM outbox_messages WHERE status <> 'sent'").await;
+        let pending = app.query_row("SELECT COUNT(*) AS n FROM jobs WHERE state <> 'DONE'").await;
         if pending.try_get::<i64>("", "n").expect("n") == 0 {
             break;
         }
@@ -262,8 +262,9 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
     // over again after the restart, under the same Message-ID (at-least-once hand-off,
     // deduplicable by the receiver), and nothing else is repeated.
     let outbox: Vec<String> = {
-        use sea_orm::EntityTrait;
-        entity::outbox_message::Entity::find().all(&app.state.db).await.expect("outbox").into_iter().map(|m| m.id.to_string()).collect()
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let emails = entity::job::Entity::find().filter(entity::job::Column::Kind.eq("email"));
+        emails.all(&app.state.db).await.expect("outbox").into_iter().map(|m| m.id.to_string()).collect()
     };
     let mails = app.smtp.all().await;
     let mut ids: Vec<String> = mails.iter().map(|m| m.message_id().split('@').next().unwrap_or_default().to_string()).collect();

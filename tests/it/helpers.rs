@@ -308,6 +308,13 @@ impl Gql {
 }
 
 impl TestApp {
+    /// Runs every job that is due now (and what they enqueue) until none is left, as the
+    /// instance's runner would; how many ran.
+    pub async fn run_pending_jobs(&self) -> usize {
+        let mail = onestop::platform::notify::mailer::MailSender::from_config(&self.state.config.mail).expect("mailer");
+        onestop::platform::jobs::run_pending(&self.state, std::sync::Arc::new(mail)).await.map_err(|e| e.detail()).expect("jobs")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

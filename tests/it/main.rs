@@ -5,6 +5,7 @@ mod fixtures;
 mod helpers;
 mod hooks;
 mod inspection_plans;
+mod jobs;
 mod integrators;
 mod introspect;
 mod live;

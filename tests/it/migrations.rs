@@ -2,6 +2,7 @@
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
@@ -10,6 +11,7 @@ use crate::{
 };
 
 both_backends!(
+    outbox_messages_become_jobs_and_nothing_is_sent_twice,
     typed_usccs_become_declared_and_spot_checks_get_their_agency,
     officer_regions_move_from_json_to_rows,
     certificate_numbers_issued_twice_stop_the_migration_with_their_names,
@@ -258,4 +260,58 @@ async fn filings_already_received_are_counted_in_the_rollup(backend: Backend) {
     let expected = |kind: &str| ("2026-04-01".to_string(), kind.to_string(), kind.to_string(), "510100".to_string(), 1i64);
     assert_eq!(rows, [expected("CUSTOMS"), expected("TAX")]);
     db.close().await.ok();
+}
+
+/// Migration 29: the outbox's messages become email jobs under their ids. A pending one is sent
+/// after the upgrade (under its own Message-ID), a sent one is not sent again, a failed one
+/// stays parked; rolled back, they are messages again.
+async fn outbox_messages_become_jobs_and_nothing_is_sent_twice(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    Migrator::up(&db, Some(28)).await.expect("migrate to 28");
+    let now = chrono::Utc::now();
+    let payload = |to: &str| json!({ "to": to, "subject": format!("Subject for {to}"), "text": "text", "html": "<p>html</p>" }).to_string();
+    let mut ids = Vec::new();
+    for (to, status, sent_at) in [("pending@example.cn", "pending", None), ("sent@example.cn", "sent", Some(now)), ("failed@example.cn", "failed", None)] {
+        let id = Uuid::now_v7();
+        ids.push(id);
+        insert(&db, "outbox_messages", &[
+            ("id", id.into()), ("kind", "email".into()), ("payload", payload(to).into()), ("status", status.into()),
+            ("attempts", (if status == "failed" { 10 } else { 1 }).into()), ("next_attempt_at", now.into()), ("last_error", Option::<String>::None.into()),
+            ("created_at", now.into()), ("sent_at", sent_at.into()),
+        ])
+        .await;
+    }
+    Migrator::up(&db, None).await.expect("migrate to the end");
+    let state = |id: Uuid| {
+        let literal = match backend {
+            Backend::Postgres => format!("'{id}'"),
+            Backend::Sqlite => format!("X'{}'", id.simple()),
+        };
+        format!("SELECT state AS v FROM jobs WHERE kind = 'email' AND id = {literal}")
+    };
+    assert_eq!(text(&db, &state(ids[0])).await.as_deref(), Some("QUEUED"));
+    assert_eq!(text(&db, &state(ids[1])).await.as_deref(), Some("DONE"));
+    assert_eq!(text(&db, &state(ids[2])).await.as_deref(), Some("PARKED"));
+    db.close().await.ok();
+
+    // The server on the upgraded database sends the pending one only, under its id.
+    onestop::install_crypto_provider();
+    let smtp = crate::smtp::SmtpSink::default();
+    let port = smtp.start_on(0).await;
+    let config = crate::helpers::test_config(&test_db.url, test_db.dir(), port);
+    let app = crate::helpers::start(test_db, smtp.clone(), config).await;
+    app.run_pending_jobs().await;
+    let mails = smtp.wait_for("pending@example.cn", 1).await;
+    assert!(mails[0].message_id().starts_with(&ids[0].to_string()), "{}", mails[0].message_id());
+    app.run_pending_jobs().await;
+    let to: Vec<Vec<String>> = smtp.all().await.iter().map(|m| m.to.clone()).collect();
+    assert_eq!(to, vec![vec!["pending@example.cn".to_string()]], "nothing else is sent");
+
+    // Rolled back, they are messages again.
+    let db = &app.state.db;
+    Migrator::down(db, Some(1)).await.expect("roll back 29");
+    let status = text(db, "SELECT status AS v FROM outbox_messages WHERE payload LIKE '%sent@example.cn%'").await;
+    assert_eq!(status.as_deref(), Some("sent"));
+    assert_eq!(text(db, "SELECT status AS v FROM outbox_messages WHERE payload LIKE '%pending@example.cn%'").await.as_deref(), Some("sent"));
 }

@@ -177,6 +177,11 @@ async fn a_case_from_a_profile_opens_exactly_what_applies(backend: Backend) {
 
 /// Uploads a small PDF as `document_type` to the case (or one filing of it).
 pub async fn upload_typed(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, document_type: &str) -> Gql {
+    upload_named(app, token, case_id, filing_id, document_type, &format!("{document_type}.pdf")).await
+}
+
+/// [`upload_typed`] under the file name `name`.
+pub async fn upload_named(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, document_type: &str, name: &str) -> Gql {
     let operations = json!({
         "query": "mutation($c: ID!, $f: ID, $file: Upload!, $t: DocumentType) { uploadDocument(caseId: $c, filingId: $f, file: $file, documentType: $t) { id documentType filingId } }",
         "variables": { "c": case_id, "f": filing_id, "file": null, "t": document_type },
@@ -184,7 +189,7 @@ pub async fn upload_typed(app: &TestApp, token: &str, case_id: &str, filing_id: 
     let form = reqwest::multipart::Form::new()
         .text("operations", operations.to_string())
         .text("map", json!({ "0": ["variables.file"] }).to_string())
-        .part("0", reqwest::multipart::Part::bytes(b"%PDF-1.7\n% scan\n".to_vec()).file_name(format!("{document_type}.pdf")));
+        .part("0", reqwest::multipart::Part::bytes(b"%PDF-1.7\n% scan\n".to_vec()).file_name(name.to_string()));
     let response = app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
     Gql(response.json().await.expect("JSON"))
 }

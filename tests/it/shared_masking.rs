@@ -3,13 +3,13 @@
 //! file names, the share note — the legal representative's name in part, and personal
 //! documents listed without their bytes. The deciding agency still reads them in full.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     both_backends,
     fixtures::{filing_data, filing_of},
     helpers::{Backend, TestApp, spawn_app},
-    requirements::upload_typed,
+    requirements::{self, upload_typed},
 };
 
 both_backends!(a_shared_case_shows_no_personal_number_anywhere_to_the_receiving_agency);
@@ -35,17 +35,8 @@ const READ: &str = "query($id: ID!) { case(id: $id) {
     shares { note } } }";
 
 async fn upload_named(app: &TestApp, token: &str, case_id: &str, filing_id: &str, document_type: &str, name: &str) -> String {
-    let operations = json!({
-        "query": "mutation($c: ID!, $f: ID, $file: Upload!, $t: DocumentType) { uploadDocument(caseId: $c, filingId: $f, file: $file, documentType: $t) { id } }",
-        "variables": { "c": case_id, "f": filing_id, "file": null, "t": document_type },
-    });
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({ "0": ["variables.file"] }).to_string())
-        .part("0", reqwest::multipart::Part::bytes(b"%PDF-1.7\n% scan\n".to_vec()).file_name(name.to_string()));
-    let response = app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
-    let answer: Value = response.json().await.expect("JSON");
-    answer["data"]["uploadDocument"]["id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_string()
+    let uploaded = requirements::upload_named(app, token, case_id, Some(filing_id), document_type, name).await;
+    uploaded.data()["uploadDocument"]["id"].as_str().expect("id").to_string()
 }
 
 async fn download_status(app: &TestApp, token: &str, id: &str) -> u16 {

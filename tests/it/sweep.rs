@@ -59,7 +59,7 @@ impl Mutation {
 /// Security events are left out on purpose: a refused login *is* recorded.
 async fn fingerprint(app: &TestApp) -> Vec<(String, i64)> {
     let tables = [
-        "users", "refresh_tokens", "one_time_tokens", "outbox_messages", "merchants", "cases", "case_counters",
+        "users", "refresh_tokens", "one_time_tokens", "jobs", "merchants", "cases", "case_counters",
         "filings", "audit_events", "comments", "product_batches", "trace_scans", "spot_checks", "documents",
         "api_clients", "idempotency_keys", "webhook_endpoints", "webhook_deliveries", "trace_scan_addresses",
     ];

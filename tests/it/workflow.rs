@@ -204,9 +204,9 @@ async fn a_failed_notification_rolls_the_whole_transition_back(backend: Backend)
     // Sabotage the outbox: the approval's email insert fails inside its transaction.
     let db = &app.state.db;
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared("ALTER TABLE outbox_messages RENAME TO outbox_messages_away").await.expect("rename");
+    db.execute_unprepared("ALTER TABLE jobs RENAME TO jobs_away").await.expect("rename");
     let failed = app.decide(&officer.token, "approveFiling", &id, v, None).await;
-    db.execute_unprepared("ALTER TABLE outbox_messages_away RENAME TO outbox_messages").await.expect("rename back");
+    db.execute_unprepared("ALTER TABLE jobs_away RENAME TO jobs").await.expect("rename back");
     assert_eq!(failed.error_code(), "INTERNAL");
     assert_eq!(failed.error_message(), "internal error", "details are not leaked");
     assert!(failed.0["errors"][0]["extensions"]["requestId"].is_string());

@@ -1,14 +1,11 @@
-//! Email notifications through the transactional outbox: services render a message and insert
-//! it with the change that causes it (same transaction); the worker hands it to SMTP later.
+//! Email notifications: services render a message and enqueue it as a job with the change that
+//! causes it (same transaction); the job runner hands it to SMTP later.
 
 pub mod mailer;
 pub mod templates;
-pub mod worker;
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::AppResult;
 pub use templates::{EmailKind, Templates};
@@ -23,8 +20,34 @@ pub struct EmailPayload {
     pub html: String,
 }
 
-/// Renders `kind` with `context` and adds it to the outbox on `db` (pass the transaction of
-/// the change that causes the email).
+/// An email as a job (`platform::jobs`): rendered when it was promised, sent by the runner; the
+/// job's id is the message's Message-ID, so a receiver can drop a repeat.
+impl crate::platform::jobs::Job for EmailPayload {
+    const KIND: &'static str = "email";
+
+    fn policy(state: &crate::platform::state::AppState) -> crate::platform::jobs::RetryPolicy {
+        let mail = &state.config.mail;
+        crate::platform::jobs::RetryPolicy {
+            base: mail.retry_base,
+            cap: std::time::Duration::from_secs(3600),
+            max_attempts: mail.max_attempts,
+            // Longer than one SMTP attempt may take.
+            lease: mail.lease.max(mail.smtp_timeout + std::time::Duration::from_secs(1)),
+        }
+    }
+
+    async fn run(self, context: crate::platform::jobs::JobContext) -> anyhow::Result<()> {
+        context.mail.send(context.job_id, &self).await?;
+        metrics::counter!("onestop_emails_sent_total").increment(1);
+        Ok(())
+    }
+}
+
+/// The email job's type, by what it does.
+pub type SendEmail = EmailPayload;
+
+/// Renders `kind` with `context` and enqueues it on `db` (pass the transaction of the change
+/// that causes the email: nothing is sent if it rolls back).
 pub async fn enqueue_email<C: ConnectionTrait>(
     db: &C,
     templates: &Templates,
@@ -39,19 +62,6 @@ pub async fn enqueue_email<C: ConnectionTrait>(
         text: rendered.text,
         html: rendered.html,
     };
-    let now = Utc::now();
-    entity::outbox_message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        kind: Set("email".into()),
-        payload: Set(serde_json::to_string(&payload).map_err(anyhow::Error::from)?),
-        status: Set(worker::STATUS_PENDING.into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-        sent_at: Set(None),
-    }
-    .insert(db)
-    .await?;
+    crate::platform::jobs::enqueue(db, &payload, Default::default()).await?;
     Ok(())
 }
