@@ -89,6 +89,8 @@ impl Application {
         crate::services::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        // The sweep chain of this slot (deduplicated: instances share it).
+        crate::services::deadlines::Sweep::start(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let api = graphql::build_api(state.clone())?;
         Ok(Self { state, scan_receiver, acceptor, addr, metrics, sender, api })
     }
@@ -119,7 +121,6 @@ impl Application {
             workers_stopped.clone(),
         ));
         let listener = tokio::spawn(crate::platform::events::run_listener(self.state.clone(), workers_stopped.clone()));
-        let sweeper = tokio::spawn(crate::services::deadlines::run_sweeper(self.state.clone(), workers_stopped.clone()));
         let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
         let worker = tokio::spawn(jobs.run(self.state.config.mail.poll_interval, workers_stopped));
 
@@ -144,7 +145,6 @@ impl Application {
         let _ = worker.await;
         let _ = scan_writer.await;
         let _ = listener.await;
-        let _ = sweeper.await;
         let _ = webhooks.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")

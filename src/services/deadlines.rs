@@ -2,18 +2,27 @@
 //! and the supervisors of the filing's agency and region when it has passed — once each.
 //! Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances never
 //! notify twice; the mark and the email are one transaction.
+//!
+//! The sweep is a job (`Sweep`): one per slot of `ONESTOP_SWEEP_INTERVAL_SECS`, deduplicated
+//! by its slot, so instances share it; each enqueues the next slot's before it works, so a
+//! failed pass (retried) does not end the chain, and after a downtime the next sweep is the
+//! current slot's, not every slot missed.
 
 use entity::{case, filing, user};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, LockBehavior, LockType},
 };
-use tokio::sync::watch;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     error::AppResult,
     platform::{
         clock,
+        jobs::{self, Job, JobContext, RetryPolicy},
         notify::{EmailKind, enqueue_email},
         state::AppState,
     },
@@ -22,24 +31,62 @@ use crate::{
 
 const BATCH: u64 = 100;
 
-pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        if let Err(err) = sweep(&state).await {
-            tracing::warn!(error = %err.detail(), "deadline sweep failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(state.config.sweep_interval) => {}
-            _ = shutdown.changed() => return,
-        }
+/// The sweep of one slot of the sweep interval.
+#[derive(Serialize, Deserialize)]
+pub struct Sweep {
+    pub slot: i64,
+}
+
+impl Sweep {
+    fn interval_ms(state: &AppState) -> i64 {
+        i64::try_from(state.config.sweep_interval.as_millis()).unwrap_or(i64::MAX).max(1)
+    }
+
+    /// The slot `at` falls in.
+    pub fn slot_of(state: &AppState, at: DateTime<Utc>) -> i64 {
+        at.timestamp_millis().div_euclid(Self::interval_ms(state))
+    }
+
+    /// Enqueues the sweep of `slot` (at its start), once however often and wherever it is asked.
+    pub async fn schedule<C: ConnectionTrait>(db: &C, state: &AppState, slot: i64) -> AppResult<()> {
+        let run_at = DateTime::from_timestamp_millis(slot.saturating_mul(Self::interval_ms(state))).unwrap_or_else(clock::now);
+        let key = format!("sweep:{slot}");
+        jobs::enqueue(db, &Self { slot }, jobs::Options { run_at: Some(run_at), dedupe_key: Some(&key), ..Default::default() }).await?;
+        Ok(())
+    }
+
+    /// At start-up: the current slot's sweep (done already if another instance ran it).
+    pub async fn start(state: &AppState) -> AppResult<()> {
+        Self::schedule(&state.db, state, Self::slot_of(state, clock::now())).await
     }
 }
 
-/// One pass: reminders, overdue notices, then licence expiries. Returns how many emails were
-/// queued.
+impl Job for Sweep {
+    const KIND: &'static str = "sweep";
+
+    fn policy(state: &AppState) -> RetryPolicy {
+        let interval = state.config.sweep_interval;
+        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: 3, lease: Duration::from_secs(300) }
+    }
+
+    async fn run(self, context: JobContext) -> anyhow::Result<()> {
+        let state = &context.state;
+        Self::schedule(&state.db, state, Self::slot_of(state, clock::now()) + 1).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        sweep(state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        Ok(())
+    }
+}
+
+/// How long finished jobs are kept (for `jobs(state: DONE)` and the dedupe keys of reminders).
+const KEEP_FINISHED_JOBS_DAYS: i64 = 30;
+
+/// One pass: reminders, overdue notices, then licence expiries; old idempotency keys and
+/// finished jobs go. Returns how many emails were queued.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
     let sent = remind_assignees(state).await? + report_overdue(state).await? + crate::services::licences::expiry::sweep(state).await?;
     crate::platform::idempotency::purge(state).await?;
+    jobs::purge_done(&state.db, clock::now() - chrono::Duration::days(KEEP_FINISHED_JOBS_DAYS)).await?;
     Ok(sent)
 }
 

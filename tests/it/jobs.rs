@@ -18,6 +18,7 @@ use crate::{
 both_backends!(administrators_see_the_queue_and_nobody_else_does);
 both_backends!(scheduled_deduplicated_ordered_and_cancelled_jobs_run_as_asked);
 both_backends!(a_job_that_keeps_failing_is_parked_with_its_error);
+both_backends!(the_sweep_is_one_job_a_slot_and_old_finished_jobs_go);
 
 const JOBS: &str = "query($s: JobState, $first: Int, $after: String) { jobs(state: $s, first: $first, after: $after) {
     nodes { id kind state runAt attempts lastError createdAt } pageInfo { hasNextPage endCursor } } }";
@@ -45,12 +46,14 @@ async fn administrators_see_the_queue_and_nobody_else_does(backend: Backend) {
     let merchant = app.merchant("queue@example.cn", "510100", None).await;
     let officer = app.staff("queue-officer@gov.cn", "OFFICER", "CUSTOMS", &["510100"]).await;
     app.run_pending_jobs().await;
-    let done = jobs_in(&app, &admin, Some("DONE")).await;
-    assert!(!done.is_empty() && done.iter().all(|j| j["kind"] == "email" && j["state"] == "DONE" && j["attempts"] == 1), "{done:?}");
+    let of_kind = |jobs: Vec<Value>, kind: &str| jobs.into_iter().filter(|j| j["kind"] == kind).collect::<Vec<_>>();
+    let done = of_kind(jobs_in(&app, &admin, Some("DONE")).await, "email");
+    assert!(!done.is_empty() && done.iter().all(|j| j["state"] == "DONE" && j["attempts"] == 1), "{done:?}");
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
     enqueue(&app, &email("later@example.cn", "Later"), Options { run_at: Some(later), ..Default::default() }).await;
     let scheduled = jobs_in(&app, &admin, Some("SCHEDULED")).await;
-    assert_eq!(scheduled.len(), 1);
+    assert_eq!(of_kind(scheduled.clone(), "email").len(), 1, "{scheduled:?}");
+    assert_eq!(of_kind(scheduled, "sweep").len(), 1, "the next slot's sweep");
     assert_eq!(jobs_in(&app, &admin, Some("DUE")).await.len(), 0);
     // Newest first, paged; no payload anywhere: no recipient, no subject, no text.
     let first = app.gql(JOBS, json!({ "first": 1 }), Some(&admin)).await;
@@ -123,4 +126,31 @@ async fn a_job_that_keeps_failing_is_parked_with_its_error(backend: Backend) {
     assert!(parked[0]["lastError"].as_str().is_some_and(|e| !e.is_empty()), "{parked:?}");
     assert!(app.smtp.all().await.is_empty());
     assert_eq!(app.run_pending_jobs().await, 0, "a parked job is not run again");
+}
+
+/// The deadline sweep is a job per slot of the sweep interval, enqueued once however many
+/// instances start (its dedupe key), each scheduling the next; the sweep removes jobs finished
+/// more than 30 days ago.
+async fn the_sweep_is_one_job_a_slot_and_old_finished_jobs_go(backend: Backend) {
+    use onestop::services::deadlines::{Sweep, sweep};
+    let Some(app) = spawn_idle_app(backend).await else { return };
+    app.run_pending_jobs().await;
+    let slot = Sweep::slot_of(&app.state, chrono::Utc::now());
+    for _ in 0..3 {
+        Sweep::start(&app.state).await.map_err(|e| e.detail()).expect("start");
+    }
+    assert_eq!(app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{slot}'")).await, 1, "one a slot");
+    assert_eq!(app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{}' AND state = 'QUEUED'", slot + 1)).await, 1, "the next is scheduled");
+
+    let old = enqueue(&app, &email("old@example.cn", "Old"), Options::default()).await.expect("id");
+    let recent = enqueue(&app, &email("recent@example.cn", "Recent"), Options::default()).await.expect("id");
+    app.run_pending_jobs().await;
+    app.update_row("jobs", "finished_at = '2000-01-01 00:00:00+00:00'", &old.to_string()).await;
+    sweep(&app.state).await.map_err(|e| e.detail()).expect("sweep");
+    let id_is = |id: uuid::Uuid| match backend {
+        Backend::Postgres => format!("id = '{id}'"),
+        Backend::Sqlite => format!("id = X'{}'", id.simple()),
+    };
+    assert_eq!(app.count_where("jobs", &id_is(old)).await, 0, "finished long ago: removed");
+    assert_eq!(app.count_where("jobs", &id_is(recent)).await, 1, "finished now: kept");
 }

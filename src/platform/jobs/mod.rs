@@ -82,6 +82,7 @@ impl Registry {
     pub fn standard() -> Self {
         let mut registry = Self::default();
         registry.register::<crate::platform::notify::SendEmail>();
+        registry.register::<crate::services::deadlines::Sweep>();
         registry
     }
 
@@ -172,6 +173,16 @@ pub async fn reschedule<C: ConnectionTrait>(db: &C, which: Waiting<'_>, run_at: 
     Ok(job::Entity::update_many()
         .col_expr(job::Column::RunAt, Expr::value(run_at))
         .filter(which.condition())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Removes DONE jobs finished before `before` (the sweep keeps the table small); how many.
+pub async fn purge_done<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> AppResult<u64> {
+    Ok(job::Entity::delete_many()
+        .filter(job::Column::State.eq(JobStatus::Done))
+        .filter(job::Column::FinishedAt.lt(before))
         .exec(db)
         .await?
         .rows_affected)
