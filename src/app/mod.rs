@@ -89,6 +89,8 @@ impl Application {
         crate::services::webhooks::seal_legacy_secrets(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        // Deliveries staged before they were jobs get theirs (once).
+        crate::services::webhooks::DeliverWebhook::adopt_pending(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         // The sweep chain of this slot (deduplicated: instances share it).
         crate::services::deadlines::Sweep::start(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let api = graphql::build_api(state.clone())?;
@@ -112,7 +114,7 @@ impl Application {
     /// stops the workers.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_workers, workers_stopped) = watch::channel(false);
-        let jobs = crate::platform::jobs::runner::JobRunner::new(self.state.clone(), Arc::new(self.sender), crate::platform::jobs::Registry::standard());
+        let jobs = crate::platform::jobs::runner::JobRunner::new(self.state.clone(), Arc::new(self.sender), crate::platform::jobs::Registry::standard())?;
         let scan_writer = tokio::spawn(crate::services::trace::run_scan_writer(
             self.state.clone(),
             self.state.scans.clone(),
@@ -121,8 +123,13 @@ impl Application {
             workers_stopped.clone(),
         ));
         let listener = tokio::spawn(crate::platform::events::run_listener(self.state.clone(), workers_stopped.clone()));
-        let webhooks = tokio::spawn(crate::services::webhooks::run_worker(self.state.clone(), workers_stopped.clone()));
-        let worker = tokio::spawn(jobs.run(self.state.config.mail.poll_interval, workers_stopped));
+        let poll = self.state.config.mail.poll_interval.min(self.state.config.webhooks.poll_interval);
+        let run_jobs = self.state.config.run_jobs;
+        let worker = tokio::spawn(async move {
+            if run_jobs {
+                jobs.run(poll, workers_stopped).await;
+            }
+        });
 
         let metrics = self.metrics.map(|(acceptor, addr)| {
             tracing::info!(%addr, "metrics at /metrics");
@@ -145,7 +152,6 @@ impl Application {
         let _ = worker.await;
         let _ = scan_writer.await;
         let _ = listener.await;
-        let _ = webhooks.await;
         self.state.db.clone().close().await.ok();
         served.context("HTTP server failed")
     }

@@ -96,6 +96,7 @@ impl Config {
             limits: limits()?,
             rules: rule_limits()?,
             metrics: metrics()?,
+            run_jobs: parse_var("ONESTOP_RUN_JOBS", true)?,
         })
     }
 }

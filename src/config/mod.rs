@@ -64,6 +64,9 @@ pub struct Config {
     /// How often the deadline sweeper runs.
     pub sweep_interval: Duration,
     pub limits: QueryLimits,
+    /// Whether this instance runs background jobs (`ONESTOP_RUN_JOBS`, default true); false: a
+    /// web-only instance, others run its jobs.
+    pub run_jobs: bool,
     /// Where `/metrics` is served.
     pub metrics: MetricsConfig,
     /// How rule conditions are evaluated: deadline, evaluators at once, cost budget.

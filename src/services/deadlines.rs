@@ -66,7 +66,7 @@ impl Job for Sweep {
 
     fn policy(state: &AppState) -> RetryPolicy {
         let interval = state.config.sweep_interval;
-        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: 3, lease: Duration::from_secs(300) }
+        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: 3, lease: Duration::from_secs(300), parallel: 1 }
     }
 
     async fn run(self, context: JobContext) -> anyhow::Result<()> {

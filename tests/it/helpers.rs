@@ -188,6 +188,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             trusted_operations: None,
         },
         rules: Default::default(),
+        run_jobs: true,
         metrics: onestop::config::MetricsConfig { bind: Some("127.0.0.1:0".into()), token: None },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
@@ -386,6 +387,8 @@ impl TestApp {
     /// Signs up, follows the emailed verification link, logs in: returns (access, refresh).
     pub async fn verified_merchant(&self, email: &str) -> (String, String) {
         self.register(email, GOOD_PASSWORD, "Test Merchant").await.data();
+        // Sent now if this instance runs no jobs (or its runner has not woken yet).
+        self.run_pending_jobs().await;
         let mail = self.smtp.wait_for(email, 1).await.remove(0);
         let verified = self
             .gql(
@@ -541,6 +544,16 @@ pub fn run_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
         .env("ONESTOP_LOG", "warn")
         .output()
         .unwrap_or_else(|e| panic!("run onestop {args:?}: {e}"))
+}
+
+/// An app that runs no background jobs: the test runs them (`run_pending_jobs`); its sweep
+/// slots are an hour long, so only the start-up sweep is due.
+pub async fn spawn_app_without_jobs(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |c| {
+        c.run_jobs = false;
+        c.sweep_interval = Duration::from_secs(3600);
+    })
+    .await
 }
 
 /// An app whose background workers (mail, deadlines, webhooks) stay idle, so that the SQL

@@ -17,6 +17,7 @@ use crate::{
 };
 
 both_backends!(webhooks_are_signed_ordered_retried_and_disabled);
+both_backends!(deliveries_staged_before_they_were_jobs_are_sent_once);
 
 /// A webhook receiver: records what it accepts (status 200); answers `status` otherwise, with
 /// `Location: redirect` for a 3xx.
@@ -176,4 +177,34 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(receiver.accepted(), accepted, "nothing reached the receiver after the endpoint was disabled");
+}
+
+/// Issue 25: a delivery is a job with its row. One staged by the version before (a pending row
+/// without a job) gets its job at start-up, once however often that runs, and is sent once.
+async fn deliveries_staged_before_they_were_jobs_are_sent_once(backend: Backend) {
+    use onestop::services::webhooks::DeliverWebhook;
+    let Some(app) = crate::helpers::spawn_app_without_jobs(backend).await else { return };
+    let (url, receiver) = start_receiver().await;
+    let merchant = app.merchant("adopted@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
+    let token = client_token(&app, &merchant.token).await;
+    let register = "mutation($u: String!) { registerWebhook(url: $u) { endpoint { id } } }";
+    app.gql(register, json!({ "u": url }), Some(&token)).await.data();
+    app.submitted_case(&merchant, &["CUSTOMS"]).await;
+    let deliveries = app.count("webhook_deliveries").await;
+    assert!(deliveries >= 1);
+    assert_eq!(app.count_where("jobs", "kind = 'webhook'").await, deliveries, "a job with each delivery");
+    // As the version before left them: pending rows, no jobs.
+    {
+        use sea_orm::ConnectionTrait;
+        app.state.db.execute_unprepared("DELETE FROM jobs WHERE kind = 'webhook'").await.expect("delete");
+    }
+    for _ in 0..2 {
+        DeliverWebhook::adopt_pending(&app.state).await.map_err(|e| e.detail()).expect("adopt");
+    }
+    assert_eq!(app.count_where("jobs", "kind = 'webhook'").await, deliveries, "once each");
+    app.run_pending_jobs().await;
+    assert_eq!(receiver.accepted() as i64, deliveries, "each sent once");
+    assert_eq!(app.count_where("webhook_deliveries", "status = 'delivered'").await, deliveries);
+    app.run_pending_jobs().await;
+    assert_eq!(receiver.accepted() as i64, deliveries, "and not again");
 }

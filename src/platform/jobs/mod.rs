@@ -34,13 +34,16 @@ use crate::{
 
 /// How a kind of job is retried: `base · 2^(attempt−1)`, at most `cap`, parked after
 /// `max_attempts` runs; `lease`: how long a runner holds a claimed job before another may take it
-/// (longer than one run can take).
+/// (longer than one run can take); `parallel`: how many run at once.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     pub base: Duration,
     pub cap: Duration,
     pub max_attempts: i32,
     pub lease: Duration,
+    /// Jobs of this kind run side by side in one pass (1: one at a time — an email runner killed
+    /// mid-send then repeats at most one message).
+    pub parallel: usize,
 }
 
 impl RetryPolicy {
@@ -56,8 +59,12 @@ impl RetryPolicy {
 pub struct JobContext {
     pub state: AppState,
     pub mail: Arc<MailSender>,
+    /// For webhook deliveries: resolves through the destination guard, follows no redirect.
+    pub webhooks: reqwest::Client,
     /// The job's id (an email's Message-ID).
     pub job_id: Uuid,
+    /// Which run this is (1 for the first).
+    pub attempt: i32,
 }
 
 /// A kind of background work; the value is the job's payload, stored as JSON.
@@ -83,6 +90,7 @@ impl Registry {
         let mut registry = Self::default();
         registry.register::<crate::platform::notify::SendEmail>();
         registry.register::<crate::services::deadlines::Sweep>();
+        registry.register::<crate::services::webhooks::DeliverWebhook>();
         registry
     }
 
@@ -191,5 +199,5 @@ pub async fn purge_done<C: ConnectionTrait>(db: &C, before: DateTime<Utc>) -> Ap
 /// Runs every job that is due now on this instance's runner and the ones they enqueue, until
 /// none is left; how many ran. For tests and tools (`run_pending_jobs`), never the request path.
 pub async fn run_pending(state: &AppState, mail: Arc<MailSender>) -> AppResult<usize> {
-    runner::JobRunner::new(state.clone(), mail, Registry::standard()).drain().await
+    runner::JobRunner::new(state.clone(), mail, Registry::standard())?.drain().await
 }

@@ -27,12 +27,14 @@ const BATCH: u64 = 20;
 pub struct JobRunner {
     state: AppState,
     mail: Arc<MailSender>,
+    webhooks: reqwest::Client,
     registry: Registry,
 }
 
 impl JobRunner {
-    pub fn new(state: AppState, mail: Arc<MailSender>, registry: Registry) -> Self {
-        Self { state, mail, registry }
+    pub fn new(state: AppState, mail: Arc<MailSender>, registry: Registry) -> anyhow::Result<Self> {
+        let webhooks = crate::services::webhooks::http_client(&state)?;
+        Ok(Self { state, mail, webhooks, registry })
     }
 
     /// Runs until `shutdown` flips to true: due jobs at once, then again on the poll interval
@@ -67,12 +69,28 @@ impl JobRunner {
         }
     }
 
-    /// One pass: claims due jobs and runs each; how many it claimed.
+    /// One pass: claims due jobs and runs them — the kinds side by side, each kind's as many
+    /// at once as its policy allows (one slow webhook receiver does not hold up the others'; a
+    /// claim never holds two jobs of one ordering key); how many it claimed.
     pub async fn run_due(&self) -> AppResult<usize> {
+        use futures_util::StreamExt;
         let claimed = self.claim().await?;
+        let mut by_kind: std::collections::BTreeMap<&str, Vec<&job::Model>> = Default::default();
         for job in &claimed {
-            self.run_one(job).await?;
+            by_kind.entry(job.kind.as_str()).or_default().push(job);
         }
+        let kinds = by_kind.into_iter().map(|(kind, jobs)| async move {
+            let parallel = self.registry.get(kind).map(|(_, policy)| policy(&self.state).parallel).unwrap_or(1).max(1);
+            futures_util::stream::iter(jobs)
+                .for_each_concurrent(parallel, |job| async move {
+                    // An outcome not written is retried when the lease ends; the others go on.
+                    if let Err(err) = self.run_one(job).await {
+                        tracing::error!(job_id = %job.id, kind = %job.kind, error = %err.detail(), "job outcome not recorded");
+                    }
+                })
+                .await;
+        });
+        futures_util::future::join_all(kinds).await;
         Ok(claimed.len())
     }
 
@@ -115,7 +133,7 @@ impl JobRunner {
         let Some((run, policy)) = self.registry.get(&claimed.kind) else { return Ok(()) };
         let policy = policy(&self.state);
         let attempts = claimed.attempts + 1;
-        let context = JobContext { state: self.state.clone(), mail: self.mail.clone(), job_id: claimed.id };
+        let context = JobContext { state: self.state.clone(), mail: self.mail.clone(), webhooks: self.webhooks.clone(), job_id: claimed.id, attempt: attempts };
         let outcome = run(context, &claimed.payload).await;
         let ours = job::Entity::update_many()
             .filter(job::Column::Id.eq(claimed.id))

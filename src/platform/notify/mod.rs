@@ -33,6 +33,7 @@ impl crate::platform::jobs::Job for EmailPayload {
             max_attempts: mail.max_attempts,
             // Longer than one SMTP attempt may take.
             lease: mail.lease.max(mail.smtp_timeout + std::time::Duration::from_secs(1)),
+            parallel: 1,
         }
     }
 

@@ -1,111 +1,94 @@
-//! The delivery worker: claims due deliveries (the oldest pending one per endpoint and filing,
-//! so events of one filing arrive in order; `FOR UPDATE SKIP LOCKED` on PostgreSQL), POSTs
-//! them signed, and records the outcome: delivered, retried with backoff, parked after 24 h,
-//! or cancelled when the client was revoked or the endpoint disabled meanwhile.
+//! A delivery is a job (`DeliverWebhook`): enqueued with its row, in the change's transaction,
+//! under the ordering key of its endpoint and filing, so events of one filing reach one
+//! endpoint in order and a failing one holds the later ones back. A run POSTs it signed and
+//! records the outcome on the delivery row: delivered; or failed and retried by the queue's
+//! backoff (base `ONESTOP_WEBHOOK_RETRY_BASE_MS`, at most an hour) for 24 hours, then parked as
+//! failed; or cancelled when the client was revoked or the endpoint disabled meanwhile.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{api_client, user, webhook_delivery, webhook_endpoint};
-use futures_util::StreamExt;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query},
-};
-use tokio::sync::watch;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::{BATCH, CANCELLED, DELIVERED, FAILED, GIVE_UP_AFTER_HOURS, PARALLEL_DELIVERIES, PENDING, REFUSED, check_url, destination, resolver, signature};
+use super::{CANCELLED, DELIVERED, FAILED, GIVE_UP_AFTER_HOURS, PENDING, REFUSED, check_url, destination, signature};
 use crate::{
     error::{AppError, AppResult},
     platform::{
         clock,
+        jobs::{self, Job, JobContext, RetryPolicy},
         notify::{EmailKind, enqueue_email},
         state::AppState,
     },
 };
 
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    // Names are resolved and checked at connect time by the guarded resolver; no redirects.
-    let client = match resolver(&state).http_client(std::time::Duration::from_secs(10)) {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::error!(error = %err, "webhook worker cannot start");
-            return;
+/// One delivery to send.
+#[derive(Serialize, Deserialize)]
+pub struct DeliverWebhook {
+    pub delivery_id: Uuid,
+}
+
+impl DeliverWebhook {
+    /// Enqueues the delivery's job on `db` (the change's transaction), once per delivery.
+    pub async fn enqueue<C: ConnectionTrait>(db: &C, delivery: &webhook_delivery::Model) -> AppResult<()> {
+        let ordering = format!("webhook:{}:{}", delivery.endpoint_id, delivery.filing_id);
+        let dedupe = format!("webhook:{}", delivery.id);
+        let options = jobs::Options { run_at: Some(delivery.next_attempt_at), dedupe_key: Some(&dedupe), ordering_key: Some(&ordering), ..Default::default() };
+        jobs::enqueue(db, &Self { delivery_id: delivery.id }, options).await?;
+        Ok(())
+    }
+
+    /// At start-up: a job for every pending delivery staged before deliveries were jobs (once:
+    /// the dedupe key), so none is lost across the upgrade.
+    pub async fn adopt_pending(state: &AppState) -> AppResult<usize> {
+        let pending = webhook_delivery::Entity::find().filter(webhook_delivery::Column::Status.eq(PENDING)).all(&state.db).await?;
+        for delivery in &pending {
+            Self::enqueue(&state.db, delivery).await?;
         }
-    };
-    loop {
-        match deliver_due(&state, &client).await {
-            Ok(n) if n as u64 == BATCH => continue,
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err.detail(), "webhook pass failed"),
+        Ok(pending.len())
+    }
+}
+
+impl Job for DeliverWebhook {
+    const KIND: &'static str = "webhook";
+
+    fn policy(state: &AppState) -> RetryPolicy {
+        // The 24-hour window ends the retries, not a count.
+        RetryPolicy { base: state.config.webhooks.retry_base, cap: std::time::Duration::from_secs(3600), max_attempts: i32::MAX, lease: std::time::Duration::from_secs(60), parallel: 8 }
+    }
+
+    async fn run(self, context: JobContext) -> anyhow::Result<()> {
+        let state = &context.state;
+        let detail = |e: AppError| anyhow::anyhow!(e.detail());
+        let Some(delivery) = webhook_delivery::Entity::find_by_id(self.delivery_id).one(&state.db).await? else { return Ok(()) };
+        if delivery.status != PENDING {
+            return Ok(());
         }
-        tokio::select! {
-            _ = tokio::time::sleep(state.config.webhooks.poll_interval) => {}
-            _ = shutdown.changed() => return,
+        match deliver(state, &context.webhooks, &delivery).await.map_err(detail)? {
+            None => Ok(()),
+            Some(error) => Err(anyhow::anyhow!(error)),
         }
     }
 }
 
-/// Claims due deliveries (the oldest pending one per endpoint and filing, so events of one
-/// filing arrive in order) and sends them.
-async fn deliver_due(state: &AppState, http: &reqwest::Client) -> AppResult<usize> {
-    let now = clock::now();
-    let txn = crate::platform::db::begin_write(&state.db).await?;
-    let earlier = Alias::new("earlier");
-    let mut query = webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::Status.eq(PENDING))
-        .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
-        .filter(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from_as(webhook_delivery::Entity, earlier.clone())
-                    .and_where(Expr::col((earlier.clone(), webhook_delivery::Column::EndpointId)).equals((webhook_delivery::Entity, webhook_delivery::Column::EndpointId)))
-                    .and_where(Expr::col((earlier.clone(), webhook_delivery::Column::FilingId)).equals((webhook_delivery::Entity, webhook_delivery::Column::FilingId)))
-                    .and_where(Expr::col((earlier.clone(), webhook_delivery::Column::Status)).eq(PENDING))
-                    .and_where(Expr::col((earlier.clone(), webhook_delivery::Column::Id)).lt(Expr::col((webhook_delivery::Entity, webhook_delivery::Column::Id))))
-                    .to_owned(),
-            )
-            .not(),
-        )
-        .order_by_asc(webhook_delivery::Column::Id)
-        .limit(BATCH);
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let due = query.all(&txn).await?;
-    // Lease: other workers skip these until the attempt is over.
-    if !due.is_empty() {
-        webhook_delivery::Entity::update_many()
-            .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now + Duration::seconds(60)))
-            .filter(webhook_delivery::Column::Id.is_in(due.iter().map(|d| d.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    // The batch holds at most one delivery per endpoint and filing (the oldest pending), so they
-    // may go out side by side: one slow receiver does not hold up everyone else's.
-    futures_util::stream::iter(&due)
-        .for_each_concurrent(PARALLEL_DELIVERIES, |delivery| async move {
-            // One delivery that cannot be recorded must not hold back the others of the batch.
-            if let Err(err) = deliver(state, http, delivery).await {
-                tracing::error!(delivery = %delivery.id, error = %err.detail(), "webhook delivery not recorded");
-            }
-        })
-        .await;
-    Ok(due.len())
-}
-
-async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_delivery::Model) -> AppResult<()> {
-    let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(()) };
+/// Sends one delivery and records it; `Some(error)` when the queue should try again.
+async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_delivery::Model) -> AppResult<Option<String>> {
+    let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(None) };
     let client = api_client::Entity::find_by_id(endpoint.client_row_id).one(&state.db).await?;
     if endpoint.disabled_at.is_some() || client.is_none_or(|c| c.revoked_at.is_some()) {
-        return cancel(state, delivery).await;
+        cancel(state, delivery).await?;
+        return Ok(None);
     }
     let now = clock::now();
     match send(state, http, &endpoint, delivery, now.timestamp()).await? {
-        Ok(status) => delivered(state, &endpoint, delivery, status, now).await,
+        Ok(status) => {
+            delivered(state, &endpoint, delivery, status, now).await?;
+            Ok(None)
+        }
         Err((status, error)) => {
-            retry_later(state, delivery, status, error, now).await?;
-            record_failure(state, &endpoint).await
+            let retried = failed(state, delivery, status, &error, now).await?;
+            record_failure(state, &endpoint).await?;
+            Ok(retried.then_some(error))
         }
     }
 }
@@ -170,13 +153,12 @@ async fn delivered(state: &AppState, endpoint: &webhook_endpoint::Model, deliver
     Ok(())
 }
 
-/// Exponential backoff (the base doubles per attempt, at most an hour) for 24 hours; then the
-/// delivery is parked as failed.
-async fn retry_later(state: &AppState, delivery: &webhook_delivery::Model, status: Option<u16>, error: String, now: DateTime<Utc>) -> AppResult<()> {
+/// Records a failed attempt: retried by the queue (the row shows when) for 24 hours, then
+/// parked as failed. Whether it is retried.
+async fn failed(state: &AppState, delivery: &webhook_delivery::Model, status: Option<u16>, error: &str, now: DateTime<Utc>) -> AppResult<bool> {
     let attempts = delivery.attempts + 1;
     let expired = delivery.created_at < now - Duration::hours(GIVE_UP_AFTER_HOURS);
-    let base = state.config.webhooks.retry_base;
-    let delay = base.saturating_mul(2u32.saturating_pow(attempts.clamp(0, 16) as u32 - 1)).min(std::time::Duration::from_secs(3600));
+    let delay = DeliverWebhook::policy(state).backoff(attempts);
     webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(if expired { FAILED } else { PENDING }))
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(attempts))
@@ -186,7 +168,7 @@ async fn retry_later(state: &AppState, delivery: &webhook_delivery::Model, statu
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
         .exec(&state.db)
         .await?;
-    Ok(())
+    Ok(!expired)
 }
 
 /// A transport failure as the delivery log shows it. A connection the checking resolver refused

@@ -1,8 +1,8 @@
 //! Webhooks: filing events pushed to integrators' systems.
 //!
-//! Deliveries are rows written in the same transaction as the change (like the email outbox:
-//! exactly-once hand-off), one per endpoint that may see the filing. A worker POSTs them as
-//! JSON with `X-Onestop-Event-Id` (for deduplication) and `X-Onestop-Signature:
+//! Deliveries are rows written in the same transaction as the change, each with its job
+//! (`platform::jobs`: exactly-once hand-off), one per endpoint that may see the filing. The job
+//! runner POSTs them as JSON with `X-Onestop-Event-Id` (for deduplication) and `X-Onestop-Signature:
 //! t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, in order per filing and endpoint,
 //! retrying with exponential backoff for 24 h (at-least-once). An endpoint that keeps failing
 //! is disabled and its owner emailed.
@@ -10,7 +10,7 @@
 mod delivery;
 pub mod destination;
 
-pub use delivery::run_worker;
+pub use delivery::DeliverWebhook;
 
 use entity::{api_client, webhook_delivery, webhook_endpoint};
 use hmac::{Hmac, Mac};
@@ -33,9 +33,6 @@ const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
 /// Not sent: the client was revoked or the endpoint disabled after it was queued.
 const CANCELLED: &str = "cancelled";
-const BATCH: u64 = 20;
-/// Deliveries of one batch in flight at once.
-const PARALLEL_DELIVERIES: usize = 8;
 const GIVE_UP_AFTER_HOURS: i64 = 24;
 
 /// The API client behind an integrator's token, or FORBIDDEN.
@@ -53,6 +50,12 @@ const REFUSED: &str = "is not an allowed destination: it must resolve to public 
 /// The resolver every destination check and delivery goes through.
 fn resolver(state: &AppState) -> GuardedResolver {
     GuardedResolver::new(state.config.webhooks.lookup.clone(), state.config.webhooks.allow_private)
+}
+
+/// The client deliveries are sent with: names resolved and checked at connect time by the
+/// guarded resolver, no redirects, 10 s per request.
+pub fn http_client(state: &AppState) -> anyhow::Result<reqwest::Client> {
+    Ok(resolver(state).http_client(std::time::Duration::from_secs(10))?)
 }
 
 /// https only in production; never a special-use destination (see `destination`).
@@ -166,7 +169,7 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
             "at": change.at,
             "data": { "filingId": change.filing_id, "caseId": change.case_id, "agency": change.agency, "regionCode": change.region_code },
         });
-        webhook_delivery::ActiveModel {
+        let delivery = webhook_delivery::ActiveModel {
             id: Set(id),
             endpoint_id: Set(endpoint.id),
             filing_id: Set(change.filing_id),
@@ -183,6 +186,7 @@ pub async fn stage(txn: &DatabaseTransaction, change: &FilingChange) -> AppResul
         }
         .insert(txn)
         .await?;
+        DeliverWebhook::enqueue(txn, &delivery).await?;
     }
     Ok(())
 }
