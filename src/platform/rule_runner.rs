@@ -61,7 +61,7 @@ impl RuleRunner {
         let todo: Vec<(usize, Compiled)> = programs.iter().cloned().enumerate().filter(|(i, _)| verdicts[*i].is_none()).collect();
         if !todo.is_empty() {
             let running: Vec<Compiled> = todo.iter().map(|(_, p)| p.clone()).collect();
-            let reached = self.stream(todo.len(), false, move |tell| {
+            let reached = self.stream(todo.len(), move |tell| {
                 let programs: Vec<&cel::Program> = running.iter().map(|p| p.program()).collect();
                 rules::evaluate_each(&programs, &facts, |_, verdict| tell(verdict));
             });
@@ -90,7 +90,7 @@ impl RuleRunner {
         let count = facts.len();
         let program = program.clone();
         let (started, reached) = self
-            .stream(count, true, move |tell| {
+            .stream(count, move |tell| {
                 for one in &facts {
                     if !rules::evaluate_each(&[program.program()], one, |_, verdict| tell(verdict)) {
                         return;
@@ -109,20 +109,16 @@ impl RuleRunner {
         Ok(reached.into_iter().flatten().collect())
     }
 
-    /// Runs `work` on a blocking thread once a place is free, collecting the verdicts it tells
-    /// until the deadline (from the start, or `each`: from the previous verdict). Whether it
-    /// started, and what was reached in order.
-    async fn stream(
-        &self,
-        count: usize,
-        each: bool,
-        work: impl FnOnce(&mut dyn FnMut(Verdict) -> bool) + Send + 'static,
-    ) -> (bool, Vec<Option<Verdict>>) {
-        let mut deadline = Instant::now() + self.deadline;
-        let Ok(Ok(place)) = timeout_at(deadline, self.places.clone().acquire_owned()).await else {
+    /// Runs `work` on a blocking thread once a place is free (waiting at most the deadline),
+    /// collecting the verdicts it tells, each within the deadline from the one before (from the
+    /// start for the first): a condition is cut off only for its own time. Whether it started,
+    /// and what was reached in order.
+    async fn stream(&self, count: usize, work: impl FnOnce(&mut dyn FnMut(Verdict) -> bool) + Send + 'static) -> (bool, Vec<Option<Verdict>>) {
+        let Ok(Ok(place)) = timeout_at(Instant::now() + self.deadline, self.places.clone().acquire_owned()).await else {
             tracing::warn!("no rule evaluator was free before the deadline");
             return (false, Vec::new());
         };
+        let mut deadline = Instant::now() + self.deadline;
         let (tell, mut told) = mpsc::unbounded_channel();
         tokio::task::spawn_blocking(move || {
             let _place = place;
@@ -134,9 +130,7 @@ impl RuleRunner {
                 Ok(Some(verdict)) => verdicts.push(Some(verdict)),
                 Ok(None) | Err(_) => break,
             }
-            if each {
-                deadline = Instant::now() + self.deadline;
-            }
+            deadline = Instant::now() + self.deadline;
         }
         (true, verdicts)
     }

@@ -66,7 +66,8 @@ impl Job for Sweep {
 
     fn policy(state: &AppState) -> RetryPolicy {
         let interval = state.config.sweep_interval;
-        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: 3, lease: Duration::from_secs(300), parallel: 1 }
+        // Never parked: a parked sweep would end the chain (the next slot is enqueued by the run).
+        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: i32::MAX, lease: Duration::from_secs(300), parallel: 1 }
     }
 
     async fn run(self, context: JobContext) -> anyhow::Result<()> {

@@ -89,6 +89,18 @@ async fn scheduled_deduplicated_ordered_and_cancelled_jobs_run_as_asked(backend:
     app.run_pending_jobs().await;
     assert_eq!(subjects(&app).await, ["C", "A", "B"], "A before B: they share an ordering key");
 
+    // A running job of the key holds back the others, whenever they were enqueued (another
+    // runner's transaction may commit after a later one's).
+    let x = enqueue(&app, &email("x@example.cn", "X"), Options { ordering_key: Some("endpoint:2"), ..Default::default() }).await.expect("x");
+    let y = enqueue(&app, &email("y@example.cn", "Y"), Options { ordering_key: Some("endpoint:2"), ..Default::default() }).await.expect("y");
+    app.update_row("jobs", "state = 'RUNNING', attempts = 1, lease_until = '2999-01-01 00:00:00+00:00'", &y.to_string()).await;
+    app.run_pending_jobs().await;
+    assert_eq!(subjects(&app).await, ["C", "A", "B"], "X waits while Y runs elsewhere");
+    app.update_row("jobs", "state = 'DONE', lease_until = NULL", &y.to_string()).await;
+    app.run_pending_jobs().await;
+    assert_eq!(subjects(&app).await, ["C", "A", "B", "X"]);
+    let _ = x;
+
     // A dedupe key enqueues once, however often it is asked, done or not.
     let key = Some("licence:7:30d");
     let reminder = Options { run_at: Some(later), dedupe_key: key, ..Default::default() };
@@ -103,7 +115,7 @@ async fn scheduled_deduplicated_ordered_and_cancelled_jobs_run_as_asked(backend:
     assert_eq!(cancelled, 1);
     assert_eq!(app.count_where("jobs", "dedupe_key = 'licence:70:30d'").await, 1);
     assert_eq!(app.count_where("jobs", "dedupe_key = 'licence:7:30d'").await, 0);
-    assert_eq!(subjects(&app).await, ["C", "A", "B", "D"]);
+    assert_eq!(subjects(&app).await, ["C", "A", "B", "X", "D"]);
 }
 
 async fn a_job_that_keeps_failing_is_parked_with_its_error(backend: Backend) {

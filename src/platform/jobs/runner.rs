@@ -133,6 +133,22 @@ impl JobRunner {
         let Some((run, policy)) = self.registry.get(&claimed.kind) else { return Ok(()) };
         let policy = policy(&self.state);
         let attempts = claimed.attempts + 1;
+        // The lease was stamped at the claim; a job that waited in this batch behind others of
+        // its kind renews it now, and one whose lease ran out meanwhile (another runner may have
+        // taken it) is not run here.
+        let lease = chrono::Duration::from_std(policy.lease).map_err(anyhow::Error::from)?;
+        let renewed = job::Entity::update_many()
+            .col_expr(job::Column::LeaseUntil, Expr::value(clock::now() + lease))
+            .filter(job::Column::Id.eq(claimed.id))
+            .filter(job::Column::State.eq(JobStatus::Running))
+            .filter(job::Column::Attempts.eq(attempts))
+            .filter(job::Column::LeaseUntil.gt(clock::now()))
+            .exec(&self.state.db)
+            .await?;
+        if renewed.rows_affected == 0 {
+            tracing::warn!(job_id = %claimed.id, kind = %claimed.kind, "job's lease ran out before it started; left to its next claim");
+            return Ok(());
+        }
         let context = JobContext { state: self.state.clone(), mail: self.mail.clone(), webhooks: self.webhooks.clone(), job_id: claimed.id, attempt: attempts };
         let outcome = run(context, &claimed.payload).await;
         let ours = job::Entity::update_many()
@@ -169,8 +185,9 @@ impl JobRunner {
     }
 }
 
-/// `SELECT 1 FROM jobs AS earlier WHERE earlier.ordering_key = jobs.ordering_key AND earlier is
-/// unfinished AND earlier was enqueued before`: a job waits for those.
+/// `SELECT 1 FROM jobs AS other WHERE other.ordering_key = jobs.ordering_key AND (other is
+/// RUNNING, or other is QUEUED and was enqueued before)`: a job waits for those — a running one
+/// whatever its time, since transactions may commit out of their clocks' order.
 fn earlier_unfinished() -> sea_orm::sea_query::SelectStatement {
     let earlier = Alias::new("earlier");
     let this = |c: job::Column| Expr::col((job::Entity, c));
@@ -179,11 +196,13 @@ fn earlier_unfinished() -> sea_orm::sea_query::SelectStatement {
         .expr(Expr::val(1))
         .from_as(job::Entity, earlier.clone())
         .and_where(them(job::Column::OrderingKey).equals((job::Entity, job::Column::OrderingKey)))
-        .and_where(them(job::Column::State).is_in([JobStatus::Queued.as_str(), JobStatus::Running.as_str()]))
+        .and_where(them(job::Column::Id).ne(this(job::Column::Id)))
         .and_where(
-            them(job::Column::CreatedAt)
-                .lt(this(job::Column::CreatedAt))
-                .or(them(job::Column::CreatedAt).eq(this(job::Column::CreatedAt)).and(them(job::Column::Id).lt(this(job::Column::Id)))),
+            them(job::Column::State).eq(JobStatus::Running.as_str()).or(them(job::Column::State).eq(JobStatus::Queued.as_str()).and(
+                them(job::Column::CreatedAt)
+                    .lt(this(job::Column::CreatedAt))
+                    .or(them(job::Column::CreatedAt).eq(this(job::Column::CreatedAt)).and(them(job::Column::Id).lt(this(job::Column::Id)))),
+            )),
         )
         .to_owned()
 }

@@ -51,13 +51,15 @@ pub struct Evaluation {
     evaluations: Vec<RuleEvaluation>,
     waits_for: Option<FilingKind>,
     facts: serde_json::Value,
+    /// A rule did not finish (or found no evaluator): judged again under the lock, not reused.
+    cut_short: bool,
 }
 
 impl Evaluation {
     /// A filing waiting for `kind`: no rule run (each shown "not applied" for that reason).
     fn waiting(filing_id: Uuid, rules: &[&decision_rule::Model], kind: FilingKind) -> Self {
         let evaluations = rules.iter().map(|r| RuleEvaluation { rule_id: r.id, rule_version: r.version, matched: false, not_applied: None }).collect();
-        Self { filing_id, winner: None, evaluations, waits_for: Some(kind), facts: serde_json::Value::Null }
+        Self { filing_id, winner: None, evaluations, waits_for: Some(kind), facts: serde_json::Value::Null, cut_short: false }
     }
 
     /// The decision as a referral (what the filing holds unless a rule approves it).
@@ -86,7 +88,7 @@ impl Early {
         let same_rules = |e: &Evaluation| {
             e.evaluations.len() == rules.len() && e.evaluations.iter().zip(rules).all(|(e, r)| e.rule_id == r.id && e.rule_version == r.version)
         };
-        let index = self.0.iter().position(|e| e.filing_id == filing_id && e.waits_for.is_none() && e.facts == *facts && same_rules(e))?;
+        let index = self.0.iter().position(|e| e.filing_id == filing_id && e.waits_for.is_none() && !e.cut_short && e.facts == *facts && same_rules(e))?;
         Some(self.0.swap_remove(index))
     }
 }
@@ -161,6 +163,7 @@ async fn judge(state: &AppState, filing_id: Uuid, rules: &[&decision_rule::Model
     let mut verdicts = state.rule_runner.evaluate_all(&compiled, facts.clone()).await.into_iter();
     let mut evaluations = Vec::new();
     let mut winner = None;
+    let mut cut_short = false;
     for (rule, program) in rules.iter().zip(&programs) {
         let verdict = match program {
             Ok(_) => verdicts.next().unwrap_or(Verdict::Unknown("not evaluated".into())),
@@ -170,9 +173,10 @@ async fn judge(state: &AppState, filing_id: Uuid, rules: &[&decision_rule::Model
             winner = Some((rule.id, rule.version, rule.name.clone()));
         }
         let matched = verdict.applies();
+        cut_short |= matches!(verdict, Verdict::OutOfTime(_));
         evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied: verdict.not_applied() });
     }
-    Evaluation { filing_id, winner, evaluations, waits_for: None, facts }
+    Evaluation { filing_id, winner, evaluations, waits_for: None, facts, cut_short }
 }
 
 /// Approves what a rule matched and nothing blocks (the filings are SUBMITTED now; their
