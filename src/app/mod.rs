@@ -76,6 +76,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         http::metrics::install();
+        crate::services::auth::password::set_cost(config.password_hash_cost);
         crate::services::auth::password::start_pool(config.password_hash_concurrency, config.password_hash_queue);
         let sender = MailSender::from_config(&config.mail)?;
         let bind = config.bind.clone();

@@ -86,6 +86,7 @@ impl Config {
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
+            password_hash_cost: password_hash_cost(environment)?,
             password_hash_concurrency: parse_var("ONESTOP_PASSWORD_HASH_CONCURRENCY", crate::services::auth::password::default_concurrency())?,
             password_hash_queue: parse_var("ONESTOP_PASSWORD_HASH_QUEUE", crate::services::auth::password::DEFAULT_QUEUE)?,
             cors_origins: var("ONESTOP_CORS_ORIGINS")
@@ -268,4 +269,16 @@ fn metrics() -> anyhow::Result<super::MetricsConfig> {
         bail!("ONESTOP_METRICS_TOKEN must be at least 24 characters");
     }
     Ok(super::MetricsConfig { bind, token })
+}
+
+/// `ONESTOP_ARGON2_MEMORY_KIB` (19456), `ONESTOP_ARGON2_ITERATIONS` (2), `ONESTOP_ARGON2_PARALLELISM`
+/// (1); production refuses less than the default.
+fn password_hash_cost(environment: Environment) -> anyhow::Result<crate::services::auth::password::HashCost> {
+    let default = crate::services::auth::password::HashCost::OWASP;
+    crate::services::auth::password::HashCost {
+        memory_kib: parse_var("ONESTOP_ARGON2_MEMORY_KIB", default.memory_kib)?,
+        iterations: parse_var("ONESTOP_ARGON2_ITERATIONS", default.iterations)?,
+        parallelism: parse_var("ONESTOP_ARGON2_PARALLELISM", default.parallelism)?,
+    }
+    .check(environment == Environment::Production)
 }

@@ -73,6 +73,8 @@ pub struct Config {
     pub rules: crate::platform::rule_runner::RuleLimits,
     pub login_per_account_per_minute: u32,
     pub login_per_address_per_minute: u32,
+    /// What a new password hash costs (`ONESTOP_ARGON2_*`; production: at least the default).
+    pub password_hash_cost: crate::services::auth::password::HashCost,
     /// argon2 computations at once (each takes a core for ≈ 20 ms and 19 MiB).
     pub password_hash_concurrency: usize,
     /// Password hashes that may wait for the pool; beyond it, SERVICE_UNAVAILABLE at once.

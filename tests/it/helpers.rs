@@ -192,6 +192,8 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         metrics: onestop::config::MetricsConfig { bind: Some("127.0.0.1:0".into()), token: None },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
+        // Cheap hashes: tests check who may log in, not argon2's cost (production refuses this).
+        password_hash_cost: onestop::services::auth::password::HashCost { memory_kib: 64, iterations: 1, parallelism: 1 },
         password_hash_concurrency: 2,
         password_hash_queue: onestop::services::auth::password::DEFAULT_QUEUE,
         sqlite_busy_timeout: Duration::from_secs(5),

@@ -19,9 +19,54 @@ use argon2::{
 
 use crate::error::{AppError, AppResult};
 
-/// `Argon2::default()` is argon2id, m=19456 KiB, t=2, p=1: the OWASP recommendation.
+/// How much a new hash costs: argon2id with `memory_kib`, `iterations`, `parallelism`. The
+/// default (m=19456 KiB, t=2, p=1) is the OWASP recommendation and the production minimum;
+/// tests use less (`ONESTOP_ARGON2_*`). A hash carries its own parameters, so changing them
+/// never locks anyone out: verification reads them from the stored hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl HashCost {
+    pub const OWASP: Self = Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 };
+
+    /// Refuses a cost argon2 cannot run, and, in production, one below the OWASP setting.
+    pub fn check(self, production: bool) -> anyhow::Result<Self> {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None).map_err(|e| anyhow!("ONESTOP_ARGON2_*: {e}"))?;
+        if production && (self.memory_kib < Self::OWASP.memory_kib || self.iterations < Self::OWASP.iterations) {
+            anyhow::bail!(
+                "ONESTOP_ARGON2_MEMORY_KIB and ONESTOP_ARGON2_ITERATIONS may not be below {} KiB and {} in production",
+                Self::OWASP.memory_kib,
+                Self::OWASP.iterations
+            );
+        }
+        Ok(self)
+    }
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        Self::OWASP
+    }
+}
+
+static COST: OnceLock<HashCost> = OnceLock::new();
+
+/// Sets the cost of new hashes for this process; the first call wins (`Application::build`).
+pub fn set_cost(cost: HashCost) {
+    let _ = COST.set(cost);
+}
+
 fn hasher() -> Argon2<'static> {
-    Argon2::default()
+    let cost = COST.get().copied().unwrap_or_default();
+    match argon2::Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None) {
+        Ok(params) => Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params),
+        // Checked at start-up (`HashCost::check`); the OWASP default otherwise.
+        Err(_) => Argon2::default(),
+    }
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -133,4 +178,18 @@ pub async fn verify_password(password: String, stored: Option<String>) -> AppRes
     })
     .await?
     .map_err(AppError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HashCost;
+
+    #[test]
+    fn production_refuses_a_cost_below_the_owasp_setting() {
+        let cheap = HashCost { memory_kib: 64, iterations: 1, parallelism: 1 };
+        assert!(cheap.check(false).is_ok(), "development and tests may use less");
+        assert!(cheap.check(true).unwrap_err().to_string().contains("may not be below 19456 KiB and 2 in production"));
+        assert!(HashCost::OWASP.check(true).is_ok());
+        assert!(HashCost { memory_kib: 1, iterations: 1, parallelism: 1 }.check(false).is_err(), "argon2's own minimum");
+    }
 }
