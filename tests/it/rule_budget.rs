@@ -98,6 +98,7 @@ async fn while_probing_health<T>(app: &TestApp, operation: impl std::future::Fut
     let probe = tokio::spawn(async move {
         let mut slowest = Duration::ZERO;
         let mut answered = 0;
+        let mut every = tokio::time::interval(Duration::from_millis(20));
         loop {
             let started = Instant::now();
             let status = client.get(&url).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
@@ -106,7 +107,7 @@ async fn while_probing_health<T>(app: &TestApp, operation: impl std::future::Fut
             answered += 1;
             tokio::select! {
                 _ = &mut stopped => break,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                _ = every.tick() => {}
             }
         }
         (slowest, answered)
