@@ -72,7 +72,7 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
         .at(
             "/graphql",
             // SizeLimit refuses requests without Content-Length, so it guards POST only.
-            get(graphiql::page).post(graphql::graphql.with(SizeLimit::new(max_body))),
+            get(graphiql::page).post(graphql::graphql.with(SizeLimit::new(max_body)).catch_error(size_refused)),
         )
         .at("/graphql/ws", get(graphql::subscriptions))
         .at("/graphql/assets/:name", get(graphiql::asset))
@@ -110,4 +110,16 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
         .boxed()
     };
     app.around(request_id::around).boxed()
+}
+
+/// A POST body the size limit refused (no `Content-Length`, or too large), answered as every
+/// other refusal of `/graphql` is: a JSON error with a code, under its own HTTP status.
+async fn size_refused(err: poem::error::SizedLimitError) -> poem::Response {
+    use poem::IntoResponse;
+    let (status, message) = match err {
+        poem::error::SizedLimitError::MissingContentLength => (poem::http::StatusCode::LENGTH_REQUIRED, "the request needs a Content-Length"),
+        poem::error::SizedLimitError::PayloadTooLarge => (poem::http::StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"),
+    };
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
+    poem::web::Json(body).with_status(status).into_response()
 }

@@ -232,6 +232,12 @@ async fn malformed_and_oversized_requests_get_clear_errors(backend: Backend) {
         .await
         .expect("post");
     assert_eq!(too_big.status(), 413);
+    assert_eq!(too_big.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    // An empty multipart body goes without Content-Length (the property sweep found it): a JSON
+    // error too, not a bare 411.
+    let no_length = app.client.post(app.url("/graphql")).header("content-type", "multipart/form-data; boundary=x").body("").send().await.expect("post");
+    assert!(no_length.status().as_u16() < 500);
+    assert!(no_length.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"].is_string(), "a JSON error with a code");
     assert_eq!(app.count_where("jobs", "kind = 'email'").await, 0);
 
     // A fresh connection: after a 413 the server closes the one whose body it did not read,
