@@ -68,6 +68,7 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         known_scopes,
         answers,
         documents: crate::services::documents::store(&config.documents)?,
+        clock: Default::default(),
         config: Arc::new(config),
     };
     Ok((state, scan_receiver))

@@ -38,6 +38,8 @@ pub struct AppState {
     pub answers: Arc<crate::platform::answers::KeptAnswers>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
+    /// The time scheduled work goes by (the wall clock outside tests).
+    pub clock: crate::platform::clock::Clock,
 }
 
 impl AppState {

@@ -57,7 +57,7 @@ impl Sweep {
 
     /// At start-up: the current slot's sweep (done already if another instance ran it).
     pub async fn start(state: &AppState) -> AppResult<()> {
-        Self::schedule(&state.db, state, Self::slot_of(state, clock::now())).await
+        Self::schedule(&state.db, state, Self::slot_of(state, state.clock.now())).await
     }
 }
 
@@ -72,7 +72,7 @@ impl Job for Sweep {
 
     async fn run(self, context: JobContext) -> anyhow::Result<()> {
         let state = &context.state;
-        Self::schedule(&state.db, state, Self::slot_of(state, clock::now()) + 1).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        Self::schedule(&state.db, state, Self::slot_of(state, state.clock.now()) + 1).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         sweep(state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         Ok(())
     }
@@ -87,12 +87,12 @@ const KEEP_FINISHED_JOBS_DAYS: i64 = 30;
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
     let sent = remind_assignees(state).await? + report_overdue(state).await? + crate::services::licences::expiry::sweep(state).await?;
     crate::platform::idempotency::purge(state).await?;
-    jobs::purge_done(&state.db, clock::now() - chrono::Duration::days(KEEP_FINISHED_JOBS_DAYS)).await?;
+    jobs::purge_done(&state.db, state.clock.now() - chrono::Duration::days(KEEP_FINISHED_JOBS_DAYS)).await?;
     Ok(sent)
 }
 
 async fn remind_assignees(state: &AppState) -> AppResult<usize> {
-    let now = clock::now();
+    let now = state.clock.now();
     // Deadlines within the longest holiday stretch are candidates; the calendar decides.
     let horizon = now + chrono::Duration::days(15);
     let txn = crate::platform::db::begin_write(&state.db).await?;
@@ -126,7 +126,7 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
 }
 
 async fn report_overdue(state: &AppState) -> AppResult<usize> {
-    let now = clock::now();
+    let now = state.clock.now();
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let mut query = filing::Entity::find()
         .filter(overdue::overdue_at(now))

@@ -42,6 +42,34 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The URL of database `name` on the test server.
+pub fn pg_url(name: &str) -> String {
+    let base = pg_admin_url();
+    let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
+    format!("{server}/{name}")
+}
+
+/// A connection to the test server's `postgres` database. An unreachable server fails the
+/// test, unless the developer opted out with `ONESTOP_TEST_SKIP_POSTGRES=1` (never in CI):
+/// then `None`, and the test passes with a note.
+pub async fn pg_admin() -> Option<sea_orm::DatabaseConnection> {
+    match Database::connect(pg_admin_url()).await {
+        Ok(db) => Some(db),
+        Err(err) if skip_postgres() => {
+            eprintln!("SKIPPED: PostgreSQL unreachable ({err}) and ONESTOP_TEST_SKIP_POSTGRES=1");
+            None
+        }
+        Err(err) => panic!(
+            "PostgreSQL is unreachable at {} ({err}); start it, or set ONESTOP_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half",
+            pg_admin_url()
+        ),
+    }
+}
+
+fn skip_postgres() -> bool {
+    std::env::var("CI").as_deref() != Ok("true") && std::env::var("ONESTOP_TEST_SKIP_POSTGRES").as_deref() == Ok("1")
+}
+
 /// A database that exists for one test and is dropped after it.
 pub struct TestDb {
     pub url: String,
@@ -50,34 +78,40 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// `None` when PostgreSQL is not reachable outside CI (the test is skipped with a note);
-    /// in CI (`CI=true`) a missing PostgreSQL fails the test.
+    /// An empty database (no tables): for tests of the migrations themselves.
+    /// `None` when PostgreSQL is not reachable and the developer opted out of it
+    /// (`ONESTOP_TEST_SKIP_POSTGRES=1`); otherwise a missing PostgreSQL fails the test.
     pub async fn create_for_test(backend: Backend) -> Option<Self> {
+        Self::create(backend, None).await
+    }
+
+    /// A database with every migration applied, cloned from a template migrated once per test
+    /// binary build: `CREATE DATABASE … TEMPLATE` on PostgreSQL, a copied file on SQLite.
+    pub async fn create_migrated(backend: Backend) -> Option<Self> {
+        let template = crate::templates::template(backend).await?;
+        Self::create(backend, Some(template)).await
+    }
+
+    async fn create(backend: Backend, template: Option<String>) -> Option<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         match backend {
-            Backend::Sqlite => Some(Self {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join("onestop.db").display()),
-                pg_name: None,
-                _dir: dir,
-            }),
+            Backend::Sqlite => {
+                let file = dir.path().join("onestop.db");
+                if let Some(template) = template {
+                    std::fs::copy(&template, &file).expect("copy the SQLite template");
+                }
+                Some(Self { url: format!("sqlite://{}?mode=rwc", file.display()), pg_name: None, _dir: dir })
+            }
             Backend::Postgres => {
-                let admin = match Database::connect(pg_admin_url()).await {
-                    Ok(db) => db,
-                    Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
-                        eprintln!("SKIPPED: PostgreSQL unreachable ({err}); set CI=true to fail instead");
-                        return None;
-                    }
-                    Err(err) => panic!("PostgreSQL is required in CI but unreachable: {err}"),
-                };
+                let admin = pg_admin().await?;
                 let name = format!("onestop_test_{}", uuid::Uuid::new_v4().simple());
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
+                let sql = match template {
+                    Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+                    None => format!("CREATE DATABASE \"{name}\""),
+                };
+                admin.execute_unprepared(&sql).await.expect("create test database");
                 admin.close().await.ok();
-                let base = pg_admin_url();
-                let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
-                Some(Self { url: format!("{server}/{name}"), pg_name: Some(name), _dir: dir })
+                Some(Self { url: pg_url(&name), pg_name: Some(name), _dir: dir })
             }
         }
     }
@@ -227,7 +261,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     if let Ok(filter) = std::env::var("TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
-    let db = TestDb::create_for_test(backend).await?;
+    let db = TestDb::create_migrated(backend).await?;
     let smtp = SmtpSink::default();
     let smtp_port = smtp.start_on(0).await;
     let mut config = test_config(&db.url, db.dir(), smtp_port);

@@ -12,6 +12,7 @@ mod live;
 mod live_access;
 mod migrations;
 mod smtp;
+mod templates;
 
 mod access;
 mod agents;

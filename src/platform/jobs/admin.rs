@@ -9,7 +9,6 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, AppResult},
     platform::{
-        clock,
         pagination::{self, Page},
         state::AppState,
     },
@@ -58,7 +57,7 @@ pub async fn list(state: &AppState, _admin: Admin, in_state: Option<JobState>, f
     let limit = pagination::page_size(first)?;
     let mut query = job::Entity::find().order_by_desc(job::Column::Id).limit(limit + 1);
     if let Some(in_state) = in_state {
-        query = query.filter(in_state.condition(clock::now()));
+        query = query.filter(in_state.condition(state.clock.now()));
     }
     let had_cursor = after.is_some();
     if let Some(cursor) = after {

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::{JobContext, Registry};
 use crate::{
     error::AppResult,
-    platform::{clock, notify::mailer::MailSender, state::AppState},
+    platform::{notify::mailer::MailSender, state::AppState},
 };
 
 /// Jobs taken by one claim.
@@ -95,7 +95,7 @@ impl JobRunner {
     }
 
     async fn claim(&self) -> AppResult<Vec<job::Model>> {
-        let now = clock::now();
+        let now = self.state.clock.now();
         let txn = crate::platform::db::begin_write(&self.state.db).await?;
         let due = Condition::any()
             .add(Condition::all().add(job::Column::State.eq(JobStatus::Queued)).add(job::Column::RunAt.lte(now)))
@@ -138,11 +138,11 @@ impl JobRunner {
         // taken it) is not run here.
         let lease = chrono::Duration::from_std(policy.lease).map_err(anyhow::Error::from)?;
         let renewed = job::Entity::update_many()
-            .col_expr(job::Column::LeaseUntil, Expr::value(clock::now() + lease))
+            .col_expr(job::Column::LeaseUntil, Expr::value(self.state.clock.now() + lease))
             .filter(job::Column::Id.eq(claimed.id))
             .filter(job::Column::State.eq(JobStatus::Running))
             .filter(job::Column::Attempts.eq(attempts))
-            .filter(job::Column::LeaseUntil.gt(clock::now()))
+            .filter(job::Column::LeaseUntil.gt(self.state.clock.now()))
             .exec(&self.state.db)
             .await?;
         if renewed.rows_affected == 0 {
@@ -155,7 +155,7 @@ impl JobRunner {
             .filter(job::Column::Id.eq(claimed.id))
             .filter(job::Column::State.eq(JobStatus::Running))
             .filter(job::Column::Attempts.eq(attempts));
-        let now = Utc::now();
+        let now = self.state.clock.now();
         let update = match outcome {
             Ok(()) => {
                 metrics::counter!("onestop_jobs_finished_total", "kind" => claimed.kind.clone(), "outcome" => "done").increment(1);

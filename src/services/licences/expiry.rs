@@ -27,7 +27,7 @@ const BATCH: u64 = 100;
 /// One pass: expiries, then the 7-day and the 30-day notices. How many emails were queued.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    let today = clock::china_today();
+    let today = state.clock.china_today();
     let sent = expire(state, today).await? + warn(state, today, 7).await? + warn(state, today, 30).await?;
     if sent > 0 {
         state.outbox_wakeup.notify_one();
