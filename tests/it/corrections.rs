@@ -61,7 +61,7 @@ async fn a_correction_round_trip_lists_every_item_and_refuses_while_untouched(ba
     assert_eq!(listed.iter().map(|i| i["field"].clone()).collect::<Vec<_>>(), vec![json!("legalRepresentative.idNumber"), json!("registeredCapital"), Value::Null]);
     assert_eq!(listed[2]["documentType"], "ID_CARD_COPY");
     assert!(listed.iter().all(|i| i["resolved"] == false));
-    let mail = app.smtp.wait_for("fix@example.cn", 3).await.remove(2);
+    let mail = app.mail_for("fix@example.cn", 3).await.remove(2);
     for expected in ["legalRepresentative.idNumber: 与身份证不符", "registeredCapital: 注册资本与章程不一致", "ID_CARD_COPY: 请上传清晰的身份证复印件"] {
         assert!(mail.text().contains(expected), "the email lists {expected}: {}", mail.text());
     }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::{
     both_backends,
     fixtures::{Merchant, filing_data, filing_of},
-    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app, spawn_app_with},
-    hooks::{client_token, start_receiver, wait_until},
+    helpers::{Backend, ServeProcess, TestApp, free_port, gql_at, spawn_app},
+    hooks::{client_token, delivered, start_receiver},
 };
 
 both_backends!(a_matching_rule_approves_with_every_side_effect_of_an_officer);
@@ -129,11 +129,11 @@ async fn a_matching_rule_approves_with_every_side_effect_of_an_officer(backend: 
     assert_eq!(rule_approval.2, officer_approval.2);
     assert!(rule_approval.3.contains(&rule_id) && rule_approval.3.contains(" v1") && rule_approval.3.contains("\"expectedAnnualReceiptsUsd\":800000.0"), "{}", rule_approval.3);
     for email in ["small@example.cn", "large@example.cn"] {
-        let mails = app.smtp.wait_for(email, 3).await;
+        let mails = app.mail_for(email, 3).await;
         let subjects: Vec<String> = mails.iter().map(|m| m.subject()).collect();
         assert!(subjects.iter().any(|s| s.contains("批准") || s.to_lowercase().contains("approved")), "{email}: {subjects:?}");
     }
-    wait_until("both approvals delivered", || receiver.accepted() == 2).await;
+    delivered(&app, "both approvals", || receiver.accepted() == 2).await;
     assert_eq!(app.count_where("decision_records", "decided_by = 'RULE' AND outcome = 'APPROVED'").await, 1);
     assert_eq!(app.count_where("decision_records", "decided_by = 'OFFICER' AND outcome = 'APPROVED'").await, 1);
 }
@@ -364,17 +364,10 @@ async fn seed_demo_shows_an_automatic_approval_and_a_referral(backend: Backend) 
 }
 
 async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Backend) {
-    use std::{sync::atomic::Ordering, time::Duration};
-    // Idle background workers: only the page's statements are counted.
-    let Some(app) = spawn_app_with(backend, |c| {
-        c.mail.poll_interval = Duration::from_secs(3600);
-        c.sweep_interval = Duration::from_secs(3600);
-        c.webhooks.poll_interval = Duration::from_secs(3600);
-    })
-    .await
-    else {
-        return;
-    };
+    use std::sync::atomic::Ordering;
+    // No background work runs unless the test drains the queue: only the page's statements
+    // are counted.
+    let Some(app) = spawn_app(backend).await else { return };
     let supervisor = fx_supervisor(&app, "fx-sup@gov.cn", "510100").await;
     let officer = app.staff("fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await;
     for n in 0..2 {
@@ -388,7 +381,6 @@ async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Bac
             submitted_fx(&app, &merchant, "5000000").await;
             submitted += 1;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
         let mut fewest = u64::MAX;
         for _ in 0..3 {
             let before = app.state.sql_statements.load(Ordering::SeqCst);

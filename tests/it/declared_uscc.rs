@@ -67,7 +67,7 @@ async fn a_typed_uscc_is_declared_until_a_registration_verifies_it(backend: Back
     let mine = app.gql("{ merchant { uscc usccVerified } }", json!({}), Some(&claimant.token)).await;
     assert_eq!(mine.data()["merchant"], json!({ "uscc": USCC, "usccVerified": false }));
     for supervisor in ["mr-chengdu@gov.cn", "mr-kunming@gov.cn"] {
-        let mail = app.smtp.wait_for(supervisor, 1).await;
+        let mail = app.mail_for(supervisor, 1).await;
         let alert = mail.iter().find(|m| m.subject().contains(USCC)).unwrap_or_else(|| panic!("{supervisor} was told"));
         assert!(alert.text().contains("holder@example.cn") && alert.text().contains("claimant@example.cn"), "names both merchants");
     }

@@ -212,7 +212,9 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         },
         calendar: onestop::domain::working_days::Calendar::built_in(),
         uscc_allow_list: Default::default(),
-        sweep_interval: Duration::from_millis(200),
+        // Background work runs when a test drains the queue (`run_pending_jobs`), never on its
+        // own: one sweep slot is due at start-up, the next when the test moves the clock.
+        sweep_interval: Duration::from_secs(3600),
         limits: onestop::config::QueryLimits {
             max_depth: 12,
             max_complexity: 20_000,
@@ -222,7 +224,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             trusted_operations: None,
         },
         rules: Default::default(),
-        run_jobs: true,
+        run_jobs: false,
         metrics: onestop::config::MetricsConfig { bind: Some("127.0.0.1:0".into()), token: None },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
@@ -344,12 +346,44 @@ impl Gql {
     }
 }
 
+/// Runs every job of `state`'s queue that is due now (and what they enqueue) until none is
+/// left, as the instance's runner would; how many ran.
+pub async fn run_pending_jobs_of(state: &AppState) -> usize {
+    let mail = onestop::platform::notify::mailer::MailSender::from_config(&state.config.mail).expect("mailer");
+    onestop::platform::jobs::run_pending(state, std::sync::Arc::new(mail)).await.map_err(|e| e.detail()).expect("jobs")
+}
+
 impl TestApp {
-    /// Runs every job that is due now (and what they enqueue) until none is left, as the
-    /// instance's runner would; how many ran.
+    /// Runs every job that is due now (and what they enqueue) until none is left; how many ran.
     pub async fn run_pending_jobs(&self) -> usize {
-        let mail = onestop::platform::notify::mailer::MailSender::from_config(&self.state.config.mail).expect("mailer");
-        onestop::platform::jobs::run_pending(&self.state, std::sync::Arc::new(mail)).await.map_err(|e| e.detail()).expect("jobs")
+        run_pending_jobs_of(&self.state).await
+    }
+
+    /// The mail to `address` once the queue is drained; at least `count` messages, or the test
+    /// fails.
+    pub async fn mail_for(&self, address: &str, count: usize) -> Vec<crate::smtp::ReceivedMail> {
+        self.run_pending_jobs().await;
+        let mails = self.smtp.to(address).await;
+        assert!(mails.len() >= count, "expected {count} mail(s) to {address}, got {}", mails.len());
+        mails
+    }
+
+    /// Another instance on this app's database: its own state (caches, clock) and no runner,
+    /// for tests of what several instances do; drain its queue with `run_pending_jobs_of`.
+    pub async fn another_instance(&self) -> AppState {
+        onestop::app::build_state((*self.state.config).clone()).await.expect("another instance")
+    }
+
+    /// Moves the clock of scheduled work ahead by `by`, then drains the queue: what would have
+    /// run in that time runs now (the sweep slots in between, due retries).
+    pub async fn later(&self, by: Duration) -> usize {
+        self.state.clock.advance(by);
+        self.run_pending_jobs().await
+    }
+
+    /// The next sweep: the clock moves ahead by one sweep slot and the queue is drained.
+    pub async fn next_sweep(&self) -> usize {
+        self.later(self.state.config.sweep_interval).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -423,9 +457,7 @@ impl TestApp {
     /// Signs up, follows the emailed verification link, logs in: returns (access, refresh).
     pub async fn verified_merchant(&self, email: &str) -> (String, String) {
         self.register(email, GOOD_PASSWORD, "Test Merchant").await.data();
-        // Sent now if this instance runs no jobs (or its runner has not woken yet).
-        self.run_pending_jobs().await;
-        let mail = self.smtp.wait_for(email, 1).await.remove(0);
+        let mail = self.mail_for(email, 1).await.remove(0);
         let verified = self
             .gql(
                 "mutation($t: String!) { verifyEmail(token: $t) }",
@@ -604,10 +636,9 @@ pub async fn spawn_idle_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// The fewest SQL statements of three runs of `request`, each computed afresh (`Cache-Control:
-/// no-cache`: never a kept answer; a late statement of a background pass
-/// only ever adds, so the fewest is the request's own), after `check` looked at each answer.
+/// no-cache`: never a kept answer; a late statement of trace scans' writer only ever adds, so
+/// the fewest is the request's own), after `check` looked at each answer.
 pub async fn fewest_statements(app: &TestApp, query: &str, variables: Value, token: &str, check: impl Fn(&Gql)) -> u64 {
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut fewest = u64::MAX;
     for _ in 0..3 {
         let before = app.state.sql_statements.load(std::sync::atomic::Ordering::SeqCst);

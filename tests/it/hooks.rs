@@ -65,12 +65,10 @@ pub async fn start_receiver() -> (String, Receiver) {
     (format!("http://{addr}/hook"), receiver)
 }
 
-pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Drains the queue (the deliveries due now go out), then `check` must hold.
+pub async fn delivered(app: &TestApp, what: &str, check: impl FnOnce() -> bool) {
+    app.run_pending_jobs().await;
+    assert!(check(), "not delivered: {what}");
 }
 
 pub async fn client_token(app: &TestApp, merchant_token: &str) -> String {
@@ -105,7 +103,7 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
 
     // Submission: delivered, signed, with the event id.
     let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
-    wait_until("the submission event", || receiver.got.lock().map(|g| !g.is_empty()).unwrap_or(false)).await;
+    delivered(&app, "the submission event", || receiver.got.lock().map(|g| !g.is_empty()).unwrap_or(false)).await;
     let (event_id, signature, body) = receiver.got.lock().expect("lock")[0].clone();
     let payload: Value = serde_json::from_str(&body).expect("json body");
     assert_eq!(payload["type"], "filing.submitted");
@@ -134,19 +132,17 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let filing = filing_of(&filings, "CUSTOMS");
     app.decide(&officer.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await.data();
     let log = "query($e: ID!) { webhookDeliveries(endpointId: $e) { id eventType status attempts lastStatus } }";
-    let mut failed_attempts = 0;
-    for _ in 0..100 {
-        let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
-        failed_attempts = deliveries.data()["webhookDeliveries"][0]["attempts"].as_i64().unwrap_or(0);
-        if failed_attempts >= 2 {
-            assert_eq!(deliveries.data()["webhookDeliveries"][0]["lastStatus"], 500);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(failed_attempts >= 2, "retried");
+    // The first attempt now, the second after its backoff (the clock moves ahead).
+    app.run_pending_jobs().await;
+    assert_eq!(app.run_pending_jobs().await, 0, "the retry waits for its backoff");
+    app.later(Duration::from_secs(1)).await;
+    let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
+    assert_eq!(deliveries.data()["webhookDeliveries"][0]["attempts"], 2, "retried");
+    assert_eq!(deliveries.data()["webhookDeliveries"][0]["lastStatus"], 500);
+    assert_eq!(deliveries.data()["webhookDeliveries"][0]["status"], "pending");
     receiver.status.store(200, Ordering::SeqCst);
-    wait_until("the retried claim", || receiver.got.lock().map(|g| g.len() >= 2).unwrap_or(false)).await;
+    app.later(Duration::from_secs(1)).await;
+    assert!(receiver.got.lock().map(|g| g.len() >= 2).unwrap_or(false), "the retried claim got through");
     let got = receiver.got.lock().expect("lock").clone();
     let types: Vec<String> = got.iter().map(|(_, _, b)| serde_json::from_str::<Value>(b).map(|v| v["type"].to_string()).unwrap_or_default()).collect();
     assert_eq!(types, vec!["\"filing.submitted\"", "\"filing.claimed\""], "in order, each once");
@@ -154,28 +150,22 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     // A receiver that keeps failing gets its endpoint disabled, and the owner is told.
     receiver.status.store(503, Ordering::SeqCst);
     app.submitted_case(&merchant, &["CUSTOMS"]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !app.smtp.to("hooks@example.cn").await.iter().any(|m| m.subject().contains("webhook")) {
-        assert!(tokio::time::Instant::now() < deadline, "the owner was not emailed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Four failures in a row (each retry after its backoff) disable the endpoint.
+    for _ in 0..4 {
+        app.later(Duration::from_secs(60)).await;
     }
+    assert!(app.mail_for("hooks@example.cn", 1).await.iter().any(|m| m.subject().contains("webhook")), "the owner was emailed");
     let endpoints = app.gql("{ webhooks { id disabledAt consecutiveFailures } }", json!({}), Some(&token)).await;
     assert!(endpoints.data()["webhooks"][0]["disabledAt"].is_string());
 
     // What was queued before the endpoint was disabled is not sent once the receiver is back.
     receiver.status.store(200, Ordering::SeqCst);
     let accepted = receiver.accepted();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
-        let statuses: Vec<String> = deliveries.data()["webhookDeliveries"].as_array().expect("list").iter().map(|d| d["status"].as_str().unwrap_or_default().to_string()).collect();
-        if !statuses.iter().any(|s| s == "pending") {
-            assert!(statuses.iter().any(|s| s == "cancelled"), "queued deliveries are cancelled: {statuses:?}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "deliveries stayed pending: {statuses:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.later(Duration::from_secs(3600)).await;
+    let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
+    let statuses: Vec<String> = deliveries.data()["webhookDeliveries"].as_array().expect("list").iter().map(|d| d["status"].as_str().unwrap_or_default().to_string()).collect();
+    assert!(!statuses.iter().any(|s| s == "pending"), "deliveries stayed pending: {statuses:?}");
+    assert!(statuses.iter().any(|s| s == "cancelled"), "queued deliveries are cancelled: {statuses:?}");
     assert_eq!(receiver.accepted(), accepted, "nothing reached the receiver after the endpoint was disabled");
 }
 

@@ -3,7 +3,6 @@
 //! events and comments, and act on nothing — and revokes it; a merchant reaching risk level 3
 //! has its open cases shared with market regulation by the portal.
 
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -25,11 +24,8 @@ fn share(case: &str, agency: &str, region: Option<&str>) -> Value {
 }
 
 async fn wait_for_subject(app: &TestApp, to: &str, words: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !app.smtp.to(to).await.iter().any(|m| m.subject().contains(words)) {
-        assert!(tokio::time::Instant::now() < deadline, "no mail '{words}' to {to}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mails = app.mail_for(to, 1).await;
+    assert!(mails.iter().any(|m| m.subject().contains(words)), "no mail '{words}' to {to}");
 }
 
 async fn a_supervisor_shares_a_case_read_only_and_revokes_it(backend: Backend) {

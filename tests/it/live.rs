@@ -15,6 +15,7 @@ use crate::{
 use std::process::Stdio;
 
 both_backends!(subscribers_receive_the_events_they_may_see);
+both_backends!(two_instances_drain_one_outbox_without_duplicates);
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -135,13 +136,10 @@ async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
     assert!(actions.contains(&"filing.claimed"), "{actions:?}");
 }
 
-/// Two `serve` processes draining one outbox on PostgreSQL send every message exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
-    let Some(app) = spawn_app(Backend::Postgres).await else { return };
-    let data = tempfile::tempdir().expect("tempdir");
-    let _second = ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_OUTBOX_POLL_MS", "20")], Stdio::null()).ready().await;
-
+/// Two instances draining one outbox at once send every message exactly once.
+async fn two_instances_drain_one_outbox_without_duplicates(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let other = app.another_instance().await;
     for i in 0..100 {
         onestop::platform::notify::enqueue_email(
             &app.state.db,
@@ -153,14 +151,10 @@ async fn two_instances_drain_one_outbox_without_duplicates_postgres() {
         .await
         .map_err(|e| e.detail())
         .expect("enqueue");
-        app.state.outbox_wakeup.notify_one();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.smtp.all().await.len() < 100 {
-        assert!(tokio::time::Instant::now() < deadline, "only {} of 100 delivered", app.smtp.all().await.len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (here, there) = futures_util::future::join(app.run_pending_jobs(), crate::helpers::run_pending_jobs_of(&other)).await;
+    // The hundred emails and the start-up sweep.
+    assert_eq!(here + there, 101, "each job ran once, on one of the two ({here} + {there})");
     let mails = app.smtp.all().await;
     let mut recipients: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
     recipients.sort();
@@ -180,12 +174,12 @@ fn second_instance(app: &TestApp, data: &std::path::Path, port: u16) -> ServePro
 }
 
 /// A server killed with SIGKILL while it hands a message to SMTP loses nothing: after the
-/// claim's lease runs out, the restarted server sends it.
+/// claim's lease runs out, another instance sends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_send_loses_no_message_postgres() {
     use std::sync::atomic::Ordering;
-    // The in-process app only provides the database; its own mail worker stays idle.
-    let Some(app) = crate::helpers::spawn_app_with(Backend::Postgres, |c| c.mail.poll_interval = Duration::from_secs(3600)).await else { return };
+    // The in-process app provides the database; it runs jobs only when the test drains them.
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
 
@@ -203,23 +197,16 @@ async fn a_server_killed_mid_send_loses_no_message_postgres() {
         .map_err(|e| e.detail())
         .expect("enqueue");
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.smtp.started.load(Ordering::SeqCst) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the instance never started sending");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(30), app.smtp.first_data()).await.expect("the instance never started sending");
     // SIGKILL in the middle of the SMTP transaction.
     first.kill();
     assert!(app.smtp.all().await.is_empty(), "nothing was handed off");
 
+    // Once the killed server's leases ran out (4 s: one SMTP timeout and a second), this
+    // instance sends what it held.
     app.smtp.delay_ms.store(0, Ordering::SeqCst);
-    let _restarted = second_instance(&app, data.path(), port);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while app.smtp.all().await.len() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "lost messages: {} of 3 delivered", app.smtp.all().await.len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.run_pending_jobs().await, 0, "its claims stand until their leases end");
+    app.later(Duration::from_secs(10)).await;
     let mut recipients: Vec<String> = app.smtp.all().await.iter().flat_map(|m| m.to.clone()).collect();
     assert_eq!(recipients.len(), 3, "each message handed off once");
     recipients.sort();

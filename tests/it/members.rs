@@ -15,7 +15,7 @@ pub const INVITE: &str = "mutation($e: String!, $r: MerchantRole!) { inviteMerch
 
 /// Logs in `email` (after setting its password from the invitation if it is new).
 pub async fn join(app: &TestApp, email: &str) -> (String, String) {
-    let mail = app.smtp.wait_for(email, 1).await.into_iter().find(|m| m.subject().contains("added you") || m.subject().contains("onestop")).expect("invitation");
+    let mail = app.mail_for(email, 1).await.into_iter().find(|m| m.subject().contains("added you") || m.subject().contains("onestop")).expect("invitation");
     let reset = "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) }";
     assert_eq!(app.gql(reset, json!({ "t": mail.link_token(), "p": GOOD_PASSWORD }), None).await.data()["resetPassword"], true);
     let login = app.login(email, GOOD_PASSWORD).await;

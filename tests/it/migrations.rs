@@ -301,8 +301,7 @@ async fn outbox_messages_become_jobs_and_nothing_is_sent_twice(backend: Backend)
     let port = smtp.start_on(0).await;
     let config = crate::helpers::test_config(&test_db.url, test_db.dir(), port);
     let app = crate::helpers::start(test_db, smtp.clone(), config).await;
-    app.run_pending_jobs().await;
-    let mails = smtp.wait_for("pending@example.cn", 1).await;
+    let mails = app.mail_for("pending@example.cn", 1).await;
     assert!(mails[0].message_id().starts_with(&ids[0].to_string()), "{}", mails[0].message_id());
     app.run_pending_jobs().await;
     let to: Vec<Vec<String>> = smtp.all().await.iter().map(|m| m.to.clone()).collect();

@@ -81,7 +81,6 @@ async fn a_draft_update_and_a_claim_cost_a_fixed_number_of_statements(backend: B
     let draft = created.data()["createCase"]["filings"][0].clone();
     let id = draft["id"].as_str().expect("id").to_string();
     let statements = || app.state.sql_statements.load(std::sync::atomic::Ordering::SeqCst);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let mut version = draft["version"].as_i64().expect("version");
     let mut update_costs = Vec::new();
@@ -98,7 +97,6 @@ async fn a_draft_update_and_a_claim_cost_a_fixed_number_of_statements(backend: B
     let customs = filing_of(&filings, "CUSTOMS");
     // The officer has read the queue, as officers do before claiming: on PostgreSQL the scope is kept.
     app.gql("{ reviewQueue { nodes { id } } }", json!({}), Some(&officer.token)).await.data();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let before = statements();
     let claimed = app.decide(&officer.token, "claimFiling", customs["id"].as_str().expect("id"), customs["version"].as_i64().expect("v"), None).await;
     let claim_cost = statements() - before;

@@ -49,7 +49,7 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
         assert!(f["dueAt"].is_string(), "deadline set at submission");
         assert_eq!(f["overdue"], false);
     }
-    let mail = app.smtp.wait_for("coop@example.cn", 2).await.remove(1);
+    let mail = app.mail_for("coop@example.cn", 2).await.remove(1);
     assert!(mail.subject().contains(reference), "{}", mail.subject());
 
     // Each agency sees its own filing only, and claims it.
@@ -82,7 +82,7 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     assert_eq!(corrected.data()["requestCorrection"]["status"], "NEEDS_CORRECTION");
     let case_now = app.case(&merchant.token, &case_id).await;
     assert_eq!(case_now.data()["case"]["status"], "ACTION_REQUIRED");
-    let correction_mail = app.smtp.wait_for("coop@example.cn", 3).await.remove(2);
+    let correction_mail = app.mail_for("coop@example.cn", 3).await.remove(2);
     assert!(correction_mail.text().contains("certificate of origin"), "the note is in the mail");
 
     let v = corrected.data()["requestCorrection"]["version"].as_i64().expect("v");
@@ -143,7 +143,7 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     assert_eq!(actions.iter().filter(|a| **a == "filing.correction_requested").count(), 1);
 
     // The merchant got: verification, submitted, correction, 5 approvals, completed.
-    let mails = app.smtp.wait_for("coop@example.cn", 9).await;
+    let mails = app.mail_for("coop@example.cn", 9).await;
     let subjects: Vec<String> = mails.iter().map(|m| m.subject()).collect();
     assert_eq!(subjects.iter().filter(|s| s.contains("approved")).count(), 5, "{subjects:?}");
     assert!(subjects.last().is_some_and(|s| s.contains("completed")), "{subjects:?}");

@@ -413,7 +413,7 @@ async fn failed_checks_raise_the_risk_level_and_passes_lower_it(backend: Backend
         }
     }
     assert_eq!(levels, vec![1, 2, 3, 3, 3, 3, 2, 2], "FAIL +1 (max 3); three PASS in a row −1");
-    let mails = app.smtp.wait_for("risk@example.cn", 1 + 1 + 4).await;
+    let mails = app.mail_for("risk@example.cn", 1 + 1 + 4).await;
     let failed: Vec<_> = mails.iter().filter(|m| m.subject().contains("spot check")).collect();
     assert_eq!(failed.len(), 4, "one email per failed check");
     assert!(failed[0].text().contains("pesticide residue"));
