@@ -46,8 +46,6 @@ PHASE_SECONDS=$SECONDS_PER_PHASE MERCHANTS=$(( (SEED + 9) / 10 )) SERVER_PID=$pi
   target/release/onestop-bench-load "http://127.0.0.1:$PORT" | tee "$work/load.txt"
 rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
 echo "peak RSS: ${rss} MiB; password hashing concurrency: ${ONESTOP_PASSWORD_HASH_CONCURRENCY:-default (cores/2)}"
-# Reads answered from kept answers (PostgreSQL, `platform::answers`) against those computed.
-curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total/ { printf "%s ", $0 } END { print "" }'
 if grep -qi "panic\|ERROR" "$work/server.log"; then
   echo "server log has errors:"; grep -i "panic\|ERROR" "$work/server.log" | head -20
 fi

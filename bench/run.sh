@@ -9,9 +9,8 @@
 #
 #   bench/run.sh                 # 1,000 and 100,000 cases, both databases, 20 s per query
 #   SIZES="1000" DURATION=10s DATABASES=sqlite bench/run.sh
-#   ONESTOP_ANSWER_CACHE_MS=0 bench/run.sh   # every request computed: no kept answers
 #
-# `kept` is the share of requests answered from kept answers (PostgreSQL; `platform::answers`).
+# Every answer is computed: nothing is kept between requests.
 #
 # Needs wrk (apt-get install wrk) and the machine's PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
@@ -40,11 +39,10 @@ gql() { # token body
   curl -sf -X POST "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' ${1:+-H "authorization: Bearer $1"} -d "$2"
 }
 
-printf '%-9s %8s %-12s %8s %8s %8s %7s %9s %8s %8s %8s %6s\n' database cases query rps p50_ms p99_ms errors rss_mib cpu_ms stmts xacts kept
+printf '%-9s %8s %-12s %8s %8s %8s %7s %9s %8s %8s %8s\n' database cases query rps p50_ms p99_ms errors rss_mib cpu_ms stmts xacts
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 statements() { curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_sql_statements_total/ { print $2 }'; }
-kept_hits() { curl -sf -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk '/^onestop_kept_answers_total\{outcome="hit"\}/ { n = $2 } END { print n + 0 }'; }
 commits() { # database name; 0 on SQLite
   if [ "$db" = postgres ]; then psql "$PG/postgres" -tAc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$1'"; else echo 0; fi
 }
@@ -71,14 +69,14 @@ for db in $DATABASES; do
     for q in queue detail; do
       body=$queue; [ "$q" = detail ] && body=$detail
       gql "$token" "$body" | grep -q '"errors"' && { echo "query $q fails:"; gql "$token" "$body"; exit 1; }
-      cpu0=$(cpu_ticks "$pid"); st0=$(statements); x0=$(commits "$name"); k0=$(kept_hits)
+      cpu0=$(cpu_ticks "$pid"); st0=$(statements); x0=$(commits "$name")
       result=$(TOKEN=$token BODY=$body wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s bench/graphql.lua "http://127.0.0.1:$PORT/graphql" | grep '^RESULT')
-      cpu1=$(cpu_ticks "$pid"); st1=$(statements); x1=$(commits "$name"); k1=$(kept_hits)
+      cpu1=$(cpu_ticks "$pid"); st1=$(statements); x1=$(commits "$name")
       rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
       eval "$(echo "$result" | sed 's/^RESULT //')"
       per() { awk -v a="$1" -v b="$2" -v n="$requests" -v k="$3" 'BEGIN { printf "%.2f", (b - a) * k / n }'; }
-      printf '%-9s %8s %-12s %8s %8s %8s %7s %9s %8s %8s %8s %6s\n' "$db" "$n" "$q" "$rps" "$p50_ms" "$p99_ms" "$((graphql_errors + non_200))" "$rss" \
-        "$(per "$cpu0" "$cpu1" "$(awk -v t="$ticks" 'BEGIN { print 1000 / t }')")" "$(per "$st0" "$st1" 1)" "$(per "$x0" "$x1" 1)" "$(per "$k0" "$k1" 1)"
+      printf '%-9s %8s %-12s %8s %8s %8s %7s %9s %8s %8s %8s\n' "$db" "$n" "$q" "$rps" "$p50_ms" "$p99_ms" "$((graphql_errors + non_200))" "$rss" \
+        "$(per "$cpu0" "$cpu1" "$(awk -v t="$ticks" 'BEGIN { print 1000 / t }')")" "$(per "$st0" "$st1" 1)" "$(per "$x0" "$x1" 1)"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
     [ "$db" = postgres ] && psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null

@@ -30,6 +30,7 @@ mod m20261130_000026_access_changed;
 mod m20261201_000027_delivery_traceparent;
 mod m20261202_000028_data_changed;
 mod m20261204_000029_jobs;
+mod m20261204_000030_no_kept_answers;
 
 /// The statement that counts every recorded decision into the monthly rollup (migration 24,
 /// and `onestop rebuild-stats` after rows were fixed by hand).
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000027_delivery_traceparent::Migration),
             Box::new(m20261202_000028_data_changed::Migration),
             Box::new(m20261204_000029_jobs::Migration),
+            Box::new(m20261204_000030_no_kept_answers::Migration),
         ]
     }
 }

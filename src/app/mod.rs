@@ -45,9 +45,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, crate::services::trace::ScanReceiver)> {
     let (scans, scan_receiver) = crate::services::trace::ScanRecorder::new();
     let sql_statements = Arc::new(AtomicU64::new(0));
-    let answers = Arc::new(crate::platform::answers::KeptAnswers::new(config.answer_cache_ttl));
     let known_scopes = Arc::new(crate::services::access::KnownScopes::default());
-    let db = db::connect(&config, sql_statements.clone(), answers.clone(), known_scopes.clone()).await.context("connecting to the database")?;
+    let db = db::connect(&config, sql_statements.clone(), known_scopes.clone()).await.context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
     let state = AppState {
         db,
@@ -66,7 +65,6 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         rule_runner: Arc::new(crate::platform::rule_runner::RuleRunner::new(&config.rules)),
         decision_rules: Arc::default(),
         known_scopes,
-        answers,
         documents: crate::services::documents::store(&config.documents)?,
         clock: Default::default(),
         config: Arc::new(config),

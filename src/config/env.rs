@@ -69,7 +69,6 @@ impl Config {
             max_body_bytes: parse_var("ONESTOP_MAX_BODY_BYTES", 1024 * 1024)?,
             db_max_connections: parse_var("ONESTOP_DB_MAX_CONNECTIONS", 4)?,
             db_acquire_timeout: Duration::from_millis(parse_var("ONESTOP_DB_ACQUIRE_TIMEOUT_MS", 5000)?),
-            answer_cache_ttl: answer_cache_ttl()?,
             sqlite_busy_timeout: Duration::from_millis(parse_var("ONESTOP_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
             tokens: TokenLifetimes::default(),
             calendar: calendar()?,
@@ -227,14 +226,6 @@ fn dev_file_secret(data_dir: &std::path::Path, file: &str, generate: impl Fn() -
     let secret = generate();
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)
-}
-
-/// `ONESTOP_ANSWER_CACHE_MS`: at most `answers::LONGEST` (fields follow the clock).
-fn answer_cache_ttl() -> anyhow::Result<Duration> {
-    let ttl = Duration::from_millis(parse_var("ONESTOP_ANSWER_CACHE_MS", 1000)?);
-    let longest = crate::platform::answers::LONGEST;
-    anyhow::ensure!(ttl <= longest, "ONESTOP_ANSWER_CACHE_MS must be at most {} (ms)", longest.as_millis());
-    Ok(ttl)
 }
 
 /// `ONESTOP_RULE_DEADLINE_MS` (200), `ONESTOP_RULE_THREADS` (2), `ONESTOP_RULE_COST_BUDGET`

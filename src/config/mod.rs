@@ -43,9 +43,6 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Database pool size; small pools win on small machines.
     pub db_max_connections: u32,
-    /// How long an answer of a read-only query is kept for the same token and request
-    /// (PostgreSQL; zero: never). See `platform::answers`.
-    pub answer_cache_ttl: Duration,
     /// How long a request waits for a database connection before failing fast.
     pub db_acquire_timeout: Duration,
     pub tokens: TokenLifetimes,

@@ -59,7 +59,7 @@ impl Preflight {
                 format!("the operation selects {roots} root fields; at most {} are allowed", self.max_root_fields),
             ));
         }
-        Ok(Checked { label: examined.label.clone(), introspection_only: examined.introspection_only, cacheable: examined.cacheable })
+        Ok(Checked { label: examined.label.clone(), introspection_only: examined.introspection_only })
     }
 }
 
@@ -70,7 +70,6 @@ pub struct Examined {
     roots: usize,
     label: Option<String>,
     introspection_only: bool,
-    cacheable: bool,
 }
 
 /// The last `KEPT` documents parsed, by their text: parsing took ≈ 6 % of the server's CPU per
@@ -99,7 +98,6 @@ impl ExaminedDocuments {
             roots: max_root_fields(&document),
             label: label_of(&document),
             introspection_only: introspection_only(&document),
-            cacheable: cacheable(&document),
             document,
         });
         if keep && let Ok(mut kept) = self.0.lock() {
@@ -115,18 +113,6 @@ pub struct Checked {
     pub label: Option<String>,
     /// Every root field of every operation is `__schema`, `__type` or `__typename`.
     pub introspection_only: bool,
-    /// One query, each of whose root fields may have its answer kept (`platform::answers`).
-    pub cacheable: bool,
-}
-
-fn cacheable(document: &ExecutableDocument) -> bool {
-    let mut operations = document.operations.iter();
-    let (Some((_, operation)), None) = (operations.next(), operations.next()) else { return false };
-    operation.node.ty == OperationType::Query
-        && operation.node.selection_set.node.items.iter().all(|item| match &item.node {
-            Selection::Field(field) => crate::platform::answers::CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
-            _ => false,
-        })
 }
 
 fn introspection_only(document: &ExecutableDocument) -> bool {

@@ -157,16 +157,7 @@ async fn single(api: &Api, state: &AppState, req: &Request, asker: &Asker, reque
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
         Err(response) => return response,
     };
-    let kept = if idempotency.is_none() { kept_answer_key(state, req, asker, &request) } else { None };
-    if let Some(kept) = kept.as_ref().filter(|k| !k.fresh) {
-        if let Some(answer) = state.answers.get(&kept.key) {
-            metrics::counter!("onestop_kept_answers_total", "outcome" => "hit").increment(1);
-            count(answer.label.unwrap_or_else(|| "unknown".into()), "ok", Instant::now());
-            return json_body(answer.body);
-        }
-        metrics::counter!("onestop_kept_answers_total", "outcome" => "miss").increment(1);
-    }
-    let Executed { response, label, cacheable } = execute(api, state, asker, request).await;
+    let Executed { response } = execute(api, state, asker, request).await;
     let body = match serde_json::to_string(&response) {
         Ok(body) => body,
         Err(err) => {
@@ -174,11 +165,6 @@ async fn single(api: &Api, state: &AppState, req: &Request, asker: &Asker, reque
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    if let Some(kept) = kept
-        && cacheable
-    {
-        state.answers.keep(kept.key, crate::platform::answers::Answer { body: body.clone(), label }, kept.generation);
-    }
     let retry_after = retry_after(&response);
     if let Some((owner, key)) = idempotency {
         let retryable = response.errors.iter().any(|e| {
@@ -213,32 +199,9 @@ fn retry_after(response: &async_graphql::Response) -> Option<u64> {
     })
 }
 
-/// Where an answer may be kept (`platform::answers`): a request by a caller whose token
-/// verified, while answers are kept at all.
-struct KeptAnswerKey {
-    key: String,
-    /// What the answer is computed under (the generation before it runs).
-    generation: u64,
-    /// `Cache-Control: no-cache` asks for a fresh answer (which is kept for the next request).
-    fresh: bool,
-}
-
-fn kept_answer_key(state: &AppState, req: &Request, asker: &Asker, request: &async_graphql::Request) -> Option<KeptAnswerKey> {
-    let generation = state.answers.generation()?;
-    if !matches!(asker.caller, Caller::User(_)) {
-        return None;
-    }
-    let token = req.headers().get("authorization")?.to_str().ok()?;
-    let key = crate::platform::answers::key(token, request)?;
-    let fresh = req.headers().get_all(header::CACHE_CONTROL).iter().any(|v| v.to_str().is_ok_and(|v| v.contains("no-cache")));
-    Some(KeptAnswerKey { key, generation, fresh })
-}
-
-/// An operation's response, its label for logs and metrics, and whether its answer may be kept.
+/// An operation's response.
 struct Executed {
     response: async_graphql::Response,
-    label: Option<String>,
-    cacheable: bool,
 }
 
 /// Runs one operation; gives document errors a code and internal ones the request id; counts it.
@@ -249,12 +212,12 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
         request = request.data(address);
     }
     let mut request = request.data(asker.caller.clone()).data(asker.request_id.clone());
-    let (label, cacheable, mut response) = match api.preflight.check(&mut request) {
+    let (label, mut response) = match api.preflight.check(&mut request) {
         Ok(checked) => {
-            let (response, written) = writes::watching(api.schema_for(&checked).execute(request), |w| state.forget(w)).await;
-            (checked.label.clone(), checked.cacheable && !written.data, response)
+            let (response, _) = writes::watching(api.schema_for(&checked).execute(request), |w| state.forget(w)).await;
+            (checked.label.clone(), response)
         }
-        Err(refusal) => (None, false, async_graphql::Response::from_errors(vec![refusal])),
+        Err(refusal) => (None, async_graphql::Response::from_errors(vec![refusal])),
     };
 
     let mut rejected = false;
@@ -294,10 +257,10 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
     };
     let outcome = if response.errors.is_empty() { "ok" } else { "error" };
     count(operation, outcome, started);
-    Executed { cacheable: cacheable && response.errors.is_empty(), label, response }
+    Executed { response }
 }
 
-/// Counts and logs an operation (answered from memory or not).
+/// Counts and logs an operation.
 fn count(operation: String, outcome: &'static str, started: Instant) {
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!("onestop_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)

@@ -18,11 +18,10 @@ use crate::config::Config;
 
 /// Connects; `statements` counts every SQL statement the connection runs (exported as a
 /// metric, and used by tests to prove queries stay bounded).
-/// Every statement passes `platform::writes`, which drops `answers` and `scopes` on writes.
+/// Every statement passes `platform::writes`, which drops kept `scopes` on access writes.
 pub async fn connect(
     config: &Config,
     statements: Arc<AtomicU64>,
-    answers: Arc<crate::platform::answers::KeptAnswers>,
     scopes: Arc<crate::services::access::KnownScopes>,
 ) -> anyhow::Result<DatabaseConnection> {
     let url = &config.database_url;
@@ -53,8 +52,8 @@ pub async fn connect(
     let system = if is_sqlite { "sqlite" } else { "postgresql" };
     db.set_metric_callback(move |info| {
         statements.fetch_add(1, Ordering::Relaxed);
-        // A write drops this instance's kept scopes or answers as the operation returns.
-        crate::platform::writes::note_statement(&info.statement.sql, &answers, &scopes);
+        // An access write drops this instance's kept scopes as the operation returns.
+        crate::platform::writes::note_statement(&info.statement.sql, &scopes);
         metrics::counter!("onestop_sql_statements_total").increment(1);
         #[cfg(feature = "otlp")]
         crate::platform::telemetry::otlp::statement_span(&info.statement.sql, info.elapsed, info.failed, system);

@@ -71,30 +71,23 @@ pub async fn stage(txn: &DatabaseTransaction, change: FilingChange) -> AppResult
 }
 
 /// PostgreSQL: listens for events of every instance and broadcasts them here, for access
-/// changes (`access::KnownScopes`) and data changes (`answers::KeptAnswers`); reconnects after
-/// a lost connection.
+/// changes (`access::KnownScopes`); reconnects after a lost connection.
 pub async fn run_listener(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     if state.db.get_database_backend() != DatabaseBackend::Postgres {
         return;
     }
     let access = crate::services::access::ACCESS_CHANGED_CHANNEL;
-    let data = crate::platform::answers::CHANNEL;
     loop {
         let pool = state.db.get_postgres_connection_pool().clone();
         let listening = async {
             let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen_all([CHANNEL, access, data]).await?;
+            listener.listen_all([CHANNEL, access]).await?;
             state.known_scopes.listening(true);
-            state.answers.listening(true);
             // `try_recv` gives `None` when the connection was lost (`recv` would reconnect
             // quietly, and notifications sent meanwhile would be missed without a word).
             while let Some(notification) = listener.try_recv().await? {
                 if notification.channel() == access {
                     state.known_scopes.changed();
-                    continue;
-                }
-                if notification.channel() == data {
-                    state.answers.changed();
                     continue;
                 }
                 match serde_json::from_str::<FilingChange>(notification.payload()) {
@@ -107,7 +100,6 @@ pub async fn run_listener(state: AppState, mut shutdown: tokio::sync::watch::Rec
         tokio::select! {
             result = listening => {
                 state.known_scopes.listening(false);
-                state.answers.listening(false);
                 match result {
                     Err(err) => tracing::warn!(error = %err, "event listener lost its connection; retrying"),
                     Ok(()) => tracing::warn!("event listener lost its connection; retrying"),

@@ -1,7 +1,6 @@
 //! What the services run on: the database connection, the clock, live events across
 //! instances, the email outbox, sealed secrets, idempotency keys, telemetry and pagination.
 
-pub mod answers;
 pub mod clock;
 pub mod db;
 pub mod events;

@@ -34,8 +34,6 @@ pub struct AppState {
     pub decision_rules: Arc<crate::services::automatic::rules::EnabledRules>,
     /// Users' scopes kept between requests while access stands (PostgreSQL).
     pub known_scopes: Arc<crate::services::access::KnownScopes>,
-    /// Answers of read-only queries kept between requests (PostgreSQL; `platform::answers`).
-    pub answers: Arc<crate::platform::answers::KeptAnswers>,
     /// Where document bytes are kept.
     pub documents: Arc<dyn object_store::ObjectStore>,
     /// The time scheduled work goes by (the wall clock outside tests).
@@ -48,9 +46,6 @@ impl AppState {
     pub fn forget(&self, written: crate::platform::writes::Written) {
         if written.access {
             self.known_scopes.changed();
-        }
-        if written.data {
-            self.answers.changed();
         }
     }
 

@@ -1,14 +1,9 @@
 //! Which tables the running operation wrote, seen from the statements themselves: every
 //! statement passes the connection's statement callback (`platform::db`), which reads the
-//! table an INSERT, UPDATE or DELETE writes. What the server keeps between requests depends
-//! on it:
-//! - kept scopes (`services::access::known`) are dropped when an operation wrote a table a
-//!   scope is read from;
-//! - kept answers (`platform::answers`) are dropped when an operation wrote any table an
-//!   answer may be read from.
-//!
-//! Both are dropped as the operation ends (after its commit), so the instance's next request
-//! never waits on PostgreSQL's notification of the change.
+//! table an INSERT, UPDATE or DELETE writes. Kept scopes (`services::access::known`) are
+//! dropped when an operation wrote a table a scope is read from — as the operation ends
+//! (after its commit), so the instance's next request never waits on PostgreSQL's
+//! notification of the change.
 
 use std::{
     future::Future,
@@ -18,23 +13,18 @@ use std::{
     },
 };
 
-use super::answers::KeptAnswers;
-
 /// What the running operation wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
     /// A table scopes are read from (`access::known::ACCESS_TABLES`).
     pub access: bool,
-    /// A table answers may be read from (every table but `answers::UNWATCHED_TABLES`).
-    pub data: bool,
 }
 
 impl Written {
     const ACCESS: u8 = 1;
-    const DATA: u8 = 2;
 
     fn from_bits(bits: u8) -> Self {
-        Self { access: bits & Self::ACCESS != 0, data: bits & Self::DATA != 0 }
+        Self { access: bits & Self::ACCESS != 0 }
     }
 }
 
@@ -42,26 +32,19 @@ tokio::task_local! {
     static WRITTEN: Arc<AtomicU8>;
 }
 
-/// Sees every statement the server runs. In an operation (see `watching`) a write marks the
-/// operation; outside one (background workers, tools on the same pool) a write drops what it
-/// may change at once — kept answers for a data write, kept scopes for an access write — as
-/// the statement has returned; the PostgreSQL notification that follows its commit drops them
-/// again (a read between a worker's statement and its commit may still use them until then).
-pub fn note_statement(sql: &str, answers: &KeptAnswers, scopes: &crate::services::access::KnownScopes) {
+/// Sees every statement the server runs. In an operation (see `watching`) an access write
+/// marks the operation; outside one (background workers, tools on the same pool) it drops the
+/// kept scopes at once, as the statement has returned; the PostgreSQL notification that
+/// follows its commit drops them again (a read between a worker's statement and its commit
+/// may still use them until then).
+pub fn note_statement(sql: &str, scopes: &crate::services::access::KnownScopes) {
     let Some(table) = table_written(sql) else { return };
-    let access = crate::services::access::known::is_access_table(table);
-    let data = super::answers::is_watched(table);
-    let bits = if access { Written::ACCESS } else { 0 } | if data { Written::DATA } else { 0 };
-    let marked = WRITTEN.try_with(|written| written.fetch_or(bits, Ordering::AcqRel));
+    if !crate::services::access::known::is_access_table(table) {
+        return;
+    }
+    let marked = WRITTEN.try_with(|written| written.fetch_or(Written::ACCESS, Ordering::AcqRel));
     if marked.is_err() {
-        // Access first: an answer computed after the answers were dropped must not be computed
-        // on a scope that is about to be dropped.
-        if access {
-            scopes.changed();
-        }
-        if data {
-            answers.changed();
-        }
+        scopes.changed();
     }
 }
 
@@ -103,25 +86,24 @@ pub fn table_written(sql: &str) -> Option<&str> {
 mod tests {
     use std::{sync::Mutex, time::Duration};
 
-    use super::{KeptAnswers, Written, note_statement, table_written, watching};
+    use super::{Written, note_statement, table_written, watching};
 
     #[tokio::test]
     async fn what_an_operation_wrote_is_told_when_it_ends_or_is_dropped() {
-        let answers = KeptAnswers::new(Duration::from_secs(1));
         let scopes = crate::services::access::KnownScopes::default();
         let told = Mutex::new(Vec::new());
         let tell = |w: Written| told.lock().expect("lock").push(w);
-        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &answers, &scopes) }, tell).await;
-        assert_eq!(written, Written { access: true, data: true });
+        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &scopes) }, tell).await;
+        assert_eq!(written, Written { access: true });
 
         let stuck = async {
-            note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers, &scopes);
-            note_statement(r#"INSERT INTO "trace_scans" ("id") VALUES ($1)"#, &answers, &scopes);
+            note_statement(r#"UPDATE "filings" SET "version" = $1"#, &scopes);
+            note_statement(r#"INSERT INTO "user_regions" ("user_id") VALUES ($1)"#, &scopes);
             std::future::pending::<()>().await;
         };
         assert!(tokio::time::timeout(Duration::from_millis(10), watching(stuck, tell)).await.is_err());
         let told = told.lock().expect("lock").clone();
-        assert_eq!(told, [Written { access: true, data: true }, Written { access: false, data: true }]);
+        assert_eq!(told, [Written { access: true }, Written { access: true }]);
     }
 
     /// A write outside any operation (a worker's, a tool's on the server's pool) drops what it
@@ -130,15 +112,14 @@ mod tests {
     /// ran on the old scope), not for another table.
     #[test]
     fn a_write_outside_an_operation_drops_the_kept_scopes_at_once() {
-        let answers = KeptAnswers::new(Duration::from_secs(1));
         let scopes = crate::services::access::KnownScopes::default();
         scopes.listening(true);
         let user = uuid::Uuid::from_u128(7);
         let keep = || scopes.keep(&crate::services::access::Scope::Admin { user_id: user }, scopes.generation().expect("listening"));
         keep();
-        note_statement(r#"UPDATE "filings" SET "version" = $1"#, &answers, &scopes);
+        note_statement(r#"UPDATE "filings" SET "version" = $1"#, &scopes);
         assert!(scopes.get(user).is_some(), "a filing is not access");
-        note_statement("DELETE FROM user_regions WHERE user_id = '7'", &answers, &scopes);
+        note_statement("DELETE FROM user_regions WHERE user_id = '7'", &scopes);
         assert!(scopes.get(user).is_none(), "an access table written outside an operation drops the scopes");
     }
 

@@ -195,7 +195,6 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         max_body_bytes: 256 * 1024,
         db_max_connections: 4,
         db_acquire_timeout: Duration::from_secs(10),
-        answer_cache_ttl: Duration::from_millis(1000),
         tokens: TokenLifetimes::default(),
         regions: Regions::default(),
         review_days: onestop::config::ReviewDays::default(),
@@ -402,16 +401,10 @@ impl TestApp {
         Gql(response.json().await.expect("JSON body"))
     }
 
-    /// Like `gql`, with `Cache-Control: no-cache`: computed afresh, never a kept answer (for
-    /// counting what a request costs).
+    /// `gql` as a signed-in caller (for counting what a request costs: every answer is
+    /// computed, none is kept between requests).
     pub async fn gql_fresh(&self, query: &str, variables: Value, token: &str) -> Gql {
-        let request = self
-            .client
-            .post(self.url("/graphql"))
-            .header("cache-control", "no-cache")
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }));
-        Gql(request.send().await.expect("POST /graphql").json().await.expect("JSON body"))
+        self.gql(query, variables, Some(token)).await
     }
 
     pub async fn register(&self, email: &str, password: &str, name: &str) -> Gql {
@@ -635,9 +628,9 @@ pub async fn spawn_idle_app(backend: Backend) -> Option<TestApp> {
     .await
 }
 
-/// The fewest SQL statements of three runs of `request`, each computed afresh (`Cache-Control:
-/// no-cache`: never a kept answer; a late statement of trace scans' writer only ever adds, so
-/// the fewest is the request's own), after `check` looked at each answer.
+/// The fewest SQL statements of three runs of `request` (a late statement of trace scans'
+/// writer only ever adds, so the fewest is the request's own), after `check` looked at each
+/// answer.
 pub async fn fewest_statements(app: &TestApp, query: &str, variables: Value, token: &str, check: impl Fn(&Gql)) -> u64 {
     let mut fewest = u64::MAX;
     for _ in 0..3 {

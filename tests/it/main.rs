@@ -27,7 +27,6 @@ mod faults;
 mod gs1;
 mod hardening;
 mod joint_supervision;
-mod kept_answers;
 mod known_scopes;
 mod licences;
 mod members;

@@ -11,6 +11,7 @@ use crate::{
 };
 
 both_backends!(
+    kept_answers_leave_no_trigger_behind,
     outbox_messages_become_jobs_and_nothing_is_sent_twice,
     typed_usccs_become_declared_and_spot_checks_get_their_agency,
     officer_regions_move_from_json_to_rows,
@@ -307,10 +308,34 @@ async fn outbox_messages_become_jobs_and_nothing_is_sent_twice(backend: Backend)
     let to: Vec<Vec<String>> = smtp.all().await.iter().map(|m| m.to.clone()).collect();
     assert_eq!(to, vec![vec!["pending@example.cn".to_string()]], "nothing else is sent");
 
-    // Rolled back, they are messages again.
+    // Rolled back (30, then 29), they are messages again.
     let db = &app.state.db;
-    Migrator::down(db, Some(1)).await.expect("roll back 29");
+    Migrator::down(db, Some(2)).await.expect("roll back 30 and 29");
     let status = text(db, "SELECT status AS v FROM outbox_messages WHERE payload LIKE '%sent@example.cn%'").await;
     assert_eq!(status.as_deref(), Some("sent"));
     assert_eq!(text(db, "SELECT status AS v FROM outbox_messages WHERE payload LIKE '%pending@example.cn%'").await.as_deref(), Some("sent"));
+}
+
+/// Migration 30: the data-change triggers of 28 (for kept answers, now removed) are gone, so a
+/// write on PostgreSQL notifies nobody; rolled back, they return.
+async fn kept_answers_leave_no_trigger_behind(backend: Backend) {
+    let Some(test_db) = TestDb::create_for_test(backend).await else { return };
+    let db = Database::connect(&test_db.url).await.expect("connect");
+    let triggers = "SELECT CAST(COUNT(*) AS TEXT) AS v FROM pg_trigger WHERE tgname LIKE '%_data_changed'";
+    Migrator::up(&db, Some(28)).await.expect("migrate to 28");
+    if backend == Backend::Postgres {
+        assert_ne!(text(&db, triggers).await.as_deref(), Some("0"), "28 put triggers on the tables");
+    }
+    Migrator::up(&db, None).await.expect("migrate to the end");
+    if backend == Backend::Postgres {
+        assert_eq!(text(&db, triggers).await.as_deref(), Some("0"));
+        let function = "SELECT CAST(COUNT(*) AS TEXT) AS v FROM pg_proc WHERE proname = 'onestop_data_changed'";
+        assert_eq!(text(&db, function).await.as_deref(), Some("0"));
+    }
+    Migrator::down(&db, Some(1)).await.expect("roll back 30");
+    if backend == Backend::Postgres {
+        assert_ne!(text(&db, triggers).await.as_deref(), Some("0"), "rolled back, the triggers return");
+    }
+    Migrator::up(&db, None).await.expect("and forward again");
+    db.close().await.ok();
 }
