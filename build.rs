@@ -16,10 +16,30 @@ use sha2::{Digest, Sha256};
 
 /// (npm package, file inside its tarball, file name served, SHA-256).
 const ASSETS: [(&str, &str, &str, &str); 4] = [
-    ("react@18.3.1", "package/umd/react.production.min.js", "react.production.min.js", "d949f1c3687aedadcedac85261865f29b17cd273997e7f6b2bfc53b2f9d4c4dd"),
-    ("react-dom@18.3.1", "package/umd/react-dom.production.min.js", "react-dom.production.min.js", "35f4f974f4b2bcd44da73963347f8952e341f83909e4498227d4e26b98f66f0d"),
-    ("graphiql@4.1.2", "package/graphiql.min.js", "graphiql.min.js", "867226ba8af5ce7949903fc53932f78dac9f4bfc6cc8da0fd3869b8bc6c5256b"),
-    ("graphiql@4.1.2", "package/graphiql.min.css", "graphiql.min.css", "30487e07635d312a63f647b140d37740a73c53332b0975bf4b1fe985ca6ec885"),
+    (
+        "react@18.3.1",
+        "package/umd/react.production.min.js",
+        "react.production.min.js",
+        "d949f1c3687aedadcedac85261865f29b17cd273997e7f6b2bfc53b2f9d4c4dd",
+    ),
+    (
+        "react-dom@18.3.1",
+        "package/umd/react-dom.production.min.js",
+        "react-dom.production.min.js",
+        "35f4f974f4b2bcd44da73963347f8952e341f83909e4498227d4e26b98f66f0d",
+    ),
+    (
+        "graphiql@4.1.2",
+        "package/graphiql.min.js",
+        "graphiql.min.js",
+        "867226ba8af5ce7949903fc53932f78dac9f4bfc6cc8da0fd3869b8bc6c5256b",
+    ),
+    (
+        "graphiql@4.1.2",
+        "package/graphiql.min.css",
+        "graphiql.min.css",
+        "30487e07635d312a63f647b140d37740a73c53332b0975bf4b1fe985ca6ec885",
+    ),
 ];
 
 fn main() {

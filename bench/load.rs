@@ -94,7 +94,11 @@ impl Client {
 
     async fn login(&self, email: &str) -> anyhow::Result<String> {
         let data = self
-            .gql(None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": PASSWORD }))
+            .gql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": email, "p": PASSWORD }),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("login {email}: {e}"))?;
         Ok(data["login"]["accessToken"].as_str().unwrap_or_default().to_string())
@@ -104,7 +108,9 @@ impl Client {
 fn outcome(result: &Result<Value, String>, conflicts_expected: bool) -> Outcome {
     match result {
         Ok(_) => Outcome::Ok,
-        Err(code) if conflicts_expected && (code == "VERSION_CONFLICT" || code == "INVALID_TRANSITION") => Outcome::Conflict,
+        Err(code) if conflicts_expected && (code == "VERSION_CONFLICT" || code == "INVALID_TRANSITION") => {
+            Outcome::Conflict
+        }
         Err(code) => Outcome::Error(code.clone()),
     }
 }
@@ -131,7 +137,13 @@ async fn read_queue(client: Arc<Client>, token: String, recorder: Recorder) {
 }
 
 /// Edits its draft until stopped; gives the draft back with its latest version.
-async fn update_drafts(client: Arc<Client>, token: String, filing_id: String, mut version: i64, recorder: Recorder) -> Draft {
+async fn update_drafts(
+    client: Arc<Client>,
+    token: String,
+    filing_id: String,
+    mut version: i64,
+    recorder: Recorder,
+) -> Draft {
     let mutation = "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }";
     let mut round = 0u64;
     while recorder.running() {
@@ -140,7 +152,13 @@ async fn update_drafts(client: Arc<Client>, token: String, filing_id: String, mu
             "categories": ["AGRICULTURAL", "FOOD"],
             "products": [{ "name": format!("汉源花椒 第{round}批"), "hsCode": "0904210000", "originRegionCode": "511823" }]
         }});
-        let result = timed(&recorder, "update", false, client.gql(Some(&token), mutation, json!({ "id": filing_id, "v": version, "d": data }))).await;
+        let result = timed(
+            &recorder,
+            "update",
+            false,
+            client.gql(Some(&token), mutation, json!({ "id": filing_id, "v": version, "d": data })),
+        )
+        .await;
         if let Ok(data) = result {
             version = data["updateFiling"]["version"].as_i64().unwrap_or(version + 1);
         }
@@ -155,7 +173,13 @@ async fn decide(client: Arc<Client>, token: String, seed: usize, recorder: Recor
     let correct = "mutation($id: ID!, $v: Int!, $n: String!) { requestCorrection(id: $id, expectedVersion: $v, note: $n) { version } }";
     let mut pick = seed;
     while recorder.running() {
-        let queue = timed(&recorder, "queue", false, client.gql(Some(&token), QUEUE, json!({ "f": { "statuses": ["SUBMITTED"] } }))).await;
+        let queue = timed(
+            &recorder,
+            "queue",
+            false,
+            client.gql(Some(&token), QUEUE, json!({ "f": { "statuses": ["SUBMITTED"] } })),
+        )
+        .await;
         let Ok(queue) = queue else { continue };
         let edges = queue["reviewQueue"]["edges"].as_array().cloned().unwrap_or_default();
         if edges.is_empty() {
@@ -165,11 +189,18 @@ async fn decide(client: Arc<Client>, token: String, seed: usize, recorder: Recor
         pick = pick.wrapping_mul(31).wrapping_add(7);
         let node = &edges[pick % edges.len()]["node"];
         let (id, version) = (node["id"].clone(), node["version"].as_i64().unwrap_or(0));
-        let claimed = timed(&recorder, "decide", true, client.gql(Some(&token), claim, json!({ "id": id, "v": version }))).await;
+        let claimed =
+            timed(&recorder, "decide", true, client.gql(Some(&token), claim, json!({ "id": id, "v": version }))).await;
         let Ok(claimed) = claimed else { continue };
         let version = claimed["claimFiling"]["version"].as_i64().unwrap_or(version + 1);
         let note = "请补充产品检验报告 / please attach the product test report";
-        let _ = timed(&recorder, "decide", true, client.gql(Some(&token), correct, json!({ "id": id, "v": version, "n": note }))).await;
+        let _ = timed(
+            &recorder,
+            "decide",
+            true,
+            client.gql(Some(&token), correct, json!({ "id": id, "v": version, "n": note })),
+        )
+        .await;
     }
 }
 
@@ -178,7 +209,8 @@ async fn hammer_login(client: Arc<Client>, first: usize, merchants: usize, recor
     while recorder.running() {
         let email = format!("merchant{}@bench.onestop.cn", i % merchants);
         let mutation = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
-        let _ = timed(&recorder, "login", false, client.gql(None, mutation, json!({ "e": email, "p": PASSWORD }))).await;
+        let _ =
+            timed(&recorder, "login", false, client.gql(None, mutation, json!({ "e": email, "p": PASSWORD }))).await;
         i += 7;
     }
 }
@@ -236,7 +268,12 @@ fn clock_ticks_per_second() -> f64 {
 
 /// Runs the clients already started for `seconds` as `phase`; returns the elapsed time and the
 /// server's (CPU ms, statements) spent in it.
-async fn run_phase(recorder: &Recorder, phase: usize, seconds: u64, cost: &ServerCost) -> (Duration, Option<(f64, f64)>) {
+async fn run_phase(
+    recorder: &Recorder,
+    phase: usize,
+    seconds: u64,
+    cost: &ServerCost,
+) -> (Duration, Option<(f64, f64)>) {
     recorder.phase.store(phase, Ordering::Relaxed);
     let before = cost.read().await;
     let started = Instant::now();
@@ -260,7 +297,8 @@ async fn main() -> anyhow::Result<()> {
     let base = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:18431".into());
     let seconds = env_or("PHASE_SECONDS", 60) as u64;
     let alone = env_or("ALONE_SECONDS", 20) as u64;
-    let (queue_n, update_n, decide_n, login_n) = (env_or("QUEUE", 24), env_or("UPDATE", 10), env_or("DECIDE", 10), env_or("LOGIN", 20));
+    let (queue_n, update_n, decide_n, login_n) =
+        (env_or("QUEUE", 24), env_or("UPDATE", 10), env_or("DECIDE", 10), env_or("LOGIN", 20));
     let merchants = env_or("MERCHANTS", 1000);
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(30)).build()?;
     let cost = ServerCost {
@@ -283,7 +321,11 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("createCase: {e}"))?;
         let filing = &created["createCase"]["filings"][0];
-        drafts.push((token, filing["id"].as_str().unwrap_or_default().to_string(), filing["version"].as_i64().unwrap_or(1)));
+        drafts.push((
+            token,
+            filing["id"].as_str().unwrap_or_default().to_string(),
+            filing["version"].as_i64().unwrap_or(1),
+        ));
     }
 
     let recorder = Recorder { phase: Arc::default(), stop: Arc::default(), samples: Arc::default() };
@@ -300,7 +342,9 @@ async fn main() -> anyhow::Result<()> {
     let start_editors = |group: &Recorder, drafts: Vec<Draft>| {
         drafts
             .into_iter()
-            .map(|(token, filing, version)| tokio::spawn(update_drafts(client.clone(), token, filing, version, group.clone())))
+            .map(|(token, filing, version)| {
+                tokio::spawn(update_drafts(client.clone(), token, filing, version, group.clone()))
+            })
             .collect::<Vec<_>>()
     };
     let mut phases = Vec::new();
@@ -341,7 +385,10 @@ async fn main() -> anyhow::Result<()> {
     report(&samples, &phases)
 }
 
-fn report(samples: &BTreeMap<(usize, &'static str), Samples>, phases: &[(Duration, Option<(f64, f64)>)]) -> anyhow::Result<()> {
+fn report(
+    samples: &BTreeMap<(usize, &'static str), Samples>,
+    phases: &[(Duration, Option<(f64, f64)>)],
+) -> anyhow::Result<()> {
     println!(
         "{:<13} {:<14} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8}",
         "phase", "operation", "requests", "rps", "p50_ms", "p99_ms", "errors", "conflicts", "cpu_ms", "stmts"
@@ -366,8 +413,14 @@ fn report(samples: &BTreeMap<(usize, &'static str), Samples>, phases: &[(Duratio
             }
             println!(
                 "{:<13} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9}",
-                PHASES[phase], op, sorted.len(), sorted.len() as f64 / elapsed.as_secs_f64(),
-                percentile(&sorted, 0.50), percentile(&sorted, 0.99), errors, s.conflicts
+                PHASES[phase],
+                op,
+                sorted.len(),
+                sorted.len() as f64 / elapsed.as_secs_f64(),
+                percentile(&sorted, 0.50),
+                percentile(&sorted, 0.99),
+                errors,
+                s.conflicts
             );
             if !s.errors.is_empty() {
                 println!("{:<13}   errors: {:?}", "", s.errors);
@@ -381,8 +434,16 @@ fn report(samples: &BTreeMap<(usize, &'static str), Samples>, phases: &[(Duratio
         let (cpu, stmts) = spent.map_or(("-".into(), "-".into()), |(c, s)| (per(c), per(s)));
         println!(
             "{:<13} {:<14} {:>8} {:>8.0} {:>8.1} {:>8.1} {:>7} {:>9} {:>8} {:>8}",
-            PHASES[phase], "all-but-login", others.len(), others.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&others, 0.50), percentile(&others, 0.99), others_errors, others_conflicts, cpu, stmts
+            PHASES[phase],
+            "all-but-login",
+            others.len(),
+            others.len() as f64 / elapsed.as_secs_f64(),
+            percentile(&others, 0.50),
+            percentile(&others, 0.99),
+            others_errors,
+            others_conflicts,
+            cpu,
+            stmts
         );
     }
     // Per decision: the decide phase less its queue reads at the queue phase's cost per read.

@@ -6,18 +6,25 @@
 //! Prints `case_id=<uuid>` of a case the customs officer of 510100 can see.
 
 use chrono::Duration;
-use entity::{audit_event, case, case_counter, decision_record, filing, merchant, merchant_member, received_filings, user, user_region};
+use entity::{
+    audit_event, case, case_counter, decision_record, filing, merchant, merchant_member, received_filings, user,
+    user_region,
+};
 use onestop::{
-    app, services::audit, platform::clock,
-    services::auth::password::hash_password,
+    app,
     config::Config,
     domain::{CaseStatus, FilingKind, FilingStatus, Role},
+    platform::clock,
+    services::audit,
+    services::auth::password::hash_password,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use uuid::Uuid;
 
-const REGIONS: [&str; 12] =
-    ["510100", "530100", "500100", "520100", "450100", "610100", "620100", "630100", "640100", "650100", "540100", "150100"];
+const REGIONS: [&str; 12] = [
+    "510100", "530100", "500100", "520100", "450100", "610100", "620100", "630100", "640100", "650100", "540100",
+    "150100",
+];
 const BATCH: usize = 400;
 pub const PASSWORD: &str = "Bench-Peppercorn-Lantern-2026";
 
@@ -42,7 +49,11 @@ async fn main() -> anyhow::Result<()> {
     for kind in FilingKind::ALL {
         let officer = Uuid::now_v7();
         officers.push(officer);
-        officer_regions.push(user_region::ActiveModel { user_id: Set(officer), region_code: Set("510100".into()), position: Set(0) });
+        officer_regions.push(user_region::ActiveModel {
+            user_id: Set(officer),
+            region_code: Set("510100".into()),
+            position: Set(0),
+        });
         users.push(user::ActiveModel::from(user::Model {
             id: officer,
             email: format!("{}@bench.onestop.cn", kind.as_str().to_lowercase()),
@@ -58,7 +69,11 @@ async fn main() -> anyhow::Result<()> {
     // A customs supervisor of every region, for processingStats (bench/stats.sh).
     let supervisor = Uuid::now_v7();
     for (position, region) in REGIONS.iter().enumerate() {
-        officer_regions.push(user_region::ActiveModel { user_id: Set(supervisor), region_code: Set((*region).into()), position: Set(position as i32) });
+        officer_regions.push(user_region::ActiveModel {
+            user_id: Set(supervisor),
+            region_code: Set((*region).into()),
+            position: Set(position as i32),
+        });
     }
     users.push(user::ActiveModel::from(user::Model {
         id: supervisor,
@@ -124,7 +139,8 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     insert_all(db, owners).await?;
 
-    let statuses = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
+    let statuses =
+        [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::Approved, FilingStatus::NeedsCorrection];
     let mut sample = None;
     let mut done = 0;
     // The received rollup as a year of submissions would leave it: a row for nearly every day,
@@ -132,7 +148,8 @@ async fn main() -> anyhow::Result<()> {
     let mut received = std::collections::BTreeMap::new();
     while done < cases {
         let n = BATCH.min(cases - done);
-        let (mut case_rows, mut filing_rows, mut event_rows, mut decision_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut case_rows, mut filing_rows, mut event_rows, mut decision_rows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for j in 0..n {
             let index = done + j;
             let merchant = &merchants[index / 10];
@@ -210,7 +227,9 @@ async fn main() -> anyhow::Result<()> {
                     receiving_region_code: None,
                     received_at: None,
                 });
-                let day = (now - Duration::hours(((index * 7919 + k * 104729) % (365 * 24)) as i64)).with_timezone(&clock::china()).date_naive();
+                let day = (now - Duration::hours(((index * 7919 + k * 104729) % (365 * 24)) as i64))
+                    .with_timezone(&clock::china())
+                    .date_naive();
                 *received.entry((day, kind.agency(), *kind, merchant.region_code.clone())).or_insert(0i64) += 1;
                 if status == FilingStatus::Approved {
                     decision_rows.push(decision(merchant, case_id, filing_id, *kind, officers[k], index, now));
@@ -221,8 +240,13 @@ async fn main() -> anyhow::Result<()> {
         let txn = db.begin().await?;
         insert_all(&txn, case_rows.into_iter().map(|m| case::ActiveModel::from(m).reset_all()).collect()).await?;
         insert_all(&txn, filing_rows.into_iter().map(|m| filing::ActiveModel::from(m).reset_all()).collect()).await?;
-        insert_all(&txn, event_rows.into_iter().map(|m| audit_event::ActiveModel::from(m).reset_all()).collect()).await?;
-        insert_all(&txn, decision_rows.into_iter().map(|m| decision_record::ActiveModel::from(m).reset_all()).collect()).await?;
+        insert_all(&txn, event_rows.into_iter().map(|m| audit_event::ActiveModel::from(m).reset_all()).collect())
+            .await?;
+        insert_all(
+            &txn,
+            decision_rows.into_iter().map(|m| decision_record::ActiveModel::from(m).reset_all()).collect(),
+        )
+        .await?;
         txn.commit().await?;
         done += n;
     }
@@ -234,12 +258,17 @@ async fn main() -> anyhow::Result<()> {
     }
     let counters = last
         .into_iter()
-        .map(|(region_code, last_value)| case_counter::ActiveModel::from(case_counter::Model { region_code, year: 2026, last_value }).reset_all())
+        .map(|(region_code, last_value)| {
+            case_counter::ActiveModel::from(case_counter::Model { region_code, year: 2026, last_value }).reset_all()
+        })
         .collect();
     insert_all(db, counters).await?;
     let received = received
         .into_iter()
-        .map(|((day, agency, kind, region_code), received)| received_filings::ActiveModel::from(received_filings::Model { day, agency, kind, region_code, received }).reset_all())
+        .map(|((day, agency, kind, region_code), received)| {
+            received_filings::ActiveModel::from(received_filings::Model { day, agency, kind, region_code, received })
+                .reset_all()
+        })
         .collect();
     insert_all(db, received).await?;
     // The monthly decisions rollup, counted from the seeded records as `onestop rebuild-stats` does.
@@ -253,7 +282,15 @@ async fn main() -> anyhow::Result<()> {
 
 /// An approval of the past year with a processing time, as `automatic::records` keeps it (for
 /// processingStats at scale).
-fn decision(merchant: &merchant::Model, case_id: Uuid, filing_id: Uuid, kind: FilingKind, officer: Uuid, index: usize, now: chrono::DateTime<chrono::Utc>) -> decision_record::Model {
+fn decision(
+    merchant: &merchant::Model,
+    case_id: Uuid,
+    filing_id: Uuid,
+    kind: FilingKind,
+    officer: Uuid,
+    index: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> decision_record::Model {
     let at = now - Duration::hours(((index * 7919) % (365 * 24)) as i64);
     decision_record::Model {
         id: Uuid::now_v7(),

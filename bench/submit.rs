@@ -23,7 +23,13 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-async fn gql(http: &reqwest::Client, url: &str, token: Option<&str>, query: &str, variables: Value) -> Result<Value, String> {
+async fn gql(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
     let mut request = http.post(url).json(&json!({ "query": query, "variables": variables }));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -37,25 +43,47 @@ async fn gql(http: &reqwest::Client, url: &str, token: Option<&str>, query: &str
 
 fn data(kind: &str) -> Value {
     match kind {
-        "REGISTRATION" => json!({ "registration": { "companyName": "成都川味花椒合作社", "companyType": "FARMER_COOPERATIVE", "registeredCapital": "500000.00",
-            "legalRepresentative": { "name": "李伟", "idNumber": "510107199003074218" }, "address": "四川省成都市锦江区春熙路1号", "businessScope": "花椒种植、加工与网络销售" } }),
-        "CUSTOMS" => json!({ "customs": { "customsDistrictCode": "7901", "businessType": "ECOMMERCE_ENTERPRISE", "contactPerson": "王芳", "expectedAnnualTradeUsd": "1200000.50" } }),
-        "INSPECTION" => json!({ "inspection": { "categories": ["AGRICULTURAL", "FOOD"], "products": [{ "name": "汉源花椒", "hsCode": "0904210000", "originRegionCode": "511823" }] } }),
-        "TAX" => json!({ "tax": { "taxpayerType": "SMALL_SCALE", "bankName": "中国农业银行成都分行", "bankAccount": "6228480402564890018", "invoiceContact": "王芳 028-86000000" } }),
-        _ => json!({ "fx": { "bankName": "中国银行四川省分行", "expectedAnnualReceiptsUsd": "800000", "currencies": ["USD"] } }),
+        "REGISTRATION" => {
+            json!({ "registration": { "companyName": "成都川味花椒合作社", "companyType": "FARMER_COOPERATIVE", "registeredCapital": "500000.00",
+            "legalRepresentative": { "name": "李伟", "idNumber": "510107199003074218" }, "address": "四川省成都市锦江区春熙路1号", "businessScope": "花椒种植、加工与网络销售" } })
+        }
+        "CUSTOMS" => {
+            json!({ "customs": { "customsDistrictCode": "7901", "businessType": "ECOMMERCE_ENTERPRISE", "contactPerson": "王芳", "expectedAnnualTradeUsd": "1200000.50" } })
+        }
+        "INSPECTION" => {
+            json!({ "inspection": { "categories": ["AGRICULTURAL", "FOOD"], "products": [{ "name": "汉源花椒", "hsCode": "0904210000", "originRegionCode": "511823" }] } })
+        }
+        "TAX" => {
+            json!({ "tax": { "taxpayerType": "SMALL_SCALE", "bankName": "中国农业银行成都分行", "bankAccount": "6228480402564890018", "invoiceContact": "王芳 028-86000000" } })
+        }
+        _ => {
+            json!({ "fx": { "bankName": "中国银行四川省分行", "expectedAnnualReceiptsUsd": "800000", "currencies": ["USD"] } })
+        }
     }
 }
 
 /// A filled five-filing draft case of the merchant; its id.
 async fn draft(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<String> {
-    let created = gql(http, url, Some(token), "mutation($k: [FilingKind!]) { createCase(kinds: $k) { id filings { id kind version } } }", json!({ "k": KINDS }))
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let created = gql(
+        http,
+        url,
+        Some(token),
+        "mutation($k: [FilingKind!]) { createCase(kinds: $k) { id filings { id kind version } } }",
+        json!({ "k": KINDS }),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     for f in created["createCase"]["filings"].as_array().cloned().unwrap_or_default() {
         let update = "mutation($id: ID!, $v: Int!, $d: FilingDataInput!) { updateFiling(id: $id, expectedVersion: $v, data: $d) { version } }";
-        gql(http, url, Some(token), update, json!({ "id": f["id"], "v": f["version"], "d": data(f["kind"].as_str().unwrap_or_default()) }))
-            .await
-            .map_err(anyhow::Error::msg)?;
+        gql(
+            http,
+            url,
+            Some(token),
+            update,
+            json!({ "id": f["id"], "v": f["version"], "d": data(f["kind"].as_str().unwrap_or_default()) }),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
     }
     Ok(created["createCase"]["id"].as_str().unwrap_or_default().to_string())
 }
@@ -100,7 +128,8 @@ async fn set_rules(db: &sea_orm::DatabaseConnection, enabled: bool) -> anyhow::R
 fn cpu_ms(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     ticks * 10.0 // USER_HZ = 100
 }
 
@@ -115,7 +144,10 @@ async fn statements(http: &reqwest::Client, base: &str) -> f64 {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(_) => String::new(),
     };
-    text.lines().find_map(|l| l.strip_prefix("onestop_sql_statements_total ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+    text.lines()
+        .find_map(|l| l.strip_prefix("onestop_sql_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -134,7 +166,12 @@ struct Tally {
 }
 
 /// One round: every client submits its drafts.
-async fn round(http: &reqwest::Client, base: &str, tally: &mut Tally, work: Vec<(String, Vec<String>)>) -> anyhow::Result<()> {
+async fn round(
+    http: &reqwest::Client,
+    base: &str,
+    tally: &mut Tally,
+    work: Vec<(String, Vec<String>)>,
+) -> anyhow::Result<()> {
     let url = format!("{base}/graphql");
     let pid = std::env::var("SERVER_PID").unwrap_or_default();
     let (cpu0, st0) = (cpu_ms(&pid), statements(http, base).await);
@@ -146,7 +183,14 @@ async fn round(http: &reqwest::Client, base: &str, tally: &mut Tally, work: Vec<
             let mut out = Vec::new();
             for id in cases {
                 let t = Instant::now();
-                let result = gql(&http, &url, Some(&token), "mutation($id: ID!) { submitCase(id: $id) { status } }", json!({ "id": id })).await;
+                let result = gql(
+                    &http,
+                    &url,
+                    Some(&token),
+                    "mutation($id: ID!) { submitCase(id: $id) { status } }",
+                    json!({ "id": id }),
+                )
+                .await;
                 out.push((t.elapsed().as_micros() as u64, result.is_err()));
             }
             out
@@ -170,19 +214,37 @@ fn report(label: &str, tally: &mut Tally) -> f64 {
     let p99 = percentile(&tally.latencies_us, 0.99);
     println!(
         "{label:<10} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>8.2} {:>8.1}",
-        tally.latencies_us.len(), n / tally.seconds, percentile(&tally.latencies_us, 0.50), p99, tally.errors, tally.cpu_ms / n, tally.statements / n
+        tally.latencies_us.len(),
+        n / tally.seconds,
+        percentile(&tally.latencies_us, 0.50),
+        p99,
+        tally.errors,
+        tally.cpu_ms / n,
+        tally.statements / n
     );
     p99
 }
 
 /// Logs the clients of round `r` in and drafts their cases.
-async fn prepare(http: &reqwest::Client, url: &str, r: usize, connections: usize, cases: usize) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+async fn prepare(
+    http: &reqwest::Client,
+    url: &str,
+    r: usize,
+    connections: usize,
+    cases: usize,
+) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let mut work = Vec::new();
     for c in 0..connections {
         let email = format!("merchant{}@bench.onestop.cn", c + connections * r);
-        let login = gql(http, url, None, "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }", json!({ "e": email, "p": PASSWORD }))
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let login = gql(
+            http,
+            url,
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({ "e": email, "p": PASSWORD }),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
         let token = login["login"]["accessToken"].as_str().unwrap_or_default().to_string();
         let mut ids = Vec::new();
         for _ in 0..cases {
@@ -197,7 +259,8 @@ async fn prepare(http: &reqwest::Client, url: &str, r: usize, connections: usize
 async fn main() -> anyhow::Result<()> {
     onestop::install_crypto_provider();
     let base = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:18434".into());
-    let (connections, cases, rules, rounds) = (env_or("CONNECTIONS", 32), env_or("CASES", 10), env_or("RULES", 20), env_or("ROUNDS", 6));
+    let (connections, cases, rules, rounds) =
+        (env_or("CONNECTIONS", 32), env_or("CASES", 10), env_or("RULES", 20), env_or("ROUNDS", 6));
     let http = reqwest::Client::builder().pool_max_idle_per_host(128).timeout(Duration::from_secs(60)).build()?;
     let url = format!("{base}/graphql");
     let mut work = Vec::new();
@@ -229,9 +292,16 @@ async fn main() -> anyhow::Result<()> {
         latencies.sort_unstable();
         let rps = latencies.len() as f64 / (tally.seconds - seconds);
         let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
-        eprintln!("round {r} ({}): {} requests, {rps:.1} rps, p50 {p50:.1} ms, p99 {p99:.1} ms", if with_rules { "rules" } else { "none" }, latencies.len());
+        eprintln!(
+            "round {r} ({}): {} requests, {rps:.1} rps, p50 {p50:.1} ms, p99 {p99:.1} ms",
+            if with_rules { "rules" } else { "none" },
+            latencies.len()
+        );
     }
-    println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}", "rules", "requests", "rps", "p50_ms", "p99_ms", "errors", "cpu_ms", "stmts");
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8}",
+        "rules", "requests", "rps", "p50_ms", "p99_ms", "errors", "cpu_ms", "stmts"
+    );
     let base_p99 = report("none", &mut none);
     let rules_p99 = report(&format!("{rules}/kind"), &mut some);
     println!("p99 ratio ({rules} rules per kind / none): {:.2}", rules_p99 / base_p99);

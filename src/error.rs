@@ -29,7 +29,9 @@ pub enum AppError {
     InvalidTransition(String),
     VersionConflict(String),
     DependencyNotMet(String),
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     Conflict(String),
     /// The database (or another dependency) cannot be reached right now.
     Unavailable(String),
@@ -43,11 +45,7 @@ impl From<anyhow::Error> for AppError {
 }
 
 fn summarize(fields: &[FieldError]) -> String {
-    fields
-        .iter()
-        .map(|f| format!("{}: {}", f.field, f.message))
-        .collect::<Vec<_>>()
-        .join("; ")
+    fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -205,14 +203,14 @@ impl Unique {
         sqlite: "product_batches.gtin, product_batches.batch_number",
         postgres: "uq_product_batches_gtin_batch",
     };
-    pub const CERTIFICATE_NUMBER: Self = Self {
-        sqlite: "filings.kind, filings.certificate_number",
-        postgres: "uq_filings_certificate_number",
-    };
+    pub const CERTIFICATE_NUMBER: Self =
+        Self { sqlite: "filings.kind, filings.certificate_number", postgres: "uq_filings_certificate_number" };
 
     fn violated_by(self, err: &sea_orm::DbErr) -> bool {
         match err.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => message.contains(self.sqlite) || message.contains(self.postgres),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => {
+                message.contains(self.sqlite) || message.contains(self.postgres)
+            }
             _ => false,
         }
     }
@@ -257,10 +255,7 @@ impl ErrorExtensions for AppError {
                         .iter()
                         .map(|f| {
                             let mut obj = async_graphql::indexmap::IndexMap::new();
-                            obj.insert(
-                                async_graphql::Name::new("field"),
-                                async_graphql::Value::from(f.field.clone()),
-                            );
+                            obj.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.clone()));
                             obj.insert(
                                 async_graphql::Name::new("message"),
                                 async_graphql::Value::from(f.message.clone()),

@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 // than glibc malloc under concurrency (it was ~20% of CPU in the benchmark profile).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use onestop::{app, services::audit, services::auth::accounts, config::Config, graphql, app::seed, platform::telemetry};
+use onestop::{
+    app, app::seed, config::Config, graphql, platform::telemetry, services::audit, services::auth::accounts,
+};
 
 /// onestop: one-stop filing portal backend.
 #[derive(Parser)]
@@ -86,19 +88,22 @@ async fn main() -> anyhow::Result<()> {
             match audit::verify_all(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))? {
                 Ok(checked) => println!("OK: {checked} audit events verified"),
                 Err(broken) => {
-                    println!(
-                        "BROKEN: case {} event #{}: {}",
-                        broken.case_id, broken.seq, broken.reason
-                    );
+                    println!("BROKEN: case {} event #{}: {}", broken.case_id, broken.seq, broken.reason);
                     std::process::exit(1);
                 }
             }
         }
         Command::ReplayPlan { id } => {
             let state = app::build_state(config).await?;
-            let draws = onestop::services::inspections::replay(&state, id).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+            let draws =
+                onestop::services::inspections::replay(&state, id).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
             for (draw, same) in &draws {
-                println!("draw {} merchant {}: {}", draw.position, draw.merchant_id, if *same { "matches" } else { "DIFFERS" });
+                println!(
+                    "draw {} merchant {}: {}",
+                    draw.position,
+                    draw.merchant_id,
+                    if *same { "matches" } else { "DIFFERS" }
+                );
             }
             if draws.iter().all(|(_, same)| *same) {
                 println!("plan {id}: all {} draws match the seed", draws.len());
@@ -109,7 +114,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RebuildStats => {
             let state = app::build_state(config).await?;
-            let rows = onestop::services::stats::decided::rebuild(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+            let rows =
+                onestop::services::stats::decided::rebuild(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
             println!("decisions rollup rebuilt: {rows} rows");
         }
         Command::ExportSchema => unreachable!("handled above"),

@@ -24,9 +24,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Merchants::CreatedAt))
                     .col(timestamp_with_time_zone(Merchants::UpdatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Merchants::Table, Merchants::OwnerUserId)
-                            .to(Users::Table, Users::Id),
+                        ForeignKey::create().from(Merchants::Table, Merchants::OwnerUserId).to(Users::Table, Users::Id),
                     )
                     .to_owned(),
             )
@@ -45,9 +43,7 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Cases::SubmittedAt))
                     .col(timestamp_with_time_zone(Cases::UpdatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Cases::Table, Cases::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
+                        ForeignKey::create().from(Cases::Table, Cases::MerchantId).to(Merchants::Table, Merchants::Id),
                     )
                     .to_owned(),
             )
@@ -89,28 +85,17 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Filings::DecidedAt))
                     .col(timestamp_with_time_zone(Filings::CreatedAt))
                     .col(timestamp_with_time_zone(Filings::UpdatedAt))
+                    .foreign_key(ForeignKey::create().from(Filings::Table, Filings::CaseId).to(Cases::Table, Cases::Id))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Filings::Table, Filings::CaseId)
-                            .to(Cases::Table, Cases::Id),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Filings::Table, Filings::AssigneeId)
-                            .to(Users::Table, Users::Id),
+                        ForeignKey::create().from(Filings::Table, Filings::AssigneeId).to(Users::Table, Users::Id),
                     )
                     .to_owned(),
             )
             .await?;
         // A case's filings, and "does this case hold a filing of agency A in region R" (the
         // visibility probe): with all three columns the planner never prefers the queue index.
-        index(
-            manager,
-            "idx_filings_case",
-            Filings::Table,
-            &[Filings::CaseId, Filings::Agency, Filings::RegionCode],
-        )
-        .await?;
+        index(manager, "idx_filings_case", Filings::Table, &[Filings::CaseId, Filings::Agency, Filings::RegionCode])
+            .await?;
         // The review queue: one agency's filings in some regions, soonest deadline first,
         // keyset-paginated on (due_at, id).
         index(
@@ -142,9 +127,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(AuditEvents::PrevHash, 64))
                     .col(string_len(AuditEvents::Hash, 64))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(AuditEvents::Table, AuditEvents::CaseId)
-                            .to(Cases::Table, Cases::Id),
+                        ForeignKey::create().from(AuditEvents::Table, AuditEvents::CaseId).to(Cases::Table, Cases::Id),
                     )
                     .to_owned(),
             )
@@ -172,9 +155,7 @@ impl MigrationTrait for Migration {
                     .col(text(Comments::Body))
                     .col(timestamp_with_time_zone(Comments::CreatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Comments::Table, Comments::CaseId)
-                            .to(Cases::Table, Cases::Id),
+                        ForeignKey::create().from(Comments::Table, Comments::CaseId).to(Cases::Table, Cases::Id),
                     )
                     .to_owned(),
             )

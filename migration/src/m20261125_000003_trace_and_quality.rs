@@ -125,10 +125,7 @@ impl MigrationTrait for Migration {
         // Consecutive passing spot checks since the last failure (three lower the risk level).
         manager
             .alter_table(
-                Table::alter()
-                    .table(Merchants::Table)
-                    .add_column(integer(Merchants::PassStreak).default(0))
-                    .to_owned(),
+                Table::alter().table(Merchants::Table).add_column(integer(Merchants::PassStreak).default(0)).to_owned(),
             )
             .await
     }
@@ -137,7 +134,12 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(Table::alter().table(Merchants::Table).drop_column(Merchants::PassStreak).to_owned())
             .await?;
-        for table in [SpotChecks::Table.into_iden(), TraceScanAddresses::Table.into_iden(), TraceScans::Table.into_iden(), ProductBatches::Table.into_iden()] {
+        for table in [
+            SpotChecks::Table.into_iden(),
+            TraceScanAddresses::Table.into_iden(),
+            TraceScans::Table.into_iden(),
+            ProductBatches::Table.into_iden(),
+        ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

@@ -21,20 +21,14 @@ impl MigrationTrait for Migration {
                     .col(string_len(Documents::ObjectKey, 200))
                     .col(timestamp_with_time_zone(Documents::UploadedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Documents::Table, Documents::CaseId)
-                            .to(Cases::Table, Cases::Id),
+                        ForeignKey::create().from(Documents::Table, Documents::CaseId).to(Cases::Table, Cases::Id),
                     )
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_documents_case")
-                    .table(Documents::Table)
-                    .col(Documents::CaseId)
-                    .to_owned(),
+                Index::create().name("idx_documents_case").table(Documents::Table).col(Documents::CaseId).to_owned(),
             )
             .await?;
         manager

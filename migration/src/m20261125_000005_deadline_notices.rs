@@ -12,7 +12,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for column in [Filings::ReminderSentAt, Filings::OverdueNotifiedAt] {
             manager
-                .alter_table(Table::alter().table(Filings::Table).add_column(timestamp_with_time_zone_null(column)).to_owned())
+                .alter_table(
+                    Table::alter().table(Filings::Table).add_column(timestamp_with_time_zone_null(column)).to_owned(),
+                )
                 .await?;
         }
         // Idempotency keys of mutations (kept 24 h).

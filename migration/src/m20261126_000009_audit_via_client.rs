@@ -9,7 +9,9 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table(AuditEvents::Table).add_column(uuid_null(AuditEvents::ViaClientId)).to_owned())
+            .alter_table(
+                Table::alter().table(AuditEvents::Table).add_column(uuid_null(AuditEvents::ViaClientId)).to_owned(),
+            )
             .await
     }
 

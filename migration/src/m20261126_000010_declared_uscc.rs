@@ -16,11 +16,20 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table(Merchants::Table).add_column(string_len_null(Merchants::DeclaredUscc, 18)).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Merchants::Table)
+                    .add_column(string_len_null(Merchants::DeclaredUscc, 18))
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_merchants_declared_uscc").table(Merchants::Table).col(Merchants::DeclaredUscc).to_owned(),
+                Index::create()
+                    .name("idx_merchants_declared_uscc")
+                    .table(Merchants::Table)
+                    .col(Merchants::DeclaredUscc)
+                    .to_owned(),
             )
             .await?;
         let db = manager.get_connection();
@@ -35,7 +44,10 @@ impl MigrationTrait for Migration {
 
         manager
             .alter_table(
-                Table::alter().table(SpotChecks::Table).add_column(string_len(SpotChecks::Agency, 32).default("INSPECTION")).to_owned(),
+                Table::alter()
+                    .table(SpotChecks::Table)
+                    .add_column(string_len(SpotChecks::Agency, 32).default("INSPECTION"))
+                    .to_owned(),
             )
             .await?;
         db.execute_unprepared(
@@ -59,8 +71,12 @@ impl MigrationTrait for Migration {
                      AND (o.uscc = merchants.declared_uscc OR o.declared_uscc = merchants.declared_uscc))",
             )
             .await?;
-        manager.drop_index(Index::drop().name("idx_merchants_declared_uscc").table(Merchants::Table).to_owned()).await?;
-        manager.alter_table(Table::alter().table(Merchants::Table).drop_column(Merchants::DeclaredUscc).to_owned()).await?;
+        manager
+            .drop_index(Index::drop().name("idx_merchants_declared_uscc").table(Merchants::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(Table::alter().table(Merchants::Table).drop_column(Merchants::DeclaredUscc).to_owned())
+            .await?;
         Ok(())
     }
 }

@@ -31,7 +31,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_user_regions_region").if_not_exists().table(UserRegions::Table).col(UserRegions::RegionCode).to_owned(),
+                Index::create()
+                    .name("idx_user_regions_region")
+                    .if_not_exists()
+                    .table(UserRegions::Table)
+                    .col(UserRegions::RegionCode)
+                    .to_owned(),
             )
             .await?;
         let fill = match manager.get_database_backend() {

@@ -35,10 +35,10 @@ impl MigrationTrait for Migration {
             )));
         }
         db.execute_unprepared(
-                "CREATE UNIQUE INDEX uq_filings_certificate_number ON filings (kind, certificate_number) \
+            "CREATE UNIQUE INDEX uq_filings_certificate_number ON filings (kind, certificate_number) \
                  WHERE certificate_number IS NOT NULL AND kind <> 'TAX'",
-            )
-            .await?;
+        )
+        .await?;
         Ok(())
     }
 

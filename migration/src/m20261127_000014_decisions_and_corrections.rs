@@ -35,7 +35,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_decision_rules_kind").table(DecisionRules::Table).col(DecisionRules::Agency).col(DecisionRules::Kind).to_owned(),
+                Index::create()
+                    .name("idx_decision_rules_kind")
+                    .table(DecisionRules::Table)
+                    .col(DecisionRules::Agency)
+                    .col(DecisionRules::Kind)
+                    .to_owned(),
             )
             .await?;
         manager

@@ -47,13 +47,34 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("uq_licences_kind_number").table(Licences::Table).col(Licences::Kind).col(Licences::Number).unique().to_owned())
+            .create_index(
+                Index::create()
+                    .name("uq_licences_kind_number")
+                    .table(Licences::Table)
+                    .col(Licences::Kind)
+                    .col(Licences::Number)
+                    .unique()
+                    .to_owned(),
+            )
             .await?;
         manager
-            .create_index(Index::create().name("idx_licences_merchant").table(Licences::Table).col(Licences::MerchantId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_licences_merchant")
+                    .table(Licences::Table)
+                    .col(Licences::MerchantId)
+                    .to_owned(),
+            )
             .await?;
         manager
-            .create_index(Index::create().name("idx_licences_expiry").table(Licences::Table).col(Licences::Status).col(Licences::ValidUntil).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_licences_expiry")
+                    .table(Licences::Table)
+                    .col(Licences::Status)
+                    .col(Licences::ValidUntil)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -70,9 +91,18 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_licence_events_licence").table(LicenceEvents::Table).col(LicenceEvents::LicenceId).col(LicenceEvents::At).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_licence_events_licence")
+                    .table(LicenceEvents::Table)
+                    .col(LicenceEvents::LicenceId)
+                    .col(LicenceEvents::At)
+                    .to_owned(),
+            )
             .await?;
-        manager.alter_table(Table::alter().table(Filings::Table).add_column(uuid_null(Filings::LicenceId)).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(Filings::Table).add_column(uuid_null(Filings::LicenceId)).to_owned())
+            .await?;
         backfill(manager).await
     }
 
@@ -138,7 +168,8 @@ async fn backfill(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             DatabaseBackend::Postgres => "UPDATE filings SET licence_id = $1 WHERE id = $2",
             _ => "UPDATE filings SET licence_id = ? WHERE id = ?",
         };
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, [licence_id.into(), approved.filing_id.into()])).await?;
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, [licence_id.into(), approved.filing_id.into()]))
+            .await?;
     }
     if !clashes.is_empty() {
         return Err(DbErr::Migration(format!(
@@ -182,7 +213,12 @@ fn chrono_hours(hours: i64) -> chrono::Duration {
     chrono::Duration::hours(hours)
 }
 
-async fn event(db: &SchemaManagerConnection<'_>, licence: uuid::Uuid, approved: &Approved, action: &str) -> Result<(), DbErr> {
+async fn event(
+    db: &SchemaManagerConnection<'_>,
+    licence: uuid::Uuid,
+    approved: &Approved,
+    action: &str,
+) -> Result<(), DbErr> {
     insert(
         db,
         "licence_events",
@@ -198,7 +234,6 @@ async fn event(db: &SchemaManagerConnection<'_>, licence: uuid::Uuid, approved: 
     )
     .await
 }
-
 
 #[derive(DeriveIden)]
 enum Licences {

@@ -28,7 +28,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_merchant_members_merchant").table(MerchantMembers::Table).col(MerchantMembers::MerchantId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_merchant_members_merchant")
+                    .table(MerchantMembers::Table)
+                    .col(MerchantMembers::MerchantId)
+                    .to_owned(),
+            )
             .await?;
         manager
             .get_connection()
@@ -63,17 +69,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, column) in [("idx_agent_authorizations_agent", AgentAuthorizations::AgentId), ("idx_agent_authorizations_merchant", AgentAuthorizations::MerchantId)] {
-            manager.create_index(Index::create().name(name).table(AgentAuthorizations::Table).col(column).to_owned()).await?;
+        for (name, column) in [
+            ("idx_agent_authorizations_agent", AgentAuthorizations::AgentId),
+            ("idx_agent_authorizations_merchant", AgentAuthorizations::MerchantId),
+        ] {
+            manager
+                .create_index(Index::create().name(name).table(AgentAuthorizations::Table).col(column).to_owned())
+                .await?;
         }
         manager
-            .alter_table(Table::alter().table(AuditEvents::Table).add_column(uuid_null(AuditEvents::OnBehalfOfMerchantId)).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(AuditEvents::Table)
+                    .add_column(uuid_null(AuditEvents::OnBehalfOfMerchantId))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(AuditEvents::Table).drop_column(AuditEvents::OnBehalfOfMerchantId).to_owned()).await?;
-        for table in [AgentAuthorizations::Table.into_iden(), Agents::Table.into_iden(), MerchantMembers::Table.into_iden()] {
+        manager
+            .alter_table(
+                Table::alter().table(AuditEvents::Table).drop_column(AuditEvents::OnBehalfOfMerchantId).to_owned(),
+            )
+            .await?;
+        for table in
+            [AgentAuthorizations::Table.into_iden(), Agents::Table.into_iden(), MerchantMembers::Table.into_iden()]
+        {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

@@ -20,7 +20,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(Index::drop().name("uq_product_batches_gtin_batch").table(ProductBatches::Table).to_owned()).await?;
+        manager
+            .drop_index(Index::drop().name("uq_product_batches_gtin_batch").table(ProductBatches::Table).to_owned())
+            .await?;
         for column in [ProductBatches::ExpiryDate, ProductBatches::Gtin] {
             manager.alter_table(Table::alter().table(ProductBatches::Table).drop_column(column).to_owned()).await?;
         }

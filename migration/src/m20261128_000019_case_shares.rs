@@ -26,10 +26,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_case_shares_case").table(CaseShares::Table).col(CaseShares::CaseId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_case_shares_case")
+                    .table(CaseShares::Table)
+                    .col(CaseShares::CaseId)
+                    .to_owned(),
+            )
             .await?;
         manager
-            .create_index(Index::create().name("idx_case_shares_agency").table(CaseShares::Table).col(CaseShares::Agency).col(CaseShares::RevokedAt).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_case_shares_agency")
+                    .table(CaseShares::Table)
+                    .col(CaseShares::Agency)
+                    .col(CaseShares::RevokedAt)
+                    .to_owned(),
+            )
             .await
     }
 

@@ -9,7 +9,9 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [string_len_null(Filings::ReceivingRegionCode, 6), timestamp_with_time_zone_null(Filings::ReceivedAt)] {
+        for column in
+            [string_len_null(Filings::ReceivingRegionCode, 6), timestamp_with_time_zone_null(Filings::ReceivedAt)]
+        {
             manager.alter_table(Table::alter().table(Filings::Table).add_column(column).to_owned()).await?;
         }
         Ok(())

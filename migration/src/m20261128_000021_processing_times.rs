@@ -21,13 +21,26 @@ impl MigrationTrait for Migration {
         }
         // Statistics read a window of decisions (administrators across agencies).
         manager
-            .create_index(Index::create().name("idx_decision_records_at").table(DecisionRecords::Table).col(DecisionRecords::At).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_decision_records_at")
+                    .table(DecisionRecords::Table)
+                    .col(DecisionRecords::At)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(Index::drop().name("idx_decision_records_at").table(DecisionRecords::Table).to_owned()).await?;
-        for column in [DecisionRecords::CorrectionRounds, DecisionRecords::OnTime, DecisionRecords::WorkingDays, DecisionRecords::SubmittedAt] {
+        manager
+            .drop_index(Index::drop().name("idx_decision_records_at").table(DecisionRecords::Table).to_owned())
+            .await?;
+        for column in [
+            DecisionRecords::CorrectionRounds,
+            DecisionRecords::OnTime,
+            DecisionRecords::WorkingDays,
+            DecisionRecords::SubmittedAt,
+        ] {
             manager.alter_table(Table::alter().table(DecisionRecords::Table).drop_column(column).to_owned()).await?;
         }
         Ok(())

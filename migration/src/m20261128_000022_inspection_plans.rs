@@ -43,12 +43,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_inspection_draws_plan").table(InspectionDraws::Table).col(InspectionDraws::PlanId).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_inspection_draws_plan")
+                    .table(InspectionDraws::Table)
+                    .col(InspectionDraws::PlanId)
+                    .to_owned(),
+            )
             .await?;
-        manager.alter_table(Table::alter().table(SpotChecks::Table).add_column(uuid_null(SpotChecks::DrawId)).to_owned()).await?;
+        manager
+            .alter_table(Table::alter().table(SpotChecks::Table).add_column(uuid_null(SpotChecks::DrawId)).to_owned())
+            .await?;
         manager
             .get_connection()
-            .execute_unprepared("CREATE UNIQUE INDEX uq_spot_checks_draw ON spot_checks (draw_id) WHERE draw_id IS NOT NULL")
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX uq_spot_checks_draw ON spot_checks (draw_id) WHERE draw_id IS NOT NULL",
+            )
             .await?;
         Ok(())
     }

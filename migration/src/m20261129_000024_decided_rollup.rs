@@ -50,7 +50,9 @@ impl MigrationTrait for Migration {
         // scans once vacuumed; SQLite: a covering index).
         let columns = "kind, region_code, actor_id, working_days, outcome, decided_by, on_time, correction_rounds";
         let index = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => format!("CREATE INDEX idx_decision_records_reach ON decision_records (agency, at) INCLUDE ({columns})"),
+            DatabaseBackend::Postgres => {
+                format!("CREATE INDEX idx_decision_records_reach ON decision_records (agency, at) INCLUDE ({columns})")
+            }
             _ => format!("CREATE INDEX idx_decision_records_reach ON decision_records (agency, at, {columns})"),
         };
         manager.get_connection().execute_unprepared(&index).await?;
@@ -66,7 +68,10 @@ impl MigrationTrait for Migration {
 /// Counts every recorded decision (the same statement as `onestop rebuild-stats`).
 pub fn backfill(backend: DatabaseBackend) -> String {
     let (month, nil) = match backend {
-        DatabaseBackend::Postgres => ("to_char((d.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM')", "CAST('00000000-0000-0000-0000-000000000000' AS uuid)"),
+        DatabaseBackend::Postgres => (
+            "to_char((d.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM')",
+            "CAST('00000000-0000-0000-0000-000000000000' AS uuid)",
+        ),
         _ => ("strftime('%Y-%m', d.at, '+8 hours')", "zeroblob(16)"),
     };
     format!(

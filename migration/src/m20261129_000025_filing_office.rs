@@ -13,13 +13,20 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let office = "CASE WHEN receiving_region_code IS NOT NULL AND received_at IS NULL THEN receiving_region_code ELSE region_code END";
         let column = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => format!("ALTER TABLE filings ADD COLUMN office_region_code varchar(12) GENERATED ALWAYS AS ({office}) STORED"),
+            DatabaseBackend::Postgres => format!(
+                "ALTER TABLE filings ADD COLUMN office_region_code varchar(12) GENERATED ALWAYS AS ({office}) STORED"
+            ),
             // SQLite adds only virtual generated columns to a table; they can be indexed.
-            _ => format!("ALTER TABLE filings ADD COLUMN office_region_code TEXT GENERATED ALWAYS AS ({office}) VIRTUAL"),
+            _ => {
+                format!("ALTER TABLE filings ADD COLUMN office_region_code TEXT GENERATED ALWAYS AS ({office}) VIRTUAL")
+            }
         };
         let db = manager.get_connection();
         db.execute_unprepared(&column).await?;
-        db.execute_unprepared("CREATE INDEX idx_filings_office_queue ON filings (agency, office_region_code, due_at, id)").await?;
+        db.execute_unprepared(
+            "CREATE INDEX idx_filings_office_queue ON filings (agency, office_region_code, due_at, id)",
+        )
+        .await?;
         Ok(())
     }
 

@@ -11,12 +11,22 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .alter_table(
-                Table::alter().table(Alias::new("webhook_deliveries")).add_column(ColumnDef::new(Alias::new("traceparent")).string_len(64).null()).to_owned(),
+                Table::alter()
+                    .table(Alias::new("webhook_deliveries"))
+                    .add_column(ColumnDef::new(Alias::new("traceparent")).string_len(64).null())
+                    .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(Alias::new("webhook_deliveries")).drop_column(Alias::new("traceparent")).to_owned()).await
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("webhook_deliveries"))
+                    .drop_column(Alias::new("traceparent"))
+                    .to_owned(),
+            )
+            .await
     }
 }

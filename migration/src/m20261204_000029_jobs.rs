@@ -30,10 +30,21 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // The runner's claim: queued jobs whose time has come and running ones whose lease ran out.
-        manager.create_index(Index::create().name("idx_jobs_due").table(Jobs::Table).col(Jobs::State).col(Jobs::RunAt).to_owned()).await?;
+        manager
+            .create_index(
+                Index::create().name("idx_jobs_due").table(Jobs::Table).col(Jobs::State).col(Jobs::RunAt).to_owned(),
+            )
+            .await?;
         // A job with an ordering key waits for the earlier unfinished ones with the same key.
         manager
-            .create_index(Index::create().name("idx_jobs_ordering").table(Jobs::Table).col(Jobs::OrderingKey).col(Jobs::CreatedAt).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_jobs_ordering")
+                    .table(Jobs::Table)
+                    .col(Jobs::OrderingKey)
+                    .col(Jobs::CreatedAt)
+                    .to_owned(),
+            )
             .await?;
         manager
             .get_connection()
@@ -69,7 +80,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_outbox_due").table(outbox).col(column("status")).col(column("next_attempt_at")).to_owned())
+            .create_index(
+                Index::create()
+                    .name("idx_outbox_due")
+                    .table(outbox)
+                    .col(column("status"))
+                    .col(column("next_attempt_at"))
+                    .to_owned(),
+            )
             .await?;
         manager
             .get_connection()

@@ -19,11 +19,12 @@ use poem::{
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    services::auth::jwt::JwtKeys,
     config::Config,
-    platform::db, graphql, http,
+    graphql, http,
+    platform::db,
     platform::notify::{Templates, mailer::MailSender},
     platform::state::AppState,
+    services::auth::jwt::JwtKeys,
 };
 
 pub struct Application {
@@ -46,7 +47,9 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
     let (scans, scan_receiver) = crate::services::trace::ScanRecorder::new();
     let sql_statements = Arc::new(AtomicU64::new(0));
     let known_scopes = Arc::new(crate::services::access::KnownScopes::default());
-    let db = db::connect(&config, sql_statements.clone(), known_scopes.clone()).await.context("connecting to the database")?;
+    let db = db::connect(&config, sql_statements.clone(), known_scopes.clone())
+        .await
+        .context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
     let state = AppState {
         db,
@@ -90,7 +93,9 @@ impl Application {
         crate::platform::idempotency::seal_legacy_responses(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         crate::services::merchants::normalise_legacy_phones(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         // Deliveries staged before they were jobs get theirs (once).
-        crate::services::webhooks::DeliverWebhook::adopt_pending(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        crate::services::webhooks::DeliverWebhook::adopt_pending(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
         // The sweep chain of this slot (deduplicated: instances share it).
         crate::services::deadlines::Sweep::start(&state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         let api = graphql::build_api(state.clone())?;
@@ -114,7 +119,11 @@ impl Application {
     /// stops the workers.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_workers, workers_stopped) = watch::channel(false);
-        let jobs = crate::platform::jobs::runner::JobRunner::new(self.state.clone(), Arc::new(self.sender), crate::platform::jobs::Registry::standard())?;
+        let jobs = crate::platform::jobs::runner::JobRunner::new(
+            self.state.clone(),
+            Arc::new(self.sender),
+            crate::platform::jobs::Registry::standard(),
+        )?;
         let scan_writer = tokio::spawn(crate::services::trace::run_scan_writer(
             self.state.clone(),
             self.state.scans.clone(),
@@ -139,11 +148,7 @@ impl Application {
         let api = self.api;
         tracing::info!(addr = %self.addr, "onestop listening; GraphiQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                http::routes(self.state.clone(), api),
-                shutdown,
-                Some(Duration::from_secs(30)),
-            )
+            .run_with_graceful_shutdown(http::routes(self.state.clone(), api), shutdown, Some(Duration::from_secs(30)))
             .await;
         if let Some(metrics) = metrics {
             metrics.abort();

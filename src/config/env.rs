@@ -9,8 +9,8 @@ use std::{
 use anyhow::{Context, bail};
 
 use super::{
-    Config, DocumentConfig, LicenceValidity, Environment, JwtConfig, LogFormat, MailConfig, QueryLimits, ReviewDays, S3Config, TokenLifetimes,
-    TraceConfig, WebhookConfig,
+    Config, DocumentConfig, Environment, JwtConfig, LicenceValidity, LogFormat, MailConfig, QueryLimits, ReviewDays,
+    S3Config, TokenLifetimes, TraceConfig, WebhookConfig,
 };
 use crate::{
     domain::{Regions, uscc::UsccAllowList, working_days::Calendar},
@@ -27,9 +27,7 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}: cannot parse {raw:?}: {e}")),
+        Some(raw) => raw.parse().map_err(|e| anyhow::anyhow!("{name}: cannot parse {raw:?}: {e}")),
     }
 }
 
@@ -45,7 +43,10 @@ impl Config {
         };
         let data_dir = PathBuf::from(var("ONESTOP_DATA_DIR").unwrap_or_else(|| "data".into()));
         let bind = var("ONESTOP_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let public_base_url = var("ONESTOP_PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{bind}")).trim_end_matches('/').to_string();
+        let public_base_url = var("ONESTOP_PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
         let jwt = jwt(environment, &data_dir)?;
         let log_format = match var("ONESTOP_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -86,8 +87,14 @@ impl Config {
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
             password_hash_cost: password_hash_cost(environment)?,
-            password_hash_concurrency: parse_var("ONESTOP_PASSWORD_HASH_CONCURRENCY", crate::services::auth::password::default_concurrency())?,
-            password_hash_queue: parse_var("ONESTOP_PASSWORD_HASH_QUEUE", crate::services::auth::password::DEFAULT_QUEUE)?,
+            password_hash_concurrency: parse_var(
+                "ONESTOP_PASSWORD_HASH_CONCURRENCY",
+                crate::services::auth::password::default_concurrency(),
+            )?,
+            password_hash_queue: parse_var(
+                "ONESTOP_PASSWORD_HASH_QUEUE",
+                crate::services::auth::password::DEFAULT_QUEUE,
+            )?,
             cors_origins: var("ONESTOP_CORS_ORIGINS")
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
@@ -107,7 +114,9 @@ fn jwt(environment: Environment, data_dir: &Path) -> anyhow::Result<JwtConfig> {
     let secret = match (var("ONESTOP_JWT_SECRET"), environment) {
         (Some(secret), _) => secret,
         (None, Environment::Production) => bail!("ONESTOP_JWT_SECRET is required when ONESTOP_ENV=production"),
-        (None, Environment::Development) => dev_file_secret(data_dir, "jwt-secret", crate::services::auth::tokens::random_token)?,
+        (None, Environment::Development) => {
+            dev_file_secret(data_dir, "jwt-secret", crate::services::auth::tokens::random_token)?
+        }
     };
     if secret.len() < 32 {
         bail!("ONESTOP_JWT_SECRET must be at least 32 characters");
@@ -126,9 +135,13 @@ fn data_key(environment: Environment, data_dir: &Path) -> anyhow::Result<DataKey
     match (var("ONESTOP_DATA_KEY"), environment) {
         (Some(key), _) => DataKey::from_hex(&key),
         (None, Environment::Production) => {
-            bail!("ONESTOP_DATA_KEY is required when ONESTOP_ENV=production (64 hex characters, e.g. `openssl rand -hex 32`)")
+            bail!(
+                "ONESTOP_DATA_KEY is required when ONESTOP_ENV=production (64 hex characters, e.g. `openssl rand -hex 32`)"
+            )
         }
-        (None, Environment::Development) => DataKey::from_hex(&dev_file_secret(data_dir, "data-key", || DataKey::random().to_hex())?),
+        (None, Environment::Development) => {
+            DataKey::from_hex(&dev_file_secret(data_dir, "data-key", || DataKey::random().to_hex())?)
+        }
     }
 }
 
@@ -221,8 +234,7 @@ fn dev_file_secret(data_dir: &std::path::Path, file: &str, generate: impl Fn() -
             return Ok(existing);
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let secret = generate();
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)

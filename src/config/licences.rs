@@ -33,7 +33,8 @@ impl LicenceValidity {
             let Some(kind) = FilingKind::from_name(kind.trim()) else {
                 bail!("ONESTOP_LICENCE_VALIDITY_MONTHS: unknown filing kind {:?}", kind.trim());
             };
-            let months: u32 = months.trim().parse().map_err(|_| anyhow::anyhow!("ONESTOP_LICENCE_VALIDITY_MONTHS: {pair:?}"))?;
+            let months: u32 =
+                months.trim().parse().map_err(|_| anyhow::anyhow!("ONESTOP_LICENCE_VALIDITY_MONTHS: {pair:?}"))?;
             if months > 1200 {
                 bail!("ONESTOP_LICENCE_VALIDITY_MONTHS: {pair:?} is more than a century");
             }

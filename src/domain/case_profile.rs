@@ -59,7 +59,12 @@ impl CaseProfile {
                 categories.push(category);
             }
         }
-        problems.finish(Self { company_type: input.company_type, categories, hs_codes, cross_border: input.cross_border })
+        problems.finish(Self {
+            company_type: input.company_type,
+            categories,
+            hs_codes,
+            cross_border: input.cross_border,
+        })
     }
 
     /// The profile as rules read it (`profile.categories`, …).

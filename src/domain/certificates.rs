@@ -91,7 +91,9 @@ mod tests {
     #[test]
     fn issued_usccs_are_valid_and_say_what_they_are() {
         let mut rng = rand::rng();
-        for company_type in [CompanyType::LimitedLiability, CompanyType::IndividualBusiness, CompanyType::FarmerCooperative] {
+        for company_type in
+            [CompanyType::LimitedLiability, CompanyType::IndividualBusiness, CompanyType::FarmerCooperative]
+        {
             for _ in 0..200 {
                 let code = new_uscc(&mut rng, company_type, "510100").expect("a code");
                 assert!(Uscc::parse("uscc", &code).is_ok(), "{code} passes GB 32100");

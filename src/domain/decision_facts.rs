@@ -113,13 +113,33 @@ mod tests {
         assert_eq!(data["companyType"], "FARMER_COOPERATIVE");
         let text = data.to_string();
         assert!(!text.contains("510107") && !text.contains("李伟") && !text.contains("成都"), "{text}");
-        let products = data_facts(Some(r#"{"kind":"INSPECTION","data":{"categories":["FOOD"],"products":[{"name":"花椒","hs_code":"0904210000","origin_region_code":"511823"}]}}"#));
-        let rule = compile("c", "filing.data.products.all(p, p.hsCode.startsWith('09')) && filing.data.registeredCapital < 1.0", &DECISION_FACTS, crate::domain::rule_cost::DEFAULT_BUDGET).expect("compiles");
+        let products = data_facts(Some(
+            r#"{"kind":"INSPECTION","data":{"categories":["FOOD"],"products":[{"name":"花椒","hs_code":"0904210000","origin_region_code":"511823"}]}}"#,
+        ));
+        let rule = compile(
+            "c",
+            "filing.data.products.all(p, p.hsCode.startsWith('09')) && filing.data.registeredCapital < 1.0",
+            &DECISION_FACTS,
+            crate::domain::rule_cost::DEFAULT_BUDGET,
+        )
+        .expect("compiles");
         let facts = json!({ "filing": { "data": products } });
         assert!(matches!(evaluate(&rule, &facts), Verdict::Unknown(_)), "a field the filing lacks: not applied");
-        let rule = compile("c", "filing.data.products.all(p, p.hsCode.startsWith('09'))", &DECISION_FACTS, crate::domain::rule_cost::DEFAULT_BUDGET).expect("compiles");
+        let rule = compile(
+            "c",
+            "filing.data.products.all(p, p.hsCode.startsWith('09'))",
+            &DECISION_FACTS,
+            crate::domain::rule_cost::DEFAULT_BUDGET,
+        )
+        .expect("compiles");
         assert_eq!(evaluate(&rule, &facts), Verdict::Applies);
-        let amount = compile("c", "filing.data.registeredCapital <= 500000.0", &DECISION_FACTS, crate::domain::rule_cost::DEFAULT_BUDGET).expect("compiles");
+        let amount = compile(
+            "c",
+            "filing.data.registeredCapital <= 500000.0",
+            &DECISION_FACTS,
+            crate::domain::rule_cost::DEFAULT_BUDGET,
+        )
+        .expect("compiles");
         assert_eq!(evaluate(&amount, &json!({ "filing": { "data": data } })), Verdict::Applies);
     }
 }
@@ -158,7 +178,9 @@ impl RuleEvaluation {
     pub fn explanation(&self, waits_for: Option<FilingKind>) -> String {
         match (&self.not_applied, waits_for, self.matched) {
             (Some(reason), _, _) => format!("not applied: {reason}"),
-            (None, Some(kind), _) => format!("not applied: the filing waits for {kind}; the rules run when it is approved"),
+            (None, Some(kind), _) => {
+                format!("not applied: the filing waits for {kind}; the rules run when it is approved")
+            }
             (None, None, true) => "the condition holds".to_string(),
             (None, None, false) => "the condition does not hold".to_string(),
         }

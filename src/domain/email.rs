@@ -12,8 +12,10 @@ pub struct Email(String);
 // Deliberately simple: one `@`, a dot in the domain, no spaces. Real proof of the address
 // is the verification mail.
 static EMAIL_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[^\s@<>()\[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-        .expect("static regex")
+    Regex::new(
+        r"^[^\s@<>()\[\],;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+    )
+    .expect("static regex")
 });
 
 impl Email {

@@ -170,8 +170,10 @@ fn registration(mut d: RegistrationDataInput, p: &mut Problems) -> RegistrationD
     if let Some(m) = p.check(id::positive_amount(&f("registeredCapital"), &d.registered_capital.0)) {
         d.registered_capital = Money(m);
     }
-    d.legal_representative.name = p.take(id::text(&f("legalRepresentative.name"), &d.legal_representative.name, 50, false));
-    d.legal_representative.id_number = p.take(id::resident_id(&f("legalRepresentative.idNumber"), &d.legal_representative.id_number));
+    d.legal_representative.name =
+        p.take(id::text(&f("legalRepresentative.name"), &d.legal_representative.name, 50, false));
+    d.legal_representative.id_number =
+        p.take(id::resident_id(&f("legalRepresentative.idNumber"), &d.legal_representative.id_number));
     d.address = p.take(id::text(&f("address"), &d.address, 300, false));
     d.business_scope = p.take(id::text(&f("businessScope"), &d.business_scope, 2000, true));
     d
@@ -202,7 +204,10 @@ fn inspection(mut d: InspectionDataInput, regions: &Regions, p: &mut Problems) -
         let f = |name: &str| format!("data.inspection.products[{i}].{name}");
         line.name = p.take(id::text(&f("name"), &line.name, 100, false));
         line.hs_code = p.take(id::hs_code(&f("hsCode"), &line.hs_code));
-        line.origin_region_code = p.check(regions.parse(&f("originRegionCode"), &line.origin_region_code)).map(|r| r.as_str().to_string()).unwrap_or_default();
+        line.origin_region_code = p
+            .check(regions.parse(&f("originRegionCode"), &line.origin_region_code))
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default();
     }
     d
 }
@@ -268,10 +273,7 @@ macro_rules! stored_name {
         impl $name {
             /// The name stored in the database (the GraphQL enum value).
             pub fn as_str(self) -> String {
-                serde_json::to_value(self)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
             }
 
             pub fn parse(raw: &str) -> crate::error::AppResult<Self> {

@@ -31,14 +31,16 @@ impl Gtin {
 fn check_digit_holds(digits: &str) -> bool {
     let bytes = digits.as_bytes();
     let Some((check, body)) = bytes.split_last() else { return false };
-    let sum: u32 = body.iter().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
+    let sum: u32 =
+        body.iter().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
     (10 - sum % 10) % 10 == u32::from(check - b'0')
 }
 
 /// A batch number a Digital Link carries as it is: 1–20 characters of `A–Z a–z 0–9 - . _`
 /// (a subset of GS1's character set 82 that needs no escaping in a URL path).
 pub fn is_link_safe_batch(batch: &str) -> bool {
-    (1..=20).contains(&batch.len()) && batch.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    (1..=20).contains(&batch.len())
+        && batch.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 #[cfg(test)]

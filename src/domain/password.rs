@@ -11,16 +11,10 @@ impl NewPassword {
     pub fn parse(field: &str, raw: &str, personal: &[&str]) -> Result<Self, AppError> {
         let chars = raw.chars().count();
         if chars < MIN_LEN {
-            return Err(AppError::validation(
-                field,
-                format!("must be at least {MIN_LEN} characters"),
-            ));
+            return Err(AppError::validation(field, format!("must be at least {MIN_LEN} characters")));
         }
         if chars > MAX_LEN {
-            return Err(AppError::validation(
-                field,
-                format!("must be at most {MAX_LEN} characters"),
-            ));
+            return Err(AppError::validation(field, format!("must be at most {MAX_LEN} characters")));
         }
         let estimate = zxcvbn::zxcvbn(raw, personal);
         if (estimate.score() as u8) < 3 {

@@ -18,11 +18,7 @@ fn mask_keeping(value: &str, head: usize, tail: usize) -> String {
     if chars.len() <= head + tail {
         return "*".repeat(chars.len());
     }
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - tail { *c } else { '*' }).collect()
 }
 
 /// A kind of personal number found in free text.
@@ -187,8 +183,9 @@ pub fn mask_email(email: &str) -> String {
 /// Every email address inside a text, masked (audit notes written before they named people by
 /// name carry addresses; the hash chain keeps the stored text as it is).
 pub fn mask_emails_in(text: &str) -> Cow<'_, str> {
-    static ADDRESS: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid pattern"));
+    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("valid pattern")
+    });
     ADDRESS.replace_all(text, |c: &regex::Captures<'_>| mask_email(&c[0]))
 }
 
@@ -240,7 +237,11 @@ mod tests {
             assert!(!clean.contains(number), "{number} in {clean}");
         }
         assert!(clean.contains("138****8000") && clean.contains("5101**********1234"), "{clean}");
-        assert_eq!(find_personal_number("汉源花椒 500g 批次 20261204"), None, "weights and dates are not numbers of people");
+        assert_eq!(
+            find_personal_number("汉源花椒 500g 批次 20261204"),
+            None,
+            "weights and dates are not numbers of people"
+        );
         assert_eq!(find_personal_number("花椒 找李伟 13800138000"), Some(PersonalNumber::Phone));
         assert_eq!(find_personal_number("acct 6222021234567890123"), Some(PersonalNumber::BankAccount));
         assert_eq!(find_personal_number("510104199001011234"), Some(PersonalNumber::ResidentId));

@@ -30,10 +30,7 @@ impl Regions {
             return Err(AppError::validation(field, "must be a 6-digit region code (GB/T 2260)"));
         }
         if !self.provinces.iter().any(|p| code.starts_with(p.as_str())) {
-            return Err(AppError::validation(
-                field,
-                format!("{code} is not in a western province served here"),
-            ));
+            return Err(AppError::validation(field, format!("{code} is not in a western province served here")));
         }
         // Province (xx0000), prefecture (xxyy00) and county (xxyyzz) codes are all valid
         // jurisdictions; finer checks would need the full GB/T 2260 table.

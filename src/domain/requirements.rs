@@ -81,7 +81,11 @@ impl Requirements {
 }
 
 fn stronger(a: RequirementLevel, b: RequirementLevel) -> RequirementLevel {
-    if a == RequirementLevel::Mandatory || b == RequirementLevel::Mandatory { RequirementLevel::Mandatory } else { RequirementLevel::Optional }
+    if a == RequirementLevel::Mandatory || b == RequirementLevel::Mandatory {
+        RequirementLevel::Mandatory
+    } else {
+        RequirementLevel::Optional
+    }
 }
 
 /// The programs to evaluate: those of the rules that compile, in order.
@@ -104,19 +108,30 @@ pub fn verdicts(rules: &[RequirementRule], evaluated: Vec<Verdict>) -> Vec<Verdi
 /// The requirements `rules` (one ruleset) set, given each rule's verdict ([`verdicts`]). A
 /// filing applies when one of its filing rules does (MANDATORY if any applying one is); the
 /// documents of applying filings follow their document rules the same way.
-pub fn work_out(rules: &[RequirementRule], verdicts: Vec<Verdict>, ruleset_version: i32, working_days: impl Fn(FilingKind) -> u32) -> Requirements {
+pub fn work_out(
+    rules: &[RequirementRule],
+    verdicts: Vec<Verdict>,
+    ruleset_version: i32,
+    working_days: impl Fn(FilingKind) -> u32,
+) -> Requirements {
     let verdicts: Vec<(&RequirementRule, Verdict)> = rules.iter().zip(verdicts).collect();
     let mut filings = Vec::new();
     let mut undetermined = Vec::new();
     for kind in FilingKind::ALL.iter().copied() {
         let of_kind = || verdicts.iter().filter(move |(r, _)| r.kind == kind);
-        let applying: Vec<&RequirementRule> = of_kind().filter(|(r, v)| r.document_type.is_none() && v.applies()).map(|(r, _)| *r).collect();
+        let applying: Vec<&RequirementRule> =
+            of_kind().filter(|(r, v)| r.document_type.is_none() && v.applies()).map(|(r, _)| *r).collect();
         let applies = !applying.is_empty();
         for (rule, v) in of_kind() {
             if let Verdict::Unknown(reason) | Verdict::OutOfTime(reason) = v
                 && (rule.document_type.is_none() || applies)
             {
-                undetermined.push(UndeterminedRequirement { kind, document_type: rule.document_type, rule_name: rule.name.clone(), reason: reason.clone() });
+                undetermined.push(UndeterminedRequirement {
+                    kind,
+                    document_type: rule.document_type,
+                    rule_name: rule.name.clone(),
+                    reason: reason.clone(),
+                });
             }
         }
         let Some(level) = applying.iter().map(|r| r.level).reduce(stronger) else { continue };

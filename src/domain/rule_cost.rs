@@ -35,7 +35,9 @@ impl TooCostly {
             Self::Steps(steps) => format!(
                 "could take about {steps} evaluation steps (lists written out count their elements, lists read from the facts count {FACT_LIST_BOUND}); at most {budget} are allowed: use shorter lists or fewer nested comprehensions"
             ),
-            Self::Regex => "uses matches (regular expressions), which rules may not: use startsWith, endsWith or contains".into(),
+            Self::Regex => {
+                "uses matches (regular expressions), which rules may not: use startsWith, endsWith or contains".into()
+            }
         }
     }
 }
@@ -166,7 +168,10 @@ mod tests {
         let facts = "filing.data.products.all(a, filing.data.products.all(b, filing.data.products.all(c, true)))";
         assert!(matches!(cost(facts), Err(TooCostly::Steps(_))), "facts count as {FACT_LIST_BOUND} elements");
         let grown = format!("({h} + {h}).map(a, {h}.exists(b, b == a))");
-        assert!(matches!(cost(&grown), Err(TooCostly::Steps(steps)) if steps >= 20_000 * 3), "a concatenation walks both lists");
+        assert!(
+            matches!(cost(&grown), Err(TooCostly::Steps(steps)) if steps >= 20_000 * 3),
+            "a concatenation walks both lists"
+        );
     }
 
     #[test]

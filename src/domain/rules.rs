@@ -28,7 +28,10 @@ pub struct FactCatalog {
 /// What requirement rules read: the case profile, and (for a logged-in merchant) the merchant.
 pub const REQUIREMENT_FACTS: FactCatalog = FactCatalog {
     facts: &[
-        ("profile.companyType", "LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP"),
+        (
+            "profile.companyType",
+            "LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP",
+        ),
         ("profile.categories", "the product categories, e.g. ['FOOD', 'AGRICULTURAL']"),
         ("profile.hsCodes", "the 10-digit HS codes of the goods, e.g. ['0904210000']"),
         ("profile.crossBorder", "true when the merchant sells or buys abroad"),
@@ -49,7 +52,10 @@ pub const DECISION_FACTS: FactCatalog = FactCatalog {
         ("filing.regionCode", "the filing's 6-digit region"),
         ("filing.resubmitted", "true when the filing comes back after a correction"),
         ("filing.data.companyName", "REGISTRATION"),
-        ("filing.data.companyType", "REGISTRATION: LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP"),
+        (
+            "filing.data.companyType",
+            "REGISTRATION: LIMITED_LIABILITY, SOLE_PROPRIETORSHIP, INDIVIDUAL_BUSINESS, FARMER_COOPERATIVE or PARTNERSHIP",
+        ),
         ("filing.data.registeredCapital", "REGISTRATION, yuan (a double: compare with 500000.0)"),
         ("filing.data.businessScope", "REGISTRATION"),
         ("filing.data.customsDistrictCode", "CUSTOMS, 4 digits"),
@@ -66,7 +72,10 @@ pub const DECISION_FACTS: FactCatalog = FactCatalog {
         ("merchant.approvedKinds", "the filing kinds approved for the merchant before this one"),
         ("merchant.usccVerified", "a USCC issued or verified here"),
         ("merchant.regionCode", "the merchant's 6-digit region"),
-        ("merchant.licences", "the merchant's licences: a list of {kind, status (ACTIVE, SUSPENDED, CANCELLED, EXPIRED), validUntil ('YYYY-MM-DD' or null)}"),
+        (
+            "merchant.licences",
+            "the merchant's licences: a list of {kind, status (ACTIVE, SUSPENDED, CANCELLED, EXPIRED), validUntil ('YYYY-MM-DD' or null)}",
+        ),
         ("case.kinds", "the kinds of filing in the case"),
         ("case.type", "NEW, AMENDMENT, RENEWAL or CANCELLATION"),
         ("history.approvedBefore", "how many filings of this kind were approved for the merchant before"),
@@ -77,7 +86,9 @@ pub const DECISION_FACTS: FactCatalog = FactCatalog {
 impl FactCatalog {
     /// A name the rule may read: a documented fact, or a prefix of one (`filing.data`).
     fn knows(&self, path: &str) -> bool {
-        self.facts.iter().any(|(fact, _)| *fact == path || fact.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
+        self.facts
+            .iter()
+            .any(|(fact, _)| *fact == path || fact.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
     }
 
     fn roots(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -141,7 +152,8 @@ pub fn compile(field: &str, source: &str, catalog: &FactCatalog, budget: u64) ->
             format!("{name} at {line}:{column} is not a documented fact; the facts are {}", known.join(", ")),
         ));
     }
-    rule_cost::check(program.expression(), budget).map_err(|why| AppError::validation(field, format!("is too costly to evaluate: it {}", why.explain(budget))))?;
+    rule_cost::check(program.expression(), budget)
+        .map_err(|why| AppError::validation(field, format!("is too costly to evaluate: it {}", why.explain(budget))))?;
     Ok(Arc::new(Condition { program, out_of_time: Default::default() }))
 }
 
@@ -242,7 +254,8 @@ impl Verdict {
 
 /// CEL's standard library (functions, macros, types), built once: `Context::default()` builds
 /// it for every context, a noticeable part of a filing's evaluation.
-static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> = std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
+static STDLIB: std::sync::LazyLock<std::sync::Arc<cel::Env>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(cel::Env::stdlib()));
 
 /// Evaluates a compiled condition over `facts` (a JSON object: `{"profile": …, "merchant": …}`;
 /// a root left out is not known), on the calling thread: for tests and tools. The server
@@ -259,7 +272,11 @@ pub fn evaluate(program: &Program, facts: &serde_json::Value) -> Verdict {
 /// Evaluates several conditions over the same facts in order, converting the facts once (a
 /// filing's decision rules all read the same facts), and hands each verdict to `told` as it is
 /// reached; stops (false) when `told` returns false (nobody waits any more).
-pub fn evaluate_each(programs: &[impl std::ops::Deref<Target = Program>], facts: &serde_json::Value, mut told: impl FnMut(usize, Verdict) -> bool) -> bool {
+pub fn evaluate_each(
+    programs: &[impl std::ops::Deref<Target = Program>],
+    facts: &serde_json::Value,
+    mut told: impl FnMut(usize, Verdict) -> bool,
+) -> bool {
     let mut context = Context::with_env(STDLIB.clone());
     if let Some(roots) = facts.as_object() {
         for (name, value) in roots {
@@ -339,7 +356,10 @@ mod tests {
 
     #[test]
     fn documented_facts_compile_and_others_are_named_with_their_position() {
-        assert_eq!(fields(compile("c", "'FOOD' in profile.categories && profile.crossBorder", &REQUIREMENT_FACTS)), "compiled");
+        assert_eq!(
+            fields(compile("c", "'FOOD' in profile.categories && profile.crossBorder", &REQUIREMENT_FACTS)),
+            "compiled"
+        );
         assert_eq!(
             fields(compile("c", "profile.hsCodes.exists(h, h.startsWith('09'))", &REQUIREMENT_FACTS)),
             "compiled",
@@ -350,15 +370,20 @@ mod tests {
         let syntax = fields(compile("c", "profile.crossBorder &&", &REQUIREMENT_FACTS));
         assert!(syntax.starts_with("syntax error at 1:"), "{syntax}");
         assert_eq!(fields(compile("c", "filing.data.registeredCapital < 500000.0", &DECISION_FACTS)), "compiled");
-        assert!(fields(compile("c", "filing.data.bankAccount == ''", &DECISION_FACTS)).contains("not a documented fact"));
+        assert!(
+            fields(compile("c", "filing.data.bankAccount == ''", &DECISION_FACTS)).contains("not a documented fact")
+        );
         assert!(fields(compile("c", "profile.crossBorder", &DECISION_FACTS)).contains("not a documented fact"));
-        let nested = fields(compile("c", "[1,2].all(a, [1,2].all(b, [1,2].all(c, [1,2].all(d, true))))", &DECISION_FACTS));
+        let nested =
+            fields(compile("c", "[1,2].all(a, [1,2].all(b, [1,2].all(c, [1,2].all(d, true))))", &DECISION_FACTS));
         assert!(nested.starts_with("is too costly to evaluate: it nests comprehensions"), "{nested}");
     }
 
     #[test]
     fn rules_read_the_merchants_licences() {
-        let program = compile("c", "merchant.licences.exists(l, l.kind == 'CUSTOMS' && l.status == 'ACTIVE')", &DECISION_FACTS).expect("compiles");
+        let program =
+            compile("c", "merchant.licences.exists(l, l.kind == 'CUSTOMS' && l.status == 'ACTIVE')", &DECISION_FACTS)
+                .expect("compiles");
         let with = |status: &str| json!({ "merchant": { "licences": [{ "kind": "CUSTOMS", "status": status, "validUntil": null }] } });
         assert_eq!(evaluate(&program, &with("ACTIVE")), Verdict::Applies);
         assert_eq!(evaluate(&program, &with("CANCELLED")), Verdict::DoesNotApply);
@@ -374,9 +399,16 @@ mod tests {
         assert!(matches!(&anonymous, Verdict::Unknown(why) if why.contains("merchant")), "{anonymous:?}");
         let food = compile("c", "'FOOD' in profile.categories", &REQUIREMENT_FACTS).expect("compiles");
         assert_eq!(evaluate(&food, &json!({ "profile": { "categories": ["FOOD", "OTHER"] } })), Verdict::Applies);
-        let chapters = compile("c", "profile.hsCodes.exists(h, ['07', '08', '09', '10', '11', '12'].exists(c, h.startsWith(c)))", &REQUIREMENT_FACTS)
-            .expect("compiles");
-        assert_eq!(evaluate(&chapters, &json!({ "profile": { "hsCodes": ["6109100000", "0904210000"] } })), Verdict::Applies);
+        let chapters = compile(
+            "c",
+            "profile.hsCodes.exists(h, ['07', '08', '09', '10', '11', '12'].exists(c, h.startsWith(c)))",
+            &REQUIREMENT_FACTS,
+        )
+        .expect("compiles");
+        assert_eq!(
+            evaluate(&chapters, &json!({ "profile": { "hsCodes": ["6109100000", "0904210000"] } })),
+            Verdict::Applies
+        );
         assert_eq!(evaluate(&chapters, &json!({ "profile": { "hsCodes": ["6109100000"] } })), Verdict::DoesNotApply);
     }
 

@@ -82,10 +82,7 @@ impl Uscc {
             return Err(AppError::validation(field, "a USCC has 18 characters"));
         }
         if let Some(bad) = bytes.iter().find(|c| value_of(**c).is_none()) {
-            return Err(AppError::validation(
-                field,
-                format!("character {:?} is not allowed in a USCC", *bad as char),
-            ));
+            return Err(AppError::validation(field, format!("character {:?} is not allowed in a USCC", *bad as char)));
         }
         if check_character(&bytes[..17]) != Some(bytes[17]) {
             return Err(AppError::validation(
@@ -119,8 +116,15 @@ mod tests {
         assert!(empty.is_empty());
         let Err(AppError::Validation(fields)) = Uscc::parse_allowing("uscc", legacy, &empty) else { panic!("refused") };
         assert!(fields[0].message.contains("allow-list"), "the error says how to get it accepted");
-        let listed = UsccAllowList::parse(&format!("# confirmed\n{}  # by the office\n", legacy.to_lowercase())).expect("parses");
-        assert_eq!(Uscc::parse_allowing("uscc", &format!(" {legacy} "), &listed).map(|u| u.as_str().to_string()).ok().as_deref(), Some(legacy));
+        let listed = UsccAllowList::parse(&format!("# confirmed\n{}  # by the office\n", legacy.to_lowercase()))
+            .expect("parses");
+        assert_eq!(
+            Uscc::parse_allowing("uscc", &format!(" {legacy} "), &listed)
+                .map(|u| u.as_str().to_string())
+                .ok()
+                .as_deref(),
+            Some(legacy)
+        );
         assert!(Uscc::parse_allowing("uscc", "91510100MA6CGUR3KG", &listed).is_ok(), "valid codes still pass");
         assert!(UsccAllowList::parse("not-a-code\n").is_err(), "entries must look like a USCC");
     }

@@ -173,7 +173,10 @@ mod tests {
 /// The kinds in a case (`case_filings`: kind and status of each) that must be approved before
 /// a filing of `kind` can be: CUSTOMS, TAX and FX are issued against the USCC, so they wait
 /// for the case's REGISTRATION.
-pub fn blocked_by(kind: FilingKind, case_filings: impl IntoIterator<Item = (FilingKind, FilingStatus)>) -> Vec<FilingKind> {
+pub fn blocked_by(
+    kind: FilingKind,
+    case_filings: impl IntoIterator<Item = (FilingKind, FilingStatus)>,
+) -> Vec<FilingKind> {
     if !kind.needs_uscc() {
         return Vec::new();
     }

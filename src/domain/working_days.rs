@@ -48,10 +48,7 @@ impl Calendar {
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        self.exceptions
-            .get(&date)
-            .copied()
-            .unwrap_or(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
+        self.exceptions.get(&date).copied().unwrap_or(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun))
     }
 
     /// The working days from `start` to `end` (the days after `start`'s, up to and including

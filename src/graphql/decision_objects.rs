@@ -42,7 +42,12 @@ impl DecisionQuery {
 
     /// Supervisors of the rule's agency: replays a draft over the facts stored with the last
     /// `lastDays` (default 30) days' decisions of its kind in their regions.
-    async fn simulate_decision_rule(&self, ctx: &Context<'_>, input: DecisionRuleInput, last_days: Option<i32>) -> Result<RuleSimulation> {
+    async fn simulate_decision_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: DecisionRuleInput,
+        last_days: Option<i32>,
+    ) -> Result<RuleSimulation> {
         let (state, _) = parts(ctx);
         let supervisor = scope(ctx, Need::Read).await?.require_supervisor()?;
         let result = simulation::simulate(state, supervisor, input, last_days).await?;
@@ -63,7 +68,12 @@ pub struct DecisionMutation;
 impl DecisionMutation {
     /// Supervisors of the kind's agency: creates (no `id`) or changes a decision rule; every
     /// save is a new version and a security event. Takes effect at the next submission.
-    async fn save_decision_rule(&self, ctx: &Context<'_>, id: Option<ID>, input: DecisionRuleInput) -> Result<DecisionRule> {
+    async fn save_decision_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        input: DecisionRuleInput,
+    ) -> Result<DecisionRule> {
         let (state, _) = parts(ctx);
         let supervisor = scope(ctx, Need::Decide).await?.require_supervisor()?;
         let id = id.as_ref().map(|i| uuid_arg("id", i)).transpose()?;
@@ -151,8 +161,12 @@ impl AutomaticDecision {
         // One query for the rules of every decision on the page (a review queue lists many).
         let loader = ctx.data_unchecked::<DataLoader<RuleVersionsByRule>>();
         let by_rule = loader.load_many(self.0.evaluations.iter().map(|e| e.rule_id)).await.map_err(load_error)?;
-        let versions: std::collections::HashMap<_, _> =
-            by_rule.values().flatten().filter(|v| self.0.evaluations.iter().any(|e| (e.rule_id, e.rule_version) == (v.rule_id, v.version))).map(|v| ((v.rule_id, v.version), v)).collect();
+        let versions: std::collections::HashMap<_, _> = by_rule
+            .values()
+            .flatten()
+            .filter(|v| self.0.evaluations.iter().any(|e| (e.rule_id, e.rule_version) == (v.rule_id, v.version)))
+            .map(|v| ((v.rule_id, v.version), v))
+            .collect();
         Ok(self
             .0
             .evaluations

@@ -30,7 +30,12 @@ pub struct InspectionQuery;
 impl InspectionQuery {
     /// Supervisors of the plan's agency in its regions and administrators: plans with every
     /// draw; an officer: the plans it was drawn in, with its own draws.
-    async fn inspection_plans(&self, ctx: &Context<'_>, first: Option<i32>, #[graphql(desc = "unused: plans are few")] after: Option<String>) -> Result<Vec<InspectionPlan>> {
+    async fn inspection_plans(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        #[graphql(desc = "unused: plans are few")] after: Option<String>,
+    ) -> Result<Vec<InspectionPlan>> {
         let _ = after;
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
@@ -39,7 +44,13 @@ impl InspectionQuery {
 
     /// Public (一公开), no login: finished plan-drawn checks — the business, its USCC, region,
     /// category, channel, result, date and plan; never an inspector or a finding.
-    async fn public_inspection_results(&self, ctx: &Context<'_>, region_code: Option<String>, from: Option<Date>, to: Option<Date>) -> Result<Vec<PublicInspectionResult>> {
+    async fn public_inspection_results(
+        &self,
+        ctx: &Context<'_>,
+        region_code: Option<String>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<PublicInspectionResult>> {
         let (state, _) = parts(ctx);
         let rows = inspections::public_results(state, region_code, from.map(|d| d.0), to.map(|d| d.0)).await?;
         rows.into_iter()
@@ -143,5 +154,3 @@ impl InspectionDraw {
         Ok(loader.load_one(self.0.id).await.map_err(load_error)?.map(SpotCheck))
     }
 }
-
-

@@ -52,12 +52,20 @@ pub struct JobQuery;
 impl JobQuery {
     /// Administrators: background jobs, newest first, optionally in one state.
     #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
-    async fn jobs(&self, ctx: &Context<'_>, state: Option<JobState>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, Job>> {
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        state: Option<JobState>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Job>> {
         let (app, _) = parts(ctx);
         let admin = scope(ctx, Need::UserOnly).await?.require_admin()?;
         let page = admin::list(app, admin, state, first, after).await?;
         let mut connection = Connection::new(page.has_previous, page.has_next);
-        connection.edges.extend(page.items.into_iter().map(|j| Edge::new(pagination::encode_cursor(&j.id.to_string()), Job(j))));
+        connection
+            .edges
+            .extend(page.items.into_iter().map(|j| Edge::new(pagination::encode_cursor(&j.id.to_string()), Job(j))));
         Ok(connection)
     }
 }

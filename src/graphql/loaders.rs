@@ -18,14 +18,28 @@ pub fn load_error(err: LoadError) -> AppError {
 }
 
 /// A merchant by id through the request's DataLoader (NOT_FOUND if it vanished).
-pub(crate) async fn merchant_by_id(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<super::objects::Merchant> {
-    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<MerchantById>>().load_one(id).await.map_err(load_error)?;
+pub(crate) async fn merchant_by_id(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<super::objects::Merchant> {
+    let found = ctx
+        .data_unchecked::<async_graphql::dataloader::DataLoader<MerchantById>>()
+        .load_one(id)
+        .await
+        .map_err(load_error)?;
     Ok(super::objects::Merchant(found.ok_or_else(|| AppError::NotFound("merchant".into()))?))
 }
 
 /// A user by id through the request's DataLoader (NOT_FOUND if it vanished).
-pub(crate) async fn user_by_id(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<super::types::User> {
-    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>().load_one(id).await.map_err(load_error)?;
+pub(crate) async fn user_by_id(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<super::types::User> {
+    let found = ctx
+        .data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>()
+        .load_one(id)
+        .await
+        .map_err(load_error)?;
     Ok(super::types::User(found.ok_or_else(|| AppError::NotFound("user".into()))?))
 }
 
@@ -82,7 +96,8 @@ impl Loader<Uuid> for UserById {
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = user::Entity::find().filter(user::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        let rows =
+            user::Entity::find().filter(user::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }
@@ -92,14 +107,25 @@ impl Loader<Uuid> for SpotCheckByDraw {
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = spot_check::Entity::find().filter(spot_check::Column::DrawId.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        let rows = spot_check::Entity::find()
+            .filter(spot_check::Column::DrawId.is_in(keys.to_vec()))
+            .all(&self.0)
+            .await
+            .map_err(Arc::new)?;
         Ok(rows.into_iter().filter_map(|r| r.draw_id.map(|draw| (draw, r))).collect())
     }
 }
 
 /// Users by id in one DataLoader batch, in the order asked (those that vanished left out).
-pub(crate) async fn users_by_ids(ctx: &async_graphql::Context<'_>, ids: &[Uuid]) -> async_graphql::Result<Vec<super::types::User>> {
-    let found = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>().load_many(ids.iter().copied()).await.map_err(load_error)?;
+pub(crate) async fn users_by_ids(
+    ctx: &async_graphql::Context<'_>,
+    ids: &[Uuid],
+) -> async_graphql::Result<Vec<super::types::User>> {
+    let found = ctx
+        .data_unchecked::<async_graphql::dataloader::DataLoader<UserById>>()
+        .load_many(ids.iter().copied())
+        .await
+        .map_err(load_error)?;
     Ok(ids.iter().filter_map(|id| found.get(id).cloned().map(super::types::User)).collect())
 }
 
@@ -108,7 +134,11 @@ impl Loader<Uuid> for MerchantById {
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = merchant::Entity::find().filter(merchant::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        let rows = merchant::Entity::find()
+            .filter(merchant::Column::Id.is_in(keys.to_vec()))
+            .all(&self.0)
+            .await
+            .map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }
@@ -118,7 +148,8 @@ impl Loader<Uuid> for CaseById {
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = case::Entity::find().filter(case::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
+        let rows =
+            case::Entity::find().filter(case::Column::Id.is_in(keys.to_vec())).all(&self.0).await.map_err(Arc::new)?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }

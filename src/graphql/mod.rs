@@ -28,10 +28,10 @@ use uuid::Uuid;
 pub use preflight::Preflight;
 
 use crate::{
-    services::access::{self, Scope},
-    services::auth::{Caller, Need},
     error::{AppError, AppResult},
     platform::state::AppState,
+    services::access::{self, Scope},
+    services::auth::{Caller, Need},
 };
 
 /// The root query: the v1 workflow and each v2 capability in its own module.
@@ -95,7 +95,12 @@ pub fn build_api(state: AppState) -> anyhow::Result<Api> {
         }
         None => None,
     };
-    let preflight = Preflight { examined: Default::default(), max_aliases: limits.max_aliases, max_root_fields: limits.max_root_fields, trusted };
+    let preflight = Preflight {
+        examined: Default::default(),
+        max_aliases: limits.max_aliases,
+        max_root_fields: limits.max_root_fields,
+        trusted,
+    };
     let production = state.config.environment == crate::config::Environment::Production;
     let introspection = (!production).then(|| build_schema(state.clone(), INTROSPECTION_DEPTH));
     Ok(Api { schema: build_schema(state, limits.max_depth), introspection, preflight: std::sync::Arc::new(preflight) })
@@ -219,9 +224,8 @@ pub(crate) async fn scope<'a>(ctx: &Context<'a>, need: Need) -> AppResult<&'a Sc
 /// caller already reached (e.g. whether to mask a filing's data).
 pub(crate) async fn loaded_scope<'a>(ctx: &Context<'a>) -> AppResult<&'a Scope> {
     let (state, caller) = parts(ctx);
-    let cache = ctx
-        .data_opt::<ScopeCache>()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;
+    let cache =
+        ctx.data_opt::<ScopeCache>().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no scope cache in request")))?;
     cache.0.get_or_try_init(|| access::scope_for(state, caller)).await
 }
 
@@ -259,7 +263,9 @@ pub(crate) struct NotAgent;
 impl async_graphql::Guard for NotAgent {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         if matches!(loaded_scope(ctx).await?, Scope::Agent { .. }) {
-            return Err(AppError::Forbidden("an agent sees a client's name, USCC, region and address only".into()).into());
+            return Err(
+                AppError::Forbidden("an agent sees a client's name, USCC, region and address only".into()).into()
+            );
         }
         Ok(())
     }

@@ -3,22 +3,22 @@ use async_graphql::{Context, InputObject, Object, Result};
 
 use async_graphql::ID;
 
+use super::quality_objects::{ProductBatch, SpotCheck};
 use super::{
     objects::{Case, Comment, Document, Filing, Merchant},
     parts, scope,
     types::{AuthPayload, User},
     uuid_arg,
 };
-use super::quality_objects::{ProductBatch, SpotCheck};
 use crate::{
+    domain::{Agency, FilingKind, Role, filing_data::FilingDataInput},
     error::AppError,
-    services::quality::{self, SpotCheckInput},
-    services::trace::{self, ProductBatchInput},
     services::auth::{accounts, sessions},
     services::cases,
-    domain::{Agency, FilingKind, Role, filing_data::FilingDataInput},
     services::filings,
     services::merchants::{self, MerchantProfileInput},
+    services::quality::{self, SpotCheckInput},
+    services::trace::{self, ProductBatchInput},
 };
 
 #[derive(Default)]
@@ -45,7 +45,10 @@ impl WorkflowMutation {
         display_name: String,
     ) -> Result<User> {
         let (state, _) = parts(ctx);
-        Ok(User(accounts::register_merchant_user(state, &email, &password, &display_name, super::client_address(ctx)).await?))
+        Ok(User(
+            accounts::register_merchant_user(state, &email, &password, &display_name, super::client_address(ctx))
+                .await?,
+        ))
     }
 
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
@@ -87,12 +90,7 @@ impl WorkflowMutation {
         Ok(true)
     }
 
-    async fn reset_password(
-        &self,
-        ctx: &Context<'_>,
-        token: String,
-        new_password: String,
-    ) -> Result<bool> {
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
         let (state, _) = parts(ctx);
         accounts::reset_password(state, &token, &new_password, super::client_address(ctx)).await?;
         Ok(true)
@@ -127,12 +125,15 @@ impl WorkflowMutation {
         kinds: Option<Vec<FilingKind>>,
         profile: Option<crate::domain::case_profile::CaseProfileInput>,
         #[graphql(desc = "agents: the merchant filed for (its grant limits the kinds)")] merchant_id: Option<ID>,
-        #[graphql(desc = "跨省通办: file at this region's office, for a decision by the home region's")] receiving_region_code: Option<String>,
+        #[graphql(desc = "跨省通办: file at this region's office, for a decision by the home region's")]
+        receiving_region_code: Option<String>,
     ) -> Result<Case> {
         let (state, _) = parts(ctx);
         let merchant_id = merchant_id.as_ref().map(|id| super::uuid_arg("merchantId", id)).transpose()?;
         let merchant = scope(ctx, Need::Write).await?.act_for(merchant_id)?;
-        Ok(Case(cases::create_case(state, merchant, cases::CaseRequest { kinds, profile, receiving_region_code }).await?))
+        Ok(Case(
+            cases::create_case(state, merchant, cases::CaseRequest { kinds, profile, receiving_region_code }).await?,
+        ))
     }
 
     async fn update_filing(
@@ -189,13 +190,7 @@ impl WorkflowMutation {
     }
 
     /// Supervisors: give the filing to an officer of the agency whose regions cover it.
-    async fn assign_filing(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        officer_id: ID,
-        expected_version: i32,
-    ) -> Result<Filing> {
+    async fn assign_filing(&self, ctx: &Context<'_>, id: ID, officer_id: ID, expected_version: i32) -> Result<Filing> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
@@ -233,13 +228,7 @@ impl WorkflowMutation {
         Ok(Filing(filings::approve_filing(state, scope, filing_id, expected_version, note.as_deref()).await?))
     }
 
-    async fn reject_filing(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        expected_version: i32,
-        note: String,
-    ) -> Result<Filing> {
+    async fn reject_filing(&self, ctx: &Context<'_>, id: ID, expected_version: i32, note: String) -> Result<Filing> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Decide).await?;
         let filing_id = uuid_arg("id", &id)?;
@@ -315,14 +304,25 @@ impl WorkflowMutation {
         let (state, caller) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
         let merchant_id = merchant_id.as_ref().map(|m| uuid_arg("merchantId", m)).transpose()?;
-        Ok(crate::services::auth::clients::create_client(state, scope, caller, &name, scopes, merchant_id, agency, super::client_address(ctx)).await?)
+        Ok(crate::services::auth::clients::create_client(
+            state,
+            scope,
+            caller,
+            &name,
+            scopes,
+            merchant_id,
+            agency,
+            super::client_address(ctx),
+        )
+        .await?)
     }
 
     /// Revokes a client: its tokens stop working at once.
     async fn revoke_api_client(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
-        crate::services::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?, super::client_address(ctx)).await?;
+        crate::services::auth::clients::revoke_client(state, scope, uuid_arg("id", &id)?, super::client_address(ctx))
+            .await?;
         Ok(true)
     }
 
@@ -334,7 +334,8 @@ impl WorkflowMutation {
         event_types: Option<Vec<String>>,
     ) -> Result<super::webhook_objects::WebhookRegistration> {
         let (state, caller) = parts(ctx);
-        let registered = crate::services::webhooks::register(state, caller, &url, event_types.unwrap_or_default()).await?;
+        let registered =
+            crate::services::webhooks::register(state, caller, &url, event_types.unwrap_or_default()).await?;
         Ok(super::webhook_objects::WebhookRegistration {
             endpoint: super::webhook_objects::WebhookEndpoint(registered.endpoint),
             secret: registered.secret,

@@ -37,19 +37,15 @@ pub type FilingConnection = Connection<String, Filing>;
 
 pub fn case_connection(page: Page<case::Model>) -> CaseConnection {
     let mut connection = Connection::new(page.has_previous, page.has_next);
-    connection.edges.extend(
-        page.items
-            .into_iter()
-            .map(|c| Edge::new(pagination::encode_cursor(&c.id.to_string()), Case(c))),
-    );
+    connection
+        .edges
+        .extend(page.items.into_iter().map(|c| Edge::new(pagination::encode_cursor(&c.id.to_string()), Case(c))));
     connection
 }
 
 pub fn filing_connection(page: Page<filing::Model>) -> FilingConnection {
     let mut connection = Connection::new(page.has_previous, page.has_next);
-    connection.edges.extend(
-        page.items.into_iter().map(|f| Edge::new(filings::queue_cursor(&f), Filing(f))),
-    );
+    connection.edges.extend(page.items.into_iter().map(|f| Edge::new(filings::queue_cursor(&f), Filing(f))));
     connection
 }
 
@@ -113,19 +109,31 @@ impl Merchant {
     async fn licences(&self, ctx: &Context<'_>) -> Result<Vec<super::licence_objects::Licence>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(licences::of_merchant(&state.db, scope, &self.0).await?.into_iter().map(super::licence_objects::Licence).collect())
+        Ok(licences::of_merchant(&state.db, scope, &self.0)
+            .await?
+            .into_iter()
+            .map(super::licence_objects::Licence)
+            .collect())
     }
     /// The agents it authorised: for the OWNER and administrators; everyone else gets [].
     async fn authorizations(&self, ctx: &Context<'_>) -> Result<Vec<super::people_objects::AgentAuthorization>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(agents::of_merchant(&state.db, scope, self.0.id).await?.into_iter().map(super::people_objects::AgentAuthorization).collect())
+        Ok(agents::of_merchant(&state.db, scope, self.0.id)
+            .await?
+            .into_iter()
+            .map(super::people_objects::AgentAuthorization)
+            .collect())
     }
     /// Its OWNER and STAFF: for the OWNER and administrators; everyone else gets [].
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<super::people_objects::MerchantMember>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(members::members_of(&state.db, scope, self.0.id).await?.into_iter().map(super::people_objects::MerchantMember).collect())
+        Ok(members::members_of(&state.db, scope, self.0.id)
+            .await?
+            .into_iter()
+            .map(super::people_objects::MerchantMember)
+            .collect())
     }
 }
 
@@ -211,7 +219,11 @@ impl Case {
     async fn shares(&self, ctx: &Context<'_>) -> Result<Vec<super::share_objects::CaseShare>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
-        Ok(crate::services::shares::of_case(&state.db, scope, self.0.id).await?.into_iter().map(super::share_objects::CaseShare).collect())
+        Ok(crate::services::shares::of_case(&state.db, scope, self.0.id)
+            .await?
+            .into_iter()
+            .map(super::share_objects::CaseShare)
+            .collect())
     }
     #[graphql(name = "type")]
     async fn case_type(&self) -> entity::enums::CaseType {
@@ -294,7 +306,11 @@ impl Filing {
     /// Personal numbers in it are masked for readers who see the filing masked.
     async fn decision_note(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let masked = super::loaded_scope(ctx).await?.reads_masked(Some(&self.0), &[]);
-        Ok(self.0.decision_note.as_deref().map(|note| if masked { crate::domain::pii::scrub_personal(note).into_owned() } else { note.to_string() }))
+        Ok(self
+            .0
+            .decision_note
+            .as_deref()
+            .map(|note| if masked { crate::domain::pii::scrub_personal(note).into_owned() } else { note.to_string() }))
     }
     /// USCC / customs code / inspection no. / FX list no. once APPROVED.
     #[graphql(guard = "super::Anyone")]
@@ -315,14 +331,18 @@ impl Filing {
         }
         let case = ctx.data_unchecked::<DataLoader<CaseById>>().load_one(self.0.case_id).await.map_err(load_error)?;
         let Some(case) = case else { return Ok(false) };
-        let merchant = ctx.data_unchecked::<DataLoader<MerchantById>>().load_one(case.merchant_id).await.map_err(load_error)?;
+        let merchant =
+            ctx.data_unchecked::<DataLoader<MerchantById>>().load_one(case.merchant_id).await.map_err(load_error)?;
         Ok(merchant.is_some_and(|m| m.risk_level >= crate::services::quality::MAX_RISK))
     }
     async fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.0.decided_at
     }
     /// The documents the case's requirements ask of this filing, and what was uploaded.
-    async fn required_documents(&self, ctx: &Context<'_>) -> Result<Vec<super::requirement_objects::DocumentRequirementStatus>> {
+    async fn required_documents(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::requirement_objects::DocumentRequirementStatus>> {
         let case = self.case(ctx).await?.0;
         if case.requirements.is_none() {
             return Ok(Vec::new());
@@ -358,7 +378,8 @@ impl Filing {
     /// What the decision rules made of it at its last (re)submission (null: no rule ran).
     async fn automatic_decision(&self) -> Result<Option<super::decision_objects::AutomaticDecision>> {
         let Some(raw) = self.0.automatic_decision.as_deref() else { return Ok(None) };
-        let stored = serde_json::from_str(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("stored automatic decision unreadable: {e}")))?;
+        let stored = serde_json::from_str(raw)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored automatic decision unreadable: {e}")))?;
         Ok(Some(super::decision_objects::AutomaticDecision(stored)))
     }
     /// The filings of this case that must be approved before this one can be.

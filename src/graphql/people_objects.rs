@@ -36,7 +36,12 @@ pub struct PeopleMutation;
 impl PeopleMutation {
     /// OWNER: adds a STAFF member by email (an invitation with a set-password link for a new
     /// address). The answer is the same whether or not the address had an account.
-    async fn invite_merchant_member(&self, ctx: &Context<'_>, email: String, role: MerchantRole) -> Result<MerchantMember> {
+    async fn invite_merchant_member(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        role: MerchantRole,
+    ) -> Result<MerchantMember> {
         let (state, _) = parts(ctx);
         let owner = scope(ctx, Need::Write).await?.require_owner()?;
         Ok(MerchantMember(members::invite(state, owner, &email, role, super::client_address(ctx)).await?))
@@ -54,16 +59,30 @@ impl PeopleMutation {
         uscc: String,
     ) -> Result<User> {
         let (state, _) = parts(ctx);
-        let input = agents::AgentSignUp { email: &email, password: &password, display_name: &display_name, organisation: &organisation, uscc: &uscc };
+        let input = agents::AgentSignUp {
+            email: &email,
+            password: &password,
+            display_name: &display_name,
+            organisation: &organisation,
+            uscc: &uscc,
+        };
         Ok(User(agents::register(state, input, super::client_address(ctx)).await?))
     }
 
     /// OWNER: lets a registered agent file the named kinds for the merchant until `validUntil`
     /// (inclusive); replaces a grant to the same agent that still stands.
-    async fn grant_agent_authorization(&self, ctx: &Context<'_>, agent_email: String, kinds: Vec<FilingKind>, valid_until: Date) -> Result<AgentAuthorization> {
+    async fn grant_agent_authorization(
+        &self,
+        ctx: &Context<'_>,
+        agent_email: String,
+        kinds: Vec<FilingKind>,
+        valid_until: Date,
+    ) -> Result<AgentAuthorization> {
         let (state, _) = parts(ctx);
         let owner = scope(ctx, Need::Write).await?.require_owner()?;
-        Ok(AgentAuthorization(agents::grant(state, owner, &agent_email, kinds, valid_until.0, super::client_address(ctx)).await?))
+        Ok(AgentAuthorization(
+            agents::grant(state, owner, &agent_email, kinds, valid_until.0, super::client_address(ctx)).await?,
+        ))
     }
 
     /// OWNER: ends an agent's authority at once (its sessions and live sockets lose access).
@@ -127,4 +146,3 @@ impl AgentAuthorization {
         self.0.revoked_at
     }
 }
-

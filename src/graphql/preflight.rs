@@ -82,7 +82,9 @@ const KEPT_TEXT_BYTES: usize = 8 * 1024;
 
 impl Default for ExaminedDocuments {
     fn default() -> Self {
-        Self(std::sync::Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(KEPT).unwrap_or(std::num::NonZeroUsize::MIN))))
+        Self(std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(KEPT).unwrap_or(std::num::NonZeroUsize::MIN),
+        )))
     }
 }
 
@@ -190,8 +192,9 @@ impl TrustedOperations {
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
         let raw = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("ONESTOP_TRUSTED_OPERATIONS {}: {e}", path.display()))?;
-        let manifest: HashMap<String, String> = serde_json::from_str(&raw)
-            .map_err(|e| anyhow::anyhow!("ONESTOP_TRUSTED_OPERATIONS {}: not a JSON object of hash → query: {e}", path.display()))?;
+        let manifest: HashMap<String, String> = serde_json::from_str(&raw).map_err(|e| {
+            anyhow::anyhow!("ONESTOP_TRUSTED_OPERATIONS {}: not a JSON object of hash → query: {e}", path.display())
+        })?;
         for (hash, query) in &manifest {
             if *hash != sha256_hex(query) {
                 anyhow::bail!("ONESTOP_TRUSTED_OPERATIONS: {hash} is not the SHA-256 of its query");
@@ -211,9 +214,10 @@ impl TrustedOperations {
         };
         if request.query.trim().is_empty() {
             let hash = sent_hash.ok_or_else(|| refusal("BAD_REQUEST", "the request has no query"))?;
-            let query = self.by_hash.get(&hash).ok_or_else(|| {
-                refusal("PERSISTED_QUERY_NOT_FOUND", "no trusted operation has this sha256Hash")
-            })?;
+            let query = self
+                .by_hash
+                .get(&hash)
+                .ok_or_else(|| refusal("PERSISTED_QUERY_NOT_FOUND", "no trusted operation has this sha256Hash"))?;
             request.query = query.clone();
             return Ok(());
         }

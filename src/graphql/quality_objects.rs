@@ -17,13 +17,13 @@ use crate::{
         filing_data::{Date, ProductCategory, SpotCheckChannel, SpotCheckResult},
     },
     error::AppError,
-    services::quality, services::trace,
+    services::quality,
+    services::trace,
 };
 
 fn id(uuid: uuid::Uuid) -> ID {
     ID(uuid.to_string())
 }
-
 
 pub struct ProductBatch(pub product_batch::Model);
 
@@ -97,11 +97,7 @@ impl SpotCheck {
         let Some(batch_id) = self.0.batch_id else { return Ok(None) };
         let (state, _) = parts(ctx);
         use sea_orm::EntityTrait;
-        Ok(product_batch::Entity::find_by_id(batch_id)
-            .one(&state.db)
-            .await
-            .map_err(AppError::from)?
-            .map(ProductBatch))
+        Ok(product_batch::Entity::find_by_id(batch_id).one(&state.db).await.map_err(AppError::from)?.map(ProductBatch))
     }
     async fn merchant(&self, ctx: &Context<'_>) -> Result<Merchant> {
         super::loaders::merchant_by_id(ctx, self.0.merchant_id).await

@@ -1,22 +1,25 @@
 use crate::services::auth::Need;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 
+use super::quality_objects::{ChannelComparison, ProductBatch, TraceView};
 use super::{
-    objects::{Case, CaseConnection, Filing, FilingConnection, Merchant, WorkloadRow, case_connection, filing_connection},
+    objects::{
+        Case, CaseConnection, Filing, FilingConnection, Merchant, WorkloadRow, case_connection, filing_connection,
+    },
     parts, scope,
     types::User,
     uuid_arg,
 };
-use super::quality_objects::{ChannelComparison, ProductBatch, TraceView};
 use crate::{
     domain::filing_data::Date,
+    domain::{CaseStatus, FilingKind, FilingStatus, Uscc},
     error::AppError,
-    services::quality, services::trace,
     services::auth::{Caller, accounts},
     services::cases,
-    domain::{CaseStatus, FilingKind, FilingStatus, Uscc},
     services::filings::{self, QueueFilter},
     services::merchants,
+    services::quality,
+    services::trace,
 };
 
 #[derive(Default)]
@@ -119,7 +122,12 @@ impl WorkflowQuery {
 
     /// The caller's product batches (merchants), newest first.
     #[graphql(complexity = "(first.unwrap_or(20).clamp(1, 100) as usize) * child_complexity")]
-    async fn product_batches(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Vec<ProductBatch>> {
+    async fn product_batches(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<ProductBatch>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         Ok(trace::list_batches(state, scope, first, after).await?.into_iter().map(ProductBatch).collect())
@@ -145,7 +153,8 @@ impl WorkflowQuery {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         let plan = plan_id.as_ref().map(|p| super::uuid_arg("planId", p)).transpose()?;
-        let rows = quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone(), plan).await?;
+        let rows =
+            quality::comparison(state, scope, from.map(|d| d.0), to.map(|d| d.0), region_code.clone(), plan).await?;
         Ok(rows
             .into_iter()
             .map(|row| ChannelComparison::from_row(row, region_code.clone()))
@@ -162,7 +171,11 @@ impl WorkflowQuery {
     /// API clients: their webhook endpoints.
     async fn webhooks(&self, ctx: &Context<'_>) -> Result<Vec<super::webhook_objects::WebhookEndpoint>> {
         let (state, caller) = parts(ctx);
-        Ok(crate::services::webhooks::endpoints(state, caller).await?.into_iter().map(super::webhook_objects::WebhookEndpoint).collect())
+        Ok(crate::services::webhooks::endpoints(state, caller)
+            .await?
+            .into_iter()
+            .map(super::webhook_objects::WebhookEndpoint)
+            .collect())
     }
 
     /// Administrators: security events (logins, token reuse, role grants, API clients,

@@ -9,10 +9,12 @@ use entity::{
 };
 
 use super::{
+    loaded_scope,
     loaders::{UserById, load_error},
-    loaded_scope, parts, scope, uuid_arg,
     objects::Document,
+    parts, scope,
     types::User,
+    uuid_arg,
 };
 use crate::{
     domain::{
@@ -58,7 +60,12 @@ pub struct RequirementMutation;
 impl RequirementMutation {
     /// Administrators: creates (no `id`) or changes a requirement rule. Each save is a new
     /// version of the rule and of the ruleset; cases keep the version they were created under.
-    async fn save_requirement_rule(&self, ctx: &Context<'_>, id: Option<ID>, input: RequirementRuleInput) -> Result<RequirementRule> {
+    async fn save_requirement_rule(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        input: RequirementRuleInput,
+    ) -> Result<RequirementRule> {
         let (state, _) = parts(ctx);
         let admin = scope(ctx, Need::UserOnly).await?.require_admin()?;
         let id = id.as_ref().map(|i| uuid_arg("id", i)).transpose()?;
@@ -139,7 +146,15 @@ impl From<requirement_rule_version::Model> for RuleChange {
 
 impl From<entity::decision_rule_version::Model> for RuleChange {
     fn from(v: entity::decision_rule_version::Model) -> Self {
-        Self { version: v.version, at: v.at, actor_id: v.actor_id, condition: v.condition, enabled: v.enabled, ruleset_version: None, level: None }
+        Self {
+            version: v.version,
+            at: v.at,
+            actor_id: v.actor_id,
+            condition: v.condition,
+            enabled: v.enabled,
+            ruleset_version: None,
+            level: None,
+        }
     }
 }
 

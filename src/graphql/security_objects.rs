@@ -1,6 +1,9 @@
 //! Security events for administrators.
 
-use async_graphql::{ID, Object, connection::{Connection, Edge}};
+use async_graphql::{
+    ID, Object,
+    connection::{Connection, Edge},
+};
 use entity::security_event;
 
 use crate::platform::pagination::{self, Page};
@@ -42,9 +45,7 @@ pub type SecurityEventConnection = Connection<String, SecurityEvent>;
 pub fn security_event_connection(page: Page<security_event::Model>) -> SecurityEventConnection {
     let mut connection = Connection::new(page.has_previous, page.has_next);
     connection.edges.extend(
-        page.items
-            .into_iter()
-            .map(|e| Edge::new(pagination::encode_cursor(&e.id.to_string()), SecurityEvent(e))),
+        page.items.into_iter().map(|e| Edge::new(pagination::encode_cursor(&e.id.to_string()), SecurityEvent(e))),
     );
     connection
 }

@@ -24,7 +24,12 @@ pub struct ShareQuery;
 #[Object]
 impl ShareQuery {
     /// Officers and supervisors: the active shares to their agency and regions, newest first.
-    async fn shared_with_me(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Vec<CaseShare>> {
+    async fn shared_with_me(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<CaseShare>> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Read).await?;
         Ok(shares::shared_with_me(state, scope, first, after).await?.into_iter().map(CaseShare).collect())
@@ -38,19 +43,38 @@ pub struct ShareMutation;
 impl ShareMutation {
     /// A supervisor whose agency handles a filing of the case shares it read-only with another
     /// agency (all its regions, or `regionCode`); its supervisors are emailed.
-    async fn share_case(&self, ctx: &Context<'_>, case_id: ID, agency: Agency, region_code: Option<String>, note: String) -> Result<CaseShare> {
+    async fn share_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        agency: Agency,
+        region_code: Option<String>,
+        note: String,
+    ) -> Result<CaseShare> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Write).await?;
-        let request = shares::ShareRequest { case_id: uuid_arg("caseId", &case_id)?, agency, region_code: region_code.as_deref(), note: &note };
+        let request = shares::ShareRequest {
+            case_id: uuid_arg("caseId", &case_id)?,
+            agency,
+            region_code: region_code.as_deref(),
+            note: &note,
+        };
         Ok(CaseShare(shares::share_case(state, scope, request).await?))
     }
 
     /// 跨省通办: an officer of the office where a merchant filed from afar acknowledges receipt;
     /// the filing then goes to the home region's office.
-    async fn acknowledge_receipt(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> Result<super::objects::Filing> {
+    async fn acknowledge_receipt(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+    ) -> Result<super::objects::Filing> {
         let (state, _) = parts(ctx);
         let scope = scope(ctx, Need::Decide).await?;
-        Ok(super::objects::Filing(crate::services::filings::acknowledge_receipt(state, scope, uuid_arg("id", &id)?, expected_version).await?))
+        Ok(super::objects::Filing(
+            crate::services::filings::acknowledge_receipt(state, scope, uuid_arg("id", &id)?, expected_version).await?,
+        ))
     }
 
     /// A supervisor of the sharing agency ends a share at once.

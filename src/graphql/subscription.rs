@@ -27,17 +27,16 @@ impl Subscription {
         let case_id = case_id.as_ref().map(|c| uuid_arg("caseId", c)).transpose()?;
         let state = state.clone();
         let changes = BroadcastStream::new(state.events.subscribe());
-        Ok(changes
-            .filter_map(move |change| {
-                let change = change.ok().filter(|c| scope.can_see_change(c) && case_id.is_none_or(|id| id == c.case_id));
-                let state = state.clone();
-                let scope = scope.clone();
-                async move {
-                    let change = change?;
-                    // The filing as it is now, read with the subscriber's own rights.
-                    let filing = filings::find_visible(&state, &scope, change.filing_id).await.ok()?;
-                    Some(FilingEvent { filing: Filing(filing), action: change.action, at: change.at })
-                }
-            }))
+        Ok(changes.filter_map(move |change| {
+            let change = change.ok().filter(|c| scope.can_see_change(c) && case_id.is_none_or(|id| id == c.case_id));
+            let state = state.clone();
+            let scope = scope.clone();
+            async move {
+                let change = change?;
+                // The filing as it is now, read with the subscriber's own rights.
+                let filing = filings::find_visible(&state, &scope, change.filing_id).await.ok()?;
+                Some(FilingEvent { filing: Filing(filing), action: change.action, at: change.at })
+            }
+        }))
     }
 }

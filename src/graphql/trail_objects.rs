@@ -55,7 +55,8 @@ impl AuditEvent {
     /// What the actor wrote; for merchants, email addresses in older notes are masked.
     async fn note(&self, ctx: &Context<'_>) -> Option<String> {
         let note = self.0.note.as_deref()?;
-        let merchant = matches!(parts(ctx).1, crate::services::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
+        let merchant =
+            matches!(parts(ctx).1, crate::services::auth::Caller::User(p) if p.role == crate::domain::Role::Merchant);
         Some(if merchant { crate::domain::pii::mask_emails_in(note).into_owned() } else { note.to_string() })
     }
     /// Hex SHA-256 chained over the previous event of the same case.
@@ -126,4 +127,3 @@ impl From<entity::document::Model> for Document {
         }
     }
 }
-

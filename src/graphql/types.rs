@@ -6,8 +6,8 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    services::auth::sessions::Session,
     domain::{Agency, Role},
+    services::auth::sessions::Session,
 };
 
 pub struct User(pub entity::user::Model);
@@ -28,11 +28,7 @@ impl User {
         };
         // Agents are registered businesses the merchant names by address: not masked.
         let staff = !matches!(self.0.role, Role::Merchant | Role::Agent);
-        if shown_in_full || !staff {
-            self.0.email.clone()
-        } else {
-            crate::domain::pii::mask_email(&self.0.email)
-        }
+        if shown_in_full || !staff { self.0.email.clone() } else { crate::domain::pii::mask_email(&self.0.email) }
     }
     async fn display_name(&self) -> &str {
         &self.0.display_name

@@ -9,7 +9,7 @@ use poem::{
 use uuid::Uuid;
 
 use super::graphql::caller_from;
-use crate::{services::access, services::auth::Need, services::documents, error::AppError, platform::state::AppState};
+use crate::{error::AppError, platform::state::AppState, services::access, services::auth::Need, services::documents};
 
 /// RFC 5987 encoding of a file name for `filename*=UTF-8''…`.
 fn encode_filename(name: &str) -> String {

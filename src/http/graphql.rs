@@ -1,10 +1,7 @@
 use std::time::Instant;
 
-use async_graphql::{
-    BatchRequest, ParseRequestError,
-    http::MultipartOptions,
-};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{BatchRequest, ParseRequestError, http::MultipartOptions};
 use async_graphql_poem::GraphQLProtocol;
 use poem::web::websocket::WebSocket;
 use poem::{
@@ -16,10 +13,10 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::RequestId;
 use crate::{
-    services::auth::{Caller, jwt::TokenError},
     graphql::{Api, Preloaded, ScopeCache},
-    platform::writes,
     platform::state::AppState,
+    platform::writes,
+    services::auth::{Caller, jwt::TokenError},
 };
 
 /// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the older graphql-ws).
@@ -48,9 +45,8 @@ pub(crate) fn caller_from(state: &AppState, headers: &HeaderMap) -> Caller {
     let Some(value) = headers.get("authorization") else {
         return Caller::Anonymous;
     };
-    let Some(token) = value.to_str().ok().and_then(|v| {
-        v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
-    }) else {
+    let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+    else {
         return Caller::InvalidToken("Authorization header must be 'Bearer <token>'");
     };
     match state.jwt.verify(token.trim()) {
@@ -77,7 +73,8 @@ fn refused(status: StatusCode, code: &str, message: &str, field: Option<&str>) -
 async fn read_request(state: &AppState, req: &Request, body: Body) -> Result<BatchRequest, Response> {
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let multipart = content_type.as_deref().is_some_and(|c| c.starts_with("multipart/"));
-    let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let length =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if !multipart && length.is_some_and(|n| n > state.config.max_body_bytes) {
         return Err(refused(StatusCode::PAYLOAD_TOO_LARGE, "BAD_REQUEST", "request body too large", None));
     }
@@ -132,7 +129,12 @@ pub async fn graphql(
         BatchRequest::Single(request) => single(&api, &state, req, &asker, request).await,
         BatchRequest::Batch(requests) => {
             if req.headers().contains_key("idempotency-key") {
-                return refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key applies to one operation, not a batch", Some("Idempotency-Key"));
+                return refused(
+                    StatusCode::BAD_REQUEST,
+                    "VALIDATION",
+                    "Idempotency-Key applies to one operation, not a batch",
+                    Some("Idempotency-Key"),
+                );
             }
             let mut responses = Vec::with_capacity(requests.len());
             // One after the other: a batch must not take more of the machine than its operations sent one by one.
@@ -151,7 +153,13 @@ pub async fn graphql(
 }
 
 /// One operation, with `Idempotency-Key` handling.
-async fn single(api: &Api, state: &AppState, req: &Request, asker: &Asker, request: async_graphql::Request) -> Response {
+async fn single(
+    api: &Api,
+    state: &AppState,
+    req: &Request,
+    asker: &Asker,
+    request: async_graphql::Request,
+) -> Response {
     let idempotency = match claim_idempotency_key(state, req, &asker.caller, &request).await {
         Ok(Claim::Run(key)) => key,
         Ok(Claim::Replay(body)) => return json_body(body).with_header("idempotent-replayed", "true").into_response(),
@@ -222,11 +230,8 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
 
     let mut rejected = false;
     for error in response.errors.iter_mut() {
-        let code = error
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("code"))
-            .map(|v| v.to_string().trim_matches('"').to_string());
+        let code =
+            error.extensions.as_ref().and_then(|e| e.get("code")).map(|v| v.to_string().trim_matches('"').to_string());
         let extensions = error.extensions.get_or_insert_with(Default::default);
         match code.as_deref() {
             // Parse and validation errors of the GraphQL document itself.
@@ -250,11 +255,7 @@ async fn execute(api: &Api, state: &AppState, asker: &Asker, request: async_grap
             Some(_) => {}
         }
     }
-    let operation = if rejected {
-        "invalid".to_string()
-    } else {
-        label.clone().unwrap_or_else(|| "unknown".into())
-    };
+    let operation = if rejected { "invalid".to_string() } else { label.clone().unwrap_or_else(|| "unknown".into()) };
     let outcome = if response.errors.is_empty() { "ok" } else { "error" };
     count(operation, outcome, started);
     Executed { response }
@@ -265,15 +266,13 @@ fn count(operation: String, outcome: &'static str, started: Instant) {
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!("onestop_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
         .increment(1);
-    metrics::histogram!("onestop_graphql_request_duration_seconds", "operation" => operation.clone())
-        .record(elapsed);
+    metrics::histogram!("onestop_graphql_request_duration_seconds", "operation" => operation.clone()).record(elapsed);
     tracing::info!(operation = %operation, outcome, elapsed_ms = elapsed * 1000.0, "graphql");
 }
 
 fn json_body(body: String) -> Response {
     Response::builder().content_type("application/json").body(body)
 }
-
 
 enum Claim {
     /// Execute; with `Some((owner, key))`, record the response for the key afterwards.
@@ -292,7 +291,12 @@ async fn claim_idempotency_key(
     let Some(key) = req.headers().get("idempotency-key") else { return Ok(Claim::Run(None)) };
     let key = key.to_str().unwrap_or_default().to_string();
     if !crate::platform::idempotency::valid_key(&key) {
-        return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key must be 1 to 200 visible characters", Some("Idempotency-Key")));
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION",
+            "Idempotency-Key must be 1 to 200 visible characters",
+            Some("Idempotency-Key"),
+        ));
     }
     // Anonymous callers do not share one key space: each client address (salted hash) has its
     // own; without an address there is no key space to give.
@@ -300,15 +304,24 @@ async fn claim_idempotency_key(
         Caller::User(principal) => {
             // A revoked API client's token still verifies until it expires: it must not fetch
             // kept responses either.
-            if principal.client.is_some() && !crate::services::auth::clients::is_active(&state.db, principal.user_id).await.unwrap_or(false) {
+            if principal.client.is_some()
+                && !crate::services::auth::clients::is_active(&state.db, principal.user_id).await.unwrap_or(false)
+            {
                 return Err(refused(StatusCode::OK, "UNAUTHENTICATED", "this API client was revoked", None));
             }
             principal.user_id.to_string()
         }
         _ => match crate::http::client_ip(state, req) {
-            Some(address) => format!("anon:{}", crate::services::trace::client_hash(&state.config.trace, &address.to_string())),
+            Some(address) => {
+                format!("anon:{}", crate::services::trace::client_hash(&state.config.trace, &address.to_string()))
+            }
             None => {
-                return Err(refused(StatusCode::BAD_REQUEST, "VALIDATION", "Idempotency-Key needs a login or a client address", Some("Idempotency-Key")));
+                return Err(refused(
+                    StatusCode::BAD_REQUEST,
+                    "VALIDATION",
+                    "Idempotency-Key needs a login or a client address",
+                    Some("Idempotency-Key"),
+                ));
             }
         },
     };

@@ -16,12 +16,12 @@ use poem::web::websocket::{Message, WebSocketStream};
 use tokio::sync::watch;
 
 use crate::{
-    services::access::{self, Scope},
-    services::auth::{Caller, Principal, jwt::TokenError},
     error::AppError,
     graphql::{Api, Preloaded, ScopeCache},
     http::ClientAddress,
     platform::{state::AppState, writes},
+    services::access::{self, Scope},
+    services::auth::{Caller, Principal, jwt::TokenError},
 };
 
 /// Why the socket must close.
@@ -81,9 +81,15 @@ impl SocketGuard {
         let caller = match token {
             None => Caller::Anonymous,
             Some(token) => {
-                let principal = self.state.jwt.verify(&token).map_err(|_| async_graphql::Error::new("access token is invalid or expired"))?;
+                let principal = self
+                    .state
+                    .jwt
+                    .verify(&token)
+                    .map_err(|_| async_graphql::Error::new("access token is invalid or expired"))?;
                 let caller = Caller::User(principal.clone());
-                let scope = access::load_scope(&self.state.db, &caller).await.map_err(|e| async_graphql::Error::new(e.message()))?;
+                let scope = access::load_scope(&self.state.db, &caller)
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.message()))?;
                 let _ = self.holder.set(Holder { token, principal, widest: std::sync::Mutex::new(scope) });
                 caller
             }
@@ -121,7 +127,9 @@ impl SocketGuard {
         let widest = holder.widest.lock().map(|w| w.clone()).map_err(|_| Failure::Unavailable)?;
         let now = match current_scope(&self.state, &principal, &widest).await {
             Ok(now) => now,
-            Err(AppError::Unauthenticated(_) | AppError::Forbidden(_) | AppError::NotFound(_)) => return Err(self.signal(REVOKED)),
+            Err(AppError::Unauthenticated(_) | AppError::Forbidden(_) | AppError::NotFound(_)) => {
+                return Err(self.signal(REVOKED));
+            }
             Err(err) => {
                 tracing::warn!(error = %err.detail(), "live socket: caller check failed");
                 return Err(Failure::Unavailable);
@@ -182,7 +190,8 @@ impl Executor for GuardedSchema {
                 match self.api.preflight.check(&mut request) {
                     Ok(_) => {
                         let state = &self.guard.state;
-                        let (response, _) = writes::watching(self.api.schema.execute(request), |w| state.forget(w)).await;
+                        let (response, _) =
+                            writes::watching(self.api.schema.execute(request), |w| state.forget(w)).await;
                         response
                     }
                     Err(refusal) => Response::from_errors(vec![refusal]),
@@ -197,12 +206,15 @@ impl Executor for GuardedSchema {
         let operation = async move {
             let scope = match guard.check().await {
                 Ok(scope) => scope,
-                Err(failure) => return futures_util::stream::once(futures_util::future::ready(refused(failure))).boxed(),
+                Err(failure) => {
+                    return futures_util::stream::once(futures_util::future::ready(refused(failure))).boxed();
+                }
             };
             // The operation works with exactly the scope just checked, never an older copy.
             let mut request = request.data(scope_cache(scope)).data(Preloaded::default());
             if let Err(refusal) = api.preflight.check(&mut request) {
-                return futures_util::stream::once(futures_util::future::ready(Response::from_errors(vec![refusal]))).boxed();
+                return futures_util::stream::once(futures_util::future::ready(Response::from_errors(vec![refusal])))
+                    .boxed();
             }
             Executor::execute_stream(&api.schema, request, session_data)
                 .then(move |response| {

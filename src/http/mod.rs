@@ -3,16 +3,17 @@
 mod documents;
 mod graphiql;
 mod graphql;
-mod oauth;
 mod health;
 mod live;
 pub mod metrics;
+mod oauth;
 pub mod public;
 mod request_id;
 
 use poem::{
-    EndpointExt, Route, get,
+    EndpointExt, Route,
     endpoint::BoxEndpoint,
+    get,
     http::{Method, header},
     middleware::{Cors, SetHeader, SizeLimit},
 };
@@ -101,12 +102,12 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
     let app = if origins.is_empty() {
         app.boxed()
     } else {
-        app.with(
-            Cors::new()
-                .allow_origins(origins)
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers(["authorization", "content-type", "idempotency-key", "x-request-id"]),
-        )
+        app.with(Cors::new().allow_origins(origins).allow_methods([Method::GET, Method::POST]).allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "x-request-id",
+        ]))
         .boxed()
     };
     app.around(request_id::around).boxed()
@@ -117,8 +118,12 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
 async fn size_refused(err: poem::error::SizedLimitError) -> poem::Response {
     use poem::IntoResponse;
     let (status, message) = match err {
-        poem::error::SizedLimitError::MissingContentLength => (poem::http::StatusCode::LENGTH_REQUIRED, "the request needs a Content-Length"),
-        poem::error::SizedLimitError::PayloadTooLarge => (poem::http::StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"),
+        poem::error::SizedLimitError::MissingContentLength => {
+            (poem::http::StatusCode::LENGTH_REQUIRED, "the request needs a Content-Length")
+        }
+        poem::error::SizedLimitError::PayloadTooLarge => {
+            (poem::http::StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+        }
     };
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
     poem::web::Json(body).with_status(status).into_response()

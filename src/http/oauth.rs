@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    services::auth::clients::{self, GrantError},
     platform::state::AppState,
+    services::auth::clients::{self, GrantError},
 };
 
 #[derive(Deserialize)]
@@ -29,7 +29,9 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .with_header(header::CACHE_CONTROL, "no-store")
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"onestop\""));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"onestop\""));
     }
     response
 }
@@ -47,11 +49,21 @@ fn basic_credentials(req: &Request) -> Option<(String, String)> {
 #[handler]
 pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<TokenForm>>) -> Response {
     let Some(Form(form)) = form else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send an application/x-www-form-urlencoded body");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send an application/x-www-form-urlencoded body",
+        );
     };
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
-        Some(_) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported"),
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            );
+        }
         None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required"),
     }
     let credentials = basic_credentials(req).or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)));
@@ -78,8 +90,14 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
         }))
         .with_header(header::CACHE_CONTROL, "no-store")
         .into_response(),
-        Err(GrantError::InvalidClient) => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client, wrong secret, or revoked"),
-        Err(GrantError::InvalidScope) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "the requested scope exceeds what the client was granted"),
+        Err(GrantError::InvalidClient) => {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client, wrong secret, or revoked")
+        }
+        Err(GrantError::InvalidScope) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "the requested scope exceeds what the client was granted",
+        ),
         Err(GrantError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }

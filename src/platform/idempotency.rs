@@ -11,7 +11,11 @@ use entity::idempotency_key;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, SqlErr, sea_query::Expr};
 use sha2::{Digest, Sha256};
 
-use crate::{platform::clock, error::{AppError, AppResult}, platform::state::AppState};
+use crate::{
+    error::{AppError, AppResult},
+    platform::clock,
+    platform::state::AppState,
+};
 
 pub const KEEP_HOURS: i64 = 24;
 
@@ -63,7 +67,9 @@ pub async fn begin(state: &AppState, owner: &str, key: &str, hash: &str) -> AppR
             match existing.response {
                 Some(response) => {
                     let opened = state.config.data_key.open(&response).map_err(|_| {
-                        AppError::Conflict("the response kept for this Idempotency-Key can no longer be read; use a new key".into())
+                        AppError::Conflict(
+                            "the response kept for this Idempotency-Key can no longer be read; use a new key".into(),
+                        )
                     })?;
                     Ok(Begin::Replay(opened))
                 }
@@ -112,7 +118,8 @@ pub async fn purge(state: &AppState) -> AppResult<u64> {
 /// Seals responses stored in clear by versions before sealing (run at start-up; a no-op once
 /// every row is sealed, and rows expire within 24 h anyway).
 pub async fn seal_legacy_responses(state: &AppState) -> AppResult<u64> {
-    let rows = idempotency_key::Entity::find().filter(idempotency_key::Column::Response.is_not_null()).all(&state.db).await?;
+    let rows =
+        idempotency_key::Entity::find().filter(idempotency_key::Column::Response.is_not_null()).all(&state.db).await?;
     let mut sealed = 0;
     for row in rows {
         let Some(response) = row.response.filter(|r| !crate::platform::sealed::DataKey::is_sealed(r)) else { continue };

@@ -29,9 +29,7 @@ pub fn encode_cursor(raw: &str) -> String {
 
 pub fn decode_cursor(cursor: &str) -> AppResult<String> {
     let invalid = || AppError::validation("after", "is not a cursor from this list");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.as_bytes())
-        .map_err(|_| invalid())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor.as_bytes()).map_err(|_| invalid())?;
     String::from_utf8(bytes).map_err(|_| invalid())
 }
 

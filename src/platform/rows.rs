@@ -22,8 +22,9 @@ pub trait ReadAt: Sized {
     /// Appends the model's columns to a select list, in reading order.
     fn select_into(select: &mut SelectStatement) -> Result<(), DbErr> {
         for name in Self::COLUMNS {
-            let column: <Self::Entity as EntityTrait>::Column =
-                name.parse().map_err(|_| DbErr::Custom(format!("no column {name} in {}", std::any::type_name::<Self>())))?;
+            let column: <Self::Entity as EntityTrait>::Column = name
+                .parse()
+                .map_err(|_| DbErr::Custom(format!("no column {name} in {}", std::any::type_name::<Self>())))?;
             select.expr(column.select_as(sea_orm::sea_query::Expr::col((Self::Entity::default(), column))));
         }
         Ok(())
@@ -158,20 +159,75 @@ macro_rules! read_in_order {
 }
 
 read_in_order!(filing {
-    id, case_id, kind, agency, status, version, region_code, data, assignee_id, due_at,
-    paused_remaining_secs, decision_note, certificate_number, uscc, submitted_at, decided_at,
-    created_at, updated_at, reminder_sent_at, overdue_notified_at, decided_by, automatic_decision,
-    paused_working_days, licence_id, receiving_region_code, received_at,
+    id,
+    case_id,
+    kind,
+    agency,
+    status,
+    version,
+    region_code,
+    data,
+    assignee_id,
+    due_at,
+    paused_remaining_secs,
+    decision_note,
+    certificate_number,
+    uscc,
+    submitted_at,
+    decided_at,
+    created_at,
+    updated_at,
+    reminder_sent_at,
+    overdue_notified_at,
+    decided_by,
+    automatic_decision,
+    paused_working_days,
+    licence_id,
+    receiving_region_code,
+    received_at,
 });
 read_in_order!(case {
-    id, reference, merchant_id, region_code, status, created_at, submitted_at, updated_at, profile,
-    ruleset_version, requirements, case_type,
+    id,
+    reference,
+    merchant_id,
+    region_code,
+    status,
+    created_at,
+    submitted_at,
+    updated_at,
+    profile,
+    ruleset_version,
+    requirements,
+    case_type,
 });
 read_in_order!(merchant {
-    id, owner_user_id, name, uscc, declared_uscc, region_code, address, contact_email,
-    contact_phone, store_urls, categories, risk_level, pass_streak, created_at, updated_at,
+    id,
+    owner_user_id,
+    name,
+    uscc,
+    declared_uscc,
+    region_code,
+    address,
+    contact_email,
+    contact_phone,
+    store_urls,
+    categories,
+    risk_level,
+    pass_streak,
+    created_at,
+    updated_at,
 });
-read_in_order!(user { id, email, password_hash, display_name, role, email_verified_at, agency, created_at, updated_at });
+read_in_order!(user {
+    id,
+    email,
+    password_hash,
+    display_name,
+    role,
+    email_verified_at,
+    agency,
+    created_at,
+    updated_at
+});
 
 #[cfg(test)]
 mod tests {
@@ -182,7 +238,13 @@ mod tests {
     /// Every column is read: a column added to an entity and not to its list here fails this.
     fn reads_every_column<M: ReadAt>() {
         let columns = <M::Entity as EntityTrait>::Column::iter().count();
-        assert_eq!(M::COLUMNS.len(), columns, "{} reads {} of its {columns} columns", std::any::type_name::<M>(), M::COLUMNS.len());
+        assert_eq!(
+            M::COLUMNS.len(),
+            columns,
+            "{} reads {} of its {columns} columns",
+            std::any::type_name::<M>(),
+            M::COLUMNS.len()
+        );
         let mut select = sea_orm::sea_query::Query::select();
         M::select_into(&mut select).expect("every listed name is a column");
     }

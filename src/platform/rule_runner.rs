@@ -56,9 +56,12 @@ impl RuleRunner {
     /// are not started; those not reached by the deadline are `OutOfTime` (logged), and the
     /// one that was running is marked so it is not started again.
     pub async fn evaluate_all(&self, programs: &[Compiled], facts: serde_json::Value) -> Vec<Verdict> {
-        let mut verdicts: Vec<Option<Verdict>> =
-            programs.iter().map(|p| p.ran_out_of_time().then(|| Verdict::OutOfTime(self.earlier_out_of_time()))).collect();
-        let todo: Vec<(usize, Compiled)> = programs.iter().cloned().enumerate().filter(|(i, _)| verdicts[*i].is_none()).collect();
+        let mut verdicts: Vec<Option<Verdict>> = programs
+            .iter()
+            .map(|p| p.ran_out_of_time().then(|| Verdict::OutOfTime(self.earlier_out_of_time())))
+            .collect();
+        let todo: Vec<(usize, Compiled)> =
+            programs.iter().cloned().enumerate().filter(|(i, _)| verdicts[*i].is_none()).collect();
         if !todo.is_empty() {
             let running: Vec<Compiled> = todo.iter().map(|(_, p)| p.clone()).collect();
             let reached = self.stream(todo.len(), move |tell| {
@@ -73,7 +76,10 @@ impl RuleRunner {
                     // The first one missing was running at the deadline; the others never started.
                     None if position == reached.len() => {
                         program.mark_out_of_time();
-                        tracing::warn!(deadline_ms = self.millis(), "a rule condition ran out of time and counts as not matched");
+                        tracing::warn!(
+                            deadline_ms = self.millis(),
+                            "a rule condition ran out of time and counts as not matched"
+                        );
                         Verdict::OutOfTime(self.out_of_time())
                     }
                     None => Verdict::OutOfTime("not evaluated: a rule before it ran out of time".into()),
@@ -99,11 +105,17 @@ impl RuleRunner {
             })
             .await;
         if !started {
-            return Err(AppError::Unavailable(format!("no rule evaluator was free within {} ms: try again", self.millis())));
+            return Err(AppError::Unavailable(format!(
+                "no rule evaluator was free within {} ms: try again",
+                self.millis()
+            )));
         }
         if reached.len() < count {
             tracing::warn!(deadline_ms = self.millis(), "a simulated rule condition ran out of time");
-            let why = format!("is too costly to evaluate: it did not finish within {} ms on one decision's facts", self.millis());
+            let why = format!(
+                "is too costly to evaluate: it did not finish within {} ms on one decision's facts",
+                self.millis()
+            );
             return Err(AppError::validation("input.condition", why));
         }
         Ok(reached.into_iter().flatten().collect())
@@ -113,8 +125,13 @@ impl RuleRunner {
     /// collecting the verdicts it tells, each within the deadline from the one before (from the
     /// start for the first): a condition is cut off only for its own time. Whether it started,
     /// and what was reached in order.
-    async fn stream(&self, count: usize, work: impl FnOnce(&mut dyn FnMut(Verdict) -> bool) + Send + 'static) -> (bool, Vec<Option<Verdict>>) {
-        let Ok(Ok(place)) = timeout_at(Instant::now() + self.deadline, self.places.clone().acquire_owned()).await else {
+    async fn stream(
+        &self,
+        count: usize,
+        work: impl FnOnce(&mut dyn FnMut(Verdict) -> bool) + Send + 'static,
+    ) -> (bool, Vec<Option<Verdict>>) {
+        let Ok(Ok(place)) = timeout_at(Instant::now() + self.deadline, self.places.clone().acquire_owned()).await
+        else {
             tracing::warn!("no rule evaluator was free before the deadline");
             return (false, Vec::new());
         };

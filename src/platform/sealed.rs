@@ -26,8 +26,10 @@ impl std::fmt::Debug for DataKey {
 impl DataKey {
     /// From 64 hex characters (32 bytes).
     pub fn from_hex(hex_key: &str) -> anyhow::Result<Self> {
-        let bytes = hex::decode(hex_key.trim()).map_err(|_| anyhow::anyhow!("ONESTOP_DATA_KEY must be 64 hex characters"))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("ONESTOP_DATA_KEY must be 64 hex characters (32 bytes)"))?;
+        let bytes =
+            hex::decode(hex_key.trim()).map_err(|_| anyhow::anyhow!("ONESTOP_DATA_KEY must be 64 hex characters"))?;
+        let key: [u8; 32] =
+            bytes.try_into().map_err(|_| anyhow::anyhow!("ONESTOP_DATA_KEY must be 64 hex characters (32 bytes)"))?;
         Ok(Self(key))
     }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, atomic::AtomicU64};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::{services::auth::jwt::JwtKeys, config::Config, platform::notify::Templates};
+use crate::{config::Config, platform::notify::Templates, services::auth::jwt::JwtKeys};
 
 #[derive(Clone)]
 pub struct AppState {

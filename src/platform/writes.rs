@@ -93,7 +93,8 @@ mod tests {
         let scopes = crate::services::access::KnownScopes::default();
         let told = Mutex::new(Vec::new());
         let tell = |w: Written| told.lock().expect("lock").push(w);
-        let (_, written) = watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &scopes) }, tell).await;
+        let (_, written) =
+            watching(async { note_statement(r#"INSERT INTO "users" ("id") VALUES ($1)"#, &scopes) }, tell).await;
         assert_eq!(written, Written { access: true });
 
         let stuck = async {
@@ -115,7 +116,10 @@ mod tests {
         let scopes = crate::services::access::KnownScopes::default();
         scopes.listening(true);
         let user = uuid::Uuid::from_u128(7);
-        let keep = || scopes.keep(&crate::services::access::Scope::Admin { user_id: user }, scopes.generation().expect("listening"));
+        let keep = || {
+            scopes
+                .keep(&crate::services::access::Scope::Admin { user_id: user }, scopes.generation().expect("listening"))
+        };
         keep();
         note_statement(r#"UPDATE "filings" SET "version" = $1"#, &scopes);
         assert!(scopes.get(user).is_some(), "a filing is not access");
@@ -125,7 +129,10 @@ mod tests {
 
     #[test]
     fn the_written_table_is_read_off_the_statement() {
-        assert_eq!(table_written(r#"INSERT INTO "case_shares" ("id", "case_id") VALUES ($1, $2)"#), Some("case_shares"));
+        assert_eq!(
+            table_written(r#"INSERT INTO "case_shares" ("id", "case_id") VALUES ($1, $2)"#),
+            Some("case_shares")
+        );
         assert_eq!(table_written(r#"UPDATE "users" SET "role" = $1 WHERE "users"."id" = $2"#), Some("users"));
         assert_eq!(table_written("delete from merchant_members where id = ?"), Some("merchant_members"));
         assert_eq!(table_written(r#"INSERT INTO "user_regions"("user_id") VALUES ($1)"#), Some("user_regions"));

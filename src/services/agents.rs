@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use entity::{agent_authorization, user};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -36,14 +38,24 @@ pub struct AgentSignUp<'a> {
 /// Registers an agent's user like a merchant's (verification email; the same answer for an
 /// address that has an account), with its organisation's name and USCC.
 #[tracing::instrument(skip_all)]
-pub async fn register(state: &AppState, input: AgentSignUp<'_>, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+pub async fn register(
+    state: &AppState,
+    input: AgentSignUp<'_>,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<user::Model> {
     let mut problems = Problems::default();
     let organisation = problems.check(id::text("organisation", input.organisation, 200, false));
-    let uscc = problems.check(Uscc::parse_allowing("uscc", input.uscc, &state.config.uscc_allow_list).map(|u| u.as_str().to_string()));
+    let uscc = problems
+        .check(Uscc::parse_allowing("uscc", input.uscc, &state.config.uscc_allow_list).map(|u| u.as_str().to_string()));
     let (Some(organisation), Some(uscc)) = problems.finish((organisation, uscc))? else {
         return Err(anyhow::anyhow!("validated input without a value").into());
     };
-    let request = SignUp { email: input.email, password: input.password, display_name: input.display_name, agent: Some((organisation, uscc)) };
+    let request = SignUp {
+        email: input.email,
+        password: input.password,
+        display_name: input.display_name,
+        agent: Some((organisation, uscc)),
+    };
     sign_up(state, request, address).await
 }
 
@@ -70,7 +82,9 @@ pub async fn grant(
     } else if valid_until > today + chrono::Duration::days(LONGEST_GRANT_DAYS) {
         problems.push("validUntil", "may be at most three years ahead; grant again later");
     }
-    let Some(email) = problems.finish(email)? else { return Err(anyhow::anyhow!("validated input without a value").into()) };
+    let Some(email) = problems.finish(email)? else {
+        return Err(anyhow::anyhow!("validated input without a value").into());
+    };
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let agent = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
@@ -78,7 +92,9 @@ pub async fn grant(
         .filter(user::Column::EmailVerifiedAt.is_not_null())
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::validation("agentEmail", "no registered, verified agent has this address (registerAgent)"))?;
+        .ok_or_else(|| {
+            AppError::validation("agentEmail", "no registered, verified agent has this address (registerAgent)")
+        })?;
     end_standing(&txn, owner.merchant_id, Some(agent.id)).await?;
     let now = clock::now();
     let saved = agent_authorization::ActiveModel {
@@ -94,7 +110,11 @@ pub async fn grant(
     .insert(&txn)
     .await?;
     let detail = format!("AGENT for merchant {} ({}) until {valid_until}", owner.merchant_id, saved.kinds);
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(owner.user_id()).subject(agent.id).from(address).detail(&detail);
+    let event = SecurityEvent::new(SecurityKind::RoleGranted)
+        .actor(owner.user_id())
+        .subject(agent.id)
+        .from(address)
+        .detail(&detail);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(saved)
@@ -115,7 +135,12 @@ async fn end_standing<C: ConnectionTrait>(db: &C, merchant_id: Uuid, agent: Opti
 
 /// The OWNER revokes a grant at once (revoking twice answers the grant as it is).
 #[tracing::instrument(skip_all, fields(grant = %id))]
-pub async fn revoke(state: &AppState, owner: Owner<'_>, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<agent_authorization::Model> {
+pub async fn revoke(
+    state: &AppState,
+    owner: Owner<'_>,
+    id: Uuid,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<agent_authorization::Model> {
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let found = agent_authorization::Entity::find_by_id(id)
         .filter(agent_authorization::Column::MerchantId.eq(owner.merchant_id))
@@ -129,14 +154,22 @@ pub async fn revoke(state: &AppState, owner: Owner<'_>, id: Uuid, address: Optio
     active.revoked_at = Set(Some(clock::now()));
     let saved = active.update(&txn).await?;
     let detail = format!("AGENT authority for merchant {} revoked", owner.merchant_id);
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(owner.user_id()).subject(saved.agent_id).from(address).detail(&detail);
+    let event = SecurityEvent::new(SecurityKind::RoleGranted)
+        .actor(owner.user_id())
+        .subject(saved.agent_id)
+        .from(address)
+        .detail(&detail);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(saved)
 }
 
 /// A merchant's grants, newest first: for its OWNER and administrators; anyone else gets none.
-pub async fn of_merchant<C: ConnectionTrait>(db: &C, scope: &Scope, merchant_id: Uuid) -> AppResult<Vec<agent_authorization::Model>> {
+pub async fn of_merchant<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    merchant_id: Uuid,
+) -> AppResult<Vec<agent_authorization::Model>> {
     if !scope.manages(merchant_id) {
         return Ok(Vec::new());
     }

@@ -49,9 +49,15 @@ impl Sweep {
 
     /// Enqueues the sweep of `slot` (at its start), once however often and wherever it is asked.
     pub async fn schedule<C: ConnectionTrait>(db: &C, state: &AppState, slot: i64) -> AppResult<()> {
-        let run_at = DateTime::from_timestamp_millis(slot.saturating_mul(Self::interval_ms(state))).unwrap_or_else(clock::now);
+        let run_at =
+            DateTime::from_timestamp_millis(slot.saturating_mul(Self::interval_ms(state))).unwrap_or_else(clock::now);
         let key = format!("sweep:{slot}");
-        jobs::enqueue(db, &Self { slot }, jobs::Options { run_at: Some(run_at), dedupe_key: Some(&key), ..Default::default() }).await?;
+        jobs::enqueue(
+            db,
+            &Self { slot },
+            jobs::Options { run_at: Some(run_at), dedupe_key: Some(&key), ..Default::default() },
+        )
+        .await?;
         Ok(())
     }
 
@@ -67,12 +73,20 @@ impl Job for Sweep {
     fn policy(state: &AppState) -> RetryPolicy {
         let interval = state.config.sweep_interval;
         // Never parked: a parked sweep would end the chain (the next slot is enqueued by the run).
-        RetryPolicy { base: interval.min(Duration::from_secs(10)), cap: interval, max_attempts: i32::MAX, lease: Duration::from_secs(300), parallel: 1 }
+        RetryPolicy {
+            base: interval.min(Duration::from_secs(10)),
+            cap: interval,
+            max_attempts: i32::MAX,
+            lease: Duration::from_secs(300),
+            parallel: 1,
+        }
     }
 
     async fn run(self, context: JobContext) -> anyhow::Result<()> {
         let state = &context.state;
-        Self::schedule(&state.db, state, Self::slot_of(state, state.clock.now()) + 1).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+        Self::schedule(&state.db, state, Self::slot_of(state, state.clock.now()) + 1)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
         sweep(state).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
         Ok(())
     }
@@ -85,7 +99,9 @@ const KEEP_FINISHED_JOBS_DAYS: i64 = 30;
 /// finished jobs go. Returns how many emails were queued.
 #[tracing::instrument(skip_all)]
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    let sent = remind_assignees(state).await? + report_overdue(state).await? + crate::services::licences::expiry::sweep(state).await?;
+    let sent = remind_assignees(state).await?
+        + report_overdue(state).await?
+        + crate::services::licences::expiry::sweep(state).await?;
     crate::platform::idempotency::purge(state).await?;
     jobs::purge_done(&state.db, state.clock.now() - chrono::Duration::days(KEEP_FINISHED_JOBS_DAYS)).await?;
     Ok(sent)
@@ -112,7 +128,9 @@ async fn remind_assignees(state: &AppState) -> AppResult<usize> {
         if f.due_at.is_none_or(|due| due > one_day_ahead) {
             continue;
         }
-        let Some(assignee) = user::Entity::find_by_id(f.assignee_id.unwrap_or_default()).one(&txn).await? else { continue };
+        let Some(assignee) = user::Entity::find_by_id(f.assignee_id.unwrap_or_default()).one(&txn).await? else {
+            continue;
+        };
         let Some(case) = case::Entity::find_by_id(f.case_id).one(&txn).await? else { continue };
         notify(&txn, state, &assignee, &case, &f, EmailKind::DeadlineApproaching).await?;
         mark(&txn, f.id, filing::Column::ReminderSentAt).await?;
@@ -152,7 +170,14 @@ async fn report_overdue(state: &AppState) -> AppResult<usize> {
 }
 
 /// The staff email about a filing's deadline (the one staff payload, `cases::email`).
-async fn notify(txn: &DatabaseTransaction, state: &AppState, to: &user::Model, case: &case::Model, f: &filing::Model, kind: EmailKind) -> AppResult<()> {
+async fn notify(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    to: &user::Model,
+    case: &case::Model,
+    f: &filing::Model,
+    kind: EmailKind,
+) -> AppResult<()> {
     enqueue_email(txn, &state.templates, &to.email, kind, staff_context(state, to, case, f, None)).await
 }
 

@@ -98,7 +98,13 @@ struct Upload {
 
 /// Attaches a document to a case (or one filing of it): checked, stored, recorded on the trail.
 #[tracing::instrument(skip_all, fields(case = %target.case_id))]
-pub async fn upload(state: &AppState, scope: &Scope, target: DocumentTarget, filename: &str, content: Vec<u8>) -> AppResult<document::Model> {
+pub async fn upload(
+    state: &AppState,
+    scope: &Scope,
+    target: DocumentTarget,
+    filename: &str,
+    content: Vec<u8>,
+) -> AppResult<document::Model> {
     let mut upload = check(state, scope, target, filename, content).await?;
     let id = Uuid::now_v7();
     let key = format!("{}/{id}", upload.case_id);
@@ -119,7 +125,13 @@ pub async fn upload(state: &AppState, scope: &Scope, target: DocumentTarget, fil
 }
 
 /// Who may add to the case, and what the file is (by content, not by name).
-async fn check(state: &AppState, scope: &Scope, target: DocumentTarget, filename: &str, content: Vec<u8>) -> AppResult<Upload> {
+async fn check(
+    state: &AppState,
+    scope: &Scope,
+    target: DocumentTarget,
+    filename: &str,
+    content: Vec<u8>,
+) -> AppResult<Upload> {
     let DocumentTarget { case_id, filing_id, document_type } = target;
     let case = cases::find_visible(&state.db, scope, case_id).await?;
     if matches!(scope, Scope::Admin { .. }) {
@@ -151,13 +163,29 @@ async fn check(state: &AppState, scope: &Scope, target: DocumentTarget, filename
     if content.len() > max {
         return Err(AppError::validation("file", format!("is larger than {max} bytes")));
     }
-    let content_type = sniff(&content).ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
+    let content_type = sniff(&content)
+        .ok_or_else(|| AppError::validation("file", "must be a PDF, PNG or JPEG file (checked by content)"))?;
     let sha256 = hex::encode(Sha256::digest(&content));
-    Ok(Upload { case_id: case.id, filing_id, document_type, filename: clean_filename(filename), content_type, sha256, content })
+    Ok(Upload {
+        case_id: case.id,
+        filing_id,
+        document_type,
+        filename: clean_filename(filename),
+        content_type,
+        sha256,
+        content,
+    })
 }
 
 /// The document's row and its audit event, as one change of the case.
-async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i64, upload: Upload) -> AppResult<document::Model> {
+async fn record(
+    state: &AppState,
+    scope: &Scope,
+    id: Uuid,
+    key: String,
+    size: i64,
+    upload: Upload,
+) -> AppResult<document::Model> {
     let mut change = CaseChange::open(state, scope, upload.case_id).await?;
     let row = document::ActiveModel {
         id: Set(id),
@@ -184,10 +212,14 @@ async fn record(state: &AppState, scope: &Scope, id: Uuid, key: String, size: i6
 /// The documents of a case the caller may see (agency staff: case-level ones and their own
 /// filings').
 #[tracing::instrument(skip_all, fields(case = %case.id))]
-pub async fn of_case(state: &AppState, scope: &Scope, case: &entity::case::Model, filings: &[filing::Model]) -> AppResult<Vec<document::Model>> {
-    let mut query = document::Entity::find()
-        .filter(document::Column::CaseId.eq(case.id))
-        .order_by_asc(document::Column::Id);
+pub async fn of_case(
+    state: &AppState,
+    scope: &Scope,
+    case: &entity::case::Model,
+    filings: &[filing::Model],
+) -> AppResult<Vec<document::Model>> {
+    let mut query =
+        document::Entity::find().filter(document::Column::CaseId.eq(case.id)).order_by_asc(document::Column::Id);
     if filtered_by_filing(scope) {
         // The case's filings as the caller's request read them (not read again here).
         let visible: Vec<Uuid> = filings

@@ -47,7 +47,11 @@ fn json<T: serde::Serialize>(value: &T) -> AppResult<String> {
     serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
 }
 
-fn validate(state: &AppState, supervisor: &Supervisor<'_>, input: &InspectionPlanInput) -> AppResult<(String, Vec<String>)> {
+fn validate(
+    state: &AppState,
+    supervisor: &Supervisor<'_>,
+    input: &InspectionPlanInput,
+) -> AppResult<(String, Vec<String>)> {
     let mut problems = Problems::default();
     let name = problems.take(id::text("name", &input.name, 200, false));
     if input.region_codes.is_empty() {
@@ -80,14 +84,19 @@ fn validate(state: &AppState, supervisor: &Supervisor<'_>, input: &InspectionPla
 pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanInput) -> AppResult<Plan> {
     let supervisor = scope.require_supervisor()?;
     if !matches!(supervisor.agency, Agency::Inspection | Agency::MarketRegulation) {
-        return Err(AppError::Forbidden("inspection plans are drawn by inspection and market-regulation supervisors".into()));
+        return Err(AppError::Forbidden(
+            "inspection plans are drawn by inspection and market-regulation supervisors".into(),
+        ));
     }
     let (name, regions) = validate(state, &supervisor, &input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let candidates = merchant_candidates(&txn, &regions, &input).await?;
     let sample = usize::try_from(input.sample_size).unwrap_or(0);
     if candidates.len() < sample {
-        return Err(AppError::validation("sampleSize", format!("only {} eligible merchants in those regions; {sample} asked", candidates.len())));
+        return Err(AppError::validation(
+            "sampleSize",
+            format!("only {} eligible merchants in those regions; {sample} asked", candidates.len()),
+        ));
     }
     let seed: [u8; 32] = rand::random();
     let mut draw = Draw::new(seed);
@@ -113,12 +122,19 @@ pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanI
     .await?;
     let mut draws = Vec::with_capacity(drawn.len());
     for (position, merchant_id) in drawn.into_iter().enumerate() {
-        let region = candidates.iter().find(|(m, _)| m.id == merchant_id).map(|(m, _)| m.region_code.clone()).unwrap_or_default();
+        let region = candidates
+            .iter()
+            .find(|(m, _)| m.id == merchant_id)
+            .map(|(m, _)| m.region_code.clone())
+            .unwrap_or_default();
         let eligible = inspector_candidates(&txn, supervisor.agency, &region, merchant_id).await?;
         if eligible.len() < per_draw {
             return Err(AppError::validation(
                 "inspectorsPerDraw",
-                format!("a merchant in {region} has only {} eligible inspectors (officers of the region who decided none of its filings in 365 days); {per_draw} asked", eligible.len()),
+                format!(
+                    "a merchant in {region} has only {} eligible inspectors (officers of the region who decided none of its filings in 365 days); {per_draw} asked",
+                    eligible.len()
+                ),
             ));
         }
         let inspectors = draw.inspectors(&eligible, per_draw);
@@ -138,8 +154,16 @@ pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanI
 
 /// Merchants of the regions (and categories), not checked within the days asked, in id order,
 /// with their weight (1 + risk level when risk-weighted).
-async fn merchant_candidates<C: ConnectionTrait>(db: &C, regions: &[String], input: &InspectionPlanInput) -> AppResult<Vec<(merchant::Model, u64)>> {
-    let all = merchant::Entity::find().filter(merchant::Column::RegionCode.is_in(regions.to_vec())).order_by_asc(merchant::Column::Id).all(db).await?;
+async fn merchant_candidates<C: ConnectionTrait>(
+    db: &C,
+    regions: &[String],
+    input: &InspectionPlanInput,
+) -> AppResult<Vec<(merchant::Model, u64)>> {
+    let all = merchant::Entity::find()
+        .filter(merchant::Column::RegionCode.is_in(regions.to_vec()))
+        .order_by_asc(merchant::Column::Id)
+        .all(db)
+        .await?;
     let recently: HashSet<Uuid> = match input.exclude_checked_within_days {
         Some(days) => spot_check::Entity::find()
             .select_only()
@@ -169,7 +193,12 @@ async fn merchant_candidates<C: ConnectionTrait>(db: &C, regions: &[String], inp
 
 /// Officers of the agency covering the region, in id order, less any who decided a filing of
 /// the merchant in the last 365 days (conflict of interest).
-async fn inspector_candidates<C: ConnectionTrait>(db: &C, agency: Agency, region: &str, merchant_id: Uuid) -> AppResult<Vec<Uuid>> {
+async fn inspector_candidates<C: ConnectionTrait>(
+    db: &C,
+    agency: Agency,
+    region: &str,
+    merchant_id: Uuid,
+) -> AppResult<Vec<Uuid>> {
     let covering: Vec<Uuid> = user_region::Entity::find()
         .select_only()
         .column(user_region::Column::UserId)
@@ -213,7 +242,11 @@ pub async fn list_plans(state: &AppState, scope: &Scope, first: Option<i32>) -> 
     }
     let mut out = Vec::new();
     for plan in query.all(&state.db).await? {
-        let draws = inspection_draw::Entity::find().filter(inspection_draw::Column::PlanId.eq(plan.id)).order_by_asc(inspection_draw::Column::Position).all(&state.db).await?;
+        let draws = inspection_draw::Entity::find()
+            .filter(inspection_draw::Column::PlanId.eq(plan.id))
+            .order_by_asc(inspection_draw::Column::Position)
+            .all(&state.db)
+            .await?;
         let regions: Vec<String> = serde_json::from_str(&plan.region_codes).unwrap_or_default();
         let visible: Vec<inspection_draw::Model> = match staff {
             None => draws,
@@ -238,8 +271,15 @@ pub fn drawn(draw: &inspection_draw::Model, user: Uuid) -> bool {
 /// `replay-plan`: re-draws the plan from its seed and stored candidate lists. Each draw as
 /// stored, and whether the re-draw gives the same merchant and inspectors.
 pub async fn replay(state: &AppState, plan_id: Uuid) -> AppResult<Vec<(inspection_draw::Model, bool)>> {
-    let plan = inspection_plan::Entity::find_by_id(plan_id).one(&state.db).await?.ok_or_else(|| AppError::NotFound("inspection plan".into()))?;
-    let stored = inspection_draw::Entity::find().filter(inspection_draw::Column::PlanId.eq(plan.id)).order_by_asc(inspection_draw::Column::Position).all(&state.db).await?;
+    let plan = inspection_plan::Entity::find_by_id(plan_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("inspection plan".into()))?;
+    let stored = inspection_draw::Entity::find()
+        .filter(inspection_draw::Column::PlanId.eq(plan.id))
+        .order_by_asc(inspection_draw::Column::Position)
+        .all(&state.db)
+        .await?;
     let seed = parse_seed(&plan.seed).ok_or_else(|| anyhow::anyhow!("plan {plan_id} has an unreadable seed"))?;
     let candidates: Vec<(Uuid, u64)> = serde_json::from_str(&plan.merchant_candidates).map_err(anyhow::Error::from)?;
     let mut draw = Draw::new(seed);
@@ -270,11 +310,20 @@ pub async fn public_results(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
 ) -> AppResult<Vec<PublicResult>> {
-    let mut query = spot_check::Entity::find().filter(spot_check::Column::DrawId.is_not_null()).order_by_desc(spot_check::Column::CheckedAt).limit(500);
+    let mut query = spot_check::Entity::find()
+        .filter(spot_check::Column::DrawId.is_not_null())
+        .order_by_desc(spot_check::Column::CheckedAt)
+        .limit(500);
     if let Some(region) = region {
-        query = query.filter(spot_check::Column::RegionCode.eq(state.config.regions.parse("regionCode", &region)?.to_string()));
+        query = query
+            .filter(spot_check::Column::RegionCode.eq(state.config.regions.parse("regionCode", &region)?.to_string()));
     }
-    let start = |d: chrono::NaiveDate| clock::china().from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).single().map(|t| t.with_timezone(&chrono::Utc));
+    let start = |d: chrono::NaiveDate| {
+        clock::china()
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .single()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
     if let Some(at) = from.and_then(start) {
         query = query.filter(spot_check::Column::CheckedAt.gte(at));
     }
@@ -283,14 +332,24 @@ pub async fn public_results(
     }
     let checks = query.all(&state.db).await?;
     let draw_ids: Vec<Uuid> = checks.iter().filter_map(|c| c.draw_id).collect();
-    let draws = inspection_draw::Entity::find().filter(inspection_draw::Column::Id.is_in(draw_ids)).all(&state.db).await?;
-    let plans = inspection_plan::Entity::find().filter(inspection_plan::Column::Id.is_in(draws.iter().map(|d| d.plan_id).collect::<Vec<_>>())).all(&state.db).await?;
-    let merchants = merchant::Entity::find().filter(merchant::Column::Id.is_in(checks.iter().map(|c| c.merchant_id).collect::<Vec<_>>())).all(&state.db).await?;
+    let draws =
+        inspection_draw::Entity::find().filter(inspection_draw::Column::Id.is_in(draw_ids)).all(&state.db).await?;
+    let plans = inspection_plan::Entity::find()
+        .filter(inspection_plan::Column::Id.is_in(draws.iter().map(|d| d.plan_id).collect::<Vec<_>>()))
+        .all(&state.db)
+        .await?;
+    let merchants = merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(checks.iter().map(|c| c.merchant_id).collect::<Vec<_>>()))
+        .all(&state.db)
+        .await?;
     Ok(checks
         .into_iter()
         .map(|check| {
             let holder = merchants.iter().find(|m| m.id == check.merchant_id);
-            let plan = draws.iter().find(|d| Some(d.id) == check.draw_id).and_then(|d| plans.iter().find(|p| p.id == d.plan_id));
+            let plan = draws
+                .iter()
+                .find(|d| Some(d.id) == check.draw_id)
+                .and_then(|d| plans.iter().find(|p| p.id == d.plan_id));
             PublicResult {
                 merchant_name: holder.map(|m| m.name.clone()).unwrap_or_default(),
                 merchant_uscc: holder.and_then(|m| m.known_uscc().map(str::to_string)),

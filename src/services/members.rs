@@ -71,38 +71,69 @@ pub async fn members_of<C: ConnectionTrait>(db: &C, scope: &Scope, merchant_id: 
 /// is built from the address alone, so it looks the same either way; an address that already
 /// belongs to a merchant, or to a staff, agent or admin account, is a CONFLICT.
 #[tracing::instrument(skip_all)]
-pub async fn invite(state: &AppState, owner: Owner<'_>, email: &str, role: MerchantRole, address: Option<std::net::IpAddr>) -> AppResult<Member> {
+pub async fn invite(
+    state: &AppState,
+    owner: Owner<'_>,
+    email: &str,
+    role: MerchantRole,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<Member> {
     if role == MerchantRole::Owner {
         return Err(AppError::validation("role", "a merchant has exactly one OWNER: invite STAFF"));
     }
     let email = Email::parse("email", email)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
-    let company = merchant::Entity::find_by_id(owner.merchant_id).one(&txn).await?.ok_or_else(|| AppError::NotFound("merchant".into()))?;
+    let company = merchant::Entity::find_by_id(owner.merchant_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let existing = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&txn).await?;
     let (member, link) = match existing {
         Some(account) => {
             let joined = merchant_member::Entity::find_by_id(account.id).one(&txn).await?;
             if account.role != Role::Merchant || joined.is_some() {
-                return Err(AppError::Conflict("this address cannot join: it belongs to another merchant or to another kind of account".into()));
+                return Err(AppError::Conflict(
+                    "this address cannot join: it belongs to another merchant or to another kind of account".into(),
+                ));
             }
             (account, None)
         }
         None => {
             let placeholder = email.local_part().to_string();
-            let new = NewUser { email: email.clone(), password_hash: None, display_name: placeholder, role: Role::Merchant, verified: false, agency: None, regions: vec![] };
+            let new = NewUser {
+                email: email.clone(),
+                password_hash: None,
+                display_name: placeholder,
+                role: Role::Merchant,
+                verified: false,
+                agency: None,
+                regions: vec![],
+            };
             let account = insert_user(&txn, new).await?;
-            let token = issue_one_time_token(&txn, account.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation).await?;
+            let token =
+                issue_one_time_token(&txn, account.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation).await?;
             (account, Some(state.link("/reset-password", &token)))
         }
     };
     let now = clock::now();
-    merchant_member::ActiveModel { user_id: Set(member.id), merchant_id: Set(company.id), role: Set(role), added_at: Set(now), added_by: Set(Some(owner.user_id())) }
-        .insert(&txn)
-        .await?;
-    let context = json!({ "display_name": email.local_part(), "merchant": company.name, "role": role.as_str(), "link": link });
+    merchant_member::ActiveModel {
+        user_id: Set(member.id),
+        merchant_id: Set(company.id),
+        role: Set(role),
+        added_at: Set(now),
+        added_by: Set(Some(owner.user_id())),
+    }
+    .insert(&txn)
+    .await?;
+    let context =
+        json!({ "display_name": email.local_part(), "merchant": company.name, "role": role.as_str(), "link": link });
     enqueue_email(&txn, &state.templates, email.as_str(), EmailKind::MemberInvitation, context).await?;
     let granted = format!("{} of merchant {}", role.as_str(), company.id);
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(owner.user_id()).subject(member.id).from(address).detail(&granted);
+    let event = SecurityEvent::new(SecurityKind::RoleGranted)
+        .actor(owner.user_id())
+        .subject(member.id)
+        .from(address)
+        .detail(&granted);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
@@ -115,7 +146,12 @@ pub async fn invite(state: &AppState, owner: Owner<'_>, email: &str, role: Merch
 /// refresh tokens are revoked; its access tokens reach nothing of the merchant any more, on
 /// every instance, since each request reads the membership).
 #[tracing::instrument(skip_all)]
-pub async fn remove(state: &AppState, owner: Owner<'_>, user_id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
+pub async fn remove(
+    state: &AppState,
+    owner: Owner<'_>,
+    user_id: Uuid,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<()> {
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let member = merchant_member::Entity::find_by_id(user_id)
         .filter(merchant_member::Column::MerchantId.eq(owner.merchant_id))
@@ -133,7 +169,11 @@ pub async fn remove(state: &AppState, owner: Owner<'_>, user_id: Uuid, address: 
         .exec(&txn)
         .await?;
     let detail = format!("removed from merchant {}", owner.merchant_id);
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(owner.user_id()).subject(user_id).from(address).detail(&detail);
+    let event = SecurityEvent::new(SecurityKind::RoleGranted)
+        .actor(owner.user_id())
+        .subject(user_id)
+        .from(address)
+        .detail(&detail);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     Ok(())

@@ -2,18 +2,20 @@
 
 use async_graphql::InputObject;
 use entity::{enums::LicenceStatus, merchant};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use crate::{
+    domain::{Agency, Email, Uscc, filing_data::ProductCategory, identifiers as id},
+    error::{AppError, AppResult, Problems},
+    platform::clock,
+    platform::notify::{EmailKind, enqueue_email},
+    platform::state::AppState,
     services::access::Scope,
     services::audit::security::{self, SecurityEvent, SecurityKind},
     services::auth::accounts,
-    platform::clock,
-    domain::{Agency, Email, Uscc, filing_data::ProductCategory, identifiers as id},
-    error::{AppError, AppResult, Problems},
-    platform::notify::{EmailKind, enqueue_email},
-    platform::state::AppState,
 };
 
 #[derive(InputObject, Clone, Debug)]
@@ -44,11 +46,10 @@ fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidPro
     let mut check = |r: AppResult<String>| problems.take(r);
     // The name is shown on the public trace pages of the merchant's batches.
     let name = check(id::public_text("name", &input.name, 200));
-    let uscc = input
-        .uscc
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .map(|u| check(Uscc::parse_allowing("uscc", u, &state.config.uscc_allow_list).map(|u| u.as_str().to_string())));
+    let uscc =
+        input.uscc.as_deref().filter(|u| !u.trim().is_empty()).map(|u| {
+            check(Uscc::parse_allowing("uscc", u, &state.config.uscc_allow_list).map(|u| u.as_str().to_string()))
+        });
     let region_code = check(state.config.regions.parse("regionCode", &input.region_code).map(|r| r.to_string()));
     let address = check(id::text("address", &input.address, 300, false));
     let contact_email = check(Email::parse("contactEmail", &input.contact_email).map(|e| e.to_string()));
@@ -57,14 +58,20 @@ fn validate(state: &AppState, input: MerchantProfileInput) -> AppResult<ValidPro
     if urls.len() > 20 {
         check(Err(AppError::validation("storeUrls", "at most 20 store URLs")));
     }
-    let store_urls: Vec<String> = urls
-        .iter()
-        .enumerate()
-        .map(|(i, u)| check(id::store_url(&format!("storeUrls[{i}]"), u)))
-        .collect();
+    let store_urls: Vec<String> =
+        urls.iter().enumerate().map(|(i, u)| check(id::store_url(&format!("storeUrls[{i}]"), u))).collect();
     let mut categories = input.categories.unwrap_or_default();
     categories.dedup();
-    problems.finish(ValidProfile { name, uscc, region_code, address, contact_email, contact_phone, store_urls, categories })
+    problems.finish(ValidProfile {
+        name,
+        uscc,
+        region_code,
+        address,
+        contact_email,
+        contact_phone,
+        store_urls,
+        categories,
+    })
 }
 
 /// Creates or updates the caller's profile. A USCC issued or verified here cannot be changed
@@ -101,7 +108,9 @@ pub async fn save_profile(
         }
     };
     let alerted = match &saved.declared_uscc {
-        Some(code) if previously_declared.as_ref() != Some(code) => alert_shared_uscc(&txn, state, &saved, code, address).await?,
+        Some(code) if previously_declared.as_ref() != Some(code) => {
+            alert_shared_uscc(&txn, state, &saved, code, address).await?
+        }
         _ => false,
     };
     txn.commit().await?;
@@ -112,7 +121,11 @@ pub async fn save_profile(
 }
 
 /// Applies a new profile to the merchant's; the USCC follows the rules of `save_profile`.
-async fn update_profile(txn: &DatabaseTransaction, current: merchant::Model, profile: ValidProfile) -> AppResult<merchant::Model> {
+async fn update_profile(
+    txn: &DatabaseTransaction,
+    current: merchant::Model,
+    profile: ValidProfile,
+) -> AppResult<merchant::Model> {
     registered_details_unchanged(txn, &current, &profile).await?;
     if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
         if verified != given {
@@ -146,7 +159,11 @@ async fn update_profile(txn: &DatabaseTransaction, current: merchant::Model, pro
 
 /// Once the merchant holds an ACTIVE registration licence, its name, address and USCC are
 /// what the registration says: they change only through an AMENDMENT change case.
-async fn registered_details_unchanged(txn: &DatabaseTransaction, current: &merchant::Model, profile: &ValidProfile) -> AppResult<()> {
+async fn registered_details_unchanged(
+    txn: &DatabaseTransaction,
+    current: &merchant::Model,
+    profile: &ValidProfile,
+) -> AppResult<()> {
     let changed: Vec<&str> = [
         ("name", profile.name != current.name),
         ("address", profile.address != current.address),
@@ -155,12 +172,17 @@ async fn registered_details_unchanged(txn: &DatabaseTransaction, current: &merch
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))
     .collect();
-    if changed.is_empty() || crate::services::licences::registration_status(txn, current.id).await? != Some(LicenceStatus::Active) {
+    if changed.is_empty()
+        || crate::services::licences::registration_status(txn, current.id).await? != Some(LicenceStatus::Active)
+    {
         return Ok(());
     }
     let mut problems = Problems::default();
     for field in changed {
-        problems.push(field, "is registered: change it through an AMENDMENT of your registration licence (createChangeCase)");
+        problems.push(
+            field,
+            "is registered: change it through an AMENDMENT of your registration licence (createChangeCase)",
+        );
     }
     problems.finish(())
 }
@@ -196,13 +218,18 @@ async fn registration_open<C: ConnectionTrait>(db: &C, merchant_id: Uuid) -> App
     let found = filing::Entity::find()
         .filter(filing::Column::Kind.eq(FilingKind::Registration))
         .filter(filing::Column::Status.is_in(open.iter().map(|s| s.as_str())))
-        .filter(filing::Column::CaseId.in_subquery(
-            sea_orm::sea_query::Query::select()
-                .column(case::Column::Id)
-                .from(case::Entity)
-                .and_where(sea_orm::sea_query::ExprTrait::eq(sea_orm::sea_query::Expr::col(case::Column::MerchantId), merchant_id))
-                .to_owned(),
-        ))
+        .filter(
+            filing::Column::CaseId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(case::Column::Id)
+                    .from(case::Entity)
+                    .and_where(sea_orm::sea_query::ExprTrait::eq(
+                        sea_orm::sea_query::Expr::col(case::Column::MerchantId),
+                        merchant_id,
+                    ))
+                    .to_owned(),
+            ),
+        )
         .one(db)
         .await?;
     Ok(found.is_some())
@@ -213,7 +240,11 @@ pub async fn declared_uscc_is_disputed<C: ConnectionTrait>(db: &C, merchant: &me
     let Some(code) = &merchant.declared_uscc else { return Ok(false) };
     let other = merchant::Entity::find()
         .filter(merchant::Column::Id.ne(merchant.id))
-        .filter(Condition::any().add(merchant::Column::Uscc.eq(code.as_str())).add(merchant::Column::DeclaredUscc.eq(code.as_str())))
+        .filter(
+            Condition::any()
+                .add(merchant::Column::Uscc.eq(code.as_str()))
+                .add(merchant::Column::DeclaredUscc.eq(code.as_str())),
+        )
         .one(db)
         .await?;
     Ok(other.is_some())
@@ -239,20 +270,35 @@ async fn alert_shared_uscc<C: ConnectionTrait>(
     let detail = format!(
         "USCC {code} declared by merchant {}; also {}",
         declarer.id,
-        others.iter().map(|o| format!("{} by merchant {}", if o.uscc.as_deref() == Some(code) { "verified" } else { "declared" }, o.id)).collect::<Vec<_>>().join(", ")
+        others
+            .iter()
+            .map(|o| format!(
+                "{} by merchant {}",
+                if o.uscc.as_deref() == Some(code) { "verified" } else { "declared" },
+                o.id
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let event = SecurityEvent::new(SecurityKind::UsccDeclaredTwice).actor(declarer.owner_user_id).subject(declarer.id).from(address).detail(&detail);
+    let event = SecurityEvent::new(SecurityKind::UsccDeclaredTwice)
+        .actor(declarer.owner_user_id)
+        .subject(declarer.id)
+        .from(address)
+        .detail(&detail);
     security::record(db, state, event).await?;
-    let mut regions: Vec<&str> = std::iter::once(declarer.region_code.as_str()).chain(others.iter().map(|o| o.region_code.as_str())).collect();
+    let mut regions: Vec<&str> =
+        std::iter::once(declarer.region_code.as_str()).chain(others.iter().map(|o| o.region_code.as_str())).collect();
     regions.sort_unstable();
     regions.dedup();
     let holders: Vec<serde_json::Value> = std::iter::once(declarer)
         .chain(others.iter())
-        .map(|m| serde_json::json!({
-            "name": m.name, "region": m.region_code,
-            "status": if m.uscc.as_deref() == Some(code) { "verified" } else { "declared" },
-            "status_zh": if m.uscc.as_deref() == Some(code) { "已核验" } else { "自行申报" },
-        }))
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name, "region": m.region_code,
+                "status": if m.uscc.as_deref() == Some(code) { "verified" } else { "declared" },
+                "status_zh": if m.uscc.as_deref() == Some(code) { "已核验" } else { "自行申报" },
+            })
+        })
         .collect();
     for supervisor in accounts::supervisors_of(db, Agency::MarketRegulation, &regions).await? {
         let context = serde_json::json!({ "display_name": supervisor.display_name, "uscc": code, "holders": holders });
@@ -291,9 +337,7 @@ fn json<T: serde::Serialize>(value: &T) -> AppResult<String> {
 #[tracing::instrument(skip_all)]
 pub async fn own_merchant(state: &AppState, scope: &Scope) -> AppResult<Option<merchant::Model>> {
     match scope {
-        Scope::Merchant { merchant_id: Some(id), .. } => {
-            Ok(merchant::Entity::find_by_id(*id).one(&state.db).await?)
-        }
+        Scope::Merchant { merchant_id: Some(id), .. } => Ok(merchant::Entity::find_by_id(*id).one(&state.db).await?),
         _ => Ok(None),
     }
 }

@@ -17,16 +17,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    services::access::Scope,
-    platform::clock,
     domain::{
         Agency,
         filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
         identifiers as id,
     },
     error::{AppError, AppResult},
+    platform::clock,
     platform::notify::{EmailKind, enqueue_email},
     platform::state::AppState,
+    services::access::Scope,
 };
 
 pub const MAX_RISK: i32 = 3;
@@ -73,7 +73,8 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
         Some(f) => Some(id::text("findings", f, 2000, true)?),
         None => None,
     };
-    let merchant_id = Uuid::parse_str(input.merchant_id.as_str()).map_err(|_| AppError::validation("merchantId", "is not a valid ID"))?;
+    let merchant_id = Uuid::parse_str(input.merchant_id.as_str())
+        .map_err(|_| AppError::validation("merchantId", "is not a valid ID"))?;
     let batch_id = input
         .batch_id
         .as_ref()
@@ -115,7 +116,12 @@ pub async fn record_spot_check(state: &AppState, scope: &Scope, input: SpotCheck
 
 /// Who may record this check, and for which draw: an inspection officer in its regions, or
 /// (with `drawId`) an inspector drawn for it — for the draw's merchant, once.
-async fn checker(state: &AppState, scope: &Scope, input: &SpotCheckInput, region: &str) -> AppResult<(Agency, Option<Uuid>)> {
+async fn checker(
+    state: &AppState,
+    scope: &Scope,
+    input: &SpotCheckInput,
+    region: &str,
+) -> AppResult<(Agency, Option<Uuid>)> {
     let Some(raw) = &input.draw_id else {
         if !inspection_regions(scope)?.iter().any(|r| r == region) {
             return Err(AppError::Forbidden(format!("region {region} is outside your jurisdiction")));
@@ -124,7 +130,10 @@ async fn checker(state: &AppState, scope: &Scope, input: &SpotCheckInput, region
     };
     let staff = scope.require_staff()?;
     let draw_id = Uuid::parse_str(raw.as_str()).map_err(|_| AppError::validation("drawId", "is not a valid ID"))?;
-    let draw = entity::inspection_draw::Entity::find_by_id(draw_id).one(&state.db).await?.ok_or_else(|| AppError::NotFound("draw".into()))?;
+    let draw = entity::inspection_draw::Entity::find_by_id(draw_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("draw".into()))?;
     if !crate::services::inspections::drawn(&draw, staff.user_id()) {
         return Err(AppError::Forbidden("only an inspector drawn for this check may record it".into()));
     }
@@ -139,8 +148,15 @@ async fn checker(state: &AppState, scope: &Scope, input: &SpotCheckInput, region
 }
 
 /// The merchant checked, and (if given) a batch of its own.
-async fn checked_merchant(txn: &DatabaseTransaction, merchant_id: Uuid, batch_id: Option<Uuid>) -> AppResult<merchant::Model> {
-    let merchant = merchant::Entity::find_by_id(merchant_id).one(txn).await?.ok_or_else(|| AppError::NotFound("merchant".into()))?;
+async fn checked_merchant(
+    txn: &DatabaseTransaction,
+    merchant_id: Uuid,
+    batch_id: Option<Uuid>,
+) -> AppResult<merchant::Model> {
+    let merchant = merchant::Entity::find_by_id(merchant_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     if let Some(batch_id) = batch_id {
         let batch = product_batch::Entity::find_by_id(batch_id).one(txn).await?;
         if batch.is_none_or(|b| b.merchant_id != merchant.id) {

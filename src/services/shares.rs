@@ -7,8 +7,8 @@
 
 use entity::{case, case_share, enums::CaseStatus, merchant};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -37,7 +37,11 @@ pub async fn shared_case_ids<C: ConnectionTrait>(db: &C, agency: Agency, regions
         .column(case_share::Column::CaseId)
         .filter(case_share::Column::Agency.eq(agency))
         .filter(case_share::Column::RevokedAt.is_null())
-        .filter(Condition::any().add(case_share::Column::RegionCode.is_null()).add(case_share::Column::RegionCode.is_in(regions.to_vec())))
+        .filter(
+            Condition::any()
+                .add(case_share::Column::RegionCode.is_null())
+                .add(case_share::Column::RegionCode.is_in(regions.to_vec())),
+        )
         .into_tuple::<Uuid>()
         .all(db)
         .await?;
@@ -57,11 +61,14 @@ pub struct ShareRequest<'a> {
 #[tracing::instrument(skip_all, fields(case = %request.case_id))]
 pub async fn share_case(state: &AppState, scope: &Scope, request: ShareRequest<'_>) -> AppResult<case_share::Model> {
     let note = id::text("note", request.note, 1000, true)?;
-    let region = request.region_code.map(|r| state.config.regions.parse("regionCode", r).map(|c| c.to_string())).transpose()?;
+    let region =
+        request.region_code.map(|r| state.config.regions.parse("regionCode", r).map(|c| c.to_string())).transpose()?;
     let mut change = CaseChange::open(state, scope, request.case_id).await?;
     let supervisor = scope.require_supervisor()?;
     if !change.filings().iter().any(|f| supervisor.can_see(f)) {
-        return Err(AppError::Forbidden("only a supervisor of an agency handling a filing of the case may share it".into()));
+        return Err(AppError::Forbidden(
+            "only a supervisor of an agency handling a filing of the case may share it".into(),
+        ));
     }
     if request.agency == supervisor.agency {
         return Err(AppError::validation("agency", "share with another agency; your own already sees its filings"));
@@ -75,7 +82,16 @@ pub async fn share_case(state: &AppState, scope: &Scope, request: ShareRequest<'
     if standing.iter().any(|s| s.region_code.is_none() || s.region_code == region) {
         return Err(AppError::Conflict("the case is already shared with that agency there".into()));
     }
-    let share = insert(change.txn(), request.case_id, request.agency, region.clone(), Some(supervisor.agency), Some(supervisor.user_id()), &note).await?;
+    let share = insert(
+        change.txn(),
+        request.case_id,
+        request.agency,
+        region.clone(),
+        Some(supervisor.agency),
+        Some(supervisor.user_id()),
+        &note,
+    )
+    .await?;
     change.case_event("case.shared", None, Some(&describe(&share))).await?;
     let regions = [region.unwrap_or_else(|| change.case.region_code.clone())];
     let region_refs: Vec<&str> = regions.iter().map(String::as_str).collect();
@@ -125,7 +141,9 @@ pub async fn revoke(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<case
     let supervisor = scope.require_supervisor()?;
     let entitled = share.from_agency.unwrap_or(share.agency);
     if supervisor.agency != entitled {
-        return Err(AppError::Forbidden("only a supervisor of the agency that shared the case may revoke the share".into()));
+        return Err(AppError::Forbidden(
+            "only a supervisor of the agency that shared the case may revoke the share".into(),
+        ));
     }
     let current = case_share::Entity::find_by_id(id).one(change.txn()).await?.ok_or_else(not_found)?;
     if current.revoked_at.is_some() {
@@ -142,7 +160,11 @@ pub async fn revoke(state: &AppState, scope: &Scope, id: Uuid) -> AppResult<case
 /// The shares of a case: for staff of the sharing or the receiving agency, and administrators;
 /// anyone else gets none.
 pub async fn of_case<C: ConnectionTrait>(db: &C, scope: &Scope, case_id: Uuid) -> AppResult<Vec<case_share::Model>> {
-    let all = case_share::Entity::find().filter(case_share::Column::CaseId.eq(case_id)).order_by_asc(case_share::Column::At).all(db).await?;
+    let all = case_share::Entity::find()
+        .filter(case_share::Column::CaseId.eq(case_id))
+        .order_by_asc(case_share::Column::At)
+        .all(db)
+        .await?;
     Ok(match scope {
         Scope::Admin { .. } => all.into_iter().map(masked_note).collect(),
         Scope::Agency { agency, .. } => all
@@ -162,17 +184,27 @@ fn masked_note(mut share: case_share::Model) -> case_share::Model {
 }
 
 /// Staff: the active shares to their agency and regions, newest first.
-pub async fn shared_with_me(state: &AppState, scope: &Scope, first: Option<i32>, after: Option<String>) -> AppResult<Vec<case_share::Model>> {
+pub async fn shared_with_me(
+    state: &AppState,
+    scope: &Scope,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<Vec<case_share::Model>> {
     let staff = scope.require_staff()?;
     let limit = pagination::page_size(first)?;
     let mut query = case_share::Entity::find()
         .filter(case_share::Column::Agency.eq(staff.agency))
         .filter(case_share::Column::RevokedAt.is_null())
-        .filter(Condition::any().add(case_share::Column::RegionCode.is_null()).add(case_share::Column::RegionCode.is_in(staff.regions.to_vec())))
+        .filter(
+            Condition::any()
+                .add(case_share::Column::RegionCode.is_null())
+                .add(case_share::Column::RegionCode.is_in(staff.regions.to_vec())),
+        )
         .order_by_desc(case_share::Column::Id)
         .limit(limit);
     if let Some(cursor) = after {
-        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?).map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
+        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?)
+            .map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
         query = query.filter(case_share::Column::Id.lt(id));
     }
     Ok(query.all(&state.db).await?.into_iter().map(masked_note).collect())
@@ -181,10 +213,18 @@ pub async fn shared_with_me(state: &AppState, scope: &Scope, first: Option<i32>,
 /// A merchant reached risk level 3: its open cases are shared with the market-regulation
 /// supervisors of its region (by the portal: `sharedBy` null), each with its audit event, in
 /// the spot check's transaction; the supervisors are emailed once.
-pub async fn share_risky_merchant(txn: &DatabaseTransaction, state: &AppState, holder: &merchant::Model) -> AppResult<usize> {
+pub async fn share_risky_merchant(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    holder: &merchant::Model,
+) -> AppResult<usize> {
     let open = case::Entity::find()
         .filter(case::Column::MerchantId.eq(holder.id))
-        .filter(case::Column::Status.is_not_in([CaseStatus::Completed, CaseStatus::ClosedWithRejections, CaseStatus::Withdrawn]))
+        .filter(case::Column::Status.is_not_in([
+            CaseStatus::Completed,
+            CaseStatus::ClosedWithRejections,
+            CaseStatus::Withdrawn,
+        ]))
         .all(txn)
         .await?;
     let note = "风险等级升至 3 级，自动共享 / the merchant reached risk level 3 after failed spot checks";
@@ -195,9 +235,20 @@ pub async fn share_risky_merchant(txn: &DatabaseTransaction, state: &AppState, h
             continue;
         }
         lock_case(txn, c.id).await?;
-        let share = insert(txn, c.id, Agency::MarketRegulation, Some(holder.region_code.clone()), None, None, note).await?;
+        let share =
+            insert(txn, c.id, Agency::MarketRegulation, Some(holder.region_code.clone()), None, None, note).await?;
         let mut head = audit::head(txn, c.id).await?;
-        let event = NewEvent { case_id: c.id, actor_id: None, via_client: None, action: "case.shared", filing_id: None, from_status: None, to_status: None, note: Some(&describe(&share)), on_behalf_of: None };
+        let event = NewEvent {
+            case_id: c.id,
+            actor_id: None,
+            via_client: None,
+            action: "case.shared",
+            filing_id: None,
+            from_status: None,
+            to_status: None,
+            note: Some(&describe(&share)),
+            on_behalf_of: None,
+        };
         audit::append_to(txn, &mut head, event).await?;
         shared.push(c);
     }
@@ -209,7 +260,14 @@ pub async fn share_risky_merchant(txn: &DatabaseTransaction, state: &AppState, h
 }
 
 /// Emails the receiving agency's supervisors of those regions about shared cases.
-async fn notify<C: ConnectionTrait>(db: &C, state: &AppState, agency: Agency, regions: &[&str], cases: &[&case::Model], note: &str) -> AppResult<()> {
+async fn notify<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    agency: Agency,
+    regions: &[&str],
+    cases: &[&case::Model],
+    note: &str,
+) -> AppResult<()> {
     let references: Vec<&str> = cases.iter().map(|c| c.reference.as_str()).collect();
     for supervisor in accounts::supervisors_of(db, agency, regions).await? {
         let context = json!({

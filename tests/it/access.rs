@@ -98,32 +98,160 @@ fn table() -> Vec<(Op, Prepared, [Expect; N])> {
         //                 anon    A      B     cust   insp   cust530 sup    admin  staffA agent  none   revoked expired tax   shared  unshared
         (Op::Case, Submitted, [UNAUTH, Yes, NF, Yes, Yes, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, Yes, NF]),
         (Op::Filing, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, Yes, NF]),
-        (Op::Cases, Submitted, [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees, Sees, Sees, Blind, Blind, Blind, Blind, Sees, Blind]),
-        (Op::ReviewQueue, Submitted, [UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees, FORBID, FORBID, FORBID, FORBID, FORBID, Blind, Blind, Blind]),
-        (Op::Workload, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::OwnMerchant, Submitted, [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::SaveProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::CreateCase, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
-        (Op::UpdateFiling, Draft, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
-        (Op::SubmitCase, Draft, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF]),
-        (Op::ResubmitFiling, NeedsCorrection, [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
-        (Op::WithdrawCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (
+            Op::Cases,
+            Submitted,
+            [UNAUTH, Sees, Blind, Sees, Sees, Blind, Sees, Sees, Sees, Sees, Blind, Blind, Blind, Blind, Sees, Blind],
+        ),
+        (
+            Op::ReviewQueue,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, Sees, Blind, Blind, Sees, Sees, FORBID, FORBID, FORBID, FORBID, FORBID, Blind,
+                Blind, Blind,
+            ],
+        ),
+        (
+            Op::Workload,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::OwnMerchant,
+            Submitted,
+            [UNAUTH, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes],
+        ),
+        (
+            Op::SaveProfile,
+            Submitted,
+            [
+                UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::CreateCase,
+            Submitted,
+            [
+                UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::UpdateFiling,
+            Draft,
+            [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::SubmitCase,
+            Draft,
+            [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::ResubmitFiling,
+            NeedsCorrection,
+            [UNAUTH, Yes, NF, FORBID, NF, NF, FORBID, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::WithdrawCase,
+            Submitted,
+            [UNAUTH, Yes, NF, FORBID, FORBID, NF, FORBID, FORBID, Yes, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
         (Op::AddComment, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, FORBID, Yes, Yes, NF, NF, NF, NF, FORBID, NF]),
-        (Op::ClaimFiling, Submitted, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
-        (Op::AssignFiling, Submitted, [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
-        (Op::RequestCorrection, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
-        (Op::ApproveFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
-        (Op::RejectFiling, UnderReview, [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF]),
+        (
+            Op::ClaimFiling,
+            Submitted,
+            [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::AssignFiling,
+            Submitted,
+            [UNAUTH, FORBID, NF, FORBID, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::RequestCorrection,
+            UnderReview,
+            [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::ApproveFiling,
+            UnderReview,
+            [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
+        (
+            Op::RejectFiling,
+            UnderReview,
+            [UNAUTH, FORBID, NF, Yes, NF, NF, Yes, FORBID, FORBID, FORBID, NF, NF, NF, NF, FORBID, NF],
+        ),
         (Op::Requirements, Submitted, [Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes, Yes]),
-        (Op::CreateCaseFromProfile, Submitted, [UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
-        (Op::RequirementRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::Jobs, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SaveRequirementRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::DecisionRules, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SaveDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
-        (Op::SimulateDecisionRule, Submitted, [UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID]),
+        (
+            Op::CreateCaseFromProfile,
+            Submitted,
+            [
+                UNAUTH, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::RequirementRules,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::Jobs,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::SaveRequirementRule,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::DecisionRules,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, Yes, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::SaveDecisionRule,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
+        (
+            Op::SimulateDecisionRule,
+            Submitted,
+            [
+                UNAUTH, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, FORBID, FORBID, FORBID, FORBID, FORBID, FORBID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
         (Op::Licence, Submitted, [UNAUTH, Yes, NF, Yes, NF, NF, Yes, Yes, Yes, Yes, NF, NF, NF, NF, NF, NF]),
-        (Op::CreateChangeCase, Submitted, [UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID, FORBID, FORBID, FORBID]),
+        (
+            Op::CreateChangeCase,
+            Submitted,
+            [
+                UNAUTH, Yes, NF, FORBID, FORBID, FORBID, FORBID, FORBID, Yes, INVALID, INVALID, INVALID, INVALID,
+                FORBID, FORBID, FORBID,
+            ],
+        ),
     ]
 }
 
@@ -151,7 +279,9 @@ async fn world(app: &TestApp) -> World {
     let supervisor = app.staff("supervisor@gov.cn", "SUPERVISOR", "CUSTOMS", &["510100"]).await;
     let admin = app.admin_token().await;
     let staff_a = {
-        app.gql(crate::members::INVITE, json!({ "e": "staff-a@example.cn", "r": "STAFF" }), Some(&merchant_a.token)).await.data();
+        app.gql(crate::members::INVITE, json!({ "e": "staff-a@example.cn", "r": "STAFF" }), Some(&merchant_a.token))
+            .await
+            .data();
         crate::members::join(app, "staff-a@example.cn").await.0
     };
     let agents = agents(app, &merchant_a, &merchant_b).await;
@@ -160,7 +290,10 @@ async fn world(app: &TestApp) -> World {
     let fx = app.staff("fx@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await;
     let (_, filings) = app.submitted_case(&merchant_a, &["CUSTOMS"]).await;
     let approved = crate::licences::approve(app, &customs, &filings[0]).await;
-    let licence = (approved["licence"]["id"].as_str().expect("id").to_string(), approved["licence"]["number"].as_str().expect("n").to_string());
+    let licence = (
+        approved["licence"]["id"].as_str().expect("id").to_string(),
+        approved["licence"]["number"].as_str().expect("n").to_string(),
+    );
     World {
         licence,
         tokens: vec![
@@ -198,7 +331,9 @@ async fn agents(app: &TestApp, a: &Merchant, b: &Merchant) -> Vec<String> {
     grant(app, b, "agent-b@example.cn", &["CUSTOMS", "INSPECTION"], &month).await;
     let revoked = broker(app, "agent-revoked@example.cn").await;
     let id = grant(app, a, "agent-revoked@example.cn", &["CUSTOMS"], &month).await;
-    app.gql("mutation($id: ID!) { revokeAgentAuthorization(id: $id) { id } }", json!({ "id": id }), Some(&a.token)).await.data();
+    app.gql("mutation($id: ID!) { revokeAgentAuthorization(id: $id) { id } }", json!({ "id": id }), Some(&a.token))
+        .await
+        .data();
     let expired = broker(app, "agent-expired@example.cn").await;
     let id = grant(app, a, "agent-expired@example.cn", &["CUSTOMS"], &today).await;
     let yesterday = (crate::licences::china_today() - chrono::Duration::days(1)).format("'%Y-%m-%d'").to_string();
@@ -374,7 +509,8 @@ async fn every_operation_as_every_role(backend: Backend) {
         assert_eq!(after.data()["filing"]["version"], shared.version, "{op:?}: refusals left the filing as it was");
         for (i, expect) in expectations.iter().enumerate() {
             if !matches!(expect, Denied(_)) {
-                let read_only = matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant);
+                let read_only =
+                    matches!(op, Op::Case | Op::Filing | Op::Cases | Op::ReviewQueue | Op::Workload | Op::OwnMerchant);
                 let untargeted = matches!(
                     op,
                     Op::Requirements
@@ -388,7 +524,11 @@ async fn every_operation_as_every_role(backend: Backend) {
                         | Op::CreateChangeCase
                 );
                 let target = if read_only || untargeted {
-                    Target { case_id: shared.case_id.clone(), customs_id: shared.customs_id.clone(), version: shared.version }
+                    Target {
+                        case_id: shared.case_id.clone(),
+                        customs_id: shared.customs_id.clone(),
+                        version: shared.version,
+                    }
                 } else {
                     prepare(&app, &world, state).await
                 };
@@ -397,7 +537,13 @@ async fn every_operation_as_every_role(backend: Backend) {
                 if let Op::CreateChangeCase = op {
                     // One change case at a time per licence: free it for the next caller.
                     let opened = answer.data()["createChangeCase"]["id"].clone();
-                    app.gql("mutation($id: ID!) { withdrawCase(id: $id) { id } }", json!({ "id": opened }), Some(&world.merchant_a.token)).await.data();
+                    app.gql(
+                        "mutation($id: ID!) { withdrawCase(id: $id) { id } }",
+                        json!({ "id": opened }),
+                        Some(&world.merchant_a.token),
+                    )
+                    .await
+                    .data();
                 }
             }
         }
@@ -406,7 +552,8 @@ async fn every_operation_as_every_role(backend: Backend) {
     // Agency staff see the case but never another agency's filing in it.
     let t = prepare(&app, &world, Prepared::Submitted).await;
     let seen = run(&app, &world, Op::Case, world.tokens[4].as_deref(), &t).await;
-    let kinds: Vec<&str> = seen.data()["case"]["filings"].as_array().expect("filings").iter().filter_map(|f| f["kind"].as_str()).collect();
+    let kinds: Vec<&str> =
+        seen.data()["case"]["filings"].as_array().expect("filings").iter().filter_map(|f| f["kind"].as_str()).collect();
     assert_eq!(kinds, vec!["INSPECTION"]);
     // A malformed id is a validation error, not a crash or a leak.
     let bad = app.gql("{ case(id: \"not-a-uuid\") { id } }", json!({}), world.tokens[1].as_deref()).await;

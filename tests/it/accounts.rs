@@ -135,13 +135,10 @@ async fn expired_verification_token_is_refused(backend: Backend) {
     };
     app.register("late@example.cn", GOOD_PASSWORD, "Late").await.data();
     let mail = app.mail_for("late@example.cn", 1).await.remove(0);
-    let verify = app
-        .gql("mutation($t: String!) { verifyEmail(token: $t) }", json!({ "t": mail.link_token() }), None)
-        .await;
+    let verify =
+        app.gql("mutation($t: String!) { verifyEmail(token: $t) }", json!({ "t": mail.link_token() }), None).await;
     assert_eq!(verify.error_code(), "VALIDATION");
-    let forged = app
-        .gql("mutation { verifyEmail(token: \"made-up-token\") }", json!({}), None)
-        .await;
+    let forged = app.gql("mutation { verifyEmail(token: \"made-up-token\") }", json!({}), None).await;
     assert_eq!(forged.error_code(), "VALIDATION");
     assert_eq!(app.login("late@example.cn", GOOD_PASSWORD).await.error_code(), "UNAUTHENTICATED", "still unverified");
 }
@@ -154,9 +151,7 @@ async fn password_reset_sets_password_and_ends_every_session(backend: Backend) {
         .expect("refresh")
         .to_string();
 
-    let asked = app
-        .gql("mutation { requestPasswordReset(email: \"Reset@example.cn\") }", json!({}), None)
-        .await;
+    let asked = app.gql("mutation { requestPasswordReset(email: \"Reset@example.cn\") }", json!({}), None).await;
     assert_eq!(asked.data()["requestPasswordReset"], true);
     let mails = app.mail_for("reset@example.cn", 2).await;
     let reset_mail = &mails[1];
@@ -183,9 +178,8 @@ async fn password_reset_sets_password_and_ends_every_session(backend: Backend) {
 async fn password_reset_request_reveals_nothing(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     for email in ["nobody@example.cn", "not an email"] {
-        let asked = app
-            .gql("mutation($e: String!) { requestPasswordReset(email: $e) }", json!({ "e": email }), None)
-            .await;
+        let asked =
+            app.gql("mutation($e: String!) { requestPasswordReset(email: $e) }", json!({ "e": email }), None).await;
         assert_eq!(asked.data()["requestPasswordReset"], true);
     }
     assert_eq!(app.count_where("jobs", "kind = 'email'").await, 0, "no mail for unknown addresses");
@@ -194,7 +188,8 @@ async fn password_reset_request_reveals_nothing(backend: Backend) {
 
 async fn only_admin_creates_officers_who_set_a_password_from_the_invitation(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
-    let create = "mutation($i: OfficerInput!) { createOfficer(input: $i) { id email role agency regions emailVerified } }";
+    let create =
+        "mutation($i: OfficerInput!) { createOfficer(input: $i) { id email role agency regions emailVerified } }";
     let input = json!({ "i": {
         "email": "wang.customs@example.cn", "displayName": "王海关 Wang",
         "role": "OFFICER", "agency": "CUSTOMS", "regions": ["510100", "530000", "510100"]

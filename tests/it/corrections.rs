@@ -31,7 +31,8 @@ async fn a_correction_round_trip_lists_every_item_and_refuses_while_untouched(ba
     let registration = filing_of(&filings, "REGISTRATION");
     let id = registration["id"].as_str().expect("id").to_string();
     let first_due = time(&registration["dueAt"]);
-    let claimed = app.decide(&officer.token, "claimFiling", &id, registration["version"].as_i64().expect("v"), None).await;
+    let claimed =
+        app.decide(&officer.token, "claimFiling", &id, registration["version"].as_i64().expect("v"), None).await;
     let version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
 
     // Items that name nothing, or a field the filing does not have, are refused; nothing moves.
@@ -58,11 +59,18 @@ async fn a_correction_round_trip_lists_every_item_and_refuses_while_untouched(ba
     // The merchant sees every item, and gets all of them in one email.
     let shown = app.gql(ITEMS, json!({ "id": id }), Some(&merchant.token)).await;
     let listed = shown.data()["filing"]["correctionItems"].as_array().expect("items").clone();
-    assert_eq!(listed.iter().map(|i| i["field"].clone()).collect::<Vec<_>>(), vec![json!("legalRepresentative.idNumber"), json!("registeredCapital"), Value::Null]);
+    assert_eq!(
+        listed.iter().map(|i| i["field"].clone()).collect::<Vec<_>>(),
+        vec![json!("legalRepresentative.idNumber"), json!("registeredCapital"), Value::Null]
+    );
     assert_eq!(listed[2]["documentType"], "ID_CARD_COPY");
     assert!(listed.iter().all(|i| i["resolved"] == false));
     let mail = app.mail_for("fix@example.cn", 3).await.remove(2);
-    for expected in ["legalRepresentative.idNumber: 与身份证不符", "registeredCapital: 注册资本与章程不一致", "ID_CARD_COPY: 请上传清晰的身份证复印件"] {
+    for expected in [
+        "legalRepresentative.idNumber: 与身份证不符",
+        "registeredCapital: 注册资本与章程不一致",
+        "ID_CARD_COPY: 请上传清晰的身份证复印件",
+    ] {
         assert!(mail.text().contains(expected), "the email lists {expected}: {}", mail.text());
     }
 
@@ -70,7 +78,14 @@ async fn a_correction_round_trip_lists_every_item_and_refuses_while_untouched(ba
     let v = shown.data()["filing"]["version"].as_i64().expect("v");
     let untouched = app.gql(RESUBMIT, json!({ "id": id, "v": v }), Some(&merchant.token)).await;
     assert_eq!(untouched.error_code(), "VALIDATION");
-    assert_eq!(untouched.error_fields(), vec!["corrections.legalRepresentative.idNumber", "corrections.registeredCapital", "corrections.documents.ID_CARD_COPY"]);
+    assert_eq!(
+        untouched.error_fields(),
+        vec![
+            "corrections.legalRepresentative.idNumber",
+            "corrections.registeredCapital",
+            "corrections.documents.ID_CARD_COPY"
+        ]
+    );
 
     // Half done: only what is still untouched is named.
     let mut data = filing_data("REGISTRATION");

@@ -49,13 +49,22 @@ async fn submitted_fx(app: &TestApp, merchant: &Merchant, receipts: &str) -> (St
     let fx = &case["filings"][0];
     let mut data = filing_data("FX");
     data["fx"]["expectedAnnualReceiptsUsd"] = json!(receipts);
-    app.update_filing(&merchant.token, fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), data).await.data();
+    app.update_filing(&merchant.token, fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), data)
+        .await
+        .data();
     app.submit_case(&merchant.token, &case_id).await.data();
     (case_id, fx.clone())
 }
 
 async fn read_filing(app: &TestApp, token: &str, id: &str) -> Value {
-    app.gql(&format!("query($id: ID!) {{ filing(id: $id) {{ {DECISION} blockedBy }} }}"), json!({ "id": id }), Some(token)).await.data()["filing"].clone()
+    app.gql(
+        &format!("query($id: ID!) {{ filing(id: $id) {{ {DECISION} blockedBy }} }}"),
+        json!({ "id": id }),
+        Some(token),
+    )
+    .await
+    .data()["filing"]
+        .clone()
 }
 
 /// The trail of one filing: (action, actor email or null, to-status, note).
@@ -66,7 +75,14 @@ async fn trail(app: &TestApp, token: &str, case_id: &str, filing_id: &str) -> Ve
         .expect("events")
         .iter()
         .filter(|e| e["filingId"] == filing_id || e["filingId"].is_null())
-        .map(|e| (e["action"].as_str().unwrap_or_default().to_string(), e["actor"]["email"].clone(), e["toStatus"].clone(), e["note"].as_str().unwrap_or_default().to_string()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_string(),
+                e["actor"]["email"].clone(),
+                e["toStatus"].clone(),
+                e["note"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -83,7 +99,13 @@ async fn a_matching_rule_approves_with_every_side_effect_of_an_officer(backend: 
     let large = app.merchant("large@example.cn", "510100", Some(&uscc(2))).await;
     for merchant in [&small, &large] {
         let token = client_token(&app, &merchant.token).await;
-        app.gql("mutation($u: String!) { registerWebhook(url: $u, eventTypes: [\"filing.approved\"]) { secret } }", json!({ "u": url }), Some(&token)).await.data();
+        app.gql(
+            "mutation($u: String!) { registerWebhook(url: $u, eventTypes: [\"filing.approved\"]) { secret } }",
+            json!({ "u": url }),
+            Some(&token),
+        )
+        .await
+        .data();
     }
 
     // The small one is approved within submitCase, by the rule.
@@ -106,7 +128,8 @@ async fn a_matching_rule_approves_with_every_side_effect_of_an_officer(backend: 
     let referred = read_filing(&app, &officer.token, manual_id).await;
     assert_eq!(referred["status"], "SUBMITTED");
     assert_eq!(referred["automaticDecision"]["outcome"], "REFERRED");
-    let claimed = app.decide(&officer.token, "claimFiling", manual_id, referred["version"].as_i64().expect("v"), None).await;
+    let claimed =
+        app.decide(&officer.token, "claimFiling", manual_id, referred["version"].as_i64().expect("v"), None).await;
     let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     let approved = app.decide(&officer.token, "approveFiling", manual_id, v, None).await;
     assert_eq!(approved.data()["approveFiling"]["status"], "APPROVED");
@@ -117,8 +140,21 @@ async fn a_matching_rule_approves_with_every_side_effect_of_an_officer(backend: 
     let auto = trail(&app, &small.token, &auto_case, auto_id).await;
     let manual = trail(&app, &large.token, &manual_case, manual_id).await;
     let actions = |t: &[(String, Value, Value, String)]| t.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
-    assert_eq!(actions(&auto), vec!["case.created", "filing.updated", "filing.submitted", "filing.approved", "case.completed"]);
-    assert_eq!(actions(&manual), vec!["case.created", "filing.updated", "filing.submitted", "filing.claimed", "filing.approved", "case.completed"]);
+    assert_eq!(
+        actions(&auto),
+        vec!["case.created", "filing.updated", "filing.submitted", "filing.approved", "case.completed"]
+    );
+    assert_eq!(
+        actions(&manual),
+        vec![
+            "case.created",
+            "filing.updated",
+            "filing.submitted",
+            "filing.claimed",
+            "filing.approved",
+            "case.completed"
+        ]
+    );
     let referral = manual.iter().find(|e| e.0 == "filing.submitted").expect("submission");
     assert!(referral.3.contains("referred to an officer"), "the trail tells the merchant the outcome: {}", referral.3);
     assert!(!referral.3.contains("condition"), "and not the rules' explanations: {}", referral.3);
@@ -127,11 +163,20 @@ async fn a_matching_rule_approves_with_every_side_effect_of_an_officer(backend: 
     assert_eq!(rule_approval.1, Value::Null, "no person approved it");
     assert!(officer_approval.1.is_string());
     assert_eq!(rule_approval.2, officer_approval.2);
-    assert!(rule_approval.3.contains(&rule_id) && rule_approval.3.contains(" v1") && rule_approval.3.contains("\"expectedAnnualReceiptsUsd\":800000.0"), "{}", rule_approval.3);
+    assert!(
+        rule_approval.3.contains(&rule_id)
+            && rule_approval.3.contains(" v1")
+            && rule_approval.3.contains("\"expectedAnnualReceiptsUsd\":800000.0"),
+        "{}",
+        rule_approval.3
+    );
     for email in ["small@example.cn", "large@example.cn"] {
         let mails = app.mail_for(email, 3).await;
         let subjects: Vec<String> = mails.iter().map(|m| m.subject()).collect();
-        assert!(subjects.iter().any(|s| s.contains("批准") || s.to_lowercase().contains("approved")), "{email}: {subjects:?}");
+        assert!(
+            subjects.iter().any(|s| s.contains("批准") || s.to_lowercase().contains("approved")),
+            "{email}: {subjects:?}"
+        );
     }
     delivered(&app, "both approvals", || receiver.accepted() == 2).await;
     assert_eq!(app.count_where("decision_records", "decided_by = 'RULE' AND outcome = 'APPROVED'").await, 1);
@@ -157,7 +202,8 @@ async fn a_referred_filing_explains_why_and_is_decided_when_its_registration_is(
     // The registration's approval decides the FX filing in the same transaction.
     let registration = filing_of(&filings, "REGISTRATION");
     let reg_id = registration["id"].as_str().expect("id");
-    let claimed = app.decide(&mr.token, "claimFiling", reg_id, registration["version"].as_i64().expect("v"), None).await;
+    let claimed =
+        app.decide(&mr.token, "claimFiling", reg_id, registration["version"].as_i64().expect("v"), None).await;
     let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     app.decide(&mr.token, "approveFiling", reg_id, v, None).await.data();
     let fx = read_filing(&app, &fx_officer.token, &fx_id).await;
@@ -174,7 +220,12 @@ async fn a_referred_filing_explains_why_and_is_decided_when_its_registration_is(
     let (_, big) = submitted_fx(&app, &other, "5000000").await;
     let fx = read_filing(&app, &fx_officer.token, big["id"].as_str().expect("id")).await;
     assert_eq!(fx["automaticDecision"]["outcome"], "REFERRED");
-    let explanations: Vec<&str> = fx["automaticDecision"]["evaluations"].as_array().expect("evaluations").iter().filter_map(|e| e["explanation"].as_str()).collect();
+    let explanations: Vec<&str> = fx["automaticDecision"]["evaluations"]
+        .as_array()
+        .expect("evaluations")
+        .iter()
+        .filter_map(|e| e["explanation"].as_str())
+        .collect();
     assert_eq!(explanations.len(), 2);
     assert!(explanations.iter().all(|e| e.starts_with("the condition does not hold")), "{explanations:?}");
 
@@ -182,14 +233,28 @@ async fn a_referred_filing_explains_why_and_is_decided_when_its_registration_is(
     let mut disabled = returning_rule;
     disabled["enabled"] = json!(false);
     save_rule(&app, &supervisor, returning_id.as_str(), disabled).await;
-    let returning = "history.approvedBefore >= 1 && 'REGISTRATION' in merchant.approvedKinds && merchant.failedChecks == 0";
-    save_rule(&app, &supervisor, None, json!({ "kind": "FX", "name": "record", "condition": returning, "enabled": true })).await;
+    let returning =
+        "history.approvedBefore >= 1 && 'REGISTRATION' in merchant.approvedKinds && merchant.failedChecks == 0";
+    save_rule(
+        &app,
+        &supervisor,
+        None,
+        json!({ "kind": "FX", "name": "record", "condition": returning, "enabled": true }),
+    )
+    .await;
     let (_, again) = submitted_fx(&app, &merchant, "5000000").await;
-    assert_eq!(read_filing(&app, &fx_officer.token, again["id"].as_str().expect("id")).await["status"], "APPROVED", "an FX and a REGISTRATION approved before");
+    assert_eq!(
+        read_filing(&app, &fx_officer.token, again["id"].as_str().expect("id")).await["status"],
+        "APPROVED",
+        "an FX and a REGISTRATION approved before"
+    );
     let inspector = app.staff("insp@gov.cn", "OFFICER", "INSPECTION", &["510100"]).await;
-    let merchant_id = app.gql("{ merchant { id } }", json!({}), Some(&merchant.token)).await.data()["merchant"]["id"].clone();
+    let merchant_id =
+        app.gql("{ merchant { id } }", json!({}), Some(&merchant.token)).await.data()["merchant"]["id"].clone();
     let failed = json!({ "i": { "merchantId": merchant_id, "channel": "ONLINE", "category": "AGRICULTURAL", "regionCode": "510100", "result": "FAIL", "findings": "标签不符 label mismatch" } });
-    app.gql("mutation($i: SpotCheckInput!) { recordSpotCheck(input: $i) { id } }", failed, Some(&inspector.token)).await.data();
+    app.gql("mutation($i: SpotCheckInput!) { recordSpotCheck(input: $i) { id } }", failed, Some(&inspector.token))
+        .await
+        .data();
     let (_, after) = submitted_fx(&app, &merchant, "5000000").await;
     let after = read_filing(&app, &fx_officer.token, after["id"].as_str().expect("id")).await;
     assert_eq!(after["status"], "SUBMITTED", "a failed check now");
@@ -206,8 +271,14 @@ async fn a_rule_change_is_audited_and_takes_effect_at_the_next_submission(backen
     let merchant = app.merchant("m@example.cn", "510100", Some(&uscc(4))).await;
 
     // Who may keep FX rules: FX supervisors only; bad conditions are refused with a position.
-    assert_eq!(app.gql(SAVE, json!({ "i": rule(SMALL_FX, true) }), Some(&officer.token)).await.error_code(), "FORBIDDEN");
-    assert_eq!(app.gql(SAVE, json!({ "i": rule(SMALL_FX, true) }), Some(&customs_supervisor.token)).await.error_code(), "FORBIDDEN");
+    assert_eq!(
+        app.gql(SAVE, json!({ "i": rule(SMALL_FX, true) }), Some(&officer.token)).await.error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.gql(SAVE, json!({ "i": rule(SMALL_FX, true) }), Some(&customs_supervisor.token)).await.error_code(),
+        "FORBIDDEN"
+    );
     assert_eq!(app.gql(SAVE, json!({ "i": rule(SMALL_FX, true) }), Some(&admin)).await.error_code(), "FORBIDDEN");
     let broken = app.gql(SAVE, json!({ "i": rule("filing.data.bankAccount == '1'", true) }), Some(&supervisor)).await;
     assert_eq!(broken.error_code(), "VALIDATION");
@@ -225,12 +296,20 @@ async fn a_rule_change_is_audited_and_takes_effect_at_the_next_submission(backen
     // submission, must see the change at the next submission.
     let data = tempfile::tempdir().expect("tempdir");
     let other = ServeProcess::start(&app, data.path(), free_port(), &[], std::process::Stdio::null()).ready().await;
-    let answer = gql_at(&other.base_url, Some(&supervisor), SAVE, json!({ "id": draft["id"], "i": rule(SMALL_FX, true) })).await;
+    let answer =
+        gql_at(&other.base_url, Some(&supervisor), SAVE, json!({ "id": draft["id"], "i": rule(SMALL_FX, true) })).await;
     let enabled = answer["data"]["saveDecisionRule"].clone();
     assert_eq!(enabled["version"], 2);
-    assert_eq!(enabled["history"].as_array().expect("history").iter().map(|h| h["enabled"].clone()).collect::<Vec<_>>(), vec![json!(false), json!(true)]);
+    assert_eq!(
+        enabled["history"].as_array().expect("history").iter().map(|h| h["enabled"].clone()).collect::<Vec<_>>(),
+        vec![json!(false), json!(true)]
+    );
     assert_eq!(enabled["history"][1]["actor"]["displayName"], "Staff fx-sup");
-    assert_eq!(read_filing(&app, &officer.token, &first_id).await["status"], "SUBMITTED", "earlier submissions stay referred");
+    assert_eq!(
+        read_filing(&app, &officer.token, &first_id).await["status"],
+        "SUBMITTED",
+        "earlier submissions stay referred"
+    );
     let (_, second) = submitted_fx(&app, &merchant, "800000").await;
     let second = read_filing(&app, &officer.token, second["id"].as_str().expect("id")).await;
     assert_eq!(second["status"], "APPROVED");
@@ -239,10 +318,22 @@ async fn a_rule_change_is_audited_and_takes_effect_at_the_next_submission(backen
 
     // Who reads them: the agency's supervisors and administrators.
     let list = "query($a: Agency) { decisionRules(agency: $a) { id version } }";
-    assert_eq!(app.gql(list, json!({}), Some(&supervisor)).await.data()["decisionRules"].as_array().expect("rules").len(), 1);
-    assert_eq!(app.gql(list, json!({ "a": "FOREIGN_EXCHANGE" }), Some(&admin)).await.data()["decisionRules"].as_array().expect("rules").len(), 1);
+    assert_eq!(
+        app.gql(list, json!({}), Some(&supervisor)).await.data()["decisionRules"].as_array().expect("rules").len(),
+        1
+    );
+    assert_eq!(
+        app.gql(list, json!({ "a": "FOREIGN_EXCHANGE" }), Some(&admin)).await.data()["decisionRules"]
+            .as_array()
+            .expect("rules")
+            .len(),
+        1
+    );
     assert_eq!(app.gql(list, json!({}), Some(&customs_supervisor.token)).await.data()["decisionRules"], json!([]));
-    assert_eq!(app.gql(list, json!({ "a": "FOREIGN_EXCHANGE" }), Some(&customs_supervisor.token)).await.error_code(), "FORBIDDEN");
+    assert_eq!(
+        app.gql(list, json!({ "a": "FOREIGN_EXCHANGE" }), Some(&customs_supervisor.token)).await.error_code(),
+        "FORBIDDEN"
+    );
     assert_eq!(app.gql(list, json!({}), Some(&officer.token)).await.error_code(), "FORBIDDEN");
     assert_eq!(app.gql(list, json!({}), Some(&merchant.token)).await.error_code(), "FORBIDDEN");
 }
@@ -257,7 +348,15 @@ async fn simulation_counts_are_exact_on_a_seeded_history(backend: Backend) {
     let officer = app.staff("fx-officer@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await;
     // Seven FX filings decided by the officer: small ones approved ×3 and rejected ×2, large
     // ones approved ×2. One more is still open (not a decision).
-    let seeded = [("800000", "approveFiling"), ("900000", "approveFiling"), ("500000", "approveFiling"), ("700000", "rejectFiling"), ("999999", "rejectFiling"), ("2000000", "approveFiling"), ("3000000", "approveFiling")];
+    let seeded = [
+        ("800000", "approveFiling"),
+        ("900000", "approveFiling"),
+        ("500000", "approveFiling"),
+        ("700000", "rejectFiling"),
+        ("999999", "rejectFiling"),
+        ("2000000", "approveFiling"),
+        ("3000000", "approveFiling"),
+    ];
     let mut small_ids = Vec::new();
     for (i, (receipts, decision)) in seeded.iter().enumerate() {
         let merchant = app.merchant(&format!("m{i}@example.cn"), "510100", Some(&uscc(10 + i as u32))).await;
@@ -279,7 +378,12 @@ async fn simulation_counts_are_exact_on_a_seeded_history(backend: Backend) {
     assert_eq!(result["evaluated"], 7);
     assert_eq!(result["wouldApprove"], 5);
     assert_eq!(result["wouldApproveButOfficerRejected"], 2);
-    let mut sample: Vec<String> = result["sample"].as_array().expect("sample").iter().filter_map(|f| f["id"].as_str().map(str::to_string)).collect();
+    let mut sample: Vec<String> = result["sample"]
+        .as_array()
+        .expect("sample")
+        .iter()
+        .filter_map(|f| f["id"].as_str().map(str::to_string))
+        .collect();
     sample.sort();
     small_ids.sort();
     assert_eq!(sample, small_ids);
@@ -288,8 +392,14 @@ async fn simulation_counts_are_exact_on_a_seeded_history(backend: Backend) {
     // Another region's supervisor replays nothing of this region; others may not simulate.
     let blind = app.gql(SIMULATE, json!({ "i": rule(SMALL_FX, true) }), Some(&elsewhere)).await;
     assert_eq!(blind.data()["simulateDecisionRule"]["evaluated"], 0);
-    assert_eq!(app.gql(SIMULATE, json!({ "i": rule(SMALL_FX, true) }), Some(&officer.token)).await.error_code(), "FORBIDDEN");
-    assert_eq!(app.gql(SIMULATE, json!({ "i": rule(SMALL_FX, true), "d": 0 }), Some(&supervisor)).await.error_fields(), vec!["lastDays"]);
+    assert_eq!(
+        app.gql(SIMULATE, json!({ "i": rule(SMALL_FX, true) }), Some(&officer.token)).await.error_code(),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.gql(SIMULATE, json!({ "i": rule(SMALL_FX, true), "d": 0 }), Some(&supervisor)).await.error_fields(),
+        vec!["lastDays"]
+    );
     assert_eq!(app.count("decision_rules").await, 0, "simulating saves nothing");
 }
 
@@ -305,7 +415,8 @@ async fn a_rule_approval_racing_an_officer_has_exactly_one_outcome(backend: Back
         let (case_id, filings) = app.submitted_case(&merchant, &["REGISTRATION", "FX"]).await;
         let registration = filing_of(&filings, "REGISTRATION");
         let reg_id = registration["id"].as_str().expect("id").to_string();
-        let claimed = app.decide(&mr.token, "claimFiling", &reg_id, registration["version"].as_i64().expect("v"), None).await;
+        let claimed =
+            app.decide(&mr.token, "claimFiling", &reg_id, registration["version"].as_i64().expect("v"), None).await;
         let reg_version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
         let fx_id = filing_of(&filings, "FX")["id"].as_str().expect("id").to_string();
         let fx_version = read_filing(&app, &fx_officer.token, &fx_id).await["version"].as_i64().expect("v");
@@ -321,12 +432,24 @@ async fn a_rule_approval_racing_an_officer_has_exactly_one_outcome(backend: Back
         let claims = events.iter().filter(|e| e.0 == "filing.claimed").count();
         match claim.0.get("errors") {
             None => {
-                assert_eq!((fx["status"].as_str(), approvals, claims), (Some("UNDER_REVIEW"), 0, 1), "round {round}: the claim won");
+                assert_eq!(
+                    (fx["status"].as_str(), approvals, claims),
+                    (Some("UNDER_REVIEW"), 0, 1),
+                    "round {round}: the claim won"
+                );
                 outcomes.push("claimed");
             }
             Some(_) => {
-                assert!(matches!(claim.error_code().as_str(), "VERSION_CONFLICT" | "INVALID_TRANSITION"), "{}", claim.0);
-                assert_eq!((fx["status"].as_str(), approvals, claims), (Some("APPROVED"), 1, 0), "round {round}: the rule won");
+                assert!(
+                    matches!(claim.error_code().as_str(), "VERSION_CONFLICT" | "INVALID_TRANSITION"),
+                    "{}",
+                    claim.0
+                );
+                assert_eq!(
+                    (fx["status"].as_str(), approvals, claims),
+                    (Some("APPROVED"), 1, 0),
+                    "round {round}: the rule won"
+                );
                 outcomes.push("rule");
             }
         }
@@ -356,7 +479,12 @@ async fn seed_demo_shows_an_automatic_approval_and_a_referral(backend: Backend) 
     let inspection = filing_of(&filings, "INSPECTION");
     assert_eq!(inspection["status"], "SUBMITTED");
     assert_eq!(inspection["automaticDecision"]["outcome"], "REFERRED");
-    assert!(inspection["automaticDecision"]["evaluations"][0]["explanation"].as_str().expect("why").contains("does not hold"));
+    assert!(
+        inspection["automaticDecision"]["evaluations"][0]["explanation"]
+            .as_str()
+            .expect("why")
+            .contains("does not hold")
+    );
     // The rule's approval issued the FX licence; the co-op has a clerk and a broker.
     assert_eq!(app.count_where("licences", "kind = 'FX' AND status = 'ACTIVE'").await, 1);
     assert_eq!(app.count_where("merchant_members", "role = 'STAFF'").await, 1);
@@ -374,7 +502,8 @@ async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Bac
         save_rule(&app, &supervisor, None, json!({ "kind": "FX", "name": format!("rule {n}"), "condition": "merchant.riskLevel > 2", "enabled": true })).await;
     }
     let merchant = app.merchant("queue@example.cn", "510100", Some(&uscc(7))).await;
-    let query = "{ reviewQueue(first: 50) { nodes { kind automaticDecision { evaluations { ruleName explanation } } } } }";
+    let query =
+        "{ reviewQueue(first: 50) { nodes { kind automaticDecision { evaluations { ruleName explanation } } } } }";
     let (mut submitted, mut costs) = (0, Vec::new());
     for target in [2usize, 8] {
         while submitted < target {
@@ -388,7 +517,10 @@ async fn a_queue_of_referred_filings_reads_their_rules_in_one_query(backend: Bac
             let after = app.state.sql_statements.load(Ordering::SeqCst);
             let nodes = answer.data()["reviewQueue"]["nodes"].as_array().expect("nodes").clone();
             assert_eq!(nodes.len(), target);
-            assert!(nodes.iter().all(|n| n["automaticDecision"]["evaluations"][1]["ruleName"] == "rule 1"), "{nodes:?}");
+            assert!(
+                nodes.iter().all(|n| n["automaticDecision"]["evaluations"][1]["ruleName"] == "rule 1"),
+                "{nodes:?}"
+            );
             fewest = fewest.min(after - before);
         }
         costs.push(fewest);

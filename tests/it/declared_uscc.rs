@@ -37,7 +37,11 @@ async fn trace_json(app: &TestApp, token: &str, number: &str) -> Value {
 }
 
 /// Files, claims and approves a REGISTRATION for the merchant: the approval's answer.
-async fn approve_registration(app: &TestApp, merchant: &crate::fixtures::Merchant, officer: &str) -> crate::helpers::Gql {
+async fn approve_registration(
+    app: &TestApp,
+    merchant: &crate::fixtures::Merchant,
+    officer: &str,
+) -> crate::helpers::Gql {
     let (_, filings) = app.submitted_case(merchant, &["REGISTRATION"]).await;
     let f = filing_of(&filings, "REGISTRATION");
     let id = f["id"].as_str().expect("id");
@@ -69,15 +73,25 @@ async fn a_typed_uscc_is_declared_until_a_registration_verifies_it(backend: Back
     for supervisor in ["mr-chengdu@gov.cn", "mr-kunming@gov.cn"] {
         let mail = app.mail_for(supervisor, 1).await;
         let alert = mail.iter().find(|m| m.subject().contains(USCC)).unwrap_or_else(|| panic!("{supervisor} was told"));
-        assert!(alert.text().contains("holder@example.cn") && alert.text().contains("claimant@example.cn"), "names both merchants");
+        assert!(
+            alert.text().contains("holder@example.cn") && alert.text().contains("claimant@example.cn"),
+            "names both merchants"
+        );
     }
     let admin = app.admin_token().await;
-    let events = app.gql("{ securityEvents(kind: \"uscc.declared_twice\") { nodes { kind detail } } }", json!({}), Some(&admin)).await;
+    let events = app
+        .gql("{ securityEvents(kind: \"uscc.declared_twice\") { nodes { kind detail } } }", json!({}), Some(&admin))
+        .await;
     assert_eq!(events.data()["securityEvents"]["nodes"].as_array().map(Vec::len), Some(1));
     assert!(events.data()["securityEvents"]["nodes"][0]["detail"].as_str().unwrap_or_default().contains(USCC));
-    assert!(app.smtp.to("tax-chengdu@gov.cn").await.iter().all(|m| !m.subject().contains(USCC)), "other agencies are not bothered");
+    assert!(
+        app.smtp.to("tax-chengdu@gov.cn").await.iter().all(|m| !m.subject().contains(USCC)),
+        "other agencies are not bothered"
+    );
     // Saving again without a change does not repeat the alert.
-    let again = app.gql("{ merchant { name regionCode address contactEmail contactPhone } }", json!({}), Some(&claimant.token)).await;
+    let again = app
+        .gql("{ merchant { name regionCode address contactEmail contactPhone } }", json!({}), Some(&claimant.token))
+        .await;
     let m = &again.data()["merchant"];
     let resaved = app
         .gql(PROFILE, json!({ "i": { "name": m["name"], "uscc": USCC, "regionCode": m["regionCode"], "address": m["address"], "contactEmail": m["contactEmail"], "contactPhone": m["contactPhone"] } }), Some(&claimant.token))
@@ -89,7 +103,9 @@ async fn a_typed_uscc_is_declared_until_a_registration_verifies_it(backend: Back
     let tax = app.staff("tax-officer@gov.cn", "OFFICER", "TAX", &["530100"]).await;
     let (_, filings) = app.submitted_case(&claimant, &["TAX"]).await;
     let f = filing_of(&filings, "TAX");
-    let claimed = app.decide(&tax.token, "claimFiling", f["id"].as_str().expect("id"), f["version"].as_i64().expect("v"), None).await;
+    let claimed = app
+        .decide(&tax.token, "claimFiling", f["id"].as_str().expect("id"), f["version"].as_i64().expect("v"), None)
+        .await;
     let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     let refused = app.decide(&tax.token, "approveFiling", f["id"].as_str().expect("id"), v, None).await;
     assert_eq!(refused.error_code(), "DEPENDENCY_NOT_MET", "no taxpayer record under a disputed code");
@@ -106,13 +122,25 @@ async fn a_typed_uscc_is_declared_until_a_registration_verifies_it(backend: Back
     assert_eq!(swap.error_fields(), vec!["uscc"], "no swap while the registration is open");
     assert!(swap.error_message().contains("REGISTRATION"), "{}", swap.error_message());
     let id = registration["id"].as_str().expect("id");
-    let claimed = app.decide(&officer.token, "claimFiling", id, registration["version"].as_i64().expect("v"), None).await;
+    let claimed =
+        app.decide(&officer.token, "claimFiling", id, registration["version"].as_i64().expect("v"), None).await;
     let version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     let approved = app.decide(&officer.token, "approveFiling", id, version, None).await;
     assert_eq!(approved.data()["approveFiling"]["certificateNumber"], USCC);
     let page = trace_json(&app, &holder.token, "D-2").await;
-    assert_eq!((page["merchantVerified"].as_bool(), page["merchantUsccStatus"].as_str()), (Some(true), Some("verified")));
-    let html = app.client.get(app.url(&format!("/t/{}", page["traceCode"].as_str().expect("code")))).send().await.expect("GET").text().await.expect("html");
+    assert_eq!(
+        (page["merchantVerified"].as_bool(), page["merchantUsccStatus"].as_str()),
+        (Some(true), Some("verified"))
+    );
+    let html = app
+        .client
+        .get(app.url(&format!("/t/{}", page["traceCode"].as_str().expect("code"))))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("html");
     assert!(html.contains("已核验"));
 
     // The claimant's registration cannot verify a code another merchant's registration verified.

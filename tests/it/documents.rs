@@ -8,11 +8,21 @@ use crate::{
     helpers::{Backend, Gql, TestApp, spawn_app, spawn_app_with},
 };
 
-both_backends!(documents_are_checked_stored_and_served_to_those_who_may_see_them, documents_live_in_an_s3_bucket_when_configured);
+both_backends!(
+    documents_are_checked_stored_and_served_to_those_who_may_see_them,
+    documents_live_in_an_s3_bucket_when_configured
+);
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-pretend-image-bytes";
 
-pub async fn upload(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, name: &str, bytes: Vec<u8>) -> (u16, Gql) {
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    case_id: &str,
+    filing_id: Option<&str>,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (u16, Gql) {
     let operations = json!({
         "query": "mutation($c: ID!, $f: ID, $file: Upload!) { uploadDocument(caseId: $c, filingId: $f, file: $file) { id filename contentType size sha256 filingId } }",
         "variables": { "c": case_id, "f": filing_id, "file": null },
@@ -20,8 +30,15 @@ pub async fn upload(app: &TestApp, token: &str, case_id: &str, filing_id: Option
     let form = reqwest::multipart::Form::new()
         .text("operations", operations.to_string())
         .text("map", json!({ "0": ["variables.file"] }).to_string())
-        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str("application/octet-stream").expect("mime"));
-    let response = app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_string())
+                .mime_str("application/octet-stream")
+                .expect("mime"),
+        );
+    let response =
+        app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
     (status, Gql(serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"))))
@@ -37,7 +54,8 @@ async fn documents_are_checked_stored_and_served_to_those_who_may_see_them(backe
     let customs_id = filing_of(&filings, "CUSTOMS")["id"].as_str().expect("id").to_string();
 
     let pdf = b"%PDF-1.7\n% certificate of origin\n".to_vec();
-    let (status, done) = upload(&app, &merchant.token, &case_id, Some(&customs_id), "../../原产地证明.pdf", pdf.clone()).await;
+    let (status, done) =
+        upload(&app, &merchant.token, &case_id, Some(&customs_id), "../../原产地证明.pdf", pdf.clone()).await;
     assert_eq!(status, 200);
     let doc = done.data()["uploadDocument"].clone();
     assert_eq!(doc["contentType"], "application/pdf", "type from the content, not the name");
@@ -83,29 +101,50 @@ async fn documents_are_checked_stored_and_served_to_those_who_may_see_them(backe
     let got = fetch(Some(merchant.token.clone())).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.headers()["content-type"], "application/pdf");
-    assert!(got.headers()["content-disposition"].to_str().expect("ascii").starts_with("attachment; filename*=UTF-8''%E5"));
+    assert!(
+        got.headers()["content-disposition"].to_str().expect("ascii").starts_with("attachment; filename*=UTF-8''%E5")
+    );
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), pdf);
     assert_eq!(fetch(Some(customs.token.clone())).await.status(), 200);
     assert_eq!(fetch(Some(tax.token.clone())).await.status(), 404);
     assert_eq!(fetch(Some(other.token.clone())).await.status(), 404);
     assert_eq!(fetch(None).await.status(), 401);
 
-    let listed = app.gql("query($id: ID!) { case(id: $id) { documents { filename } events { action } } }", json!({ "id": case_id }), Some(&tax.token)).await;
-    let names: Vec<&str> = listed.data()["case"]["documents"].as_array().expect("docs").iter().filter_map(|d| d["filename"].as_str()).collect();
+    let listed = app
+        .gql(
+            "query($id: ID!) { case(id: $id) { documents { filename } events { action } } }",
+            json!({ "id": case_id }),
+            Some(&tax.token),
+        )
+        .await;
+    let names: Vec<&str> = listed.data()["case"]["documents"]
+        .as_array()
+        .expect("docs")
+        .iter()
+        .filter_map(|d| d["filename"].as_str())
+        .collect();
     assert_eq!(names, vec!["photo.png"]);
-    let mine = app.gql("query($id: ID!) { case(id: $id) { documents { id } events { action } } }", json!({ "id": case_id }), Some(&merchant.token)).await;
+    let mine = app
+        .gql(
+            "query($id: ID!) { case(id: $id) { documents { id } events { action } } }",
+            json!({ "id": case_id }),
+            Some(&merchant.token),
+        )
+        .await;
     assert_eq!(mine.data()["case"]["documents"].as_array().expect("docs").len(), 2);
-    let uploads = mine.data()["case"]["events"].as_array().expect("events").iter().filter(|e| e["action"] == "document.uploaded").count();
+    let uploads = mine.data()["case"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["action"] == "document.uploaded")
+        .count();
     assert_eq!(uploads, 2, "uploads are on the trail");
 }
 
 fn walk(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
-                .sum()
+            entries.filter_map(Result::ok).map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum()
         })
         .unwrap_or(0)
 }
@@ -152,7 +191,12 @@ impl S3Server {
 
     /// The object keys in `bucket` (moto accepts unsigned requests).
     async fn keys(&self, bucket: &str) -> Vec<String> {
-        let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.endpoint)).await.expect("list").text().await.expect("xml");
+        let xml = reqwest::get(format!("{}/{bucket}?list-type=2", self.endpoint))
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("xml");
         xml.split("<Key>").skip(1).filter_map(|rest| rest.split("</Key>").next()).map(str::to_string).collect()
     }
 }
@@ -166,7 +210,8 @@ impl Drop for S3Server {
 
 async fn documents_live_in_an_s3_bucket_when_configured(backend: Backend) {
     let Some(s3) = S3Server::start().await else { return };
-    let created = reqwest::Client::new().put(format!("{}/case-files", s3.endpoint)).send().await.expect("create bucket");
+    let created =
+        reqwest::Client::new().put(format!("{}/case-files", s3.endpoint)).send().await.expect("create bucket");
     assert!(created.status().is_success(), "bucket: {}", created.status());
     let endpoint = s3.endpoint.clone();
     let Some(app) = spawn_app_with(backend, |c| {
@@ -190,9 +235,19 @@ async fn documents_live_in_an_s3_bucket_when_configured(backend: Backend) {
     let doc_id = done.data()["uploadDocument"]["id"].as_str().expect("id").to_string();
 
     let keys = s3.keys("case-files").await;
-    assert_eq!(keys, vec![format!("onestop-test/{case_id}/{doc_id}")], "the bytes went to the bucket, under the prefix");
+    assert_eq!(
+        keys,
+        vec![format!("onestop-test/{case_id}/{doc_id}")],
+        "the bytes went to the bucket, under the prefix"
+    );
     assert_eq!(walk(&app.db.dir().join("documents")), 0, "nothing written to the local directory");
-    let got = app.client.get(app.url(&format!("/documents/{doc_id}"))).bearer_auth(&merchant.token).send().await.expect("download");
+    let got = app
+        .client
+        .get(app.url(&format!("/documents/{doc_id}")))
+        .bearer_auth(&merchant.token)
+        .send()
+        .await
+        .expect("download");
     assert_eq!(got.status(), 200);
     assert_eq!(got.bytes().await.expect("bytes").to_vec(), pdf, "served back from the bucket");
 

@@ -22,10 +22,9 @@ impl PrivatePostgres {
     /// `None` (skipped with a note) when the PostgreSQL server programs or the `postgres`
     /// account are missing outside CI; in CI that is a failure.
     fn start() -> Option<Self> {
-        let Some(bin) = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|versions| versions.filter_map(Result::ok).map(|v| v.path().join("bin")).filter(|b| b.join("initdb").exists()).max())
-        else {
+        let Some(bin) = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|versions| {
+            versions.filter_map(Result::ok).map(|v| v.path().join("bin")).filter(|b| b.join("initdb").exists()).max()
+        }) else {
             assert!(std::env::var("CI").is_err(), "CI needs the PostgreSQL server programs (initdb, pg_ctl)");
             eprintln!("skipping: no PostgreSQL server programs under /usr/lib/postgresql");
             return None;
@@ -67,7 +66,8 @@ impl PrivatePostgres {
         let pg_ctl = self.bin.join("pg_ctl").display().to_string();
         let data = self.data().display().to_string();
         let log = self.dir.path().join("postgres.log").display().to_string();
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
         match action {
             "start" => self.run(&[&pg_ctl, "-D", &data, "-o", &options, "-l", &log, "-w", "start"]),
             _ => self.run(&[&pg_ctl, "-D", &data, "-m", "immediate", "-w", "stop"]),
@@ -95,7 +95,12 @@ fn is_root() -> bool {
 /// The uid and gid of an account, from `id`.
 fn nix_ids(user: &str) -> Option<(u32, u32)> {
     let id = |flag: &str| {
-        Command::new("id").args([flag, user]).output().ok().filter(|o| o.status.success()).and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        Command::new("id")
+            .args([flag, user])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
     };
     Some((id("-u")?, id("-g")?))
 }
@@ -159,7 +164,12 @@ both_backends!(acknowledged_changes_survive_a_kill_9_during_a_burst);
 
 fn serve_process(app: &TestApp, data: &std::path::Path, port: u16, run_jobs: &str) -> ServeProcess {
     // A lease of 2 s: a message in flight at the kill is another runner's 2 s later.
-    let env = [("ONESTOP_OUTBOX_POLL_MS", "20"), ("ONESTOP_OUTBOX_LEASE_SECS", "2"), ("ONESTOP_SMTP_TIMEOUT_SECS", "1"), ("ONESTOP_RUN_JOBS", run_jobs)];
+    let env = [
+        ("ONESTOP_OUTBOX_POLL_MS", "20"),
+        ("ONESTOP_OUTBOX_LEASE_SECS", "2"),
+        ("ONESTOP_SMTP_TIMEOUT_SECS", "1"),
+        ("ONESTOP_RUN_JOBS", run_jobs),
+    ];
     ServeProcess::start(app, data, port, &env, std::process::Stdio::null())
 }
 
@@ -191,7 +201,8 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
     let acks = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<(String, &'static str)>::new()));
     let mut clients = Vec::new();
     for share in drafts.chunks(6) {
-        let (share, acks, client, base, token) = (share.to_vec(), acks.clone(), client.clone(), base.clone(), merchant.token.clone());
+        let (share, acks, client, base, token) =
+            (share.to_vec(), acks.clone(), client.clone(), base.clone(), merchant.token.clone());
         clients.push(tokio::spawn(async move {
             for case_id in share {
                 for (document, what) in [
@@ -244,7 +255,8 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
         if acknowledged.contains(&(case_id.clone(), "submit")) {
             assert!(submitted, "an acknowledged submission is lost: {case}");
         }
-        let submissions = case["events"].as_array().expect("events").iter().filter(|e| e["action"] == "filing.submitted").count();
+        let submissions =
+            case["events"].as_array().expect("events").iter().filter(|e| e["action"] == "filing.submitted").count();
         assert_eq!(submissions, usize::from(submitted), "one audit event per submission: {case}");
     }
     let comments = app.count("comments").await;
@@ -262,12 +274,17 @@ async fn acknowledged_changes_survive_a_kill_9_during_a_burst(backend: Backend) 
         emails.all(&app.state.db).await.expect("outbox").into_iter().map(|m| m.id.to_string()).collect()
     };
     let mails = app.smtp.all().await;
-    let mut ids: Vec<String> = mails.iter().map(|m| m.message_id().split('@').next().unwrap_or_default().to_string()).collect();
+    let mut ids: Vec<String> =
+        mails.iter().map(|m| m.message_id().split('@').next().unwrap_or_default().to_string()).collect();
     let handed_over = ids.len();
     ids.sort();
     ids.dedup();
     let mut expected = outbox.clone();
     expected.sort();
     assert_eq!(ids, expected, "every outbox message delivered, under its own Message-ID");
-    assert!(handed_over <= outbox.len() + 1, "{handed_over} hand-offs for {} messages: only the one in flight may repeat", outbox.len());
+    assert!(
+        handed_over <= outbox.len() + 1,
+        "{handed_over} hand-offs for {} messages: only the one in flight may repeat",
+        outbox.len()
+    );
 }

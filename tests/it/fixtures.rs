@@ -78,7 +78,10 @@ impl TestApp {
 
     /// An officer or supervisor with a password, logged in.
     pub async fn staff(&self, email: &str, role: &str, agency: &str, regions: &[&str]) -> Staff {
-        use onestop::{services::auth::{accounts, password}, domain::{Agency, Email, Role}};
+        use onestop::{
+            domain::{Agency, Email, Role},
+            services::auth::{accounts, password},
+        };
         let role = match role {
             "SUPERVISOR" => Role::Supervisor,
             _ => Role::Officer,
@@ -133,7 +136,9 @@ impl TestApp {
 
     pub async fn submit_case(&self, token: &str, id: &str) -> Gql {
         self.gql(
-            &format!("mutation($id: ID!) {{ submitCase(id: $id) {{ id status submittedAt filings {{ {FILING_FIELDS} }} }} }}"),
+            &format!(
+                "mutation($id: ID!) {{ submitCase(id: $id) {{ id status submittedAt filings {{ {FILING_FIELDS} }} }} }}"
+            ),
             json!({ "id": id }),
             Some(token),
         )
@@ -161,7 +166,13 @@ impl TestApp {
     /// `claimFiling` / `approveFiling` / … with the current version: returns the response.
     pub async fn decide(&self, token: &str, mutation: &str, id: &str, version: i64, note: Option<&str>) -> Gql {
         let note_arg = if matches!(mutation, "claimFiling") { "" } else { ", note: $n" };
-        let note_var = if matches!(mutation, "claimFiling") { "" } else if mutation == "approveFiling" { ", $n: String" } else { ", $n: String!" };
+        let note_var = if matches!(mutation, "claimFiling") {
+            ""
+        } else if mutation == "approveFiling" {
+            ", $n: String"
+        } else {
+            ", $n: String!"
+        };
         self.gql(
             &format!("mutation($id: ID!, $v: Int!{note_var}) {{ {mutation}(id: $id, expectedVersion: $v{note_arg}) {{ {FILING_FIELDS} }} }}"),
             json!({ "id": id, "v": version, "n": note }),
@@ -177,9 +188,14 @@ impl TestApp {
         let case_id = case["id"].as_str().expect("id").to_string();
         for filing in case["filings"].as_array().expect("filings") {
             let kind = filing["kind"].as_str().expect("kind");
-            self.update_filing(&merchant.token, filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), filing_data(kind))
-                .await
-                .data();
+            self.update_filing(
+                &merchant.token,
+                filing["id"].as_str().expect("id"),
+                filing["version"].as_i64().expect("v"),
+                filing_data(kind),
+            )
+            .await
+            .data();
         }
         let submitted = self.submit_case(&merchant.token, &case_id).await;
         let filings = submitted.data()["submitCase"]["filings"].as_array().expect("filings").clone();

@@ -12,7 +12,8 @@ use crate::{
 both_backends!(a_gs1_scanner_opens_the_trace_page_through_the_digital_link);
 both_backends!(gtins_are_checked_unique_per_batch_and_expiry_is_flagged);
 
-const REGISTER: &str = "mutation($i: ProductBatchInput!) { registerProductBatch(input: $i) { traceCode gtin expiryDate digitalLinkUrl } }";
+const REGISTER: &str =
+    "mutation($i: ProductBatchInput!) { registerProductBatch(input: $i) { traceCode gtin expiryDate digitalLinkUrl } }";
 
 fn batch(gtin: &str, number: &str, produced: &str, expires: &str) -> Value {
     json!({ "i": {
@@ -22,13 +23,21 @@ fn batch(gtin: &str, number: &str, produced: &str, expires: &str) -> Value {
 }
 
 async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
-    app.client.get(app.url(path)).header("accept", accept).header("x-forwarded-for", "203.0.113.9").send().await.expect("page")
+    app.client
+        .get(app.url(path))
+        .header("accept", accept)
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("page")
 }
 
 async fn a_gs1_scanner_opens_the_trace_page_through_the_digital_link(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let merchant = app.merchant("gs1@example.cn", "510100", None).await;
-    let created = app.gql(REGISTER, batch("4006381333931", "HY-2026-09", "2026-09-01", "2028-09-01"), Some(&merchant.token)).await;
+    let created = app
+        .gql(REGISTER, batch("4006381333931", "HY-2026-09", "2026-09-01", "2028-09-01"), Some(&merchant.token))
+        .await;
     let created = created.data()["registerProductBatch"].clone();
     let code = created["traceCode"].as_str().expect("code").to_string();
     assert_eq!(created["gtin"], "04006381333931", "kept as GTIN-14");
@@ -45,11 +54,15 @@ async fn a_gs1_scanner_opens_the_trace_page_through_the_digital_link(backend: Ba
     // … and following it opens the batch's trace page, as JSON or HTML, counted as a scan.
     let path = content.strip_prefix(PUBLIC_BASE_URL).expect("our link");
     let page: Value = get(&app, path, "application/json").await.json().await.expect("json");
-    assert_eq!((page["traceCode"].as_str(), page["gtin"].as_str(), page["expired"].as_bool()), (Some(code.as_str()), Some("04006381333931"), Some(false)));
+    assert_eq!(
+        (page["traceCode"].as_str(), page["gtin"].as_str(), page["expired"].as_bool()),
+        (Some(code.as_str()), Some("04006381333931"), Some(false))
+    );
     let html = get(&app, path, "text/html").await;
     assert_eq!(html.status(), 200);
     assert!(html.text().await.expect("html").contains("汉源花椒"));
-    let short: Value = get(&app, "/01/4006381333931/10/HY-2026-09", "application/json").await.json().await.expect("json");
+    let short: Value =
+        get(&app, "/01/4006381333931/10/HY-2026-09", "application/json").await.json().await.expect("json");
     assert_eq!(short["traceCode"], code.as_str(), "the 13-digit form names the same GTIN");
     assert_eq!(get(&app, "/01/04006381333931/10/HY-2026-10", "text/html").await.status(), 404, "an unknown pair");
     assert_eq!(get(&app, "/01/04006381333932/10/HY-2026-09", "text/html").await.status(), 400, "a wrong check digit");
@@ -81,6 +94,7 @@ async fn gtins_are_checked_unique_per_batch_and_expiry_is_flagged(backend: Backe
     let html = get(&app, "/01/00000096385074/10/LOT-1", "text/html").await.text().await.expect("html");
     assert!(html.contains("已过保质期"), "a warning on the page");
     let code = page["traceCode"].as_str().expect("code");
-    let view = app.gql("query($c: String!) { trace(code: $c) { gtin expiryDate expired } }", json!({ "c": code }), None).await;
+    let view =
+        app.gql("query($c: String!) { trace(code: $c) { gtin expiryDate expired } }", json!({ "c": code }), None).await;
     assert_eq!(view.data()["trace"], json!({ "gtin": "00000096385074", "expiryDate": "2026-03-01", "expired": true }));
 }

@@ -62,7 +62,8 @@ async fn alias_root_field_and_batch_limits_refuse_abuse(backend: Backend) {
     // Root fields, also through a fragment spread at the root.
     let (_, body) = post(&app, &json!({ "query": "{ me { id } cases { pageInfo { hasNextPage } } productBatches { pageInfo { hasNextPage } } ...R } fragment R on Query { m2: me { email } apiClients { id } }" }), Some(&token)).await;
     assert_eq!(code(&body), "TOO_MANY_ROOT_FIELDS");
-    let (_, body) = post(&app, &json!({ "query": "{ me { id } cases { pageInfo { hasNextPage } } }" }), Some(&token)).await;
+    let (_, body) =
+        post(&app, &json!({ "query": "{ me { id } cases { pageInfo { hasNextPage } } }" }), Some(&token)).await;
     assert!(body["errors"].is_null(), "{body}");
 
     // Batches: up to three operations, each answered in order; four are refused as a whole.
@@ -99,7 +100,9 @@ async fn only_trusted_operations_run_when_configured(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let manifest = dir.path().join("trusted.json");
     std::fs::write(&manifest, json!({ hash.clone(): me }).to_string()).expect("manifest");
-    let Some(app) = spawn_app_with(backend, |c| c.limits.trusted_operations = Some(manifest.clone())).await else { return };
+    let Some(app) = spawn_app_with(backend, |c| c.limits.trusted_operations = Some(manifest.clone())).await else {
+        return;
+    };
     // Unknown text: refused. The trusted text: runs. Only its hash: runs.
     let (_, body) = post(&app, &json!({ "query": "{ __typename }" }), None).await;
     assert_eq!(code(&body), "OPERATION_NOT_TRUSTED");
@@ -111,7 +114,8 @@ async fn only_trusted_operations_run_when_configured(backend: Backend) {
     let unknown = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": "00".repeat(32) } } });
     let (_, body) = post(&app, &unknown, None).await;
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND");
-    let mismatched = json!({ "query": "{ __typename }", "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    let mismatched =
+        json!({ "query": "{ __typename }", "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
     let (_, body) = post(&app, &mismatched, None).await;
     assert_eq!(code(&body), "BAD_REQUEST");
 
@@ -147,7 +151,13 @@ impl ExtraServer {
 
     async fn login(&self, email: &str) -> String {
         let query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
-        let body = crate::helpers::gql_at(&self.base_url, None, query, json!({ "e": email, "p": crate::helpers::GOOD_PASSWORD })).await;
+        let body = crate::helpers::gql_at(
+            &self.base_url,
+            None,
+            query,
+            json!({ "e": email, "p": crate::helpers::GOOD_PASSWORD }),
+        )
+        .await;
         body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login: {body}")).to_string()
     }
 }
@@ -196,11 +206,10 @@ async fn jwt_keys_rotate_with_the_old_key_accepted_until_retired(backend: Backen
     let forged = {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some(kid_of(&new_token));
-        let claims: Value = serde_json::from_slice(
-            &base64_decode(new_token.split('.').nth(1).expect("claims")),
-        )
-        .expect("claims json");
-        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(old_secret.as_bytes())).expect("sign")
+        let claims: Value =
+            serde_json::from_slice(&base64_decode(new_token.split('.').nth(1).expect("claims"))).expect("claims json");
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(old_secret.as_bytes()))
+            .expect("sign")
     };
     assert_eq!(rotated.me(&forged).await["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 }
@@ -246,7 +255,9 @@ async fn security_events_are_recorded_with_actor_and_address_hash(backend: Backe
     .data();
     let clients = app.gql("{ apiClients { id } }", json!({}), Some(&merchant.token)).await;
     let client_row = clients.data()["apiClients"][0]["id"].as_str().expect("id").to_string();
-    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": client_row }), Some(&merchant.token)).await.data();
+    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": client_row }), Some(&merchant.token))
+        .await
+        .data();
     // Password-reset requests over the limit: one trip recorded, however often it repeats.
     for _ in 0..7 {
         app.gql("mutation { requestPasswordReset(email: \"flood@example.cn\") }", json!({}), None).await;
@@ -328,7 +339,8 @@ async fn logs_never_carry_full_personal_numbers_sqlite() {
     let data = tempfile::tempdir().expect("tempdir");
     let log_path = data.path().join("server.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let server = ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_LOG", "debug")], log.into()).ready().await;
+    let server =
+        ServeProcess::start(&app, data.path(), free_port(), &[("ONESTOP_LOG", "debug")], log.into()).ready().await;
     let base = server.base_url.clone();
     let merchant = app.merchant("pii-log@example.cn", "510100", None).await;
     let case = app.create_case(&merchant.token, &["REGISTRATION", "TAX"]).await;
@@ -352,7 +364,6 @@ async fn logs_never_carry_full_personal_numbers_sqlite() {
     assert!(!logged.contains("6228480402564890018"), "nor the bank account");
 }
 
-
 async fn verification_emails_can_be_resent_within_the_throttle(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.login_per_account_per_minute = 3).await else { return };
     let resend = "mutation($e: String!) { resendVerificationEmail(email: $e) }";
@@ -366,7 +377,10 @@ async fn verification_emails_can_be_resent_within_the_throttle(backend: Backend)
     assert_eq!(verified.data()["verifyEmail"], true);
     // Verified (or unknown) addresses get no mail, and the answer is the same.
     assert_eq!(app.gql(resend, json!({ "e": "late@example.cn" }), None).await.data()["resendVerificationEmail"], true);
-    assert_eq!(app.gql(resend, json!({ "e": "nobody@example.cn" }), None).await.data()["resendVerificationEmail"], true);
+    assert_eq!(
+        app.gql(resend, json!({ "e": "nobody@example.cn" }), None).await.data()["resendVerificationEmail"],
+        true
+    );
     app.run_pending_jobs().await;
     assert_eq!(app.smtp.all().await.iter().filter(|m| m.to.iter().any(|t| t.contains("late@"))).count(), 2);
     // The fourth request for one address within the minute is refused.

@@ -38,8 +38,7 @@ macro_rules! both_backends {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("ONESTOP_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ONESTOP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The URL of database `name` on the test server.
@@ -129,9 +128,7 @@ pub fn drop_pg_database(name: &str) {
         if let Ok(runtime) = runtime {
             runtime.block_on(async {
                 if let Ok(admin) = Database::connect(pg_admin_url()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
                     admin.close().await.ok();
                 }
             });
@@ -228,7 +225,11 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
         // Cheap hashes: tests check who may log in, not argon2's cost (production refuses this).
-        password_hash_cost: onestop::services::auth::password::HashCost { memory_kib: 64, iterations: 1, parallelism: 1 },
+        password_hash_cost: onestop::services::auth::password::HashCost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
         password_hash_concurrency: 2,
         password_hash_queue: onestop::services::auth::password::DEFAULT_QUEUE,
         sqlite_busy_timeout: Duration::from_secs(5),
@@ -242,11 +243,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
             disable_after: 4,
             lookup: Default::default(),
         },
-        documents: onestop::config::DocumentConfig {
-            max_bytes: 200 * 1024,
-            dir: data_dir.join("documents"),
-            s3: None,
-        },
+        documents: onestop::config::DocumentConfig { max_bytes: 200 * 1024, dir: data_dir.join("documents"), s3: None },
     }
 }
 
@@ -286,10 +283,7 @@ pub async fn start(db: TestDb, smtp: SmtpSink, config: Config) -> TestApp {
     });
     TestApp {
         base_url: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
         smtp,
         state,
         metrics_url,
@@ -317,11 +311,7 @@ pub struct Gql(pub Value);
 
 impl Gql {
     pub fn data(&self) -> &Value {
-        assert!(
-            self.0.get("errors").is_none(),
-            "unexpected GraphQL errors: {}",
-            self.0["errors"]
-        );
+        assert!(self.0.get("errors").is_none(), "unexpected GraphQL errors: {}", self.0["errors"]);
         &self.0["data"]
     }
 
@@ -390,10 +380,8 @@ impl TestApp {
     }
 
     pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Gql {
-        let mut request = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }));
+        let mut request =
+            self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -439,25 +427,16 @@ impl TestApp {
     }
 
     pub async fn me(&self, token: &str) -> Gql {
-        self.gql(
-            "{ me { id email displayName role emailVerified agency regions createdAt } }",
-            json!({}),
-            Some(token),
-        )
-        .await
+        self.gql("{ me { id email displayName role emailVerified agency regions createdAt } }", json!({}), Some(token))
+            .await
     }
 
     /// Signs up, follows the emailed verification link, logs in: returns (access, refresh).
     pub async fn verified_merchant(&self, email: &str) -> (String, String) {
         self.register(email, GOOD_PASSWORD, "Test Merchant").await.data();
         let mail = self.mail_for(email, 1).await.remove(0);
-        let verified = self
-            .gql(
-                "mutation($t: String!) { verifyEmail(token: $t) }",
-                json!({ "t": mail.link_token() }),
-                None,
-            )
-            .await;
+        let verified =
+            self.gql("mutation($t: String!) { verifyEmail(token: $t) }", json!({ "t": mail.link_token() }), None).await;
         assert_eq!(verified.data()["verifyEmail"], true);
         let login = self.login(email, GOOD_PASSWORD).await;
         let data = &login.data()["login"];
@@ -482,10 +461,7 @@ impl TestApp {
     pub async fn query_row(&self, sql: &str) -> sea_orm::QueryResult {
         self.state
             .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                self.state.db.get_database_backend(),
-                sql.to_string(),
-            ))
+            .query_one_raw(sea_orm::Statement::from_string(self.state.db.get_database_backend(), sql.to_string()))
             .await
             .expect("query")
             .expect("a row")
@@ -527,7 +503,10 @@ impl TestApp {
             region_code: Set(r.to_string()),
             position: Set(i as i32),
         });
-        entity::user_region::Entity::insert_many(rows).exec_without_returning(&self.state.db).await.expect("set regions");
+        entity::user_region::Entity::insert_many(rows)
+            .exec_without_returning(&self.state.db)
+            .await
+            .expect("set regions");
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -549,7 +528,13 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    pub fn start(app: &TestApp, data: &std::path::Path, port: u16, env: &[(&str, &str)], stderr: std::process::Stdio) -> Self {
+    pub fn start(
+        app: &TestApp,
+        data: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+        stderr: std::process::Stdio,
+    ) -> Self {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"));
         command
             .arg("serve")

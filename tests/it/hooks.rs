@@ -7,7 +7,13 @@ use std::sync::{
 };
 use std::time::Duration;
 
-use poem::{EndpointExt, Request, Route, Server, handler, http::StatusCode, listener::{Acceptor, Listener, TcpListener}, post, web::Data};
+use poem::{
+    EndpointExt, Request, Route, Server, handler,
+    http::StatusCode,
+    listener::{Acceptor, Listener, TcpListener},
+    post,
+    web::Data,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -55,7 +61,12 @@ async fn hook(req: &Request, body: String, receiver: Data<&Receiver>) -> poem::R
 
 /// A receiver on 127.0.0.1: its URL and handle.
 pub async fn start_receiver() -> (String, Receiver) {
-    let receiver = Receiver { got: Default::default(), status: Arc::new(AtomicU16::new(200)), redirect: Default::default(), hits: Default::default() };
+    let receiver = Receiver {
+        got: Default::default(),
+        status: Arc::new(AtomicU16::new(200)),
+        redirect: Default::default(),
+        hits: Default::default(),
+    };
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind receiver");
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().expect("addr");
     let app = Route::new().at("/hook", post(hook)).data(receiver.clone());
@@ -73,13 +84,21 @@ pub async fn delivered(app: &TestApp, what: &str, check: impl FnOnce() -> bool) 
 
 pub async fn client_token(app: &TestApp, merchant_token: &str) -> String {
     let created = app
-        .gql("mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId clientSecret } }", json!({}), Some(merchant_token))
+        .gql(
+            "mutation { createApiClient(name: \"erp\", scopes: [\"cases:read\"]) { clientId clientSecret } }",
+            json!({}),
+            Some(merchant_token),
+        )
         .await;
     let c = &created.data()["createApiClient"];
     let response = app
         .client
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", c["clientId"].as_str().expect("id")), ("client_secret", c["clientSecret"].as_str().expect("secret"))])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c["clientId"].as_str().expect("id")),
+            ("client_secret", c["clientSecret"].as_str().expect("secret")),
+        ])
         .send()
         .await
         .expect("token");
@@ -95,9 +114,14 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let token = client_token(&app, &merchant.token).await;
 
     let register = "mutation($u: String!, $t: [String!]) { registerWebhook(url: $u, eventTypes: $t) { secret endpoint { id url eventTypes } } }";
-    assert_eq!(app.gql(register, json!({ "u": url }), Some(&merchant.token)).await.error_code(), "FORBIDDEN", "users register through a client");
+    assert_eq!(
+        app.gql(register, json!({ "u": url }), Some(&merchant.token)).await.error_code(),
+        "FORBIDDEN",
+        "users register through a client"
+    );
     assert_eq!(app.gql(register, json!({ "u": "ftp://example.cn/x" }), Some(&token)).await.error_fields(), vec!["url"]);
-    let registered = app.gql(register, json!({ "u": url, "t": ["filing.submitted", "filing.claimed"] }), Some(&token)).await;
+    let registered =
+        app.gql(register, json!({ "u": url, "t": ["filing.submitted", "filing.claimed"] }), Some(&token)).await;
     let secret = registered.data()["registerWebhook"]["secret"].as_str().expect("secret").to_string();
     let endpoint_id = registered.data()["registerWebhook"]["endpoint"]["id"].as_str().expect("id").to_string();
 
@@ -108,21 +132,35 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let payload: Value = serde_json::from_str(&body).expect("json body");
     assert_eq!(payload["type"], "filing.submitted");
     assert_eq!(payload["id"], event_id.as_str(), "the header names the event");
-    let timestamp: i64 = signature.split(',').next().and_then(|t| t.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
-    assert_eq!(signature, onestop::services::webhooks::signature(&secret, timestamp, &body), "HMAC-SHA256 over timestamp and body");
+    let timestamp: i64 =
+        signature.split(',').next().and_then(|t| t.strip_prefix("t=")).and_then(|t| t.parse().ok()).expect("t=");
+    assert_eq!(
+        signature,
+        onestop::services::webhooks::signature(&secret, timestamp, &body),
+        "HMAC-SHA256 over timestamp and body"
+    );
 
     // The signing secret is sealed at rest; a row left in clear by an older version is read as
     // it is and sealed at start-up.
-    let stored = || async { app.query_row("SELECT secret FROM webhook_endpoints").await.try_get::<String>("", "secret").expect("secret") };
+    let stored = || async {
+        app.query_row("SELECT secret FROM webhook_endpoints").await.try_get::<String>("", "secret").expect("secret")
+    };
     let sealed = stored().await;
     assert!(sealed.starts_with("v1:") && !sealed.contains(&secret), "sealed: {sealed}");
     assert_eq!(app.state.config.data_key.open(&sealed).expect("opens"), secret);
     assert!(onestop::platform::sealed::DataKey::random().open(&sealed).is_err(), "another key does not open it");
     {
         use sea_orm::ConnectionTrait;
-        app.state.db.execute_unprepared(&format!("UPDATE webhook_endpoints SET secret = '{secret}'")).await.expect("legacy row");
+        app.state
+            .db
+            .execute_unprepared(&format!("UPDATE webhook_endpoints SET secret = '{secret}'"))
+            .await
+            .expect("legacy row");
     }
-    assert_eq!(onestop::services::webhooks::seal_legacy_secrets(&app.state).await.map_err(|e| e.detail()).expect("seal"), 1);
+    assert_eq!(
+        onestop::services::webhooks::seal_legacy_secrets(&app.state).await.map_err(|e| e.detail()).expect("seal"),
+        1
+    );
     let resealed = stored().await;
     assert!(resealed.starts_with("v1:"));
     assert_eq!(app.state.config.data_key.open(&resealed).expect("opens"), secret);
@@ -130,7 +168,15 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     // The receiver fails for a while: the claim is retried until it gets through.
     receiver.status.store(500, Ordering::SeqCst);
     let filing = filing_of(&filings, "CUSTOMS");
-    app.decide(&officer.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await.data();
+    app.decide(
+        &officer.token,
+        "claimFiling",
+        filing["id"].as_str().expect("id"),
+        filing["version"].as_i64().expect("v"),
+        None,
+    )
+    .await
+    .data();
     let log = "query($e: ID!) { webhookDeliveries(endpointId: $e) { id eventType status attempts lastStatus } }";
     // The first attempt now, the second after its backoff (the clock moves ahead).
     app.run_pending_jobs().await;
@@ -144,7 +190,10 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     app.later(Duration::from_secs(1)).await;
     assert!(receiver.got.lock().map(|g| g.len() >= 2).unwrap_or(false), "the retried claim got through");
     let got = receiver.got.lock().expect("lock").clone();
-    let types: Vec<String> = got.iter().map(|(_, _, b)| serde_json::from_str::<Value>(b).map(|v| v["type"].to_string()).unwrap_or_default()).collect();
+    let types: Vec<String> = got
+        .iter()
+        .map(|(_, _, b)| serde_json::from_str::<Value>(b).map(|v| v["type"].to_string()).unwrap_or_default())
+        .collect();
     assert_eq!(types, vec!["\"filing.submitted\"", "\"filing.claimed\""], "in order, each once");
 
     // A receiver that keeps failing gets its endpoint disabled, and the owner is told.
@@ -154,7 +203,10 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     for _ in 0..4 {
         app.later(Duration::from_secs(60)).await;
     }
-    assert!(app.mail_for("hooks@example.cn", 1).await.iter().any(|m| m.subject().contains("webhook")), "the owner was emailed");
+    assert!(
+        app.mail_for("hooks@example.cn", 1).await.iter().any(|m| m.subject().contains("webhook")),
+        "the owner was emailed"
+    );
     let endpoints = app.gql("{ webhooks { id disabledAt consecutiveFailures } }", json!({}), Some(&token)).await;
     assert!(endpoints.data()["webhooks"][0]["disabledAt"].is_string());
 
@@ -163,7 +215,12 @@ async fn webhooks_are_signed_ordered_retried_and_disabled(backend: Backend) {
     let accepted = receiver.accepted();
     app.later(Duration::from_secs(3600)).await;
     let deliveries = app.gql(log, json!({ "e": endpoint_id }), Some(&token)).await;
-    let statuses: Vec<String> = deliveries.data()["webhookDeliveries"].as_array().expect("list").iter().map(|d| d["status"].as_str().unwrap_or_default().to_string()).collect();
+    let statuses: Vec<String> = deliveries.data()["webhookDeliveries"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|d| d["status"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert!(!statuses.iter().any(|s| s == "pending"), "deliveries stayed pending: {statuses:?}");
     assert!(statuses.iter().any(|s| s == "cancelled"), "queued deliveries are cancelled: {statuses:?}");
     assert_eq!(receiver.accepted(), accepted, "nothing reached the receiver after the endpoint was disabled");

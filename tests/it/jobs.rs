@@ -24,7 +24,12 @@ const JOBS: &str = "query($s: JobState, $first: Int, $after: String) { jobs(stat
     nodes { id kind state runAt attempts lastError createdAt } pageInfo { hasNextPage endCursor } } }";
 
 fn email(to: &str, subject: &str) -> EmailPayload {
-    EmailPayload { to: to.into(), subject: subject.into(), text: format!("{subject} (text)"), html: format!("<p>{subject}</p>") }
+    EmailPayload {
+        to: to.into(),
+        subject: subject.into(),
+        text: format!("{subject} (text)"),
+        html: format!("<p>{subject}</p>"),
+    }
 }
 
 async fn enqueue(app: &TestApp, job: &EmailPayload, options: Options<'_>) -> Option<uuid::Uuid> {
@@ -58,11 +63,18 @@ async fn administrators_see_the_queue_and_nobody_else_does(backend: Backend) {
     // Newest first, paged; no payload anywhere: no recipient, no subject, no text.
     let first = app.gql(JOBS, json!({ "first": 1 }), Some(&admin)).await;
     let newest = first.data()["jobs"]["nodes"][0].clone();
-    assert_eq!((newest["kind"].as_str(), newest["state"].as_str()), (Some("email"), Some("SCHEDULED")), "the last enqueued");
+    assert_eq!(
+        (newest["kind"].as_str(), newest["state"].as_str()),
+        (Some("email"), Some("SCHEDULED")),
+        "the last enqueued"
+    );
     let cursor = first.data()["jobs"]["pageInfo"]["endCursor"].clone();
     let next = app.gql(JOBS, json!({ "first": 1, "after": cursor }), Some(&admin)).await;
     let older = next.data()["jobs"]["nodes"][0].clone();
-    assert!(older["id"] != newest["id"] && older["createdAt"].as_str() <= newest["createdAt"].as_str(), "{older} after {newest}");
+    assert!(
+        older["id"] != newest["id"] && older["createdAt"].as_str() <= newest["createdAt"].as_str(),
+        "{older} after {newest}"
+    );
     let everything = app.gql(JOBS, json!({ "first": 100 }), Some(&admin)).await.0.to_string();
     for secret in ["later@example.cn", "queue@example.cn", "Later", "token="] {
         assert!(!everything.contains(secret), "{secret} shown: {everything}");
@@ -79,21 +91,41 @@ async fn scheduled_deduplicated_ordered_and_cancelled_jobs_run_as_asked(backend:
     let Some(app) = spawn_app_without_jobs(backend).await else { return };
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     // A scheduled job holds back the later jobs of its ordering key, not the others.
-    let first = enqueue(&app, &email("a@example.cn", "A"), Options { run_at: Some(later), ordering_key: Some("endpoint:1"), ..Default::default() }).await;
-    enqueue(&app, &email("b@example.cn", "B"), Options { ordering_key: Some("endpoint:1"), ..Default::default() }).await;
+    let first = enqueue(
+        &app,
+        &email("a@example.cn", "A"),
+        Options { run_at: Some(later), ordering_key: Some("endpoint:1"), ..Default::default() },
+    )
+    .await;
+    enqueue(&app, &email("b@example.cn", "B"), Options { ordering_key: Some("endpoint:1"), ..Default::default() })
+        .await;
     enqueue(&app, &email("c@example.cn", "C"), Options::default()).await;
     app.run_pending_jobs().await;
     assert_eq!(subjects(&app).await, ["C"], "A is scheduled later, and B waits for A");
-    let moved = jobs::reschedule(&app.state.db, Waiting::Id(first.expect("id")), chrono::Utc::now()).await.map_err(|e| e.detail()).expect("reschedule");
+    let moved = jobs::reschedule(&app.state.db, Waiting::Id(first.expect("id")), chrono::Utc::now())
+        .await
+        .map_err(|e| e.detail())
+        .expect("reschedule");
     assert_eq!(moved, 1);
     app.run_pending_jobs().await;
     assert_eq!(subjects(&app).await, ["C", "A", "B"], "A before B: they share an ordering key");
 
     // A running job of the key holds back the others, whenever they were enqueued (another
     // runner's transaction may commit after a later one's).
-    let x = enqueue(&app, &email("x@example.cn", "X"), Options { ordering_key: Some("endpoint:2"), ..Default::default() }).await.expect("x");
-    let y = enqueue(&app, &email("y@example.cn", "Y"), Options { ordering_key: Some("endpoint:2"), ..Default::default() }).await.expect("y");
-    app.update_row("jobs", "state = 'RUNNING', attempts = 1, lease_until = '2999-01-01 00:00:00+00:00'", &y.to_string()).await;
+    let x =
+        enqueue(&app, &email("x@example.cn", "X"), Options { ordering_key: Some("endpoint:2"), ..Default::default() })
+            .await
+            .expect("x");
+    let y =
+        enqueue(&app, &email("y@example.cn", "Y"), Options { ordering_key: Some("endpoint:2"), ..Default::default() })
+            .await
+            .expect("y");
+    app.update_row(
+        "jobs",
+        "state = 'RUNNING', attempts = 1, lease_until = '2999-01-01 00:00:00+00:00'",
+        &y.to_string(),
+    )
+    .await;
     app.run_pending_jobs().await;
     assert_eq!(subjects(&app).await, ["C", "A", "B"], "X waits while Y runs elsewhere");
     app.update_row("jobs", "state = 'DONE', lease_until = NULL", &y.to_string()).await;
@@ -106,12 +138,26 @@ async fn scheduled_deduplicated_ordered_and_cancelled_jobs_run_as_asked(backend:
     let reminder = Options { run_at: Some(later), dedupe_key: key, ..Default::default() };
     assert!(enqueue(&app, &email("d@example.cn", "D"), reminder).await.is_some());
     assert!(enqueue(&app, &email("d@example.cn", "D"), reminder).await.is_none());
-    assert!(enqueue(&app, &email("d@example.cn", "D"), Options { dedupe_key: Some("once"), ..Default::default() }).await.is_some());
+    assert!(
+        enqueue(&app, &email("d@example.cn", "D"), Options { dedupe_key: Some("once"), ..Default::default() })
+            .await
+            .is_some()
+    );
     app.run_pending_jobs().await;
-    assert!(enqueue(&app, &email("d@example.cn", "D"), Options { dedupe_key: Some("once"), ..Default::default() }).await.is_none());
+    assert!(
+        enqueue(&app, &email("d@example.cn", "D"), Options { dedupe_key: Some("once"), ..Default::default() })
+            .await
+            .is_none()
+    );
     // Cancelling by prefix removes the waiting reminders of licence 7 only.
-    enqueue(&app, &email("e@example.cn", "E"), Options { run_at: Some(later), dedupe_key: Some("licence:70:30d"), ..Default::default() }).await;
-    let cancelled = jobs::cancel(&app.state.db, Waiting::DedupePrefix("licence:7:")).await.map_err(|e| e.detail()).expect("cancel");
+    enqueue(
+        &app,
+        &email("e@example.cn", "E"),
+        Options { run_at: Some(later), dedupe_key: Some("licence:70:30d"), ..Default::default() },
+    )
+    .await;
+    let cancelled =
+        jobs::cancel(&app.state.db, Waiting::DedupePrefix("licence:7:")).await.map_err(|e| e.detail()).expect("cancel");
     assert_eq!(cancelled, 1);
     assert_eq!(app.count_where("jobs", "dedupe_key = 'licence:70:30d'").await, 1);
     assert_eq!(app.count_where("jobs", "dedupe_key = 'licence:7:30d'").await, 0);
@@ -155,8 +201,17 @@ async fn the_sweep_is_one_job_a_slot_and_old_finished_jobs_go(backend: Backend) 
     for _ in 0..3 {
         Sweep::start(&app.state).await.map_err(|e| e.detail()).expect("start");
     }
-    assert_eq!(app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{slot}'")).await, 1, "one a slot");
-    assert_eq!(app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{}' AND state = 'QUEUED'", slot + 1)).await, 1, "the next is scheduled");
+    assert_eq!(
+        app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{slot}'")).await,
+        1,
+        "one a slot"
+    );
+    assert_eq!(
+        app.count_where("jobs", &format!("kind = 'sweep' AND dedupe_key = 'sweep:{}' AND state = 'QUEUED'", slot + 1))
+            .await,
+        1,
+        "the next is scheduled"
+    );
 
     let old = enqueue(&app, &email("old@example.cn", "Old"), Options::default()).await.expect("id");
     let recent = enqueue(&app, &email("recent@example.cn", "Recent"), Options::default()).await.expect("id");

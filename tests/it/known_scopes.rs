@@ -60,7 +60,8 @@ async fn a_change_of_access_reaches_every_instance_at_once(backend: Backend) {
     }
     // Shared through the API on instance one: there at once, on instance two as soon as the
     // notification arrives.
-    let share = "mutation($c: ID!) { shareCase(caseId: $c, agency: MARKET_REGULATION, note: \"请协查 please look\") { id } }";
+    let share =
+        "mutation($c: ID!) { shareCase(caseId: $c, agency: MARKET_REGULATION, note: \"请协查 please look\") { id } }";
     let shared: Value = gql_at(one, Some(&customs.token), share, json!({ "c": case_id })).await;
     let share_id = shared["data"]["shareCase"]["id"].as_str().unwrap_or_else(|| panic!("{shared}")).to_string();
     assert!(reads(one, &amr.token, &case_id).await, "the instance that shared reads the share at once");

@@ -3,7 +3,6 @@
 //! administrators; the public check tells its current status; the sweeper warns 30 and 7
 //! days before expiry and marks it EXPIRED — once, however many instances sweep.
 
-
 use chrono::{Months, NaiveDate};
 use serde_json::{Value, json};
 
@@ -17,7 +16,8 @@ both_backends!(an_approval_issues_a_licence_that_the_right_people_see);
 both_backends!(a_registration_and_a_tax_registration_share_the_uscc_as_their_number);
 both_backends!(the_sweeper_warns_and_expires_exactly_once_across_two_instances);
 
-pub const LICENCE: &str = "id kind agency number status issuedAt validUntil history { action note filingId } merchant { name }";
+pub const LICENCE: &str =
+    "id kind agency number status issuedAt validUntil history { action note filingId } merchant { name }";
 
 /// Today in China, as licences date themselves.
 pub fn china_today() -> NaiveDate {
@@ -31,7 +31,13 @@ pub async fn approve(app: &TestApp, officer: &Staff, filing: &Value) -> Value {
     let version = claimed.data()["claimFiling"]["version"].as_i64().expect("claimed");
     let approved = app.decide(&officer.token, "approveFiling", id, version, Some("资料齐全")).await;
     assert_eq!(approved.data()["approveFiling"]["status"], "APPROVED", "{:?}", approved.0);
-    let read = app.gql(&format!("query($id: ID!) {{ filing(id: $id) {{ certificateNumber licence {{ {LICENCE} }} }} }}"), json!({ "id": id }), Some(&officer.token)).await;
+    let read = app
+        .gql(
+            &format!("query($id: ID!) {{ filing(id: $id) {{ certificateNumber licence {{ {LICENCE} }} }} }}"),
+            json!({ "id": id }),
+            Some(&officer.token),
+        )
+        .await;
     read.data()["filing"].clone()
 }
 
@@ -71,15 +77,28 @@ async fn an_approval_issues_a_licence_that_the_right_people_see(backend: Backend
     assert_eq!(licence["history"][0]["note"], Value::Null);
     assert!(licence["history"][0]["filingId"].is_string());
 
-    let find = "query($n: String!, $k: FilingKind!) { licence(number: $n, kind: $k) { number status merchant { name } } }";
+    let find =
+        "query($n: String!, $k: FilingKind!) { licence(number: $n, kind: $k) { number status merchant { name } } }";
     let ask = |token: Option<String>, kind: &'static str| {
         let app = &app;
         let number = number.clone();
         async move { app.gql(find, json!({ "n": number, "k": kind }), token.as_deref()).await }
     };
-    assert_eq!(ask(Some(merchant.token.clone()), "INSPECTION").await.data()["licence"]["number"], number.as_str(), "the holder");
-    assert_eq!(ask(Some(officer.token.clone()), "INSPECTION").await.data()["licence"]["merchant"]["name"], "商户 lic@example.cn", "the issuing agency in the region");
-    assert_eq!(ask(Some(app.admin_token().await), "INSPECTION").await.data()["licence"]["status"], "ACTIVE", "an administrator");
+    assert_eq!(
+        ask(Some(merchant.token.clone()), "INSPECTION").await.data()["licence"]["number"],
+        number.as_str(),
+        "the holder"
+    );
+    assert_eq!(
+        ask(Some(officer.token.clone()), "INSPECTION").await.data()["licence"]["merchant"]["name"],
+        "商户 lic@example.cn",
+        "the issuing agency in the region"
+    );
+    assert_eq!(
+        ask(Some(app.admin_token().await), "INSPECTION").await.data()["licence"]["status"],
+        "ACTIVE",
+        "an administrator"
+    );
     let elsewhere = app.staff("ciq-yn@gov.cn", "OFFICER", "INSPECTION", &["530100"]).await;
     let customs = app.staff("customs@gov.cn", "SUPERVISOR", "CUSTOMS", &["510100"]).await;
     let stranger = app.merchant("other@example.cn", "510100", None).await;
@@ -127,20 +146,34 @@ async fn a_registration_and_a_tax_registration_share_the_uscc_as_their_number(ba
     let tax_filing = approve(&app, &tax, &fresh.data()["filing"]).await;
     assert_eq!(tax_filing["licence"]["number"], uscc.as_str(), "TAX carries the USCC");
     let a_year = china_today().checked_add_months(Months::new(12)).expect("date");
-    assert_eq!(tax_filing["licence"]["validUntil"], a_year.format("%Y-%m-%d").to_string(), "validity is configured per kind");
+    assert_eq!(
+        tax_filing["licence"]["validUntil"],
+        a_year.format("%Y-%m-%d").to_string(),
+        "validity is configured per kind"
+    );
 
     let public = public_check(&app, &uscc).await;
-    let kinds: Vec<&str> = public["certificates"].as_array().expect("list").iter().filter_map(|c| c["kind"].as_str()).collect();
+    let kinds: Vec<&str> =
+        public["certificates"].as_array().expect("list").iter().filter_map(|c| c["kind"].as_str()).collect();
     assert_eq!(kinds, ["REGISTRATION", "TAX"]);
     // The decision on TAX saw the registration licence among the merchant's facts.
     let facts = app.query_row("SELECT facts FROM decision_records WHERE kind = 'TAX'").await;
     let facts: Value = serde_json::from_str(&facts.try_get::<String>("", "facts").expect("facts")).expect("json");
-    assert_eq!(facts["merchant"]["licences"], json!([{ "kind": "REGISTRATION", "status": "ACTIVE", "validUntil": null }]));
+    assert_eq!(
+        facts["merchant"]["licences"],
+        json!([{ "kind": "REGISTRATION", "status": "ACTIVE", "validUntil": null }])
+    );
 }
 
 /// Emails about licences to `address`, by subject.
 async fn licence_mails(app: &TestApp, address: &str) -> Vec<String> {
-    app.smtp.to(address).await.into_iter().map(|m| m.subject()).filter(|s| s.contains("licence") || s.contains("expire")).collect()
+    app.smtp
+        .to(address)
+        .await
+        .into_iter()
+        .map(|m| m.subject())
+        .filter(|s| s.contains("licence") || s.contains("expire"))
+        .collect()
 }
 
 async fn the_sweeper_warns_and_expires_exactly_once_across_two_instances(backend: Backend) {
@@ -173,7 +206,11 @@ async fn the_sweeper_warns_and_expires_exactly_once_across_two_instances(backend
             state.clock.advance(app.state.config.sweep_interval);
         }
         futures_util::future::join(app.run_pending_jobs(), run_pending_jobs_of(&other)).await;
-        let (a, b) = futures_util::future::join(onestop::services::deadlines::sweep(&app.state), onestop::services::deadlines::sweep(&other)).await;
+        let (a, b) = futures_util::future::join(
+            onestop::services::deadlines::sweep(&app.state),
+            onestop::services::deadlines::sweep(&other),
+        )
+        .await;
         a.and(b).map_err(|e| e.detail()).expect("sweeps");
         app.run_pending_jobs().await;
     }

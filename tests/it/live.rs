@@ -85,7 +85,15 @@ async fn subscribers_receive_the_events_they_may_see(backend: Backend) {
 
     let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS", "TAX"]).await;
     let filing = filing_of(&filings, "CUSTOMS");
-    let claimed = app.decide(&customs.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await;
+    let claimed = app
+        .decide(
+            &customs.token,
+            "claimFiling",
+            filing["id"].as_str().expect("id"),
+            filing["version"].as_i64().expect("v"),
+            None,
+        )
+        .await;
     claimed.data();
 
     let mine = drain(&mut merchant_socket, Duration::from_millis(700)).await;
@@ -125,10 +133,19 @@ async fn an_event_on_one_instance_reaches_subscribers_of_another_postgres() {
     let second = ServeProcess::start(&app, data.path(), free_port(), &[], Stdio::null()).ready().await;
     let other = second.base_url.clone();
 
-    let mut socket = subscribe_at(&other, &merchant.token, "subscription { filingEvents { action filing { kind status } } }").await;
+    let mut socket =
+        subscribe_at(&other, &merchant.token, "subscription { filingEvents { action filing { kind status } } }").await;
     let (_, filings) = app.submitted_case(&merchant, &["CUSTOMS"]).await;
     let filing = filing_of(&filings, "CUSTOMS");
-    app.decide(&customs.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await.data();
+    app.decide(
+        &customs.token,
+        "claimFiling",
+        filing["id"].as_str().expect("id"),
+        filing["version"].as_i64().expect("v"),
+        None,
+    )
+    .await
+    .data();
 
     let events = drain(&mut socket, Duration::from_millis(1500)).await;
     let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
@@ -152,7 +169,8 @@ async fn two_instances_drain_one_outbox_without_duplicates(backend: Backend) {
         .map_err(|e| e.detail())
         .expect("enqueue");
     }
-    let (here, there) = futures_util::future::join(app.run_pending_jobs(), crate::helpers::run_pending_jobs_of(&other)).await;
+    let (here, there) =
+        futures_util::future::join(app.run_pending_jobs(), crate::helpers::run_pending_jobs_of(&other)).await;
     // The hundred emails and the start-up sweep.
     assert_eq!(here + there, 101, "each job ran once, on one of the two ({here} + {there})");
     let mails = app.smtp.all().await;
@@ -197,7 +215,9 @@ async fn a_server_killed_mid_send_loses_no_message_postgres() {
         .map_err(|e| e.detail())
         .expect("enqueue");
     }
-    tokio::time::timeout(Duration::from_secs(30), app.smtp.first_data()).await.expect("the instance never started sending");
+    tokio::time::timeout(Duration::from_secs(30), app.smtp.first_data())
+        .await
+        .expect("the instance never started sending");
     // SIGKILL in the middle of the SMTP transaction.
     first.kill();
     assert!(app.smtp.all().await.is_empty(), "nothing was handed off");

@@ -26,11 +26,20 @@ both_backends!(
 /// `ONESTOP_METRICS_BIND=off` leaves no listener of its own.
 async fn metrics_on_the_main_listener_need_the_token(backend: Backend) {
     const TOKEN: &str = "a-metrics-token-of-32-characters";
-    let Some(app) = spawn_app_with(backend, |c| c.metrics = onestop::config::MetricsConfig { bind: None, token: Some(TOKEN.into()) }).await else { return };
+    let Some(app) = spawn_app_with(backend, |c| {
+        c.metrics = onestop::config::MetricsConfig { bind: None, token: Some(TOKEN.into()) }
+    })
+    .await
+    else {
+        return;
+    };
     assert!(app.metrics_url.is_none());
     let get = |token: Option<&str>| {
         let request = app.client.get(app.url("/metrics"));
-        let request = match token { Some(t) => request.bearer_auth(t), None => request };
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
         async move { request.send().await.expect("metrics") }
     };
     assert_eq!(get(None).await.status(), 404);
@@ -48,24 +57,14 @@ async fn health_metrics_and_request_ids(backend: Backend) {
     let ready = app.client.get(app.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), 200);
 
-    let given = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "trace-abc-123")
-        .send()
-        .await
-        .expect("healthz");
+    let given =
+        app.client.get(app.url("/healthz")).header("x-request-id", "trace-abc-123").send().await.expect("healthz");
     assert_eq!(given.headers()["x-request-id"], "trace-abc-123");
     let made = app.client.get(app.url("/healthz")).send().await.expect("healthz");
     let made_id = made.headers()["x-request-id"].to_str().expect("ascii").to_string();
     assert!(uuid::Uuid::parse_str(&made_id).is_ok(), "generated ids are UUIDs: {made_id}");
-    let hostile = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .expect("healthz");
+    let hostile =
+        app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await.expect("healthz");
     assert_ne!(hostile.headers()["x-request-id"], "bad id with spaces");
 
     app.gql("query { validateUscc(code: \"91510100MA61R2XX0X\") }", json!({}), None).await.data();
@@ -74,12 +73,8 @@ async fn health_metrics_and_request_ids(backend: Backend) {
     let metrics = app.client.get(app.metrics_url.as_deref().expect("metrics listener")).send().await.expect("metrics");
     assert_eq!(metrics.status(), 200);
     let body = metrics.text().await.expect("text");
-    assert!(
-        body.contains("onestop_graphql_requests_total{operation=\"query validateUscc\",outcome=\"ok\"}"),
-        "{body}"
-    );
+    assert!(body.contains("onestop_graphql_requests_total{operation=\"query validateUscc\",outcome=\"ok\"}"), "{body}");
     assert!(body.contains("onestop_graphql_request_duration_seconds_bucket{operation=\"query validateUscc\""));
-
 }
 
 /// The attribute values `name="…"` of an HTML page, in order.
@@ -111,10 +106,14 @@ async fn graphiql_needs_nothing_but_this_server(backend: Backend) {
         let body = asset.text().await.expect("body");
         assert!(!body.is_empty(), "{path} is empty");
         if path.ends_with("graphiql.min.js") {
-            assert!(body.contains("GraphiQL=t(e.React,e.ReactDOM)"), "the browser build of GraphiQL, which needs React and ReactDOM only");
+            assert!(
+                body.contains("GraphiQL=t(e.React,e.ReactDOM)"),
+                "the browser build of GraphiQL, which needs React and ReactDOM only"
+            );
         }
     }
-    let start = app.client.get(app.url("/graphql/assets/start.js")).send().await.expect("start").text().await.expect("js");
+    let start =
+        app.client.get(app.url("/graphql/assets/start.js")).send().await.expect("start").text().await.expect("js");
     assert!(start.contains("\"/graphql/ws\"") && start.contains("\"/graphql\""), "GraphiQL talks to this server");
     assert_eq!(app.client.get(app.url("/graphql/assets/nothing.js")).send().await.expect("404").status(), 404);
 
@@ -130,7 +129,11 @@ async fn graphiql_needs_nothing_but_this_server(backend: Backend) {
     let schema = app.gql(&introspection, json!({}), None).await;
     assert!(schema.data()["__schema"]["types"].as_array().is_some_and(|t| t.len() > 50), "GraphiQL loads the schema");
     let deep_data = format!("{{ me {{ id }} __schema {{ types {{ fields {{ type {{ {type_ref} }} }} }} }} }}");
-    assert_eq!(app.gql(&deep_data, json!({}), None).await.error_code(), "QUERY_TOO_DEEP", "data beside introspection keeps the limit");
+    assert_eq!(
+        app.gql(&deep_data, json!({}), None).await.error_code(),
+        "QUERY_TOO_DEEP",
+        "data beside introspection keeps the limit"
+    );
 }
 
 async fn readyz_turns_503_when_the_database_is_gone(backend: Backend) {
@@ -203,9 +206,8 @@ async fn malformed_and_oversized_requests_get_clear_errors(backend: Backend) {
     assert_eq!(unknown.error_code(), "BAD_REQUEST");
     let wrong_type = app.gql("mutation { login(email: 5, password: \"x\") { accessToken } }", json!({}), None).await;
     assert_eq!(wrong_type.error_code(), "BAD_REQUEST");
-    let missing_var = app
-        .gql("mutation($e: String!) { login(email: $e, password: \"x\") { accessToken } }", json!({}), None)
-        .await;
+    let missing_var =
+        app.gql("mutation($e: String!) { login(email: $e, password: \"x\") { accessToken } }", json!({}), None).await;
     assert_eq!(missing_var.error_code(), "BAD_REQUEST");
 
     let not_json = app
@@ -228,12 +230,25 @@ async fn malformed_and_oversized_requests_get_clear_errors(backend: Backend) {
         .await
         .expect("post");
     assert_eq!(too_big.status(), 413);
-    assert_eq!(too_big.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert_eq!(
+        too_big.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"],
+        "BAD_REQUEST"
+    );
     // An empty multipart body goes without Content-Length (the property sweep found it): a JSON
     // error too, not a bare 411.
-    let no_length = app.client.post(app.url("/graphql")).header("content-type", "multipart/form-data; boundary=x").body("").send().await.expect("post");
+    let no_length = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("")
+        .send()
+        .await
+        .expect("post");
     assert!(no_length.status().as_u16() < 500);
-    assert!(no_length.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"].is_string(), "a JSON error with a code");
+    assert!(
+        no_length.json::<serde_json::Value>().await.expect("json")["errors"][0]["extensions"]["code"].is_string(),
+        "a JSON error with a code"
+    );
     assert_eq!(app.count_where("jobs", "kind = 'email'").await, 0);
 
     // A fresh connection: after a 413 the server closes the one whose body it did not read,
@@ -281,7 +296,10 @@ async fn logins_are_throttled_per_account_without_locking_others_out(backend: Ba
     // Password reset requests are throttled the same way, account or not.
     let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
     for _ in 0..3 {
-        assert_eq!(app.gql(reset, json!({ "e": "nobody@example.cn" }), None).await.data()["requestPasswordReset"], true);
+        assert_eq!(
+            app.gql(reset, json!({ "e": "nobody@example.cn" }), None).await.data()["requestPasswordReset"],
+            true
+        );
     }
     assert_eq!(app.gql(reset, json!({ "e": "nobody@example.cn" }), None).await.error_code(), "RATE_LIMITED");
     // And so is the token endpoint, per client id.

@@ -18,7 +18,14 @@ const BATCH: &str = "mutation($i: ProductBatchInput!) { registerProductBatch(inp
 const PROFILE: &str = "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { name } }";
 
 async fn post(app: &crate::helpers::TestApp, token: &str, query: &str, variables: Value) -> (Option<String>, Value) {
-    let response = app.client.post(app.url("/graphql")).bearer_auth(token).json(&json!({ "query": query, "variables": variables })).send().await.expect("post");
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("post");
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
     (retry_after, response.json().await.expect("json"))
 }
@@ -26,7 +33,10 @@ async fn post(app: &crate::helpers::TestApp, token: &str, query: &str, variables
 /// SQLite only: PostgreSQL writers queue on row locks rather than on one database lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_sqlite_lock_answers_service_unavailable_and_loses_nothing_sqlite() {
-    let Some(app) = spawn_app_with(Backend::Sqlite, |c| c.sqlite_busy_timeout = Duration::from_millis(200)).await else { return };
+    let Some(app) = spawn_app_with(Backend::Sqlite, |c| c.sqlite_busy_timeout = Duration::from_millis(200)).await
+    else {
+        return;
+    };
     let merchant = app.merchant("locked@example.cn", "510100", None).await;
     let batch = json!({ "i": { "productName": "花椒", "category": "FOOD", "originRegionCode": "510100", "batchNumber": "L-1", "productionDate": "2026-09-01", "quantity": 5 } });
     let profile = json!({ "i": { "name": "改名", "regionCode": "510100", "address": "成都", "contactEmail": "locked@example.cn", "contactPhone": "13800138000" } });
@@ -34,7 +44,10 @@ async fn a_held_sqlite_lock_answers_service_unavailable_and_loses_nothing_sqlite
     // Another process holds the write lock (a backup, a long migration, an operator's shell).
     let other = Database::connect(&app.db.url).await.expect("second connection");
     let held = other
-        .begin_with_options(sea_orm::TransactionOptions { sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate), ..Default::default() })
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
         .await
         .expect("write lock");
     for (query, variables) in [(BATCH, &batch), (PROFILE, &profile)] {
@@ -82,7 +95,8 @@ async fn logins_beyond_the_hashing_queue_are_refused_at_once_not_queued(backend:
         }
     });
     let answers = futures_util::future::join_all(attempts).await;
-    let refused: Vec<_> = answers.iter().filter(|(_, _, code)| code.as_deref() == Some("SERVICE_UNAVAILABLE")).collect();
+    let refused: Vec<_> =
+        answers.iter().filter(|(_, _, code)| code.as_deref() == Some("SERVICE_UNAVAILABLE")).collect();
     assert!(!refused.is_empty(), "a full queue refuses: {answers:?}");
     assert!(refused.iter().all(|(_, retry_after, _)| *retry_after), "with Retry-After");
     assert!(answers.iter().all(|(status, _, _)| *status < 500), "no 5xx: {answers:?}");
@@ -92,6 +106,12 @@ async fn logins_beyond_the_hashing_queue_are_refused_at_once_not_queued(backend:
     assert!(answered >= 1, "logins within the bound are answered: {answers:?}");
     // Once the flood is over, logins work again.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = crate::helpers::gql_at(&server.base_url, None, "mutation { login(email: \"flood@example.cn\", password: \"Ziggurat-Peppercorn-47-Lantern\") { accessToken } }", json!({})).await;
+    let after = crate::helpers::gql_at(
+        &server.base_url,
+        None,
+        "mutation { login(email: \"flood@example.cn\", password: \"Ziggurat-Peppercorn-47-Lantern\") { accessToken } }",
+        json!({}),
+    )
+    .await;
     assert!(after["data"]["login"]["accessToken"].is_string(), "{after}");
 }

@@ -16,16 +16,24 @@ use crate::{
 
 both_backends!(staff_and_a_broker_file_then_the_merchant_amends_and_cancels);
 
-
 /// Submits a change case of `type` for the licence, (for amendments) with `data`; approves it.
-async fn change(app: &TestApp, token: &str, officer: &crate::fixtures::Staff, licence: &Value, case_type: &str, data: Option<Value>) {
+async fn change(
+    app: &TestApp,
+    token: &str,
+    officer: &crate::fixtures::Staff,
+    licence: &Value,
+    case_type: &str,
+    data: Option<Value>,
+) {
     let opened = app
         .gql("mutation($ids: [ID!]!, $t: CaseType!) { createChangeCase(licenceIds: $ids, type: $t) { id filings { id version } } }", json!({ "ids": [licence["id"]], "t": case_type }), Some(token))
         .await;
     let case = opened.data()["createChangeCase"].clone();
     if let Some(data) = data {
         let filing = &case["filings"][0];
-        app.update_filing(token, filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), data).await.data();
+        app.update_filing(token, filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), data)
+            .await
+            .data();
     }
     let submitted = app.submit_case(token, case["id"].as_str().expect("case")).await;
     approve(app, officer, &submitted.data()["submitCase"]["filings"][0]).await;
@@ -45,20 +53,40 @@ async fn staff_and_a_broker_file_then_the_merchant_amends_and_cancels(backend: B
     let case_id = created.data()["createCase"]["id"].as_str().expect("case").to_string();
     let filings = created.data()["createCase"]["filings"].as_array().expect("filings").clone();
     for kind in ["REGISTRATION", "FX"] {
-        app.update_filing(&clerk, filing_of(&filings, kind)["id"].as_str().expect("id"), 1, filing_data(kind)).await.data();
+        app.update_filing(&clerk, filing_of(&filings, kind)["id"].as_str().expect("id"), 1, filing_data(kind))
+            .await
+            .data();
     }
     let customs = filing_of(&filings, "CUSTOMS")["id"].as_str().expect("id").to_string();
     app.update_filing(&broker_token, &customs, 1, filing_data("CUSTOMS")).await.data();
     for kind in ["REGISTRATION", "FX"] {
         let id = filing_of(&filings, kind)["id"].as_str().expect("id");
-        assert_eq!(app.update_filing(&broker_token, id, 2, filing_data(kind)).await.error_code(), "NOT_FOUND", "the broker files CUSTOMS only");
+        assert_eq!(
+            app.update_filing(&broker_token, id, 2, filing_data(kind)).await.error_code(),
+            "NOT_FOUND",
+            "the broker files CUSTOMS only"
+        );
     }
     assert_eq!(app.submit_case(&broker_token, &case_id).await.error_code(), "FORBIDDEN");
     let submitted = app.submit_case(&clerk, &case_id).await;
     let filings = submitted.data()["submitCase"]["filings"].as_array().expect("filings").clone();
-    let trail = app.gql("query($id: ID!) { case(id: $id) { events { action filingId actor { email } onBehalfOfMerchantId } } }", json!({ "id": case_id }), Some(&owner.token)).await;
-    let broker_edit = trail.data()["case"]["events"].as_array().expect("events").iter().find(|e| e["filingId"] == customs.as_str() && e["actor"]["email"] == "broker@example.cn").cloned();
-    assert!(broker_edit.is_some_and(|e| e["onBehalfOfMerchantId"].is_string()), "the broker's edit names the merchant it acted for");
+    let trail = app
+        .gql(
+            "query($id: ID!) { case(id: $id) { events { action filingId actor { email } onBehalfOfMerchantId } } }",
+            json!({ "id": case_id }),
+            Some(&owner.token),
+        )
+        .await;
+    let broker_edit = trail.data()["case"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["filingId"] == customs.as_str() && e["actor"]["email"] == "broker@example.cn")
+        .cloned();
+    assert!(
+        broker_edit.is_some_and(|e| e["onBehalfOfMerchantId"].is_string()),
+        "the broker's edit names the merchant it acted for"
+    );
 
     // Each agency approves; each approval issues a licence.
     let mut licences = std::collections::HashMap::new();
@@ -83,14 +111,26 @@ async fn staff_and_a_broker_file_then_the_merchant_amends_and_cancels(backend: B
         .iter()
         .map(|l| (l["kind"].as_str().unwrap_or("").to_string(), l["status"].as_str().unwrap_or("").to_string()))
         .collect();
-    assert!(statuses.contains(&("FX".into(), "CANCELLED".into())) && statuses.contains(&("CUSTOMS".into(), "ACTIVE".into())), "{statuses:?}");
+    assert!(
+        statuses.contains(&("FX".into(), "CANCELLED".into()))
+            && statuses.contains(&("CUSTOMS".into(), "ACTIVE".into())),
+        "{statuses:?}"
+    );
 
     // The public pages tell the truth.
     let fx_page = public(&app, fx["number"].as_str().expect("n")).await;
-    assert_eq!((fx_page["valid"].as_bool(), fx_page["certificates"][0]["status"].as_str()), (Some(false), Some("CANCELLED")));
+    assert_eq!(
+        (fx_page["valid"].as_bool(), fx_page["certificates"][0]["status"].as_str()),
+        (Some(false), Some("CANCELLED"))
+    );
     let registration_page = public(&app, registration["number"].as_str().expect("n")).await;
     assert_eq!(registration_page["valid"], true);
-    let history: Vec<&str> = registration_page["certificates"][0]["history"].as_array().expect("h").iter().filter_map(|h| h["action"].as_str()).collect();
+    let history: Vec<&str> = registration_page["certificates"][0]["history"]
+        .as_array()
+        .expect("h")
+        .iter()
+        .filter_map(|h| h["action"].as_str())
+        .collect();
     assert_eq!(history, ["issued", "amended"]);
     assert_eq!(public(&app, licences["CUSTOMS"].0["number"].as_str().expect("n")).await["valid"], true);
 }

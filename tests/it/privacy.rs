@@ -25,9 +25,13 @@ async fn merchants_see_officers_by_name_not_by_address(backend: Backend) {
     )
     .await
     .data();
-    app.gql("mutation($c: ID!) { addComment(caseId: $c, body: \"请补充原产地证明\") { id } }", json!({ "c": case_id }), Some(&officer.token))
-        .await
-        .data();
+    app.gql(
+        "mutation($c: ID!) { addComment(caseId: $c, body: \"请补充原产地证明\") { id } }",
+        json!({ "c": case_id }),
+        Some(&officer.token),
+    )
+    .await
+    .data();
 
     let query = "query($id: ID!) { case(id: $id) {
         filings { assignee { email displayName agency } }
@@ -42,8 +46,17 @@ async fn merchants_see_officers_by_name_not_by_address(backend: Backend) {
     }
     let assignee = &case["filings"][0]["assignee"];
     assert_eq!(assignee["email"], "w***@customs.gov.cn");
-    assert_eq!((assignee["displayName"].as_str(), assignee["agency"].as_str()), (Some("Staff wang.fang"), Some("CUSTOMS")));
-    let assigned = case["events"].as_array().expect("events").iter().find(|e| e["action"] == "filing.assigned").expect("assigned").clone();
+    assert_eq!(
+        (assignee["displayName"].as_str(), assignee["agency"].as_str()),
+        (Some("Staff wang.fang"), Some("CUSTOMS"))
+    );
+    let assigned = case["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["action"] == "filing.assigned")
+        .expect("assigned")
+        .clone();
     assert_eq!(assigned["actor"]["email"], "c***@customs.gov.cn");
     assert_eq!(assigned["note"], "assigned to Staff wang.fang", "the note names the officer");
     assert_eq!(case["comments"][0]["author"]["email"], "w***@customs.gov.cn");

@@ -10,7 +10,8 @@ use crate::{
 
 both_backends!(phones_are_stored_in_e164_and_legacy_usccs_need_the_allow_list);
 
-const SAVE: &str = "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { contactPhone uscc usccVerified } }";
+const SAVE: &str =
+    "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { contactPhone uscc usccVerified } }";
 const LEGACY: &str = "91510100MA6CGUR3K1";
 
 fn profile(phone: &str, uscc: Option<&str>) -> serde_json::Value {
@@ -21,10 +22,13 @@ fn profile(phone: &str, uscc: Option<&str>) -> serde_json::Value {
 }
 
 async fn phones_are_stored_in_e164_and_legacy_usccs_need_the_allow_list(backend: Backend) {
-    let allow = onestop::domain::uscc::UsccAllowList::parse(&format!("{LEGACY} # confirmed by the office\n")).expect("list");
+    let allow =
+        onestop::domain::uscc::UsccAllowList::parse(&format!("{LEGACY} # confirmed by the office\n")).expect("list");
     let Some(app) = spawn_app_with(backend, |c| c.uscc_allow_list = allow).await else { return };
     let (token, _) = app.verified_merchant("export@example.cn").await;
-    for (written, stored) in [("+86 28 8888 8888", "+862888888888"), ("028 8888 8888", "+862888888888"), ("138 0013 8000", "+8613800138000")] {
+    for (written, stored) in
+        [("+86 28 8888 8888", "+862888888888"), ("028 8888 8888", "+862888888888"), ("138 0013 8000", "+8613800138000")]
+    {
         let saved = app.gql(SAVE, profile(written, None), Some(&token)).await;
         assert_eq!(saved.data()["saveMerchantProfile"]["contactPhone"], stored, "{written}");
     }
@@ -32,14 +36,29 @@ async fn phones_are_stored_in_e164_and_legacy_usccs_need_the_allow_list(backend:
         let refused = app.gql(SAVE, profile(bad, None), Some(&token)).await;
         assert_eq!(refused.error_fields(), vec!["contactPhone"], "{bad}");
     }
-    let stored = || async { app.query_row("SELECT contact_phone FROM merchants").await.try_get::<String>("", "contact_phone").expect("phone") };
+    let stored = || async {
+        app.query_row("SELECT contact_phone FROM merchants")
+            .await
+            .try_get::<String>("", "contact_phone")
+            .expect("phone")
+    };
     assert_eq!(stored().await, "+8613800138000", "refusals changed nothing");
     // Phones stored before E.164 are rewritten at start-up.
     {
         use sea_orm::ConnectionTrait;
-        app.state.db.execute_unprepared("UPDATE merchants SET contact_phone = '028 8888 8888'").await.expect("legacy phone");
+        app.state
+            .db
+            .execute_unprepared("UPDATE merchants SET contact_phone = '028 8888 8888'")
+            .await
+            .expect("legacy phone");
     }
-    assert_eq!(onestop::services::merchants::normalise_legacy_phones(&app.state).await.map_err(|e| e.detail()).expect("normalise"), 1);
+    assert_eq!(
+        onestop::services::merchants::normalise_legacy_phones(&app.state)
+            .await
+            .map_err(|e| e.detail())
+            .expect("normalise"),
+        1
+    );
     assert_eq!(stored().await, "+862888888888");
 
     // A code failing the check character: refused with the way out, unless allow-listed.

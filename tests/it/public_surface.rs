@@ -19,9 +19,25 @@ use crate::{
 both_backends!(anonymous_callers_reach_no_personal_data);
 
 /// Types that describe people or carry contact data, findings or case internals.
-const PRIVATE_TYPES: &[&str] = &["User", "Merchant", "Person", "SpotCheck", "Comment", "AuditEvent", "Case", "Filing", "ProductBatch", "Document"];
+const PRIVATE_TYPES: &[&str] =
+    &["User", "Merchant", "Person", "SpotCheck", "Comment", "AuditEvent", "Case", "Filing", "ProductBatch", "Document"];
 /// Field names that name personal or internal data, whatever type holds them.
-const PRIVATE_FIELDS: &[&str] = &["email", "phone", "address", "idnumber", "bankaccount", "finding", "displayname", "officer", "risklevel", "contactperson", "invoicecontact", "actor", "author", "assignee"];
+const PRIVATE_FIELDS: &[&str] = &[
+    "email",
+    "phone",
+    "address",
+    "idnumber",
+    "bankaccount",
+    "finding",
+    "displayname",
+    "officer",
+    "risklevel",
+    "contactperson",
+    "invoicecontact",
+    "actor",
+    "author",
+    "assignee",
+];
 
 /// The selection of every field of a type (to `depth`), fields needing arguments left out.
 fn select_all(schema: &Schema, type_name: &str, depth: usize) -> String {
@@ -119,7 +135,16 @@ async fn seed(app: &TestApp) -> (String, String, Vec<String>) {
     let number = approved.data()["approveFiling"]["certificateNumber"].as_str().expect("number").to_string();
     // What the fixtures put in: contact email and phone (as stored and as typed), address,
     // the officer's address and name, the finding, the merchant user's name.
-    let secrets = ["secret-contact", "secret-inspector", "13800000000", "138 0000 0000", "天府大道", "SECRET-FINDING", "Staff secret", "Test Merchant"];
+    let secrets = [
+        "secret-contact",
+        "secret-inspector",
+        "13800000000",
+        "138 0000 0000",
+        "天府大道",
+        "SECRET-FINDING",
+        "Staff secret",
+        "Test Merchant",
+    ];
     (code, number, secrets.iter().map(|s| s.to_string()).collect())
 }
 

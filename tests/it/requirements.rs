@@ -35,9 +35,20 @@ fn summary(requirements: &Value) -> Vec<String> {
                 .as_array()
                 .expect("documents")
                 .iter()
-                .map(|d| format!("{}:{}", d["documentType"].as_str().unwrap_or("?"), &d["level"].as_str().unwrap_or("?")[..1]))
+                .map(|d| {
+                    format!(
+                        "{}:{}",
+                        d["documentType"].as_str().unwrap_or("?"),
+                        &d["level"].as_str().unwrap_or("?")[..1]
+                    )
+                })
                 .collect();
-            format!("{}:{}[{}]", f["kind"].as_str().unwrap_or("?"), &f["level"].as_str().unwrap_or("?")[..1], docs.join(","))
+            format!(
+                "{}:{}[{}]",
+                f["kind"].as_str().unwrap_or("?"),
+                &f["level"].as_str().unwrap_or("?")[..1],
+                docs.join(",")
+            )
         })
         .collect()
 }
@@ -53,7 +64,8 @@ pub async fn verified_merchant(app: &TestApp, email: &str) -> Merchant {
     let (_, filings) = app.submitted_case(&merchant, &["REGISTRATION"]).await;
     let registration = filing_of(&filings, "REGISTRATION");
     let id = registration["id"].as_str().expect("id");
-    let claimed = app.decide(&officer.token, "claimFiling", id, registration["version"].as_i64().expect("v"), None).await;
+    let claimed =
+        app.decide(&officer.token, "claimFiling", id, registration["version"].as_i64().expect("v"), None).await;
     let version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     app.decide(&officer.token, "approveFiling", id, version, None).await.data();
     merchant
@@ -64,20 +76,45 @@ async fn the_requirement_matrix_follows_the_default_ruleset(backend: Backend) {
     // (profile, what an anonymous caller is told)
     let matrix: Vec<(Value, Vec<&str>)> = vec![
         (profile("SOLE_PROPRIETORSHIP", &["HANDICRAFT"], &[], false), vec!["TAX:M[]"]),
-        (profile("LIMITED_LIABILITY", &["TEXTILE"], &["6109100010"], true), vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"]),
+        (
+            profile("LIMITED_LIABILITY", &["TEXTILE"], &["6109100010"], true),
+            vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"],
+        ),
         (
             profile("FARMER_COOPERATIVE", &["AGRICULTURAL", "FOOD"], &["0904211000"], true),
-            vec!["CUSTOMS:M[]", "INSPECTION:M[FOOD_OPERATION_LICENCE:M,ORIGIN_PROOF:M]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"],
+            vec![
+                "CUSTOMS:M[]",
+                "INSPECTION:M[FOOD_OPERATION_LICENCE:M,ORIGIN_PROOF:M]",
+                "TAX:M[]",
+                "FX:M[BANK_ACCOUNT_PROOF:M]",
+            ],
         ),
-        (profile("INDIVIDUAL_BUSINESS", &["FOOD"], &[], false), vec!["INSPECTION:O[FOOD_OPERATION_LICENCE:M]", "TAX:M[]"]),
-        (profile("PARTNERSHIP", &["ETHNIC_SPECIALTY"], &[], true), vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"]),
+        (
+            profile("INDIVIDUAL_BUSINESS", &["FOOD"], &[], false),
+            vec!["INSPECTION:O[FOOD_OPERATION_LICENCE:M]", "TAX:M[]"],
+        ),
+        (
+            profile("PARTNERSHIP", &["ETHNIC_SPECIALTY"], &[], true),
+            vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"],
+        ),
         // Tea (HS chapter 09) sold at home: plant quarantine applies whatever the category.
-        (profile("LIMITED_LIABILITY", &["OTHER"], &["0902101000"], false), vec!["INSPECTION:M[ORIGIN_PROOF:M]", "TAX:M[]"]),
+        (
+            profile("LIMITED_LIABILITY", &["OTHER"], &["0902101000"], false),
+            vec!["INSPECTION:M[ORIGIN_PROOF:M]", "TAX:M[]"],
+        ),
         (profile("FARMER_COOPERATIVE", &["AGRICULTURAL"], &[], false), vec!["INSPECTION:O[]", "TAX:M[]"]),
-        (profile("SOLE_PROPRIETORSHIP", &["LEATHER"], &["4202210000"], true), vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"]),
+        (
+            profile("SOLE_PROPRIETORSHIP", &["LEATHER"], &["4202210000"], true),
+            vec!["CUSTOMS:M[]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"],
+        ),
         (
             profile("INDIVIDUAL_BUSINESS", &["HANDICRAFT", "FOOD"], &["0813400000"], true),
-            vec!["CUSTOMS:M[]", "INSPECTION:M[FOOD_OPERATION_LICENCE:M,ORIGIN_PROOF:M,PRODUCT_TEST_REPORT:O]", "TAX:M[]", "FX:M[BANK_ACCOUNT_PROOF:M]"],
+            vec![
+                "CUSTOMS:M[]",
+                "INSPECTION:M[FOOD_OPERATION_LICENCE:M,ORIGIN_PROOF:M,PRODUCT_TEST_REPORT:O]",
+                "TAX:M[]",
+                "FX:M[BANK_ACCOUNT_PROOF:M]",
+            ],
         ),
     ];
     for (p, expected) in &matrix {
@@ -86,7 +123,12 @@ async fn the_requirement_matrix_follows_the_default_ruleset(backend: Backend) {
         assert_eq!(answer["rulesetVersion"], 1);
         // Without a login nothing is known about the merchant: REGISTRATION is undetermined,
         // and said so, instead of silently missing.
-        let undetermined: Vec<&str> = answer["undetermined"].as_array().expect("undetermined").iter().filter_map(|u| u["kind"].as_str()).collect();
+        let undetermined: Vec<&str> = answer["undetermined"]
+            .as_array()
+            .expect("undetermined")
+            .iter()
+            .filter_map(|u| u["kind"].as_str())
+            .collect();
         assert!(undetermined.contains(&"REGISTRATION"), "{answer}");
         assert!(answer["undetermined"][0]["reason"].as_str().expect("reason").contains("merchant"), "{answer}");
     }
@@ -106,7 +148,10 @@ async fn the_requirement_matrix_follows_the_default_ruleset(backend: Backend) {
     let verified = verified_merchant(&app, "verified@example.cn").await;
     let registration = |docs: &str| format!("REGISTRATION:M[{docs}]");
     let said = summary(&requirements(&app, &cooperative, Some(&declared.token)).await);
-    assert_eq!(said[0], registration("BUSINESS_LICENCE_COPY:M,ID_CARD_COPY:M,BUSINESS_PREMISES_PROOF:M,COOPERATIVE_MEMBER_LIST:M"));
+    assert_eq!(
+        said[0],
+        registration("BUSINESS_LICENCE_COPY:M,ID_CARD_COPY:M,BUSINESS_PREMISES_PROOF:M,COOPERATIVE_MEMBER_LIST:M")
+    );
     let said = summary(&requirements(&app, &cooperative, Some(&fresh.token)).await);
     assert_eq!(said[0], registration("ID_CARD_COPY:M,BUSINESS_PREMISES_PROOF:M,COOPERATIVE_MEMBER_LIST:M"));
     let answer = requirements(&app, &cooperative, Some(&verified.token)).await;
@@ -114,7 +159,13 @@ async fn the_requirement_matrix_follows_the_default_ruleset(backend: Backend) {
     assert_eq!(answer["undetermined"], json!([]), "everything is known about a logged-in merchant");
 
     // Bad profiles get one VALIDATION error naming each bad code.
-    let bad = app.gql(REQUIREMENTS, json!({ "p": profile("PARTNERSHIP", &["FOOD"], &["0904", "09042100AB", "0904210000"], true) }), None).await;
+    let bad = app
+        .gql(
+            REQUIREMENTS,
+            json!({ "p": profile("PARTNERSHIP", &["FOOD"], &["0904", "09042100AB", "0904210000"], true) }),
+            None,
+        )
+        .await;
     assert_eq!(bad.error_code(), "VALIDATION");
     assert_eq!(bad.error_fields(), vec!["profile.hsCodes.0", "profile.hsCodes.1"]);
 }
@@ -125,13 +176,19 @@ const CREATE: &str = "mutation($k: [FilingKind!], $p: CaseProfileInput) { create
     filings { id kind version blockedBy requiredDocuments { requirement { documentType level } satisfied documents { id } } } } }";
 
 fn kinds_of(case: &Value) -> Vec<String> {
-    case["filings"].as_array().expect("filings").iter().map(|f| f["kind"].as_str().unwrap_or_default().to_string()).collect()
+    case["filings"]
+        .as_array()
+        .expect("filings")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 async fn a_case_from_a_profile_opens_exactly_what_applies(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let merchant = app.merchant("coop@example.cn", "510100", None).await;
-    let cross_border_food = profile("FARMER_COOPERATIVE", &["AGRICULTURAL", "FOOD"], &["0904211000", "0904211000"], true);
+    let cross_border_food =
+        profile("FARMER_COOPERATIVE", &["AGRICULTURAL", "FOOD"], &["0904211000", "0904211000"], true);
     let created = app.gql(CREATE, json!({ "p": cross_border_food }), Some(&merchant.token)).await;
     let case = &created.data()["createCase"];
     assert_eq!(kinds_of(case), vec!["REGISTRATION", "CUSTOMS", "INSPECTION", "TAX", "FX"]);
@@ -141,27 +198,36 @@ async fn a_case_from_a_profile_opens_exactly_what_applies(backend: Backend) {
     let customs = filing_of(case["filings"].as_array().expect("filings"), "CUSTOMS");
     assert_eq!(customs["blockedBy"], json!(["REGISTRATION"]), "CUSTOMS waits for REGISTRATION, and says so");
     let inspection = filing_of(case["filings"].as_array().expect("filings"), "INSPECTION");
-    let docs: Vec<&str> = inspection["requiredDocuments"].as_array().expect("docs").iter().filter_map(|d| d["requirement"]["documentType"].as_str()).collect();
+    let docs: Vec<&str> = inspection["requiredDocuments"]
+        .as_array()
+        .expect("docs")
+        .iter()
+        .filter_map(|d| d["requirement"]["documentType"].as_str())
+        .collect();
     assert_eq!(docs, vec!["FOOD_OPERATION_LICENCE", "ORIGIN_PROOF"]);
     assert_eq!(inspection["requiredDocuments"][0]["satisfied"], false);
 
     // With kinds as well: every MANDATORY one must be there; OPTIONAL ones may be added;
     // anything else does not apply. Refusals open nothing.
     let before = app.count("cases").await;
-    let missing = app.gql(CREATE, json!({ "p": cross_border_food, "k": ["REGISTRATION", "TAX"] }), Some(&merchant.token)).await;
+    let missing =
+        app.gql(CREATE, json!({ "p": cross_border_food, "k": ["REGISTRATION", "TAX"] }), Some(&merchant.token)).await;
     assert_eq!(missing.error_code(), "VALIDATION");
     let message = missing.0["errors"][0]["extensions"]["fields"].to_string();
     for kind in ["CUSTOMS", "INSPECTION", "FX"] {
         assert!(message.contains(&format!("must include {kind}")), "{message}");
     }
     let home_food = profile("INDIVIDUAL_BUSINESS", &["FOOD"], &[], false);
-    let foreign = app.gql(CREATE, json!({ "p": home_food, "k": ["REGISTRATION", "TAX", "FX"] }), Some(&merchant.token)).await;
+    let foreign =
+        app.gql(CREATE, json!({ "p": home_food, "k": ["REGISTRATION", "TAX", "FX"] }), Some(&merchant.token)).await;
     assert_eq!(foreign.error_code(), "VALIDATION");
     assert!(foreign.error_message().contains("FX does not apply"), "{}", foreign.0);
     assert_eq!(app.count("cases").await, before, "refused requests opened nothing");
     let without_optional = app.gql(CREATE, json!({ "p": home_food }), Some(&merchant.token)).await;
     assert_eq!(kinds_of(&without_optional.data()["createCase"]), vec!["REGISTRATION", "TAX"]);
-    let with_optional = app.gql(CREATE, json!({ "p": home_food, "k": ["TAX", "INSPECTION", "REGISTRATION"] }), Some(&merchant.token)).await;
+    let with_optional = app
+        .gql(CREATE, json!({ "p": home_food, "k": ["TAX", "INSPECTION", "REGISTRATION"] }), Some(&merchant.token))
+        .await;
     assert_eq!(kinds_of(&with_optional.data()["createCase"]), vec!["REGISTRATION", "INSPECTION", "TAX"]);
 
     // v1 stays as it was for existing integrators: explicit kinds, no profile, no documents.
@@ -176,12 +242,25 @@ async fn a_case_from_a_profile_opens_exactly_what_applies(backend: Backend) {
 }
 
 /// Uploads a small PDF as `document_type` to the case (or one filing of it).
-pub async fn upload_typed(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, document_type: &str) -> Gql {
+pub async fn upload_typed(
+    app: &TestApp,
+    token: &str,
+    case_id: &str,
+    filing_id: Option<&str>,
+    document_type: &str,
+) -> Gql {
     upload_named(app, token, case_id, filing_id, document_type, &format!("{document_type}.pdf")).await
 }
 
 /// [`upload_typed`] under the file name `name`.
-pub async fn upload_named(app: &TestApp, token: &str, case_id: &str, filing_id: Option<&str>, document_type: &str, name: &str) -> Gql {
+pub async fn upload_named(
+    app: &TestApp,
+    token: &str,
+    case_id: &str,
+    filing_id: Option<&str>,
+    document_type: &str,
+    name: &str,
+) -> Gql {
     let operations = json!({
         "query": "mutation($c: ID!, $f: ID, $file: Upload!, $t: DocumentType) { uploadDocument(caseId: $c, filingId: $f, file: $file, documentType: $t) { id documentType filingId } }",
         "variables": { "c": case_id, "f": filing_id, "file": null, "t": document_type },
@@ -190,7 +269,8 @@ pub async fn upload_named(app: &TestApp, token: &str, case_id: &str, filing_id: 
         .text("operations", operations.to_string())
         .text("map", json!({ "0": ["variables.file"] }).to_string())
         .part("0", reqwest::multipart::Part::bytes(b"%PDF-1.7\n% scan\n".to_vec()).file_name(name.to_string()));
-    let response = app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
+    let response =
+        app.client.post(app.url("/graphql")).bearer_auth(token).multipart(form).send().await.expect("upload");
     Gql(response.json().await.expect("JSON"))
 }
 
@@ -200,7 +280,14 @@ async fn filled_profile_case(app: &TestApp, merchant: &Merchant, profile: &Value
     let case = created.data()["createCase"].clone();
     for f in case["filings"].as_array().expect("filings") {
         let kind = f["kind"].as_str().expect("kind");
-        app.update_filing(&merchant.token, f["id"].as_str().expect("id"), f["version"].as_i64().expect("v"), filing_data(kind)).await.data();
+        app.update_filing(
+            &merchant.token,
+            f["id"].as_str().expect("id"),
+            f["version"].as_i64().expect("v"),
+            filing_data(kind),
+        )
+        .await
+        .data();
     }
     (case["id"].as_str().expect("id").to_string(), case["filings"].as_array().expect("filings").clone())
 }
@@ -210,7 +297,10 @@ async fn missing_mandatory_documents_refuse_submission_one_field_each(backend: B
     let merchant = app.merchant("docs@example.cn", "510100", None).await;
     let p = profile("FARMER_COOPERATIVE", &["FOOD"], &[], false);
     let (case_id, filings) = filled_profile_case(&app, &merchant, &p).await;
-    assert_eq!(filings.iter().map(|f| f["kind"].as_str().unwrap_or_default()).collect::<Vec<_>>(), vec!["REGISTRATION", "TAX"]);
+    assert_eq!(
+        filings.iter().map(|f| f["kind"].as_str().unwrap_or_default()).collect::<Vec<_>>(),
+        vec!["REGISTRATION", "TAX"]
+    );
     let refused = app.submit_case(&merchant.token, &case_id).await;
     assert_eq!(refused.error_code(), "VALIDATION");
     assert_eq!(
@@ -309,10 +399,19 @@ async fn a_rule_change_is_audited_and_applies_to_new_cases_only(backend: Backend
     assert_eq!(history[1]["rulesetVersion"], 3);
     assert_eq!(history[1]["actor"]["displayName"], "Root Admin");
     assert!(!summary(&requirements(&app, &crafts, None).await).iter().any(|s| s.contains("TRADEMARK")));
-    let listed = app.gql("{ requirementRules { id kind version history { version actor { displayName } } } }", json!({}), Some(&admin)).await;
+    let listed = app
+        .gql(
+            "{ requirementRules { id kind version history { version actor { displayName } } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
     let rules = listed.data()["requirementRules"].as_array().expect("rules").clone();
     assert_eq!(rules.len(), 17, "16 default rules and the new one");
-    assert!(rules.iter().any(|r| r["history"][0]["actor"]["displayName"].as_str().is_some_and(|n| n.contains("onestop"))), "the default ruleset was saved by the portal");
+    assert!(
+        rules.iter().any(|r| r["history"][0]["actor"]["displayName"].as_str().is_some_and(|n| n.contains("onestop"))),
+        "the default ruleset was saved by the portal"
+    );
     let events = app.count_where("security_events", "kind = 'requirement_rule.saved'").await;
     assert_eq!(events, 2, "every save is a security event");
 }

@@ -75,23 +75,42 @@ async fn the_reviewers_condition_is_refused_wherever_a_rule_is_saved_or_simulate
     for answer in &refused {
         assert_eq!(answer.error_code(), "VALIDATION", "{}", answer.0);
         assert_eq!(answer.error_fields(), vec!["input.condition"]);
-        assert!(answer.error_message().contains("nests comprehensions (all, exists, map, filter) 4 deep; at most 3"), "{}", answer.0);
+        assert!(
+            answer.error_message().contains("nests comprehensions (all, exists, map, filter) 4 deep; at most 3"),
+            "{}",
+            answer.0
+        );
     }
     // Allowed nesting over long lists is refused for its steps, with the budget named.
     let steps = app.gql(SAVE_DECISION, json!({ "i": fx_rule(&heavy_condition()) }), Some(&supervisor)).await;
-    assert!(steps.error_message().contains("evaluation steps") && steps.error_message().contains("at most 100000"), "{}", steps.0);
-    let regex = app.gql(SAVE_DECISION, json!({ "i": fx_rule("filing.data.bankName.matches('^中国.*')") }), Some(&supervisor)).await;
+    assert!(
+        steps.error_message().contains("evaluation steps") && steps.error_message().contains("at most 100000"),
+        "{}",
+        steps.0
+    );
+    let regex = app
+        .gql(SAVE_DECISION, json!({ "i": fx_rule("filing.data.bankName.matches('^中国.*')") }), Some(&supervisor))
+        .await;
     assert!(regex.error_message().contains("regular expressions"), "{}", regex.0);
     assert_eq!(app.count("decision_rules").await, 0, "nothing was saved");
     assert_eq!(app.count("requirement_rules").await, 16, "only the default ruleset");
     // An ordinary comprehension still saves.
-    let fine = app.gql(SAVE_DECISION, json!({ "i": fx_rule("filing.data.currencies.all(c, c in ['USD', 'EUR'])") }), Some(&supervisor)).await;
+    let fine = app
+        .gql(
+            SAVE_DECISION,
+            json!({ "i": fx_rule("filing.data.currencies.all(c, c in ['USD', 'EUR'])") }),
+            Some(&supervisor),
+        )
+        .await;
     assert_eq!(fine.data()["saveDecisionRule"]["version"], 1);
 }
 
 /// Runs `operation` while `/healthz` is asked every 20 ms; the operation's answer, how long it
 /// took, and the slowest health answer.
-async fn while_probing_health<T>(app: &TestApp, operation: impl std::future::Future<Output = T>) -> (T, Duration, Duration) {
+async fn while_probing_health<T>(
+    app: &TestApp,
+    operation: impl std::future::Future<Output = T>,
+) -> (T, Duration, Duration) {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let client = app.client.clone();
     let url = app.url("/healthz");
@@ -148,13 +167,16 @@ async fn a_condition_past_the_budget_is_cut_off_at_the_deadline_while_the_server
     let officer = app.staff("fx-officer@gov.cn", "OFFICER", "FOREIGN_EXCHANGE", &["510100"]).await.token;
     let admin = app.admin_token().await;
     let read = "query($id: ID!) { filing(id: $id) { status version automaticDecision { outcome evaluations { matched explanation } } } }";
-    let explanation = |filing: &Value| filing["automaticDecision"]["evaluations"][0]["explanation"].as_str().unwrap_or_default().to_string();
+    let explanation = |filing: &Value| {
+        filing["automaticDecision"]["evaluations"][0]["explanation"].as_str().unwrap_or_default().to_string()
+    };
     let cut_off = format!("did not finish within {DEADLINE_MS} ms: counted as not matched");
 
     // A decision an officer made, for the simulation to replay.
     let (token, case_id, decided) = fx_case(&app, 0).await;
     app.submit_case(&token, &case_id).await.data();
-    let version = app.gql(read, json!({ "id": decided }), Some(&officer)).await.data()["filing"]["version"].as_i64().expect("v");
+    let version =
+        app.gql(read, json!({ "id": decided }), Some(&officer)).await.data()["filing"]["version"].as_i64().expect("v");
     let claimed = app.decide(&officer, "claimFiling", &decided, version, None).await;
     let version = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     app.decide(&officer, "approveFiling", &decided, version, Some("审核 checked")).await.data();
@@ -187,7 +209,8 @@ async fn a_condition_past_the_budget_is_cut_off_at_the_deadline_while_the_server
 
     // Requirement rules, on the anonymous query.
     app.gql(SAVE_REQUIREMENT, json!({ "i": customs_requirement(&heavy_condition()) }), Some(&admin)).await.data();
-    let (answer, took, slowest) = while_probing_health(&app, app.gql(REQUIREMENTS, json!({ "p": profile() }), None)).await;
+    let (answer, took, slowest) =
+        while_probing_health(&app, app.gql(REQUIREMENTS, json!({ "p": profile() }), None)).await;
     assert!(took < Duration::from_millis(2000), "requirements took {took:?}");
     assert!(slowest < Duration::from_millis(100), "/healthz took {slowest:?} while the rule ran");
     let undetermined = answer.data()["requirements"]["undetermined"].as_array().expect("undetermined").clone();
@@ -195,9 +218,17 @@ async fn a_condition_past_the_budget_is_cut_off_at_the_deadline_while_the_server
     assert!(ours["reason"].as_str().unwrap_or_default().contains(&cut_off), "{ours}");
 
     // The simulation: a draft that runs out of time on a decision is refused as too costly.
-    let (simulated, took, slowest) = while_probing_health(&app, app.gql(SIMULATE, json!({ "i": fx_rule(&heavy_condition()) }), Some(&supervisor))).await;
+    let (simulated, took, slowest) =
+        while_probing_health(&app, app.gql(SIMULATE, json!({ "i": fx_rule(&heavy_condition()) }), Some(&supervisor)))
+            .await;
     assert!(took < Duration::from_millis(2000), "simulateDecisionRule took {took:?}");
     assert!(slowest < Duration::from_millis(100), "/healthz took {slowest:?} while the simulation ran");
     assert_eq!(simulated.error_code(), "VALIDATION", "{}", simulated.0);
-    assert!(simulated.error_message().contains(&format!("is too costly to evaluate: it did not finish within {DEADLINE_MS} ms")), "{}", simulated.0);
+    assert!(
+        simulated
+            .error_message()
+            .contains(&format!("is too costly to evaluate: it did not finish within {DEADLINE_MS} ms")),
+        "{}",
+        simulated.0
+    );
 }

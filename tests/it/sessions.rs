@@ -68,9 +68,11 @@ async fn forged_or_expired_access_tokens_are_refused(backend: Backend) {
 
     let parts: Vec<&str> = access.split('.').collect();
     let header: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("json");
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).expect("b64"))
+            .expect("json");
     let mut claims: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).expect("b64"))
+            .expect("json");
     assert_eq!(header["alg"], "HS256");
     assert!(header["kid"].is_string(), "tokens name their key");
     for claim in ["iss", "aud", "exp", "iat", "sub", "role"] {

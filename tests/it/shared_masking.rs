@@ -34,13 +34,27 @@ const READ: &str = "query($id: ID!) { case(id: $id) {
     documents { id filename documentType downloadable }
     shares { note } } }";
 
-async fn upload_named(app: &TestApp, token: &str, case_id: &str, filing_id: &str, document_type: &str, name: &str) -> String {
+async fn upload_named(
+    app: &TestApp,
+    token: &str,
+    case_id: &str,
+    filing_id: &str,
+    document_type: &str,
+    name: &str,
+) -> String {
     let uploaded = requirements::upload_named(app, token, case_id, Some(filing_id), document_type, name).await;
     uploaded.data()["uploadDocument"]["id"].as_str().expect("id").to_string()
 }
 
 async fn download_status(app: &TestApp, token: &str, id: &str) -> u16 {
-    app.client.get(app.url(&format!("/documents/{id}"))).bearer_auth(token).send().await.expect("download").status().as_u16()
+    app.client
+        .get(app.url(&format!("/documents/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("download")
+        .status()
+        .as_u16()
 }
 
 async fn a_shared_case_shows_no_personal_number_anywhere_to_the_receiving_agency(backend: Backend) {
@@ -63,13 +77,21 @@ async fn a_shared_case_shows_no_personal_number_anywhere_to_the_receiving_agency
     let mut data = filing_data("TAX");
     data["tax"]["invoiceContact"] = json!(format!("王芳 {PLANTED}"));
     app.update_filing(&merchant.token, &tax, 1, data).await.data();
-    let id_card = upload_named(&app, &merchant.token, &case_id, &registration, "ID_CARD_COPY", &format!("身份证{PLANTED}.pdf")).await;
+    let id_card =
+        upload_named(&app, &merchant.token, &case_id, &registration, "ID_CARD_COPY", &format!("身份证{PLANTED}.pdf"))
+            .await;
     let bank = upload_named(&app, &merchant.token, &case_id, &tax, "BANK_ACCOUNT_PROOF", "开户许可证.pdf").await;
     let premises = upload_typed(&app, &merchant.token, &case_id, Some(&registration), "BUSINESS_PREMISES_PROOF").await;
     let premises = premises.data()["uploadDocument"]["id"].as_str().expect("id").to_string();
     app.submit_case(&merchant.token, &case_id).await.data();
     let comment = "mutation($c: ID!, $f: ID, $b: String!) { addComment(caseId: $c, filingId: $f, body: $b) { id } }";
-    app.gql(comment, json!({ "c": case_id, "f": registration, "b": format!("我的身份证号是 {PLANTED}") }), Some(&merchant.token)).await.data();
+    app.gql(
+        comment,
+        json!({ "c": case_id, "f": registration, "b": format!("我的身份证号是 {PLANTED}") }),
+        Some(&merchant.token),
+    )
+    .await
+    .data();
 
     // The deciding officer asks for a correction naming it; its supervisor shares the case.
     let version = app.filing(&amr.token, &registration).await.data()["filing"]["version"].as_i64().expect("v");
@@ -80,7 +102,9 @@ async fn a_shared_case_shows_no_personal_number_anywhere_to_the_receiving_agency
     let note = format!("请删除地址中的身份证号 {PLANTED}");
     app.gql(ask, json!({ "id": registration, "v": version, "n": note, "items": items }), Some(&amr.token)).await.data();
     let share = "mutation($c: ID!, $n: String!) { shareCase(caseId: $c, agency: CUSTOMS, note: $n) { id } }";
-    app.gql(share, json!({ "c": case_id, "n": format!("疑似冒用身份 {PLANTED}，请协查") }), Some(&amr_sup.token)).await.data();
+    app.gql(share, json!({ "c": case_id, "n": format!("疑似冒用身份 {PLANTED}，请协查") }), Some(&amr_sup.token))
+        .await
+        .data();
 
     // The deciding agency reads every plant in full: they are really there.
     let full = app.gql(READ, json!({ "id": case_id }), Some(&amr.token)).await.data()["case"].to_string();
@@ -96,7 +120,13 @@ async fn a_shared_case_shows_no_personal_number_anywhere_to_the_receiving_agency
         assert!(!text.contains(secret), "{secret} shown to the shared agency: {text}");
     }
     assert!(text.matches(PLANTED_MASKED).count() >= 6, "each plant is there, masked: {text}");
-    let registration_read = case["filings"].as_array().expect("filings").iter().find(|f| f["kind"] == "REGISTRATION").expect("registration").clone();
+    let registration_read = case["filings"]
+        .as_array()
+        .expect("filings")
+        .iter()
+        .find(|f| f["kind"] == "REGISTRATION")
+        .expect("registration")
+        .clone();
     assert_eq!(registration_read["data"]["legalRepresentative"]["name"], "李*");
     assert!(text.contains("138****8000"), "phone numbers too: {text}");
     let documents = case["documents"].as_array().expect("documents").clone();

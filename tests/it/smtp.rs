@@ -49,10 +49,7 @@ impl ReceivedMail {
     pub fn link_token(&self) -> String {
         let text = self.text();
         let start = text.find("token=").expect("mail has no token link") + "token=".len();
-        text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect()
+        text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
     }
 }
 
@@ -122,11 +119,7 @@ async fn session(socket: tokio::net::TcpStream, sink: SmtpSink) -> std::io::Resu
             to.clear();
             write.write_all(b"250 OK\r\n").await?;
         } else if command.starts_with("RCPT TO") {
-            let address = line.trim_end()[8..]
-                .trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_lowercase();
+            let address = line.trim_end()[8..].trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
             to.push(address);
             write.write_all(b"250 OK\r\n").await?;
         } else if command == "DATA" {

@@ -25,44 +25,58 @@ async fn a_case_detail_costs_three_statements(backend: Backend) {
     let (customs_filing, tax_filing) = (filing_of(&filings, "CUSTOMS"), filing_of(&filings, "TAX"));
     let customs_id = customs_filing["id"].as_str().expect("id").to_string();
     let tax_id = tax_filing["id"].as_str().expect("id").to_string();
-    app.decide(&customs.token, "claimFiling", &customs_id, customs_filing["version"].as_i64().expect("v"), None).await.data();
+    app.decide(&customs.token, "claimFiling", &customs_id, customs_filing["version"].as_i64().expect("v"), None)
+        .await
+        .data();
     let comment = "mutation($c: ID!, $f: ID, $b: String!) { addComment(caseId: $c, filingId: $f, body: $b) { id } }";
-    app.gql(comment, json!({ "c": case_id, "f": tax_id, "b": "税务 only for tax" }), Some(&merchant.token)).await.data();
+    app.gql(comment, json!({ "c": case_id, "f": tax_id, "b": "税务 only for tax" }), Some(&merchant.token))
+        .await
+        .data();
     app.gql(comment, json!({ "c": case_id, "f": null, "b": "全部 for everyone" }), Some(&merchant.token)).await.data();
 
     let scope_statements = if backend == Backend::Postgres { 0 } else { 1 };
     // The customs officer: the customs filing only, with its assignee; no tax event or comment.
-    let officer_cost = crate::helpers::fewest_statements(&app, DETAIL, json!({ "id": case_id }), &customs.token, |answer| {
-        let case = &answer.data()["case"];
-        assert_eq!(case["merchant"]["name"], "商户 detail@example.cn", "{case}");
-        let shown = case["filings"].as_array().expect("filings");
-        assert_eq!(shown.len(), 1, "{case}");
-        assert_eq!(shown[0]["id"], customs_id.as_str());
-        assert_eq!(shown[0]["status"], "UNDER_REVIEW");
-        assert_eq!(shown[0]["assignee"]["email"], "detail-customs@gov.cn");
-        let events = case["events"].as_array().expect("events");
-        assert!(events.iter().any(|e| e["filingId"] == customs_id.as_str() && e["action"] == "filing.claimed"), "{events:?}");
-        assert!(events.iter().all(|e| e["filingId"] != tax_id.as_str()), "no tax event for customs: {events:?}");
-        let comments: Vec<&str> = case["comments"].as_array().expect("comments").iter().map(|c| c["body"].as_str().expect("body")).collect();
-        assert_eq!(comments, ["全部 for everyone"]);
-    })
-    .await;
+    let officer_cost =
+        crate::helpers::fewest_statements(&app, DETAIL, json!({ "id": case_id }), &customs.token, |answer| {
+            let case = &answer.data()["case"];
+            assert_eq!(case["merchant"]["name"], "商户 detail@example.cn", "{case}");
+            let shown = case["filings"].as_array().expect("filings");
+            assert_eq!(shown.len(), 1, "{case}");
+            assert_eq!(shown[0]["id"], customs_id.as_str());
+            assert_eq!(shown[0]["status"], "UNDER_REVIEW");
+            assert_eq!(shown[0]["assignee"]["email"], "detail-customs@gov.cn");
+            let events = case["events"].as_array().expect("events");
+            assert!(
+                events.iter().any(|e| e["filingId"] == customs_id.as_str() && e["action"] == "filing.claimed"),
+                "{events:?}"
+            );
+            assert!(events.iter().all(|e| e["filingId"] != tax_id.as_str()), "no tax event for customs: {events:?}");
+            let comments: Vec<&str> = case["comments"]
+                .as_array()
+                .expect("comments")
+                .iter()
+                .map(|c| c["body"].as_str().expect("body"))
+                .collect();
+            assert_eq!(comments, ["全部 for everyone"]);
+        })
+        .await;
     assert_eq!(officer_cost, 3 + scope_statements, "case with merchant, filings and assignees; events; comments");
 
     // The merchant: both filings (the tax one unassigned), every event and comment.
-    let merchant_cost = crate::helpers::fewest_statements(&app, DETAIL, json!({ "id": case_id }), &merchant.token, |answer| {
-        let case = &answer.data()["case"];
-        let shown = case["filings"].as_array().expect("filings");
-        let kinds: Vec<&str> = shown.iter().map(|f| f["kind"].as_str().expect("kind")).collect();
-        assert_eq!(kinds, ["CUSTOMS", "TAX"]);
-        // Staff addresses reach a merchant masked (privacy), from the same joined row.
-        assert_eq!(shown[0]["assignee"]["email"], "d***@gov.cn");
-        assert!(shown[1]["assignee"].is_null());
-        let events = case["events"].as_array().expect("events");
-        assert!(events.iter().any(|e| e["filingId"] == tax_id.as_str()), "{events:?}");
-        assert_eq!(case["comments"].as_array().expect("comments").len(), 2);
-    })
-    .await;
+    let merchant_cost =
+        crate::helpers::fewest_statements(&app, DETAIL, json!({ "id": case_id }), &merchant.token, |answer| {
+            let case = &answer.data()["case"];
+            let shown = case["filings"].as_array().expect("filings");
+            let kinds: Vec<&str> = shown.iter().map(|f| f["kind"].as_str().expect("kind")).collect();
+            assert_eq!(kinds, ["CUSTOMS", "TAX"]);
+            // Staff addresses reach a merchant masked (privacy), from the same joined row.
+            assert_eq!(shown[0]["assignee"]["email"], "d***@gov.cn");
+            assert!(shown[1]["assignee"].is_null());
+            let events = case["events"].as_array().expect("events");
+            assert!(events.iter().any(|e| e["filingId"] == tax_id.as_str()), "{events:?}");
+            assert_eq!(case["comments"].as_array().expect("comments").len(), 2);
+        })
+        .await;
     // A merchant's scope is two statements where it is not kept (the account, its memberships).
     assert_eq!(merchant_cost, 3 + 2 * scope_statements);
 
@@ -98,7 +112,15 @@ async fn a_draft_update_and_a_claim_cost_a_fixed_number_of_statements(backend: B
     // The officer has read the queue, as officers do before claiming: on PostgreSQL the scope is kept.
     app.gql("{ reviewQueue { nodes { id } } }", json!({}), Some(&officer.token)).await.data();
     let before = statements();
-    let claimed = app.decide(&officer.token, "claimFiling", customs["id"].as_str().expect("id"), customs["version"].as_i64().expect("v"), None).await;
+    let claimed = app
+        .decide(
+            &officer.token,
+            "claimFiling",
+            customs["id"].as_str().expect("id"),
+            customs["version"].as_i64().expect("v"),
+            None,
+        )
+        .await;
     let claim_cost = statements() - before;
     assert_eq!(claimed.data()["claimFiling"]["status"], "UNDER_REVIEW");
     println!("claimFiling: {claim_cost} statements");

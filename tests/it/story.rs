@@ -20,7 +20,9 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
 
     let mut officers = std::collections::HashMap::new();
     for kind in KINDS {
-        let staff = app.staff(&format!("{}@gov.example.cn", kind.to_lowercase()), "OFFICER", agency_of(kind), &["510100"]).await;
+        let staff = app
+            .staff(&format!("{}@gov.example.cn", kind.to_lowercase()), "OFFICER", agency_of(kind), &["510100"])
+            .await;
         officers.insert(kind, staff);
     }
 
@@ -37,7 +39,8 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     // Fill every filing in and submit them together.
     for filing in case["filings"].as_array().expect("filings") {
         let kind = filing["kind"].as_str().expect("kind");
-        let updated = app.update_filing(&merchant.token, filing["id"].as_str().expect("id"), 1, filing_data(kind)).await;
+        let updated =
+            app.update_filing(&merchant.token, filing["id"].as_str().expect("id"), 1, filing_data(kind)).await;
         assert_eq!(updated.data()["updateFiling"]["version"], 2);
     }
     let submitted = app.submit_case(&merchant.token, &case_id).await;
@@ -56,14 +59,20 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     let mut version = std::collections::HashMap::new();
     for kind in KINDS {
         let officer = &officers[kind];
-        let queue = app
-            .gql("{ reviewQueue { nodes { id kind status } } }", json!({}), Some(&officer.token))
-            .await;
+        let queue = app.gql("{ reviewQueue { nodes { id kind status } } }", json!({}), Some(&officer.token)).await;
         let nodes = queue.data()["reviewQueue"]["nodes"].as_array().expect("nodes").clone();
         assert_eq!(nodes.len(), 1, "{kind} officer sees exactly its filing");
         assert_eq!(nodes[0]["kind"], kind);
         let filing = filing_of(&filings, kind);
-        let claimed = app.decide(&officer.token, "claimFiling", filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), None).await;
+        let claimed = app
+            .decide(
+                &officer.token,
+                "claimFiling",
+                filing["id"].as_str().expect("id"),
+                filing["version"].as_i64().expect("v"),
+                None,
+            )
+            .await;
         let claimed = &claimed.data()["claimFiling"];
         assert_eq!(claimed["status"], "UNDER_REVIEW");
         assert_eq!(claimed["assignee"]["id"], officers[kind].id.as_str());
@@ -78,7 +87,9 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     // Inspection asks for a correction; the case needs the merchant's action.
     let inspection_id = filing_of(&filings, "INSPECTION")["id"].as_str().expect("id").to_string();
     let note = "请补充产品原产地证明 Please add the certificate of origin";
-    let corrected = app.decide(&officers["INSPECTION"].token, "requestCorrection", &inspection_id, version["INSPECTION"], Some(note)).await;
+    let corrected = app
+        .decide(&officers["INSPECTION"].token, "requestCorrection", &inspection_id, version["INSPECTION"], Some(note))
+        .await;
     assert_eq!(corrected.data()["requestCorrection"]["status"], "NEEDS_CORRECTION");
     let case_now = app.case(&merchant.token, &case_id).await;
     assert_eq!(case_now.data()["case"]["status"], "ACTION_REQUIRED");
@@ -96,7 +107,15 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     let resubmitted = &resubmitted.data()["resubmitFiling"];
     assert_eq!(resubmitted["status"], "SUBMITTED");
     assert_eq!(resubmitted["assignee"]["id"], officers["INSPECTION"].id.as_str(), "keeps its assignee");
-    let reclaimed = app.decide(&officers["INSPECTION"].token, "claimFiling", &inspection_id, resubmitted["version"].as_i64().expect("v"), None).await;
+    let reclaimed = app
+        .decide(
+            &officers["INSPECTION"].token,
+            "claimFiling",
+            &inspection_id,
+            resubmitted["version"].as_i64().expect("v"),
+            None,
+        )
+        .await;
     let v = reclaimed.data()["claimFiling"]["version"].as_i64().expect("v");
     let approved = app.decide(&officers["INSPECTION"].token, "approveFiling", &inspection_id, v, Some("合格")).await;
     let cert = approved.data()["approveFiling"]["certificateNumber"].as_str().expect("cert").to_string();
@@ -104,7 +123,9 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
 
     // Registration approval issues a valid USCC, copied to the merchant and the other filings.
     let registration_id = filing_of(&filings, "REGISTRATION")["id"].as_str().expect("id").to_string();
-    let approved = app.decide(&officers["REGISTRATION"].token, "approveFiling", &registration_id, version["REGISTRATION"], None).await;
+    let approved = app
+        .decide(&officers["REGISTRATION"].token, "approveFiling", &registration_id, version["REGISTRATION"], None)
+        .await;
     let uscc = approved.data()["approveFiling"]["certificateNumber"].as_str().expect("uscc").to_string();
     assert_eq!(uscc.len(), 18);
     assert!(uscc.starts_with("93510100"), "market regulation, cooperative, merchant's region: {uscc}");
@@ -121,7 +142,9 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
         assert_eq!(current["uscc"], uscc.as_str(), "{kind} got the USCC");
         let stale = app.decide(&officers[kind].token, "approveFiling", &id, version[kind], None).await;
         assert_eq!(stale.error_code(), "VERSION_CONFLICT");
-        let ok = app.decide(&officers[kind].token, "approveFiling", &id, current["version"].as_i64().expect("v"), None).await;
+        let ok = app
+            .decide(&officers[kind].token, "approveFiling", &id, current["version"].as_i64().expect("v"), None)
+            .await;
         let cert = ok.data()["approveFiling"]["certificateNumber"].as_str().expect("cert").to_string();
         match kind {
             "TAX" => assert_eq!(cert, uscc, "taxpayer id is the USCC"),
@@ -136,7 +159,8 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     let done = app.case(&merchant.token, &case_id).await;
     let done = &done.data()["case"];
     assert_eq!(done["status"], "COMPLETED");
-    let actions: Vec<&str> = done["events"].as_array().expect("events").iter().map(|e| e["action"].as_str().unwrap_or_default()).collect();
+    let actions: Vec<&str> =
+        done["events"].as_array().expect("events").iter().map(|e| e["action"].as_str().unwrap_or_default()).collect();
     assert_eq!(actions.first(), Some(&"case.created"));
     assert_eq!(actions.last(), Some(&"case.completed"));
     assert_eq!(actions.iter().filter(|a| **a == "filing.approved").count(), 5);
@@ -147,7 +171,8 @@ async fn one_case_five_agencies_from_draft_to_completed(backend: Backend) {
     let subjects: Vec<String> = mails.iter().map(|m| m.subject()).collect();
     assert_eq!(subjects.iter().filter(|s| s.contains("approved")).count(), 5, "{subjects:?}");
     assert!(subjects.last().is_some_and(|s| s.contains("completed")), "{subjects:?}");
-    let registration_mail = mails.iter().find(|m| m.subject().contains("REGISTRATION approved")).expect("registration mail");
+    let registration_mail =
+        mails.iter().find(|m| m.subject().contains("REGISTRATION approved")).expect("registration mail");
     assert!(registration_mail.text().contains(&uscc), "the USCC is in the approval mail");
 
     // The audit chain verifies.

@@ -47,7 +47,8 @@ impl Mutation {
             .collect();
         let arguments: Vec<String> = with.iter().map(|n| format!("{n}: ${n}")).collect();
         let selection = if self.returns_object { " { __typename }" } else { "" };
-        let call = if arguments.is_empty() { self.name.clone() } else { format!("{}({})", self.name, arguments.join(", ")) };
+        let call =
+            if arguments.is_empty() { self.name.clone() } else { format!("{}({})", self.name, arguments.join(", ")) };
         if definitions.is_empty() {
             format!("mutation {{ {call}{selection} }}")
         } else {
@@ -60,9 +61,24 @@ impl Mutation {
 /// Security events are left out on purpose: a refused login *is* recorded.
 async fn fingerprint(app: &TestApp) -> Vec<(String, i64)> {
     let tables = [
-        "users", "refresh_tokens", "one_time_tokens", "merchants", "cases", "case_counters",
-        "filings", "audit_events", "comments", "product_batches", "trace_scans", "spot_checks", "documents",
-        "api_clients", "idempotency_keys", "webhook_endpoints", "webhook_deliveries", "trace_scan_addresses",
+        "users",
+        "refresh_tokens",
+        "one_time_tokens",
+        "merchants",
+        "cases",
+        "case_counters",
+        "filings",
+        "audit_events",
+        "comments",
+        "product_batches",
+        "trace_scans",
+        "spot_checks",
+        "documents",
+        "api_clients",
+        "idempotency_keys",
+        "webhook_endpoints",
+        "webhook_deliveries",
+        "trace_scan_addresses",
     ];
     let mut print = Vec::new();
     for table in tables {
@@ -147,7 +163,12 @@ async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) 
         for (arg, t) in &mutation.args {
             if t["kind"] == "NON_NULL" {
                 let without: Vec<&str> = all.iter().copied().filter(|n| n != arg).collect();
-                cases.push((format!("without {arg}"), mutation.document(&without), plausible.clone(), Some("BAD_REQUEST")));
+                cases.push((
+                    format!("without {arg}"),
+                    mutation.document(&without),
+                    plausible.clone(),
+                    Some("BAD_REQUEST"),
+                ));
             }
             let mut wrong = plausible.clone();
             wrong.insert(arg.clone(), schema.wrong(t));
@@ -169,12 +190,22 @@ async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) 
                     if let Some(value) = variables.get_mut(arg) {
                         set_at(value, &path, leaf);
                     }
-                    cases.push((format!("{arg}.{} = {label}", path.join(".")), mutation.document(&all), variables, None));
+                    cases.push((
+                        format!("{arg}.{} = {label}", path.join(".")),
+                        mutation.document(&all),
+                        variables,
+                        None,
+                    ));
                 }
             }
         }
         // Each case's body is written once and sent by every caller.
-        let bodies: Vec<bytes::Bytes> = cases.iter().map(|(_, document, variables, _)| serde_json::to_vec(&json!({ "query": document, "variables": variables })).expect("json").into()).collect();
+        let bodies: Vec<bytes::Bytes> = cases
+            .iter()
+            .map(|(_, document, variables, _)| {
+                serde_json::to_vec(&json!({ "query": document, "variables": variables })).expect("json").into()
+            })
+            .collect();
         let requests = cases.iter().zip(&bodies).flat_map(|(case, body)| {
             [
                 ("merchant", Some(merchant.token.as_str())),
@@ -239,9 +270,42 @@ async fn arbitrary_bodies_always_get_a_json_error_sqlite() {
     };
     let Some(app) = crate::helpers::spawn_app(Backend::Sqlite).await else { return };
     let tokens: Vec<&'static str> = vec![
-        "{", "}", "(", ")", "[", "]", "query", "mutation", "subscription", "fragment", "on", "...", "$v", ":", "!",
-        "\"", "\"\"\"", "@skip(if: true)", "me", "cases", "login", "__schema", "__typename", "first: 99999999999",
-        "#", "\\u0000", "é", "长", "1e999", "-0", "null", ",", "=", "|", "&", "\n",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        "query",
+        "mutation",
+        "subscription",
+        "fragment",
+        "on",
+        "...",
+        "$v",
+        ":",
+        "!",
+        "\"",
+        "\"\"\"",
+        "@skip(if: true)",
+        "me",
+        "cases",
+        "login",
+        "__schema",
+        "__typename",
+        "first: 99999999999",
+        "#",
+        "\\u0000",
+        "é",
+        "长",
+        "1e999",
+        "-0",
+        "null",
+        ",",
+        "=",
+        "|",
+        "&",
+        "\n",
     ];
     let soup = proptest::collection::vec(proptest::sample::select(tokens), 0..60).prop_map(|parts| parts.join(" "));
     let bodies = prop_oneof![
@@ -254,7 +318,13 @@ async fn arbitrary_bodies_always_get_a_json_error_sqlite() {
         Just(b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]".to_vec()),
         Just(br#"{"query": 5, "variables": "nope"}"#.to_vec()),
     ];
-    let content_types = ["application/json", "application/graphql-response+json", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded"];
+    let content_types = [
+        "application/json",
+        "application/graphql-response+json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+    ];
     let mut runner = TestRunner::new(Config { failure_persistence: None, ..Config::default() });
     let mut failures = Vec::new();
     for i in 0..400 {
@@ -273,7 +343,10 @@ async fn arbitrary_bodies_always_get_a_json_error_sqlite() {
         let code = answer.as_ref().and_then(|a| a["errors"][0]["extensions"]["code"].as_str().map(str::to_string));
         let fine = status < 500 && code.as_deref().is_some_and(|c| c != "INTERNAL");
         if !fine {
-            failures.push(format!("HTTP {status} code {code:?} for {content_type} body {:?}", String::from_utf8_lossy(&body)));
+            failures.push(format!(
+                "HTTP {status} code {code:?} for {content_type} body {:?}",
+                String::from_utf8_lossy(&body)
+            ));
         }
     }
     assert!(failures.is_empty(), "{} bodies mishandled:\n{}", failures.len(), failures.join("\n"));

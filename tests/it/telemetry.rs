@@ -14,7 +14,10 @@ use crate::{
     helpers::{Backend, GOOD_PASSWORD, ServeProcess, free_port, gql_at, spawn_app, spawn_idle_app},
 };
 
-both_backends!(one_request_arrives_at_an_otlp_receiver_as_its_spans, a_webhook_delivery_continues_the_trace_of_the_change);
+both_backends!(
+    one_request_arrives_at_an_otlp_receiver_as_its_spans,
+    a_webhook_delivery_continues_the_trace_of_the_change
+);
 
 type Received = Arc<Mutex<Vec<Value>>>;
 
@@ -80,11 +83,16 @@ async fn one_request_arrives_at_an_otlp_receiver_as_its_spans(backend: Backend) 
     };
     let by_name = |name: &str| spans.iter().find(|s| s["name"] == name).cloned().expect("span");
     let request = by_name("request");
-    assert_eq!(request["parentSpanId"].as_str().map(str::to_ascii_lowercase).as_deref(), Some(caller_span), "the request continues the caller's trace");
+    assert_eq!(
+        request["parentSpanId"].as_str().map(str::to_ascii_lowercase).as_deref(),
+        Some(caller_span),
+        "the request continues the caller's trace"
+    );
     assert_eq!(attribute(&request, "path"), Some("/graphql"));
     let service = by_name("resend_verification");
     assert_eq!(service["parentSpanId"], request["spanId"], "the service call is inside the request");
-    let statements: Vec<&str> = spans.iter().filter(|s| s["name"] == "sql").filter_map(|s| attribute(s, "db.query.text")).collect();
+    let statements: Vec<&str> =
+        spans.iter().filter(|s| s["name"] == "sql").filter_map(|s| attribute(s, "db.query.text")).collect();
     assert!(statements.iter().any(|sql| sql.contains("FROM") && sql.contains("users")), "{statements:?}");
     let exported = serde_json::to_string(&spans).expect("json");
     assert!(!exported.contains(email), "a bound value or a log field left the process: {exported}");
@@ -114,7 +122,8 @@ async fn a_webhook_delivery_continues_the_trace_of_the_change(backend: Backend) 
     let (received, seen): (Received, TraceHeaders) = (Arc::default(), Arc::default());
     // One receiver for both: the spans at /v1/traces, the deliveries at /hook.
     let port = free_port();
-    let receiver = Route::new().at("/v1/traces", post(traces)).at("/hook", post(hook)).data(received.clone()).data(seen.clone());
+    let receiver =
+        Route::new().at("/v1/traces", post(traces)).at("/hook", post(hook)).data(received.clone()).data(seen.clone());
     tokio::spawn(poem::Server::new(TcpListener::bind(format!("127.0.0.1:{port}"))).run(receiver));
     let data = tempfile::tempdir().expect("data dir");
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -126,14 +135,24 @@ async fn a_webhook_delivery_continues_the_trace_of_the_change(backend: Backend) 
     ];
     let server = ServeProcess::start(&app, data.path(), free_port(), &env, std::process::Stdio::null()).ready().await;
     // Registered on the process that delivers, so its data key seals the signing secret.
-    let register = "mutation($u: String!) { registerWebhook(url: $u, eventTypes: [\"filing.submitted\"]) { endpoint { id } } }";
-    let registered = gql_at(&server.base_url, Some(&client), register, json!({ "u": format!("http://127.0.0.1:{port}/hook") })).await;
+    let register =
+        "mutation($u: String!) { registerWebhook(url: $u, eventTypes: [\"filing.submitted\"]) { endpoint { id } } }";
+    let registered =
+        gql_at(&server.base_url, Some(&client), register, json!({ "u": format!("http://127.0.0.1:{port}/hook") }))
+            .await;
     assert!(registered["data"]["registerWebhook"]["endpoint"]["id"].is_string(), "{registered}");
 
     let created = app.create_case(&merchant.token, &["CUSTOMS"]).await;
     let case = &created.data()["createCase"];
     let filing = &case["filings"][0];
-    app.update_filing(&merchant.token, filing["id"].as_str().expect("id"), filing["version"].as_i64().expect("v"), filing_data("CUSTOMS")).await.data();
+    app.update_filing(
+        &merchant.token,
+        filing["id"].as_str().expect("id"),
+        filing["version"].as_i64().expect("v"),
+        filing_data("CUSTOMS"),
+    )
+    .await
+    .data();
     let (trace_id, caller_span) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/graphql", server.base_url))
@@ -164,10 +183,19 @@ async fn a_webhook_delivery_continues_the_trace_of_the_change(backend: Backend) 
         if let Some(span) = spans_of(&received, trace_id).into_iter().find(|s| s["name"] == "webhook.deliver") {
             break span;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the delivery's span never arrived: {:?}", spans_of(&received, trace_id));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the delivery's span never arrived: {:?}",
+            spans_of(&received, trace_id)
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(delivery["spanId"].as_str().map(str::to_ascii_lowercase).as_deref(), Some(parts[2]), "the header names the exported span");
-    let request = spans_of(&received, trace_id).into_iter().find(|s| s["name"] == "request").expect("the request's span");
+    assert_eq!(
+        delivery["spanId"].as_str().map(str::to_ascii_lowercase).as_deref(),
+        Some(parts[2]),
+        "the header names the exported span"
+    );
+    let request =
+        spans_of(&received, trace_id).into_iter().find(|s| s["name"] == "request").expect("the request's span");
     assert_eq!(request["traceId"], delivery["traceId"]);
 }

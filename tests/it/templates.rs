@@ -77,9 +77,7 @@ async fn postgres_template() -> Option<String> {
             .await
             .expect("create the template database");
         migrate(&pg_url(&building)).await;
-        let renamed = admin
-            .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
-            .await;
+        let renamed = admin.execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).await;
         if renamed.is_err() {
             // Another test process of this build published it first.
             let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\"")).await;

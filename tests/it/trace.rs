@@ -33,9 +33,15 @@ fn batch(name: &str, number: &str, quantity: i64) -> serde_json::Value {
 }
 
 /// Registers a batch for a fresh merchant and returns (merchant token, merchant id, code).
-async fn merchant_with_batch(app: &TestApp, email: &str, uscc: Option<&str>, quantity: i64) -> (String, String, String) {
+async fn merchant_with_batch(
+    app: &TestApp,
+    email: &str,
+    uscc: Option<&str>,
+    quantity: i64,
+) -> (String, String, String) {
     let merchant = app.merchant(email, "510100", uscc).await;
-    let created = app.gql(REGISTER, batch("汉源花椒 Hanyuan pepper", "HY-2026-09", quantity), Some(&merchant.token)).await;
+    let created =
+        app.gql(REGISTER, batch("汉源花椒 Hanyuan pepper", "HY-2026-09", quantity), Some(&merchant.token)).await;
     let data = &created.data()["registerProductBatch"];
     (
         merchant.token,
@@ -45,13 +51,7 @@ async fn merchant_with_batch(app: &TestApp, email: &str, uscc: Option<&str>, qua
 }
 
 async fn get(app: &TestApp, path: &str, accept: &str, from: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header("accept", accept)
-        .header("x-forwarded-for", from)
-        .send()
-        .await
-        .expect("GET")
+    app.client.get(app.url(path)).header("accept", accept).header("x-forwarded-for", from).send().await.expect("GET")
 }
 
 async fn batches_are_registered_with_validation_and_unguessable_codes(backend: Backend) {
@@ -71,10 +71,14 @@ async fn batches_are_registered_with_validation_and_unguessable_codes(backend: B
     assert_eq!(duplicate.error_code(), "CONFLICT");
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
     let bad = app
-        .gql(REGISTER, json!({ "i": {
-            "productName": " ", "category": "FOOD", "originRegionCode": "310000",
-            "batchNumber": "B-3", "productionDate": tomorrow, "quantity": 0
-        }}), Some(&merchant.token))
+        .gql(
+            REGISTER,
+            json!({ "i": {
+                "productName": " ", "category": "FOOD", "originRegionCode": "310000",
+                "batchNumber": "B-3", "productionDate": tomorrow, "quantity": 0
+            }}),
+            Some(&merchant.token),
+        )
         .await;
     let mut fields = bad.error_fields();
     fields.sort();
@@ -88,8 +92,15 @@ async fn batches_are_registered_with_validation_and_unguessable_codes(backend: B
     assert_eq!(app.gql(REGISTER, batch("x", "X", 1), Some(&officer.token)).await.error_code(), "FORBIDDEN");
     assert_eq!(app.gql(REGISTER, batch("x", "X", 1), None).await.error_code(), "UNAUTHENTICATED");
 
-    let listed = app.gql("{ productBatches { batchNumber scanCount spotChecks { id } } }", json!({}), Some(&merchant.token)).await;
-    let numbers: Vec<&str> = listed.data()["productBatches"].as_array().expect("list").iter().filter_map(|b| b["batchNumber"].as_str()).collect();
+    let listed = app
+        .gql("{ productBatches { batchNumber scanCount spotChecks { id } } }", json!({}), Some(&merchant.token))
+        .await;
+    let numbers: Vec<&str> = listed.data()["productBatches"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|b| b["batchNumber"].as_str())
+        .collect();
     assert_eq!(numbers, vec!["B-2", "B-1"]);
     assert_eq!(app.count("product_batches").await, 2);
 }
@@ -97,9 +108,7 @@ async fn batches_are_registered_with_validation_and_unguessable_codes(backend: B
 async fn the_trace_page_shows_the_product_counts_scans_and_escapes_text(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let merchant = app.merchant("page@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
-    let created = app
-        .gql(REGISTER, batch("<script>alert(1)</script> 花椒", "P-1", 1000), Some(&merchant.token))
-        .await;
+    let created = app.gql(REGISTER, batch("<script>alert(1)</script> 花椒", "P-1", 1000), Some(&merchant.token)).await;
     let code = created.data()["registerProductBatch"]["traceCode"].as_str().expect("code").to_string();
 
     let page = get(&app, &format!("/t/{code}"), "text/html", "203.0.113.7").await;
@@ -109,13 +118,20 @@ async fn the_trace_page_shows_the_product_counts_scans_and_escapes_text(backend:
     assert!(!html.contains("<script>alert(1)</script>"), "no raw script");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "shown as text");
     assert!(html.contains("四川省 雅安市"), "origin by name");
-    assert!(html.contains("91510100MA6CGUR3KG") && html.contains("自行申报，未核验"), "a typed USCC is declared, not verified");
-    assert!(html.contains("农产品") && html.contains("Agricultural products") && !html.contains("AGRICULTURAL"), "categories by name");
+    assert!(
+        html.contains("91510100MA6CGUR3KG") && html.contains("自行申报，未核验"),
+        "a typed USCC is declared, not verified"
+    );
+    assert!(
+        html.contains("农产品") && html.contains("Agricultural products") && !html.contains("AGRICULTURAL"),
+        "categories by name"
+    );
     assert!(html.contains("暂无抽检记录"), "no spot check yet");
 
     // Lower-case and hyphenated input is the same code; JSON on request.
     let spaced = format!("{}-{}", &code[..8], &code[8..]).to_lowercase();
-    let json: serde_json::Value = get(&app, &format!("/t/{spaced}"), "application/json", "203.0.113.8").await.json().await.expect("json");
+    let json: serde_json::Value =
+        get(&app, &format!("/t/{spaced}"), "application/json", "203.0.113.8").await.json().await.expect("json");
     assert_eq!(json["traceCode"], code.as_str());
     assert_eq!(json["merchantVerified"], false, "a USCC typed into the profile proves nothing");
     assert_eq!(json["merchantUsccStatus"], "declared");
@@ -190,9 +206,13 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
         get(&app, &path, "application/json", "192.0.2.1").await;
     }
     app.scans_settled().await;
-    let past_views: serde_json::Value = get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
+    let past_views: serde_json::Value =
+        get(&app, &path, "application/json", "192.0.2.1").await.json().await.expect("json");
     assert_eq!(past_views["scanCount"], 61);
-    assert_eq!(past_views["suspectedCounterfeit"], false, "61 views > 3 × 20, but from 10 scanners: the rule counts scanners");
+    assert_eq!(
+        past_views["suspectedCounterfeit"], false,
+        "61 views > 3 × 20, but from 10 scanners: the rule counts scanners"
+    );
 
     // Too many distinct addresses for a batch of 20 trips it too.
     let (_, _, other) = merchant_with_batch(&app, "scan2@example.cn", None, 20).await;
@@ -200,12 +220,14 @@ async fn concurrent_scans_are_counted_exactly_and_copies_are_flagged(backend: Ba
         get(&app, &format!("/t/{other}"), "application/json", &format!("198.18.0.{i}")).await;
     }
     app.scans_settled().await;
-    let fine: serde_json::Value = get(&app, &format!("/t/{other}"), "application/json", "198.18.0.1").await.json().await.expect("json");
+    let fine: serde_json::Value =
+        get(&app, &format!("/t/{other}"), "application/json", "198.18.0.1").await.json().await.expect("json");
     assert_eq!(fine["suspectedCounterfeit"], false, "20 addresses for 20 units is plausible");
     get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await;
     // The address rule is evaluated when the scans are written.
     app.scans_settled().await;
-    let tripped: serde_json::Value = get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await.json().await.expect("json");
+    let tripped: serde_json::Value =
+        get(&app, &format!("/t/{other}"), "application/json", "198.18.1.1").await.json().await.expect("json");
     assert_eq!(tripped["suspectedCounterfeit"], true, "21 addresses for 20 units is not");
     assert_eq!(tripped["scanCount"], 23);
     let html = get(&app, &format!("/t/{other}"), "text/html", "198.18.1.1").await.text().await.expect("html");
@@ -240,7 +262,8 @@ async fn public_pages_cannot_publish_personal_numbers(backend: Backend) {
     let row = app.query_row(&format!("SELECT id FROM product_batches WHERE trace_code = '{code}'")).await;
     let id: uuid::Uuid = row.try_get("", "id").expect("id");
     app.update_row("product_batches", "product_name = '花椒 13800138000'", &id.to_string()).await;
-    let page: serde_json::Value = get(&app, &format!("/t/{code}"), "application/json", "198.51.100.9").await.json().await.expect("json");
+    let page: serde_json::Value =
+        get(&app, &format!("/t/{code}"), "application/json", "198.51.100.9").await.json().await.expect("json");
     assert_eq!(page["productName"], "花椒 138****8000");
 }
 
@@ -266,7 +289,8 @@ async fn one_client_cannot_flag_a_batch_as_a_copy(backend: Backend) {
         get(&app, &path, "application/json", &format!("203.0.113.{}", 100 + i)).await;
     }
     app.scans_settled().await;
-    let several: serde_json::Value = get(&app, &path, "application/json", "203.0.113.7").await.json().await.expect("json");
+    let several: serde_json::Value =
+        get(&app, &path, "application/json", "203.0.113.7").await.json().await.expect("json");
     assert_eq!(several["suspectedCounterfeit"], true, "11 scanners in a window for 10 units");
 
     // Scanners of earlier windows count too: 29 earlier ones and two today exceed 3 × 10.
@@ -291,14 +315,15 @@ async fn one_client_cannot_flag_a_batch_as_a_copy(backend: Backend) {
     }
     get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await;
     app.scans_settled().await;
-    let seen: serde_json::Value = get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
+    let seen: serde_json::Value =
+        get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
     assert_eq!(seen["suspectedCounterfeit"], false, "30 scanners for 10 units is still plausible");
     get(&app, &format!("/t/{older}"), "application/json", "203.0.113.8").await;
     app.scans_settled().await;
-    let copied: serde_json::Value = get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
+    let copied: serde_json::Value =
+        get(&app, &format!("/t/{older}"), "application/json", "203.0.113.7").await.json().await.expect("json");
     assert_eq!(copied["suspectedCounterfeit"], true, "31 scanners over the windows > 3 × 10");
 }
-
 
 async fn scans_are_rate_limited_per_address(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |c| c.trace.scans_per_minute = 5).await else { return };
@@ -316,8 +341,16 @@ async fn scans_are_rate_limited_per_address(backend: Backend) {
         assert_eq!(get(&app, &path, "application/json", &format!("2001:db8:1:2::{i:x}")).await.status(), 200);
     }
     assert_eq!(get(&app, &path, "application/json", "2001:db8:1:2:ffff::6").await.status(), 429, "same /64");
-    assert_eq!(get(&app, "/c/CIQ5101002026000001", "application/json", "2001:db8:1:2::99").await.status(), 429, "certificate checks too");
-    assert_eq!(get(&app, &path, "application/json", "2001:db8:1:3::1").await.status(), 200, "the next /64 is someone else");
+    assert_eq!(
+        get(&app, "/c/CIQ5101002026000001", "application/json", "2001:db8:1:2::99").await.status(),
+        429,
+        "certificate checks too"
+    );
+    assert_eq!(
+        get(&app, &path, "application/json", "2001:db8:1:3::1").await.status(),
+        200,
+        "the next /64 is someone else"
+    );
     app.scans_settled().await;
     let row = app.query_row("SELECT scan_count FROM product_batches").await;
     assert_eq!(row.try_get::<i64>("", "scan_count").expect("n"), 12, "refused requests are not counted");
@@ -335,7 +368,8 @@ async fn certificates_can_be_verified_by_anyone(backend: Backend) {
     let approved = app.decide(&officer.token, "approveFiling", id, v, None).await;
     let number = approved.data()["approveFiling"]["certificateNumber"].as_str().expect("number").to_string();
 
-    let json: serde_json::Value = get(&app, &format!("/c/{number}"), "application/json", "192.0.2.50").await.json().await.expect("json");
+    let json: serde_json::Value =
+        get(&app, &format!("/c/{number}"), "application/json", "192.0.2.50").await.json().await.expect("json");
     assert_eq!(json["valid"], true);
     assert_eq!(json["certificates"][0]["agency"], "INSPECTION");
     assert_eq!(json["certificates"][0]["holder"], "商户**************cn", "the holder is partly masked");
@@ -352,7 +386,14 @@ async fn certificates_can_be_verified_by_anyone(backend: Backend) {
 
 const RECORD: &str = "mutation($i: SpotCheckInput!) { recordSpotCheck(input: $i) { id result channel officer { email } merchant { riskLevel } } }";
 
-fn check(merchant_id: &str, batch: Option<&str>, channel: &str, category: &str, region: &str, result: &str) -> serde_json::Value {
+fn check(
+    merchant_id: &str,
+    batch: Option<&str>,
+    channel: &str,
+    category: &str,
+    region: &str,
+    result: &str,
+) -> serde_json::Value {
     json!({ "i": {
         "merchantId": merchant_id, "batchId": batch, "channel": channel, "category": category,
         "regionCode": region, "result": result, "findings": "农药残留超标 pesticide residue above limit"
@@ -394,7 +435,13 @@ async fn failed_checks_raise_the_risk_level_and_passes_lower_it(backend: Backend
 
     let mut levels = Vec::new();
     for result in ["FAIL", "FAIL", "FAIL", "FAIL", "PASS", "PASS", "PASS", "PASS"] {
-        let recorded = app.gql(RECORD, check(&merchant_id, Some(&batch_id), "OFFLINE", "AGRICULTURAL", "510100", result), Some(&inspector.token)).await;
+        let recorded = app
+            .gql(
+                RECORD,
+                check(&merchant_id, Some(&batch_id), "OFFLINE", "AGRICULTURAL", "510100", result),
+                Some(&inspector.token),
+            )
+            .await;
         levels.push(recorded.data()["recordSpotCheck"]["merchant"]["riskLevel"].as_i64().expect("level"));
         if levels.len() == 4 {
             // At level 3 the merchant's open filings are flagged to supervisors.
@@ -403,7 +450,8 @@ async fn failed_checks_raise_the_risk_level_and_passes_lower_it(backend: Backend
             let workload = app.gql("{ workload { status count highRisk } }", json!({}), Some(&supervisor.token)).await;
             assert_eq!(workload.data()["workload"][0]["highRisk"], 1);
             // The page shows the failed check.
-            let page: serde_json::Value = get(&app, &format!("/t/{code}"), "application/json", "192.0.2.200").await.json().await.expect("json");
+            let page: serde_json::Value =
+                get(&app, &format!("/t/{code}"), "application/json", "192.0.2.200").await.json().await.expect("json");
             assert_eq!(page["latestSpotCheck"]["result"], "FAIL");
             assert_eq!(page["latestSpotCheck"]["channel"], "OFFLINE");
             assert_eq!(page["latestSpotCheck"]["agency"], "INSPECTION");
@@ -417,12 +465,28 @@ async fn failed_checks_raise_the_risk_level_and_passes_lower_it(backend: Backend
     let failed: Vec<_> = mails.iter().filter(|m| m.subject().contains("spot check")).collect();
     assert_eq!(failed.len(), 4, "one email per failed check");
     assert!(failed[0].text().contains("pesticide residue"));
-    let page: serde_json::Value = get(&app, &format!("/t/{code}"), "application/json", "192.0.2.201").await.json().await.expect("json");
+    let page: serde_json::Value =
+        get(&app, &format!("/t/{code}"), "application/json", "192.0.2.201").await.json().await.expect("json");
     assert_eq!(page["latestSpotCheck"]["result"], "PASS");
-    let view = app.gql("query($c: String!) { trace(code: $c) { latestSpotCheck { result channel agency regionCode checkedAt } } }", json!({ "c": code }), None).await;
+    let view = app
+        .gql(
+            "query($c: String!) { trace(code: $c) { latestSpotCheck { result channel agency regionCode checkedAt } } }",
+            json!({ "c": code }),
+            None,
+        )
+        .await;
     let latest = &view.data()["trace"]["latestSpotCheck"];
-    assert_eq!((latest["result"].as_str(), latest["agency"].as_str(), latest["regionCode"].as_str()), (Some("PASS"), Some("INSPECTION"), Some("510100")));
-    let officer = app.gql("query($c: String!) { trace(code: $c) { latestSpotCheck { officer { email } } } }", json!({ "c": code }), None).await;
+    assert_eq!(
+        (latest["result"].as_str(), latest["agency"].as_str(), latest["regionCode"].as_str()),
+        (Some("PASS"), Some("INSPECTION"), Some("510100"))
+    );
+    let officer = app
+        .gql(
+            "query($c: String!) { trace(code: $c) { latestSpotCheck { officer { email } } } }",
+            json!({ "c": code }),
+            None,
+        )
+        .await;
     assert_eq!(officer.error_code(), "BAD_REQUEST", "the public spot check has no officer to reach");
 }
 
@@ -441,7 +505,9 @@ async fn the_comparison_counts_online_and_offline_per_category(backend: Backend)
         ("OFFLINE", "FOOD", "510100", "FAIL"),
     ];
     for (channel, category, region, result) in data {
-        app.gql(RECORD, check(&merchant_id, None, channel, category, region, result), Some(&inspector.token)).await.data();
+        app.gql(RECORD, check(&merchant_id, None, channel, category, region, result), Some(&inspector.token))
+            .await
+            .data();
     }
     let query = "query($r: String, $f: Date, $t: Date) { spotCheckComparison(regionCode: $r, from: $f, to: $t) { category regionCode online onlinePassed offline offlinePassed onlinePassRate offlinePassRate } }";
     let all = app.gql(query, json!({}), Some(&inspector.token)).await;
@@ -458,7 +524,13 @@ async fn the_comparison_counts_online_and_offline_per_category(backend: Backend)
     assert_eq!(food["offlinePassRate"], 0.5);
 
     let sichuan = app.gql(query, json!({ "r": "510100" }), Some(&inspector.token)).await;
-    let agri = sichuan.data()["spotCheckComparison"].as_array().expect("rows").iter().find(|r| r["category"] == "AGRICULTURAL").cloned().expect("agri");
+    let agri = sichuan.data()["spotCheckComparison"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["category"] == "AGRICULTURAL")
+        .cloned()
+        .expect("agri");
     assert_eq!((agri["online"].as_i64(), agri["regionCode"].as_str()), (Some(3), Some("510100")));
     let past = app.gql(query, json!({ "f": "2020-01-01", "t": "2020-12-31" }), Some(&inspector.token)).await;
     assert_eq!(past.data()["spotCheckComparison"], json!([]));

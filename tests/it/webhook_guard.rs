@@ -51,9 +51,12 @@ impl ScriptedDns {
 impl HostLookup for ScriptedDns {
     fn lookup(&self, host: &str) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>> {
         self.asked.lock().expect("lock").push(host.to_string());
-        let scripted = self.answers.lock().expect("lock").get_mut(host).and_then(|queue| {
-            if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() }
-        });
+        let scripted = self
+            .answers
+            .lock()
+            .expect("lock")
+            .get_mut(host)
+            .and_then(|queue| if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() });
         match scripted {
             Some(addresses) => Box::pin(async move { Ok(addresses) }),
             None => SystemLookup.lookup(host),
@@ -73,7 +76,8 @@ async fn app_with_dns(backend: Backend, dns: &ScriptedDns, allow_private: bool) 
 }
 
 const REGISTER: &str = "mutation($u: String!) { registerWebhook(url: $u) { endpoint { id url } } }";
-const DELIVERIES: &str = "query($e: ID!) { webhookDeliveries(endpointId: $e) { status attempts lastStatus lastError } }";
+const DELIVERIES: &str =
+    "query($e: ID!) { webhookDeliveries(endpointId: $e) { status attempts lastStatus lastError } }";
 
 async fn register(app: &TestApp, token: &str, url: &str) -> String {
     let registered = app.gql(REGISTER, json!({ "u": url }), Some(token)).await;
@@ -91,7 +95,10 @@ async fn attempted(app: &TestApp, token: &str, endpoint: &str, attempts: i64) ->
         let deliveries = log.data()["webhookDeliveries"].as_array().cloned().unwrap_or_default();
         let settled = !deliveries.is_empty() && deliveries.iter().all(|d| d["status"] != "pending");
         if settled || deliveries.iter().any(|d| d["attempts"].as_i64().unwrap_or(0) >= attempts) {
-            return deliveries.into_iter().filter(|d| d["attempts"].as_i64().unwrap_or(0) > 0 || d["status"] != "pending").collect();
+            return deliveries
+                .into_iter()
+                .filter(|d| d["attempts"].as_i64().unwrap_or(0) > 0 || d["status"] != "pending")
+                .collect();
         }
         app.later(Duration::from_secs(60)).await;
     }
@@ -131,7 +138,11 @@ async fn special_use_and_unresolvable_destinations_are_refused(backend: Backend)
         assert_eq!(refused.error_code(), "VALIDATION", "{url} must be refused: {:?}", refused.0);
         assert_eq!(refused.error_fields(), vec!["url"], "{url}");
         // One answer for "private" and "does not resolve": no mapping of internal names.
-        assert!(refused.error_message().contains("not an allowed destination") || url.starts_with("http://user"), "{url}: {}", refused.error_message());
+        assert!(
+            refused.error_message().contains("not an allowed destination") || url.starts_with("http://user"),
+            "{url}: {}",
+            refused.error_message()
+        );
     }
     assert_eq!(app.count("webhook_endpoints").await, 0, "nothing was registered");
     // A public destination is accepted.
@@ -144,7 +155,8 @@ async fn a_name_that_rebinds_to_a_private_address_is_not_delivered_to(backend: B
     let port = url.split(':').nth(2).and_then(|p| p.split('/').next()).expect("port").to_string();
     // Public when registered and when checked before the delivery, loopback (where the receiver
     // listens) when the connection resolves it: only the connect-time check stops this one.
-    let dns = ScriptedDns::default().answer("rebind.example.com", &[&["93.184.216.34"], &["93.184.216.34"], &["127.0.0.1"]]);
+    let dns =
+        ScriptedDns::default().answer("rebind.example.com", &[&["93.184.216.34"], &["93.184.216.34"], &["127.0.0.1"]]);
     let Some(app) = app_with_dns(backend, &dns, false).await else { return };
     let merchant = app.merchant("rebind@example.cn", "510100", Some("91510100MA6CGUR3KG")).await;
     let token = client_token(&app, &merchant.token).await;
@@ -199,11 +211,17 @@ async fn deliveries_queued_before_a_client_is_revoked_are_not_sent(backend: Back
     let queued = app.count("webhook_deliveries").await;
     let clients = app.gql("{ apiClients { id } }", json!({}), Some(&merchant.token)).await;
     let client_id = clients.data()["apiClients"][0]["id"].as_str().expect("id").to_string();
-    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": client_id }), Some(&merchant.token)).await.data();
+    app.gql("mutation($id: ID!) { revokeApiClient(id: $id) }", json!({ "id": client_id }), Some(&merchant.token))
+        .await
+        .data();
     receiver.status.store(200, Ordering::SeqCst);
     // Their retries come: each finds the client revoked and cancels its delivery.
     app.later(Duration::from_secs(3600)).await;
-    assert_eq!(app.count_where("webhook_deliveries", "status = 'pending'").await, 0, "the queued deliveries were cancelled");
+    assert_eq!(
+        app.count_where("webhook_deliveries", "status = 'pending'").await,
+        0,
+        "the queued deliveries were cancelled"
+    );
     assert_eq!(app.count_where("webhook_deliveries", "status = 'cancelled'").await, queued);
     assert_eq!(receiver.accepted(), 0, "nothing was sent after the revocation");
 }

@@ -32,10 +32,14 @@ async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Bac
 
     let profile = "mutation($i: MerchantProfileInput!) { saveMerchantProfile(input: $i) { id } }";
     let bad = app
-        .gql(profile, json!({ "i": {
-            "name": "", "uscc": "91510100MA6CGUR3KA", "regionCode": "110000", "address": "x",
-            "contactEmail": "nope", "contactPhone": "12345", "storeUrls": ["ftp://x"]
-        }}), Some(&token))
+        .gql(
+            profile,
+            json!({ "i": {
+                "name": "", "uscc": "91510100MA6CGUR3KA", "regionCode": "110000", "address": "x",
+                "contactEmail": "nope", "contactPhone": "12345", "storeUrls": ["ftp://x"]
+            }}),
+            Some(&token),
+        )
         .await;
     assert_eq!(bad.error_code(), "VALIDATION");
     let mut fields = bad.error_fields();
@@ -45,7 +49,13 @@ async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Bac
 
     let merchant = app.merchant("w@example.cn", "530100", None).await;
     for (kinds, why) in [(json!([]), "empty"), (json!(["TAX", "TAX"]), "duplicate")] {
-        let refused = app.gql("mutation($k: [FilingKind!]!) { createCase(kinds: $k) { id } }", json!({ "k": kinds }), Some(&merchant.token)).await;
+        let refused = app
+            .gql(
+                "mutation($k: [FilingKind!]!) { createCase(kinds: $k) { id } }",
+                json!({ "k": kinds }),
+                Some(&merchant.token),
+            )
+            .await;
         assert_eq!(refused.error_code(), "VALIDATION", "{why}");
     }
     let created = app.create_case(&merchant.token, &["REGISTRATION", "INSPECTION", "FX"]).await;
@@ -65,11 +75,14 @@ async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Bac
     let refused = app.update_filing(&merchant.token, &registration, 1, bad_registration).await;
     let mut fields = refused.error_fields();
     fields.sort();
-    assert_eq!(fields, vec![
-        "data.registration.companyName",
-        "data.registration.legalRepresentative.idNumber",
-        "data.registration.registeredCapital",
-    ]);
+    assert_eq!(
+        fields,
+        vec![
+            "data.registration.companyName",
+            "data.registration.legalRepresentative.idNumber",
+            "data.registration.registeredCapital",
+        ]
+    );
 
     let mut bad_inspection = filing_data("INSPECTION");
     bad_inspection["inspection"]["products"][0]["hsCode"] = json!("09042100");
@@ -100,7 +113,11 @@ async fn invalid_input_is_refused_field_by_field_and_stores_nothing(backend: Bac
     assert_eq!(row.try_get::<i64>("", "n").expect("n"), 3);
     let fine = app.update_filing(&merchant.token, &fx, 1, filing_data("FX")).await;
     let data = app
-        .gql("query($id: ID!) { filing(id: $id) { data { ... on FxData { currencies expectedAnnualReceiptsUsd } } } }", json!({ "id": fx }), Some(&merchant.token))
+        .gql(
+            "query($id: ID!) { filing(id: $id) { data { ... on FxData { currencies expectedAnnualReceiptsUsd } } } }",
+            json!({ "id": fx }),
+            Some(&merchant.token),
+        )
         .await;
     assert_eq!(fine.data()["updateFiling"]["version"], 2);
     assert_eq!(data.data()["filing"]["data"]["currencies"], json!(["USD", "EUR"]), "normalised");
@@ -261,7 +278,10 @@ async fn only_the_assignee_or_a_supervisor_decides(backend: Backend) {
     let approved = app.decide(&second.token, "approveFiling", &id, v, None).await;
     assert_eq!(approved.data()["approveFiling"]["status"], "APPROVED");
     let after = approved.data()["approveFiling"]["version"].as_i64().expect("v");
-    assert_eq!(app.decide(&supervisor.token, "rejectFiling", &id, after, Some("no")).await.error_code(), "INVALID_TRANSITION");
+    assert_eq!(
+        app.decide(&supervisor.token, "rejectFiling", &id, after, Some("no")).await.error_code(),
+        "INVALID_TRANSITION"
+    );
 }
 
 async fn review_queue_pages_and_filters_and_workload_counts(backend: Backend) {
@@ -312,7 +332,13 @@ async fn review_queue_pages_and_filters_and_workload_counts(backend: Backend) {
         let app = &app;
         let token = officer.token.clone();
         async move {
-            let answer = app.gql("query($f: FilingFilter) { reviewQueue(first: 100, filter: $f) { nodes { id } } }", json!({ "f": filter }), Some(&token)).await;
+            let answer = app
+                .gql(
+                    "query($f: FilingFilter) { reviewQueue(first: 100, filter: $f) { nodes { id } } }",
+                    json!({ "f": filter }),
+                    Some(&token),
+                )
+                .await;
             answer.data()["reviewQueue"]["nodes"].as_array().expect("nodes").len()
         }
     };
@@ -335,17 +361,26 @@ async fn review_queue_pages_and_filters_and_workload_counts(backend: Backend) {
     };
     app.decide(&officer.token, "approveFiling", &ids[0], version(ids[0].clone()).await, None).await.data();
     app.decide(&officer.token, "claimFiling", &ids[2], version(ids[2].clone()).await, None).await.data();
-    app.decide(&officer.token, "requestCorrection", &ids[2], version(ids[2].clone()).await, Some("请补充开户许可证")).await.data();
+    app.decide(&officer.token, "requestCorrection", &ids[2], version(ids[2].clone()).await, Some("请补充开户许可证"))
+        .await
+        .data();
     assert_eq!(filtered(json!({})).await, 4, "6 filings, one approved, one with the merchant");
     assert_eq!(filtered(json!(null)).await, 4);
     assert_eq!(filtered(json!({ "statuses": [] })).await, 4, "an empty list is no filter either");
     assert_eq!(filtered(json!({ "statuses": ["APPROVED"] })).await, 1);
     assert_eq!(filtered(json!({ "statuses": ["NEEDS_CORRECTION"] })).await, 1);
-    let resubmitted = app.gql("mutation($id: ID!, $v: Int!) { resubmitFiling(id: $id, expectedVersion: $v) { status } }", json!({ "id": ids[2], "v": version(ids[2].clone()).await }), Some(&merchant.token)).await;
+    let resubmitted = app
+        .gql(
+            "mutation($id: ID!, $v: Int!) { resubmitFiling(id: $id, expectedVersion: $v) { status } }",
+            json!({ "id": ids[2], "v": version(ids[2].clone()).await }),
+            Some(&merchant.token),
+        )
+        .await;
     assert_eq!(resubmitted.data()["resubmitFiling"]["status"], "SUBMITTED");
     assert_eq!(filtered(json!({})).await, 5, "resubmitted work is open again");
 
-    let workload = app.gql("{ workload { agency regionCode status count overdue } }", json!({}), Some(&supervisor.token)).await;
+    let workload =
+        app.gql("{ workload { agency regionCode status count overdue } }", json!({}), Some(&supervisor.token)).await;
     let rows = workload.data()["workload"].as_array().expect("rows").clone();
     let row = |status: &str| rows.iter().find(|r| r["status"] == status).cloned().expect("row");
     assert!(rows.iter().all(|r| r["agency"] == "TAX" && r["regionCode"] == "610100"));
@@ -365,9 +400,20 @@ async fn withdrawing_a_case_withdraws_undecided_filings(backend: Backend) {
     let done = app.gql(withdraw, json!({ "id": case_id }), Some(&merchant.token)).await;
     assert_eq!(done.data()["withdrawCase"]["status"], "WITHDRAWN");
     assert!(done.data()["withdrawCase"]["filings"].as_array().expect("f").iter().all(|f| f["status"] == "WITHDRAWN"));
-    assert_eq!(app.gql(withdraw, json!({ "id": case_id }), Some(&merchant.token)).await.error_code(), "INVALID_TRANSITION");
+    assert_eq!(
+        app.gql(withdraw, json!({ "id": case_id }), Some(&merchant.token)).await.error_code(),
+        "INVALID_TRANSITION"
+    );
     let inspection = filing_of(&filings, "INSPECTION");
-    let claim = app.decide(&officer.token, "claimFiling", inspection["id"].as_str().expect("id"), inspection["version"].as_i64().expect("v") + 1, None).await;
+    let claim = app
+        .decide(
+            &officer.token,
+            "claimFiling",
+            inspection["id"].as_str().expect("id"),
+            inspection["version"].as_i64().expect("v") + 1,
+            None,
+        )
+        .await;
     assert_eq!(claim.error_code(), "INVALID_TRANSITION");
 
     // Once something is approved the case can no longer be withdrawn.
@@ -377,14 +423,23 @@ async fn withdrawing_a_case_withdraws_undecided_filings(backend: Backend) {
     let claimed = app.decide(&officer.token, "claimFiling", id, inspection["version"].as_i64().expect("v"), None).await;
     let v = claimed.data()["claimFiling"]["version"].as_i64().expect("v");
     app.decide(&officer.token, "approveFiling", id, v, None).await.data();
-    assert_eq!(app.gql(withdraw, json!({ "id": case_id }), Some(&merchant.token)).await.error_code(), "INVALID_TRANSITION");
+    assert_eq!(
+        app.gql(withdraw, json!({ "id": case_id }), Some(&merchant.token)).await.error_code(),
+        "INVALID_TRANSITION"
+    );
 }
 
 async fn the_audit_chain_detects_tampering(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let merchant = app.merchant("audit@example.cn", "640100", Some("91510100MA6CGUR3KG")).await;
     let (case_id, _) = app.submitted_case(&merchant, &["TAX", "FX"]).await;
-    app.gql("mutation($c: ID!) { addComment(caseId: $c, body: \"请尽快审核\") { id } }", json!({ "c": case_id }), Some(&merchant.token)).await.data();
+    app.gql(
+        "mutation($c: ID!) { addComment(caseId: $c, body: \"请尽快审核\") { id } }",
+        json!({ "c": case_id }),
+        Some(&merchant.token),
+    )
+    .await
+    .data();
     let case = app.case(&merchant.token, &case_id).await;
     let events = case.data()["case"]["events"].as_array().expect("events").clone();
     assert_eq!(events.len(), 1 + 2 + 2 + 1, "created, 2 updates, 2 submissions, comment");
@@ -425,7 +480,15 @@ async fn a_page_of_cases_costs_a_bounded_number_of_statements(backend: Backend) 
         while app.count("cases").await < target as i64 {
             let (_, filings) = app.submitted_case(&merchant, &["FX", "TAX"]).await;
             let fx = filing_of(&filings, "FX");
-            app.decide(&officer.token, "claimFiling", fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), None).await.data();
+            app.decide(
+                &officer.token,
+                "claimFiling",
+                fx["id"].as_str().expect("id"),
+                fx["version"].as_i64().expect("v"),
+                None,
+            )
+            .await
+            .data();
         }
         costs.push(
             crate::helpers::fewest_statements(&app, query, json!({ "n": 50 }), &merchant.token, |answer| {
@@ -495,7 +558,9 @@ async fn deadlines_remind_the_assignee_and_report_overdue_filings_once(backend: 
 
     // Due in an hour: at the next sweep the assignee is reminded, once.
     // RFC 3339 with a T: how sqlx writes timestamps into SQLite, so text comparisons agree.
-    let soon = (app.state.clock.now() + chrono::Duration::hours(1) + app.state.config.sweep_interval).format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+    let soon = (app.state.clock.now() + chrono::Duration::hours(1) + app.state.config.sweep_interval)
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string();
     app.update_row("filings", &format!("due_at = '{soon}'"), &id).await;
     app.next_sweep().await;
     let reminder = app.mail_for("late-officer@gov.cn", 1).await.remove(0);
@@ -511,7 +576,9 @@ async fn deadlines_remind_the_assignee_and_report_overdue_filings_once(backend: 
     assert_eq!(app.smtp.to("late-officer@gov.cn").await.len(), 1, "one reminder");
     assert_eq!(app.smtp.to("late-boss@gov.cn").await.len(), 1, "one overdue notice");
     assert!(app.smtp.to("other-boss@gov.cn").await.is_empty(), "other regions' supervisors are not told");
-    let queue = app.gql("{ reviewQueue(filter: {overdue: true}) { nodes { id overdue } } }", json!({}), Some(&officer.token)).await;
+    let queue = app
+        .gql("{ reviewQueue(filter: {overdue: true}) { nodes { id overdue } } }", json!({}), Some(&officer.token))
+        .await;
     assert_eq!(queue.data()["reviewQueue"]["nodes"][0]["overdue"], true);
 }
 
@@ -532,9 +599,19 @@ async fn a_review_queue_page_costs_two_statements_however_long(backend: Backend)
             let fx = filing_of(&filings, "FX");
             let claimed = filed.len() % 2 == 0;
             if claimed {
-                app.decide(&officer.token, "claimFiling", fx["id"].as_str().expect("id"), fx["version"].as_i64().expect("v"), None).await.data();
+                app.decide(
+                    &officer.token,
+                    "claimFiling",
+                    fx["id"].as_str().expect("id"),
+                    fx["version"].as_i64().expect("v"),
+                    None,
+                )
+                .await
+                .data();
             }
-            let reference = app.gql("query($id: ID!) { case(id: $id) { reference } }", json!({ "id": case_id }), Some(&merchant.token)).await;
+            let reference = app
+                .gql("query($id: ID!) { case(id: $id) { reference } }", json!({ "id": case_id }), Some(&merchant.token))
+                .await;
             let reference = reference.data()["case"]["reference"].as_str().expect("reference").to_string();
             filed.insert(fx["id"].as_str().expect("id").to_string(), (claimed, reference));
         }

@@ -14,10 +14,26 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 
 /// (name, content type, bytes).
 const ASSETS: [(&str, &str, &[u8]); 6] = [
-    ("react.production.min.js", "text/javascript; charset=utf-8", include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react.production.min.js"))),
-    ("react-dom.production.min.js", "text/javascript; charset=utf-8", include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react-dom.production.min.js"))),
-    ("graphiql.min.js", "text/javascript; charset=utf-8", include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/graphiql.min.js"))),
-    ("graphiql.min.css", "text/css; charset=utf-8", include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/graphiql.min.css"))),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react.production.min.js")),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/react-dom.production.min.js")),
+    ),
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/graphiql.min.js")),
+    ),
+    (
+        "graphiql.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!(concat!(env!("OUT_DIR"), "/graphiql/graphiql.min.css")),
+    ),
     ("page.css", "text/css; charset=utf-8", include_bytes!("page.css")),
     ("start.js", "text/javascript; charset=utf-8", include_bytes!("start.js")),
 ];

@@ -9,7 +9,9 @@ use poem::{
 };
 use serde_json::json;
 
-use super::{app_error, china_date, internal, message, render, secured, svg_response, wants_json, within_limit, ScanLimiter};
+use super::{
+    ScanLimiter, app_error, china_date, internal, message, render, secured, svg_response, wants_json, within_limit,
+};
 use crate::{
     domain::{
         labels::{Labelled, licence_action},
@@ -46,7 +48,12 @@ fn public_json(l: &licences::PublicLicence) -> serde_json::Value {
 
 /// `GET /c/{number}`: is this certificate number real? Agency, holder, date, status.
 #[handler]
-pub async fn certificate_page(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
+pub async fn certificate_page(
+    req: &Request,
+    Path(raw): Path<String>,
+    state: Data<&AppState>,
+    limiter: Data<&std::sync::Arc<ScanLimiter>>,
+) -> Response {
     if let Err(refused) = within_limit(&state, &limiter, req).await {
         return refused;
     }
@@ -77,7 +84,9 @@ pub async fn certificate_page(req: &Request, Path(raw): Path<String>, state: Dat
     let valid = found.iter().any(|l| l.licence.status == LicenceStatus::Active);
     let certificates: Vec<serde_json::Value> = found.iter().map(public_json).collect();
     if wants_json(req) {
-        return secured(poem::web::Json(json!({ "number": number, "valid": valid, "certificates": certificates })).into_response());
+        return secured(
+            poem::web::Json(json!({ "number": number, "valid": valid, "certificates": certificates })).into_response(),
+        );
     }
     match render("certificate.html", json!({ "number": number, "valid": valid, "certificates": certificates })) {
         Ok(html) => secured(poem::web::Html(html).into_response()),
@@ -87,7 +96,12 @@ pub async fn certificate_page(req: &Request, Path(raw): Path<String>, state: Dat
 
 /// `GET /c/{number}/qr.svg`: to print on paper certificates.
 #[handler]
-pub async fn certificate_qr_svg(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
+pub async fn certificate_qr_svg(
+    req: &Request,
+    Path(raw): Path<String>,
+    state: Data<&AppState>,
+    limiter: Data<&std::sync::Arc<ScanLimiter>>,
+) -> Response {
     if let Err(refused) = within_limit(&state, &limiter, req).await {
         return refused;
     }

@@ -11,7 +11,10 @@ use std::{
     },
 };
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::{Clock, DefaultClock}};
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
 use minijinja::Environment;
 use poem::{
     IntoResponse, Request, Response,
@@ -83,7 +86,9 @@ pub(super) fn secured(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
     );
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
@@ -95,7 +100,13 @@ pub(super) fn render(template: &str, context: serde_json::Value) -> Result<Strin
 }
 
 /// A short page (or JSON) explaining a refusal.
-pub(super) fn message(req: &Request, status: StatusCode, zh: (&str, &str), en: (&str, &str), code: Option<&str>) -> Response {
+pub(super) fn message(
+    req: &Request,
+    status: StatusCode,
+    zh: (&str, &str),
+    en: (&str, &str),
+    code: Option<&str>,
+) -> Response {
     if wants_json(req) {
         let body = json!({ "error": status.canonical_reason().unwrap_or("error"), "message": en.1 });
         return secured(poem::web::Json(body).with_status(status).into_response());
@@ -156,7 +167,6 @@ fn rate_limited(req: &Request, retry_after: u64) -> Response {
     response
 }
 
-
 pub(super) fn qr(url: &str) -> Result<QrCode, qrcode::types::QrError> {
     QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)
 }
@@ -164,11 +174,7 @@ pub(super) fn qr(url: &str) -> Result<QrCode, qrcode::types::QrError> {
 pub(super) fn svg_response(url: &str) -> Response {
     match qr(url) {
         Ok(code) => {
-            let svg = code
-                .render::<qrcode::render::svg::Color>()
-                .min_dimensions(240, 240)
-                .quiet_zone(true)
-                .build();
+            let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build();
             secured(svg.with_content_type("image/svg+xml").into_response())
         }
         Err(err) => internal(anyhow::anyhow!("QR code: {err}")),

@@ -11,7 +11,9 @@ use poem::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{app_error, china_date, internal, message, qr, render, secured, svg_response, wants_json, within_limit, ScanLimiter};
+use super::{
+    ScanLimiter, app_error, china_date, internal, message, qr, render, secured, svg_response, wants_json, within_limit,
+};
 use crate::{
     domain::{
         filing_data::{ProductCategory, SpotCheckChannel, SpotCheckResult},
@@ -74,7 +76,8 @@ impl TraceJson {
         let category = ProductCategory::parse(&data.batch.category)?;
         let latest_spot_check = match &data.latest_check {
             Some(check) => {
-                let (channel, result) = (SpotCheckChannel::parse(&check.channel)?, SpotCheckResult::parse(&check.result)?);
+                let (channel, result) =
+                    (SpotCheckChannel::parse(&check.channel)?, SpotCheckResult::parse(&check.result)?);
                 let agency = check.agency;
                 Some(PublicSpotCheckJson {
                     checked_at: check.checked_at.to_rfc3339(),
@@ -138,7 +141,12 @@ fn unknown_code(req: &Request, code: &str) -> Response {
 
 /// `GET /t/{code}`: the trace page; every view is a counted scan.
 #[handler]
-pub async fn trace_page(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
+pub async fn trace_page(
+    req: &Request,
+    Path(raw): Path<String>,
+    state: Data<&AppState>,
+    limiter: Data<&std::sync::Arc<ScanLimiter>>,
+) -> Response {
     let address = match within_limit(&state, &limiter, req).await {
         Ok(address) => address,
         Err(refused) => return refused,
@@ -184,7 +192,10 @@ async fn serve(req: &Request, state: &AppState, code: &str, address: std::net::I
         return secured(poem::web::Json(view).into_response());
     }
     // The template reads the same fields (snake_case, through serde_json).
-    match serde_json::to_value(&view).map_err(anyhow::Error::from).and_then(|v| Ok(render("trace.html", json!({ "view": v }))?)) {
+    match serde_json::to_value(&view)
+        .map_err(anyhow::Error::from)
+        .and_then(|v| Ok(render("trace.html", json!({ "view": v }))?))
+    {
         Ok(html) => secured(poem::web::Html(html).into_response()),
         Err(err) => internal(err),
     }
@@ -208,7 +219,12 @@ async fn known_code(req: &Request, state: &AppState, raw: &str) -> Result<String
 
 /// `GET /t/{code}/qr.svg`: the QR code of the trace URL (error correction M).
 #[handler]
-pub async fn trace_qr_svg(req: &Request, Path(raw): Path<String>, state: Data<&AppState>, limiter: Data<&std::sync::Arc<ScanLimiter>>) -> Response {
+pub async fn trace_qr_svg(
+    req: &Request,
+    Path(raw): Path<String>,
+    state: Data<&AppState>,
+    limiter: Data<&std::sync::Arc<ScanLimiter>>,
+) -> Response {
     if let Err(refused) = within_limit(&state, &limiter, req).await {
         return refused;
     }
@@ -248,7 +264,11 @@ pub async fn trace_qr_png(
         Err(response) => return response,
     };
     let png = qr(&url).map_err(|e| anyhow::anyhow!("QR code: {e}")).and_then(|qr| {
-        let image = qr.render::<image::Luma<u8>>().min_dimensions(size, size).max_dimensions(size.max(QR_MIN) * 2, size.max(QR_MIN) * 2).build();
+        let image = qr
+            .render::<image::Luma<u8>>()
+            .min_dimensions(size, size)
+            .max_dimensions(size.max(QR_MIN) * 2, size.max(QR_MIN) * 2)
+            .build();
         let mut bytes = std::io::Cursor::new(Vec::new());
         image::DynamicImage::ImageLuma8(image).write_to(&mut bytes, image::ImageFormat::Png)?;
         Ok(bytes.into_inner())

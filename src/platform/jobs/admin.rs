@@ -53,7 +53,13 @@ impl JobState {
 }
 
 /// Jobs, newest first, optionally in one state.
-pub async fn list(state: &AppState, _admin: Admin, in_state: Option<JobState>, first: Option<i32>, after: Option<String>) -> AppResult<Page<job::Model>> {
+pub async fn list(
+    state: &AppState,
+    _admin: Admin,
+    in_state: Option<JobState>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> AppResult<Page<job::Model>> {
     let limit = pagination::page_size(first)?;
     let mut query = job::Entity::find().order_by_desc(job::Column::Id).limit(limit + 1);
     if let Some(in_state) = in_state {
@@ -61,7 +67,8 @@ pub async fn list(state: &AppState, _admin: Admin, in_state: Option<JobState>, f
     }
     let had_cursor = after.is_some();
     if let Some(cursor) = after {
-        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?).map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
+        let id = Uuid::parse_str(&pagination::decode_cursor(&cursor)?)
+            .map_err(|_| AppError::validation("after", "is not a cursor from this list"))?;
         query = query.filter(job::Column::Id.lt(id));
     }
     Ok(pagination::into_page(query.all(&state.db).await?, limit, had_cursor))

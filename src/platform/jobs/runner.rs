@@ -103,7 +103,9 @@ impl JobRunner {
         let mut query = job::Entity::find()
             .filter(due)
             .filter(job::Column::Kind.is_in(self.registry.kinds()))
-            .filter(Condition::any().add(job::Column::OrderingKey.is_null()).add(Expr::exists(earlier_unfinished()).not()))
+            .filter(
+                Condition::any().add(job::Column::OrderingKey.is_null()).add(Expr::exists(earlier_unfinished()).not()),
+            )
             .order_by_asc(job::Column::RunAt)
             .order_by_asc(job::Column::Id)
             .limit(BATCH);
@@ -149,7 +151,13 @@ impl JobRunner {
             tracing::warn!(job_id = %claimed.id, kind = %claimed.kind, "job's lease ran out before it started; left to its next claim");
             return Ok(());
         }
-        let context = JobContext { state: self.state.clone(), mail: self.mail.clone(), webhooks: self.webhooks.clone(), job_id: claimed.id, attempt: attempts };
+        let context = JobContext {
+            state: self.state.clone(),
+            mail: self.mail.clone(),
+            webhooks: self.webhooks.clone(),
+            job_id: claimed.id,
+            attempt: attempts,
+        };
         let outcome = run(context, &claimed.payload).await;
         let ours = job::Entity::update_many()
             .filter(job::Column::Id.eq(claimed.id))
@@ -158,13 +166,15 @@ impl JobRunner {
         let now = self.state.clock.now();
         let update = match outcome {
             Ok(()) => {
-                metrics::counter!("onestop_jobs_finished_total", "kind" => claimed.kind.clone(), "outcome" => "done").increment(1);
+                metrics::counter!("onestop_jobs_finished_total", "kind" => claimed.kind.clone(), "outcome" => "done")
+                    .increment(1);
                 ours.col_expr(job::Column::State, Expr::value(JobStatus::Done))
                     .col_expr(job::Column::FinishedAt, Expr::value(now))
                     .col_expr(job::Column::LastError, Expr::value(Option::<String>::None))
             }
             Err(err) if attempts >= policy.max_attempts => {
-                metrics::counter!("onestop_jobs_finished_total", "kind" => claimed.kind.clone(), "outcome" => "parked").increment(1);
+                metrics::counter!("onestop_jobs_finished_total", "kind" => claimed.kind.clone(), "outcome" => "parked")
+                    .increment(1);
                 tracing::error!(job_id = %claimed.id, kind = %claimed.kind, attempts, error = %err, "job parked after its last attempt");
                 ours.col_expr(job::Column::State, Expr::value(JobStatus::Parked))
                     .col_expr(job::Column::FinishedAt, Expr::value(now))
@@ -180,7 +190,10 @@ impl JobRunner {
                     .col_expr(job::Column::LastError, Expr::value(err.to_string()))
             }
         };
-        update.col_expr(job::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None)).exec(&self.state.db).await?;
+        update
+            .col_expr(job::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .exec(&self.state.db)
+            .await?;
         Ok(())
     }
 }
@@ -198,11 +211,13 @@ fn earlier_unfinished() -> sea_orm::sea_query::SelectStatement {
         .and_where(them(job::Column::OrderingKey).equals((job::Entity, job::Column::OrderingKey)))
         .and_where(them(job::Column::Id).ne(this(job::Column::Id)))
         .and_where(
-            them(job::Column::State).eq(JobStatus::Running.as_str()).or(them(job::Column::State).eq(JobStatus::Queued.as_str()).and(
-                them(job::Column::CreatedAt)
-                    .lt(this(job::Column::CreatedAt))
-                    .or(them(job::Column::CreatedAt).eq(this(job::Column::CreatedAt)).and(them(job::Column::Id).lt(this(job::Column::Id)))),
-            )),
+            them(job::Column::State).eq(JobStatus::Running.as_str()).or(them(job::Column::State)
+                .eq(JobStatus::Queued.as_str())
+                .and(
+                    them(job::Column::CreatedAt).lt(this(job::Column::CreatedAt)).or(them(job::Column::CreatedAt)
+                        .eq(this(job::Column::CreatedAt))
+                        .and(them(job::Column::Id).lt(this(job::Column::Id)))),
+                )),
         )
         .to_owned()
 }

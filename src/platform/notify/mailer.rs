@@ -31,9 +31,8 @@ impl MailSender {
                     .build(),
             ),
             None => {
-                std::fs::create_dir_all(&config.dir).with_context(|| {
-                    format!("creating mail directory {}", config.dir.display())
-                })?;
+                std::fs::create_dir_all(&config.dir)
+                    .with_context(|| format!("creating mail directory {}", config.dir.display()))?;
                 Mailer::Directory(AsyncFileTransport::new(&config.dir))
             }
         };
@@ -50,10 +49,7 @@ impl MailSender {
             .from(self.from.clone())
             .to(to)
             .subject(payload.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                payload.text.clone(),
-                payload.html.clone(),
-            ))?;
+            .multipart(MultiPart::alternative_plain_html(payload.text.clone(), payload.html.clone()))?;
         match &self.mailer {
             Mailer::Smtp(smtp) => {
                 smtp.send(message).await?;

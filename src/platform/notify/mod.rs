@@ -57,12 +57,8 @@ pub async fn enqueue_email<C: ConnectionTrait>(
     context: serde_json::Value,
 ) -> AppResult<()> {
     let rendered = templates.render(kind, &context)?;
-    let payload = EmailPayload {
-        to: to.to_string(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-    };
+    let payload =
+        EmailPayload { to: to.to_string(), subject: rendered.subject, text: rendered.text, html: rendered.html };
     crate::platform::jobs::enqueue(db, &payload, Default::default()).await?;
     Ok(())
 }

@@ -76,18 +76,26 @@ impl EmailKind {
             Self::FilingRejected => "{{ filing_zh }}未获核准 / {{ filing_kind }} rejected — {{ reference }}",
             Self::CaseCompleted => "案件 {{ reference }} 已全部办结 / Case {{ reference }} completed",
             Self::FilingAssigned => "新的审核任务 {{ reference }} / Filing assigned to you — {{ reference }}",
-            Self::FilingTransferred => "备案跨区域移交 {{ reference }} / Filing transferred between regions — {{ reference }}",
+            Self::FilingTransferred => {
+                "备案跨区域移交 {{ reference }} / Filing transferred between regions — {{ reference }}"
+            }
             Self::DeadlineApproaching => "审核时限将至 {{ reference }} / Review deadline tomorrow — {{ reference }}",
             Self::DeadlinePassed => "审核已超期 {{ reference }} / Review deadline passed — {{ reference }}",
             Self::SpotCheckFailed => "产品抽检不合格 / A spot check of your products failed",
             Self::WebhookDisabled => "Webhook 已停用 / Your webhook endpoint was disabled",
-            Self::UsccDeclaredTwice => "统一社会信用代码被重复申报 {{ uscc }} / A USCC is claimed by more than one merchant",
+            Self::UsccDeclaredTwice => {
+                "统一社会信用代码被重复申报 {{ uscc }} / A USCC is claimed by more than one merchant"
+            }
             Self::SignupAttempted => "有人尝试用您的邮箱注册 / Someone tried to sign up with your address",
             Self::LicenceExpiring => "许可将于 {{ days }} 天内到期 / A licence expires within {{ days }} days",
             Self::LicenceExpired => "许可已过期 / A licence expired",
             Self::LicencesCancelled => "相关许可已随营业登记注销 / Licences cancelled with your registration",
-            Self::MemberInvitation => "您已加入 {{ merchant }} 的 onestop 团队 / You were added to {{ merchant }} on onestop",
-            Self::AgentSubmitted => "代办机构已为您提交案件 {{ reference }} / An agent submitted case {{ reference }} for you",
+            Self::MemberInvitation => {
+                "您已加入 {{ merchant }} 的 onestop 团队 / You were added to {{ merchant }} on onestop"
+            }
+            Self::AgentSubmitted => {
+                "代办机构已为您提交案件 {{ reference }} / An agent submitted case {{ reference }} for you"
+            }
             Self::CaseShared => "案件共享联合监管 / Cases shared with {{ agency_en }} for joint supervision",
         }
     }
@@ -95,18 +103,31 @@ impl EmailKind {
     /// The first line of a case update, in Chinese and English.
     fn headline(self) -> (&'static str, &'static str) {
         match self {
-            Self::CaseSubmitted => ("您的案件已提交，各部门将并联审核。", "Your case was submitted; the agencies will review it in parallel."),
+            Self::CaseSubmitted => (
+                "您的案件已提交，各部门将并联审核。",
+                "Your case was submitted; the agencies will review it in parallel.",
+            ),
             Self::CorrectionRequested => ("审核部门要求您补正材料。", "An agency asks you to correct your filing."),
             Self::FilingApproved => ("您的备案已核准。", "Your filing was approved."),
             Self::FilingRejected => ("很遗憾，您的备案未获核准。", "Your filing was rejected."),
             Self::CaseCompleted => ("您案件中的全部备案均已核准。", "Every filing of your case is approved."),
             Self::FilingAssigned => ("一项备案已分派给您审核。", "A filing was assigned to you for review."),
-            Self::DeadlineApproaching => ("您负责的备案审核时限仅剩一个工作日。", "A filing you review is due within one working day."),
-            Self::DeadlinePassed => ("以下备案已超过法定审核时限。", "This filing is past its statutory review deadline."),
-            Self::FilingTransferred => ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices."),
+            Self::DeadlineApproaching => {
+                ("您负责的备案审核时限仅剩一个工作日。", "A filing you review is due within one working day.")
+            }
+            Self::DeadlinePassed => {
+                ("以下备案已超过法定审核时限。", "This filing is past its statutory review deadline.")
+            }
+            Self::FilingTransferred => {
+                ("一项备案已在两个辖区之间移交。", "A filing was transferred between two regions' offices.")
+            }
             Self::LicenceExpiring => ("您的以下许可即将到期。", "This licence of yours expires soon."),
-            Self::AgentSubmitted => ("您授权的代办机构已代您提交以下备案。", "An agent you authorised submitted these filings for you."),
-            Self::LicenceExpired => ("您的以下许可已过有效期，不再有效。", "This licence of yours has expired and is no longer valid."),
+            Self::AgentSubmitted => {
+                ("您授权的代办机构已代您提交以下备案。", "An agent you authorised submitted these filings for you.")
+            }
+            Self::LicenceExpired => {
+                ("您的以下许可已过有效期，不再有效。", "This licence of yours has expired and is no longer valid.")
+            }
             Self::LicencesCancelled => (
                 "您的营业登记已注销，依附于它的以下许可随之注销。",
                 "Your business registration was cancelled; these licences that depend on it were cancelled with it.",
@@ -128,8 +149,7 @@ pub struct Templates {
 
 macro_rules! template {
     ($env:ident, $name:literal) => {
-        $env.add_template($name, include_str!(concat!("../../../templates/email/", $name)))
-            .context($name)?;
+        $env.add_template($name, include_str!(concat!("../../../templates/email/", $name))).context($name)?;
     };
 }
 

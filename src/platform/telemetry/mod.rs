@@ -103,14 +103,20 @@ pub fn init(config: &Config) -> TelemetryGuard {
 fn logs_only(config: &Config, filter: EnvFilter) -> Result<(), tracing_subscriber::util::TryInitError> {
     let registry = tracing_subscriber::registry().with(filter);
     match config.log_format {
-        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr)).try_init(),
+        LogFormat::Json => {
+            registry.with(fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr)).try_init()
+        }
         LogFormat::Pretty => registry.with(fmt::layer().with_writer(|| ScrubbingStderr)).try_init(),
     }
 }
 
 /// Logs filtered by `ONESTOP_LOG` and traces at their own level, each layer with its filter.
 #[cfg(feature = "otlp")]
-fn with_traces(config: &Config, filter: EnvFilter, traces: &otlp::Pipeline) -> Result<(), tracing_subscriber::util::TryInitError> {
+fn with_traces(
+    config: &Config,
+    filter: EnvFilter,
+    traces: &otlp::Pipeline,
+) -> Result<(), tracing_subscriber::util::TryInitError> {
     let logs = match config.log_format {
         LogFormat::Json => fmt::layer().json().with_current_span(true).with_writer(|| ScrubbingStderr).boxed(),
         LogFormat::Pretty => fmt::layer().with_writer(|| ScrubbingStderr).boxed(),

@@ -33,19 +33,23 @@ impl Scope {
                     .add(Expr::col((filing::Entity, Alias::new("office_region_code"))).is_in(regions.clone())),
             ),
             // Each grant: that merchant's filings of the granted kinds.
-            Self::Agent { grants, .. } => Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
-                any.add(
-                    Condition::all()
-                        .add(filing::Column::CaseId.in_subquery(
-                            Query::select()
-                                .column(case::Column::Id)
-                                .from(case::Entity)
-                                .and_where(Expr::col(case::Column::MerchantId).eq(g.merchant_id))
-                                .to_owned(),
-                        ))
-                        .add(filing::Column::Kind.is_in(g.kinds.clone())),
-                )
-            })),
+            Self::Agent { grants, .. } => {
+                Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
+                    any.add(
+                        Condition::all()
+                            .add(
+                                filing::Column::CaseId.in_subquery(
+                                    Query::select()
+                                        .column(case::Column::Id)
+                                        .from(case::Entity)
+                                        .and_where(Expr::col(case::Column::MerchantId).eq(g.merchant_id))
+                                        .to_owned(),
+                                ),
+                            )
+                            .add(filing::Column::Kind.is_in(g.kinds.clone())),
+                    )
+                }))
+            }
         }
     }
 
@@ -54,9 +58,7 @@ impl Scope {
     pub fn case_condition(&self) -> Option<Condition> {
         match self {
             Self::Admin { .. } => None,
-            Self::Merchant { merchant_id, .. } => {
-                Some(Condition::all().add(case::Column::MerchantId.eq(*merchant_id)))
-            }
+            Self::Merchant { merchant_id, .. } => Some(Condition::all().add(case::Column::MerchantId.eq(*merchant_id))),
             // EXISTS, correlated on the case: one index probe per candidate case (the
             // uncorrelated `id IN (SELECT case_id …)` materialised every filing of the agency
             // and region — thousands of rows — for each single-case look-up).
@@ -71,11 +73,9 @@ impl Scope {
                                 .equals((case::Entity, case::Column::Id)),
                         )
                         .and_where(Expr::col((filing::Entity, filing::Column::Agency)).eq(*agency))
-                        .and_where(
-                            Expr::col((filing::Entity, filing::Column::RegionCode))
-                                .is_in(regions.clone())
-                                .or(Expr::col((filing::Entity, filing::Column::ReceivingRegionCode)).is_in(regions.clone())),
-                        )
+                        .and_where(Expr::col((filing::Entity, filing::Column::RegionCode)).is_in(regions.clone()).or(
+                            Expr::col((filing::Entity, filing::Column::ReceivingRegionCode)).is_in(regions.clone()),
+                        ))
                         .to_owned(),
                 );
                 let mut visible = Condition::any().add(own);
@@ -84,20 +84,23 @@ impl Scope {
                 }
                 Some(visible)
             }
-            Self::Agent { grants, .. } => Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
-                any.add(
-                    Condition::all().add(case::Column::MerchantId.eq(g.merchant_id)).add(Expr::exists(
-                        Query::select()
-                            .expr(Expr::val(1))
-                            .from(filing::Entity)
-                            .and_where(
-                                Expr::col((filing::Entity, filing::Column::CaseId)).equals((case::Entity, case::Column::Id)),
-                            )
-                            .and_where(Expr::col((filing::Entity, filing::Column::Kind)).is_in(g.kinds.clone()))
-                            .to_owned(),
-                    )),
-                )
-            })),
+            Self::Agent { grants, .. } => {
+                Some(grants.iter().fold(Condition::any().add(Expr::val(1).eq(0)), |any, g| {
+                    any.add(
+                        Condition::all().add(case::Column::MerchantId.eq(g.merchant_id)).add(Expr::exists(
+                            Query::select()
+                                .expr(Expr::val(1))
+                                .from(filing::Entity)
+                                .and_where(
+                                    Expr::col((filing::Entity, filing::Column::CaseId))
+                                        .equals((case::Entity, case::Column::Id)),
+                                )
+                                .and_where(Expr::col((filing::Entity, filing::Column::Kind)).is_in(g.kinds.clone()))
+                                .to_owned(),
+                        )),
+                    )
+                }))
+            }
         }
     }
 }

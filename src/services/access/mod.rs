@@ -32,7 +32,14 @@ pub enum Scope {
     /// An officer or supervisor: one agency, some regions (or an agency's API client, acting in
     /// the name of the admin who created it).
     /// `shared_cases`: cases another agency shared with this one (大部门联动), read-only.
-    Agency { user_id: Uuid, agency: Agency, regions: Vec<String>, supervisor: bool, via_client: Option<Uuid>, shared_cases: Vec<Uuid> },
+    Agency {
+        user_id: Uuid,
+        agency: Agency,
+        regions: Vec<String>,
+        supervisor: bool,
+        via_client: Option<Uuid>,
+        shared_cases: Vec<Uuid>,
+    },
     /// Reads everything, decides nothing.
     Admin { user_id: Uuid },
 }
@@ -63,8 +70,9 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
     if principal.client.is_some() {
         return crate::services::auth::clients::client_scope(db, principal.user_id).await;
     }
-    let (user, regions, shared_cases) =
-        account_with_reach(db, principal.user_id).await?.ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
+    let (user, regions, shared_cases) = account_with_reach(db, principal.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("the account no longer exists".into()))?;
     Ok(match user.role {
         Role::Merchant => {
             let member = merchant_member::Entity::find_by_id(user.id).one(db).await?;
@@ -74,7 +82,14 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
         Role::Agent => Scope::Agent { user_id: user.id, grants: standing_grants(db, user.id).await? },
         Role::Officer | Role::Supervisor => {
             let agency = user.agency.ok_or_else(|| anyhow::anyhow!("staff account without an agency"))?;
-            Scope::Agency { user_id: user.id, agency, regions, supervisor: user.role == Role::Supervisor, via_client: None, shared_cases }
+            Scope::Agency {
+                user_id: user.id,
+                agency,
+                regions,
+                supervisor: user.role == Role::Supervisor,
+                via_client: None,
+                shared_cases,
+            }
         }
         Role::Admin => Scope::Admin { user_id: user.id },
     })
@@ -82,7 +97,10 @@ pub async fn load_scope<C: ConnectionTrait>(db: &C, caller: &Caller) -> AppResul
 
 /// The account, its regions in order and the cases shared with its agency (大部门联动) in any
 /// of them or agency-wide — one statement, which is all agency staff need (issue 15).
-async fn account_with_reach<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppResult<Option<(user::Model, Vec<String>, Vec<Uuid>)>> {
+async fn account_with_reach<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> AppResult<Option<(user::Model, Vec<String>, Vec<Uuid>)>> {
     let backend = db.get_database_backend();
     let (list, case_id, param) = match backend {
         DatabaseBackend::Postgres => ("string_agg", "CAST(s.case_id AS text)", "$1"),
@@ -95,10 +113,15 @@ async fn account_with_reach<C: ConnectionTrait>(db: &C, user_id: Uuid) -> AppRes
               AND (s.region_code IS NULL OR s.region_code IN (SELECT r.region_code FROM user_regions r WHERE r.user_id = u.id))) AS reach_shares \
          FROM users u WHERE u.id = {param}"
     );
-    let Some(row) = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [user_id.into()])).await? else { return Ok(None) };
+    let Some(row) = db.query_one_raw(Statement::from_sql_and_values(backend, sql, [user_id.into()])).await? else {
+        return Ok(None);
+    };
     let user = user::Model::from_query_result(&row, "")?;
     let listed = |column: &str| -> AppResult<Vec<String>> {
-        Ok(row.try_get::<Option<String>>("", column)?.map(|l| l.split(',').map(str::to_string).collect()).unwrap_or_default())
+        Ok(row
+            .try_get::<Option<String>>("", column)?
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .unwrap_or_default())
     };
     let regions = listed("reach_regions")?;
     let shared_cases = listed("reach_shares")?
@@ -142,7 +165,10 @@ async fn standing_grants<C: ConnectionTrait>(db: &C, agent: Uuid) -> AppResult<V
 impl Scope {
     pub fn user_id(&self) -> Uuid {
         match self {
-            Self::Merchant { user_id, .. } | Self::Agent { user_id, .. } | Self::Agency { user_id, .. } | Self::Admin { user_id } => *user_id,
+            Self::Merchant { user_id, .. }
+            | Self::Agent { user_id, .. }
+            | Self::Agency { user_id, .. }
+            | Self::Admin { user_id } => *user_id,
         }
     }
 
@@ -173,7 +199,8 @@ impl Scope {
             (Self::Agent { user_id: u1, grants: now }, Self::Agent { user_id: u2, grants: then }) => {
                 u1 == u2
                     && then.iter().all(|old| {
-                        now.iter().any(|g| g.merchant_id == old.merchant_id && old.kinds.iter().all(|k| g.kinds.contains(k)))
+                        now.iter()
+                            .any(|g| g.merchant_id == old.merchant_id && old.kinds.iter().all(|k| g.kinds.contains(k)))
                     })
             }
             // An agency's API client serves every region its agency has filings in; only the
@@ -183,10 +210,29 @@ impl Scope {
                 Self::Agency { agency: a2, via_client: Some(c2), .. },
             ) => a1 == a2 && c1 == c2,
             (
-                Self::Agency { user_id: u1, agency: a1, regions: r1, supervisor: s1, via_client: c1, shared_cases: sc1 },
-                Self::Agency { user_id: u2, agency: a2, regions: r2, supervisor: s2, via_client: c2, shared_cases: sc2 },
+                Self::Agency {
+                    user_id: u1,
+                    agency: a1,
+                    regions: r1,
+                    supervisor: s1,
+                    via_client: c1,
+                    shared_cases: sc1,
+                },
+                Self::Agency {
+                    user_id: u2,
+                    agency: a2,
+                    regions: r2,
+                    supervisor: s2,
+                    via_client: c2,
+                    shared_cases: sc2,
+                },
             ) => {
-                u1 == u2 && a1 == a2 && c1 == c2 && (*s1 || !*s2) && r2.iter().all(|r| r1.contains(r)) && sc2.iter().all(|c| sc1.contains(c))
+                u1 == u2
+                    && a1 == a2
+                    && c1 == c2
+                    && (*s1 || !*s2)
+                    && r2.iter().all(|r| r1.contains(r))
+                    && sc2.iter().all(|c| sc1.contains(c))
             }
             _ => false,
         }
@@ -201,10 +247,9 @@ impl Scope {
     pub fn require_merchant(&self) -> AppResult<MerchantUser<'_>> {
         match self {
             Self::Merchant { merchant_id: Some(id), role, .. } => Ok(MerchantUser::member(self, *id, *role)),
-            Self::Merchant { merchant_id: None, .. } => Err(AppError::validation(
-                "profile",
-                "save your merchant profile first (saveMerchantProfile)",
-            )),
+            Self::Merchant { merchant_id: None, .. } => {
+                Err(AppError::validation("profile", "save your merchant profile first (saveMerchantProfile)"))
+            }
             _ => Err(AppError::Forbidden("only a merchant's user may do this".into())),
         }
     }
@@ -231,7 +276,9 @@ impl Scope {
     /// A merchant the caller does not act for is NOT_FOUND.
     pub fn act_for(&self, merchant_id: Option<Uuid>) -> AppResult<MerchantUser<'_>> {
         match (self, merchant_id) {
-            (Self::Agent { .. }, None) => Err(AppError::validation("merchantId", "name the merchant you act for (agentClients)")),
+            (Self::Agent { .. }, None) => {
+                Err(AppError::validation("merchantId", "name the merchant you act for (agentClients)"))
+            }
             (Self::Agent { .. }, Some(id)) => self.act_for_case(id),
             (_, None) => self.require_merchant(),
             (_, Some(id)) => {
@@ -257,7 +304,9 @@ impl Scope {
     /// Officers and supervisors (and agencies' API clients), or FORBIDDEN.
     pub fn require_staff(&self) -> AppResult<Staff<'_>> {
         match self {
-            Self::Agency { agency, regions, supervisor, .. } => Ok(Staff { scope: self, agency: *agency, regions, supervisor: *supervisor }),
+            Self::Agency { agency, regions, supervisor, .. } => {
+                Ok(Staff { scope: self, agency: *agency, regions, supervisor: *supervisor })
+            }
             _ => Err(AppError::Forbidden("only agency officers and supervisors may do this".into())),
         }
     }
@@ -279,7 +328,6 @@ impl Scope {
             Err(AppError::Forbidden("only a supervisor may do this".into()))
         }
     }
-
 
     pub fn can_see_filing(&self, case_merchant_id: Uuid, filing: &filing::Model) -> bool {
         match self {
@@ -332,7 +380,8 @@ impl Scope {
                 .iter()
                 .any(|g| g.merchant_id == change.merchant_id && g.kinds.iter().any(|k| k.agency() == change.agency)),
             Self::Agency { agency, regions, shared_cases, .. } => {
-                (change.agency == *agency && regions.iter().any(|r| *r == change.region_code)) || shared_cases.contains(&change.case_id)
+                (change.agency == *agency && regions.iter().any(|r| *r == change.region_code))
+                    || shared_cases.contains(&change.case_id)
             }
         }
     }

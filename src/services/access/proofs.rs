@@ -54,13 +54,18 @@ impl<'a> Staff<'a> {
     /// was filed from afar: 跨省通办).
     pub fn can_see(&self, filing: &filing::Model) -> bool {
         filing.agency == self.agency
-            && (self.covers_region(&filing.region_code) || filing.receiving_region_code.as_deref().is_some_and(|r| self.covers_region(r)))
+            && (self.covers_region(&filing.region_code)
+                || filing.receiving_region_code.as_deref().is_some_and(|r| self.covers_region(r)))
     }
 
     /// The office that acts on the filing now covers these regions: the receiving office while
     /// it awaits receipt, the deciding office after.
     pub fn acts_on(&self, filing: &filing::Model) -> bool {
-        let office = if filing.awaits_receipt() { filing.receiving_region_code.as_deref().unwrap_or_default() } else { filing.region_code.as_str() };
+        let office = if filing.awaits_receipt() {
+            filing.receiving_region_code.as_deref().unwrap_or_default()
+        } else {
+            filing.region_code.as_str()
+        };
         filing.agency == self.agency && self.covers_region(office)
     }
 
@@ -84,7 +89,9 @@ impl<'a> Staff<'a> {
 
     /// An officer who may be given this filing: staff of its agency covering its region.
     pub fn may_assign_to(officer: &user::Model, officer_regions: &[String], filing: &filing::Model) -> bool {
-        officer.role.is_agency_staff() && officer.agency == Some(filing.agency) && officer_regions.contains(&filing.region_code)
+        officer.role.is_agency_staff()
+            && officer.agency == Some(filing.agency)
+            && officer_regions.contains(&filing.region_code)
     }
 }
 
@@ -102,7 +109,10 @@ pub struct Decider<'a> {
 pub enum DecidedBy<'a> {
     Officer(Staff<'a>),
     /// A decision rule (id, version) whose condition held.
-    Rule { rule_id: Uuid, version: i32 },
+    Rule {
+        rule_id: Uuid,
+        version: i32,
+    },
 }
 
 impl Decider<'_> {

@@ -8,10 +8,7 @@ pub mod security;
 
 use chrono::{DateTime, Utc};
 use entity::audit_event;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -104,7 +101,11 @@ pub async fn head<C: ConnectionTrait>(db: &C, case_id: Uuid) -> AppResult<ChainH
 
 /// Appends an event after `head` and moves the head on (several events of one change read the
 /// chain once).
-pub async fn append_to<C: ConnectionTrait>(db: &C, head: &mut ChainHead, new: NewEvent<'_>) -> AppResult<audit_event::Model> {
+pub async fn append_to<C: ConnectionTrait>(
+    db: &C,
+    head: &mut ChainHead,
+    new: NewEvent<'_>,
+) -> AppResult<audit_event::Model> {
     let at: DateTime<Utc> = crate::platform::clock::now();
     let mut event = audit_event::Model {
         id: Uuid::now_v7(),
@@ -154,13 +155,11 @@ pub async fn verify_all<C: ConnectionTrait>(db: &C) -> AppResult<Result<u64, Bro
             .limit(PAGE);
         if let Some((case_id, seq)) = after {
             query = query.filter(
-                sea_orm::Condition::any()
-                    .add(audit_event::Column::CaseId.gt(case_id))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(audit_event::Column::CaseId.eq(case_id))
-                            .add(audit_event::Column::Seq.gt(seq)),
-                    ),
+                sea_orm::Condition::any().add(audit_event::Column::CaseId.gt(case_id)).add(
+                    sea_orm::Condition::all()
+                        .add(audit_event::Column::CaseId.eq(case_id))
+                        .add(audit_event::Column::Seq.gt(seq)),
+                ),
             );
         }
         let page = query.all(db).await?;

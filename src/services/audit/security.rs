@@ -14,10 +14,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use crate::{
-    services::access::Scope,
     error::{AppError, AppResult},
     platform::pagination::{self, Page},
     platform::state::AppState,
+    services::access::Scope,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +125,9 @@ pub async fn record<C: ConnectionTrait>(db: &C, state: &AppState, event: Securit
         kind: Set(event.kind.as_str().to_string()),
         actor_id: Set(event.actor_id),
         subject_id: Set(event.subject_id),
-        address_hash: Set(event.address.map(|a| crate::services::trace::client_hash(&state.config.trace, &a.to_string()))),
+        address_hash: Set(event
+            .address
+            .map(|a| crate::services::trace::client_hash(&state.config.trace, &a.to_string()))),
         detail: Set(event.detail.map(str::to_string)),
     }
     .insert(db)

@@ -5,19 +5,17 @@ pub use super::staff::{OfficerInput, create_admin, create_officer, regions_of, s
 
 use chrono::Utc;
 use entity::{one_time_token, refresh_token, user, user_region};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{password::hash_password, tokens};
 use crate::{
-    services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::{Agency, Email, Role, password::NewPassword},
     error::{AppError, AppResult, OnUnique, Problems, Unique},
     platform::notify::{EmailKind, enqueue_email},
     platform::state::AppState,
+    services::audit::security::{self, SecurityEvent, SecurityKind},
 };
 
 pub const PURPOSE_VERIFY_EMAIL: &str = "verify_email";
@@ -83,7 +81,6 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, new: NewUser) -> AppResult<
     Ok(user)
 }
 
-
 /// Creates a single-use token for `user_id` and returns the token itself (only its hash is
 /// stored).
 pub async fn issue_one_time_token<C: ConnectionTrait>(
@@ -110,11 +107,7 @@ pub async fn issue_one_time_token<C: ConnectionTrait>(
 
 /// Marks the token used and returns its user, if it is of `purpose`, unused and unexpired.
 /// The conditional UPDATE makes "single use" hold even when two requests race.
-async fn consume_one_time_token<C: ConnectionTrait>(
-    db: &C,
-    token: &str,
-    purpose: &str,
-) -> AppResult<Uuid> {
+async fn consume_one_time_token<C: ConnectionTrait>(db: &C, token: &str, purpose: &str) -> AppResult<Uuid> {
     let invalid = || AppError::validation("token", "is invalid, expired or already used");
     if token.is_empty() || token.len() > 256 {
         return Err(invalid());
@@ -168,20 +161,21 @@ pub struct SignUp<'a> {
 
 /// `register_merchant_user` for either kind of account (`registerAgent` behaves the same way:
 /// same answer for a known address, verification, throttling).
-pub async fn sign_up(state: &AppState, request: SignUp<'_>, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+pub async fn sign_up(
+    state: &AppState,
+    request: SignUp<'_>,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<user::Model> {
     let SignUp { email, password, display_name, agent } = request;
     let role = if agent.is_some() { Role::Agent } else { Role::Merchant };
     let mut problems = Problems::default();
     let email = problems.check(Email::parse("email", email));
     let name = problems.check(parse_display_name(display_name));
-    let personal: Vec<&str> = [
-        email.as_ref().map(|e| e.as_str()),
-        email.as_ref().map(|e| e.local_part()),
-        name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let personal: Vec<&str> =
+        [email.as_ref().map(|e| e.as_str()), email.as_ref().map(|e| e.local_part()), name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
     let password = problems.check(NewPassword::parse("password", password, &personal));
     let (Some(email), Some(name), Some(password)) = problems.finish((email, name, password))? else {
         return Err(anyhow::anyhow!("validated input without a value").into());
@@ -209,13 +203,16 @@ pub async fn sign_up(state: &AppState, request: SignUp<'_>, address: Option<std:
         Err(other) => return Err(other),
     };
     if let Some((organisation, uscc)) = agent {
-        entity::agent::ActiveModel { user_id: Set(user.id), organisation: Set(organisation), uscc: Set(uscc), created_at: Set(account_time()) }
-            .insert(&txn)
-            .await?;
+        entity::agent::ActiveModel {
+            user_id: Set(user.id),
+            organisation: Set(organisation),
+            uscc: Set(uscc),
+            created_at: Set(account_time()),
+        }
+        .insert(&txn)
+        .await?;
     }
-    let token =
-        issue_one_time_token(&txn, user.id, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email)
-            .await?;
+    let token = issue_one_time_token(&txn, user.id, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email).await?;
     enqueue_email(
         &txn,
         &state.templates,
@@ -231,7 +228,13 @@ pub async fn sign_up(state: &AppState, request: SignUp<'_>, address: Option<std:
 
 /// A sign-up with an address that has an account: the owner is told, a security event is
 /// recorded, and the caller gets what a new sign-up gets (an unsaved account with a fresh id).
-async fn answer_taken_address(state: &AppState, email: Email, name: String, role: Role, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+async fn answer_taken_address(
+    state: &AppState,
+    email: Email,
+    name: String,
+    role: Role,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<user::Model> {
     let owner = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
     if let Some(owner) = owner {
         let txn = crate::platform::db::begin_write(&state.db).await?;
@@ -264,7 +267,15 @@ pub async fn resend_verification(state: &AppState, email: &str, address: Option<
     let Some(user) = account_by_email(state, email).await?.filter(|u| u.email_verified_at.is_none()) else {
         return Ok(());
     };
-    email_link(state, &user, PURPOSE_VERIFY_EMAIL, state.config.tokens.verify_email, EmailKind::VerifyEmail, "/verify-email").await
+    email_link(
+        state,
+        &user,
+        PURPOSE_VERIFY_EMAIL,
+        state.config.tokens.verify_email,
+        EmailKind::VerifyEmail,
+        "/verify-email",
+    )
+    .await
 }
 
 /// The account of an address, if the address is well-formed and has one.
@@ -320,7 +331,12 @@ pub async fn request_password_reset(state: &AppState, email: &str, address: Opti
 /// Sets a new password from a reset (or invitation) token and ends every session of the user.
 /// Following the emailed link also proves the address, so it is marked verified.
 #[tracing::instrument(skip_all)]
-pub async fn reset_password(state: &AppState, token: &str, new_password: &str, address: Option<std::net::IpAddr>) -> AppResult<()> {
+pub async fn reset_password(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<()> {
     // Check the token before spending a hash on it, without consuming it yet.
     let hash = tokens::token_hash(token);
     let now = Utc::now();

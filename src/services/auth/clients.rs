@@ -9,16 +9,17 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use uuid::Uuid;
 
 use super::{
-    Need, password::{hash_password, verify_password},
+    Need,
+    password::{hash_password, verify_password},
     tokens::random_token,
 };
 use crate::{
-    services::audit::security::{self, SecurityEvent, SecurityKind},
-    services::access::Scope,
-    platform::clock,
     domain::{Agency, Role, identifiers as id},
     error::{AppError, AppResult},
+    platform::clock,
     platform::state::AppState,
+    services::access::Scope,
+    services::audit::security::{self, SecurityEvent, SecurityKind},
 };
 
 const AGENCY_SCOPES: &[&str] = &["cases:read", "decisions:write"];
@@ -70,7 +71,11 @@ pub async fn create_client(
     .insert(&txn)
     .await?;
     let detail = format!("{client_id} \"{name}\": {}", granted.join(" "));
-    let event = SecurityEvent::new(SecurityKind::ApiClientCreated).actor(scope.user_id()).subject(row_id).from(address).detail(&detail);
+    let event = SecurityEvent::new(SecurityKind::ApiClientCreated)
+        .actor(scope.user_id())
+        .subject(row_id)
+        .from(address)
+        .detail(&detail);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     tracing::info!(client_id = %client_id, "API client created");
@@ -79,7 +84,11 @@ pub async fn create_client(
 
 /// Whom a new client acts for, and the scopes it may have: an admin's is an agency's, a
 /// merchant's its own merchant's.
-fn owner_of(scope: &Scope, merchant_id: Option<Uuid>, agency: Option<Agency>) -> AppResult<(&'static [&'static str], Option<Uuid>, Option<Agency>)> {
+fn owner_of(
+    scope: &Scope,
+    merchant_id: Option<Uuid>,
+    agency: Option<Agency>,
+) -> AppResult<(&'static [&'static str], Option<Uuid>, Option<Agency>)> {
     match scope {
         Scope::Admin { .. } => {
             let agency = agency.ok_or_else(|| AppError::validation("agency", "an agency client needs its agency"))?;
@@ -98,7 +107,9 @@ fn owner_of(scope: &Scope, merchant_id: Option<Uuid>, agency: Option<Agency>) ->
             }
             Ok((MERCHANT_SCOPES, Some(own), None))
         }
-        Scope::Agency { .. } | Scope::Agent { .. } => Err(AppError::Forbidden("only admins and merchants' owners create API clients".into())),
+        Scope::Agency { .. } | Scope::Agent { .. } => {
+            Err(AppError::Forbidden("only admins and merchants' owners create API clients".into()))
+        }
     }
 }
 
@@ -137,7 +148,12 @@ pub async fn list_clients(state: &AppState, scope: &Scope) -> AppResult<Vec<api_
 }
 
 #[tracing::instrument(skip_all, fields(client = %id))]
-pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid, address: Option<std::net::IpAddr>) -> AppResult<()> {
+pub async fn revoke_client(
+    state: &AppState,
+    scope: &Scope,
+    id: Uuid,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<()> {
     let visible = list_clients(state, scope).await?;
     let Some(client) = visible.iter().find(|c| c.id == id) else {
         return Err(AppError::NotFound("API client".into()));
@@ -150,7 +166,11 @@ pub async fn revoke_client(state: &AppState, scope: &Scope, id: Uuid, address: O
         .exec(&txn)
         .await?;
     if revoked.rows_affected == 1 {
-        let event = SecurityEvent::new(SecurityKind::ApiClientRevoked).actor(scope.user_id()).subject(id).from(address).detail(&client.client_id);
+        let event = SecurityEvent::new(SecurityKind::ApiClientRevoked)
+            .actor(scope.user_id())
+            .subject(id)
+            .from(address)
+            .detail(&client.client_id);
         security::record(&txn, state, event).await?;
     }
     txn.commit().await?;
@@ -174,7 +194,12 @@ pub struct GrantedToken {
 /// The client credentials grant: verifies the client and issues a JWT with the requested
 /// scopes (all granted ones by default).
 #[tracing::instrument(skip_all, fields(client_id = %client_id))]
-pub async fn exchange(state: &AppState, client_id: &str, secret: &str, requested: Option<&str>) -> Result<GrantedToken, GrantError> {
+pub async fn exchange(
+    state: &AppState,
+    client_id: &str,
+    secret: &str,
+    requested: Option<&str>,
+) -> Result<GrantedToken, GrantError> {
     let row = api_client::Entity::find()
         .filter(api_client::Column::ClientId.eq(client_id))
         .one(&state.db)
@@ -196,10 +221,8 @@ pub async fn exchange(state: &AppState, client_id: &str, secret: &str, requested
     };
     let role = if row.agency.is_some() { Role::Officer } else { Role::Merchant };
     let scope = scopes.join(" ");
-    let access_token = state
-        .jwt
-        .issue_with_scope(row.id, role, Some(scope.clone()))
-        .map_err(|_| GrantError::Unavailable)?;
+    let access_token =
+        state.jwt.issue_with_scope(row.id, role, Some(scope.clone())).map_err(|_| GrantError::Unavailable)?;
     Ok(GrantedToken { access_token, expires_in: state.jwt.ttl().as_secs(), scope })
 }
 
@@ -218,7 +241,12 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
     }
     if let Some(merchant_id) = client.merchant_id {
         let merchant = merchant::Entity::find_by_id(merchant_id).one(state_db).await?.ok_or_else(revoked)?;
-        return Ok(Scope::Merchant { user_id: merchant.owner_user_id, merchant_id: Some(merchant.id), via_client: Some(client.id), role: entity::enums::MerchantRole::Owner });
+        return Ok(Scope::Merchant {
+            user_id: merchant.owner_user_id,
+            merchant_id: Some(merchant.id),
+            via_client: Some(client.id),
+            role: entity::enums::MerchantRole::Owner,
+        });
     }
     let agency = client.agency.ok_or_else(|| anyhow::anyhow!("API client without merchant or agency"))?;
     // An agency's client serves all its offices: every region its filings are in.
@@ -230,6 +258,12 @@ pub async fn client_scope<C: sea_orm::ConnectionTrait>(state_db: &C, client_row:
         .into_tuple()
         .all(state_db)
         .await?;
-    Ok(Scope::Agency { user_id: client.created_by, agency, regions, supervisor: false, via_client: Some(client.id), shared_cases: Vec::new() })
+    Ok(Scope::Agency {
+        user_id: client.created_by,
+        agency,
+        regions,
+        supervisor: false,
+        via_client: Some(client.id),
+        shared_cases: Vec::new(),
+    })
 }
-

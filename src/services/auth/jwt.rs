@@ -103,16 +103,16 @@ impl JwtKeys {
             return Err(TokenError::Invalid);
         }
         let key = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)).ok_or(TokenError::Invalid)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
         let user_id = Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?;
         let role = Role::from_name(&data.claims.role).ok_or(TokenError::Invalid)?;
-        let client = data.claims.scope.map(|s| super::ClientGrant {
-            scopes: s.split_whitespace().map(str::to_string).collect(),
-        });
+        let client = data
+            .claims
+            .scope
+            .map(|s| super::ClientGrant { scopes: s.split_whitespace().map(str::to_string).collect() });
         Ok(super::Principal { user_id, role, client, expires_at: data.claims.exp })
     }
 }

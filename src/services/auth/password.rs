@@ -35,7 +35,8 @@ impl HashCost {
 
     /// Refuses a cost argon2 cannot run, and, in production, one below the OWASP setting.
     pub fn check(self, production: bool) -> anyhow::Result<Self> {
-        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None).map_err(|e| anyhow!("ONESTOP_ARGON2_*: {e}"))?;
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| anyhow!("ONESTOP_ARGON2_*: {e}"))?;
         if production && (self.memory_kib < Self::OWASP.memory_kib || self.iterations < Self::OWASP.iterations) {
             anyhow::bail!(
                 "ONESTOP_ARGON2_MEMORY_KIB and ONESTOP_ARGON2_ITERATIONS may not be below {} KiB and {} in production",
@@ -144,10 +145,7 @@ async fn on_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 
 pub async fn hash_password(password: String) -> AppResult<String> {
     on_pool(move || {
-        hasher()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow!("hashing password: {e}"))
+        hasher().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| anyhow!("hashing password: {e}"))
     })
     .await?
     .map_err(AppError::from)
@@ -190,6 +188,9 @@ mod tests {
         assert!(cheap.check(false).is_ok(), "development and tests may use less");
         assert!(cheap.check(true).unwrap_err().to_string().contains("may not be below 19456 KiB and 2 in production"));
         assert!(HashCost::OWASP.check(true).is_ok());
-        assert!(HashCost { memory_kib: 1, iterations: 1, parallelism: 1 }.check(false).is_err(), "argon2's own minimum");
+        assert!(
+            HashCost { memory_kib: 1, iterations: 1, parallelism: 1 }.check(false).is_err(),
+            "argon2's own minimum"
+        );
     }
 }

@@ -2,18 +2,15 @@
 
 use chrono::Utc;
 use entity::{refresh_token, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{password::verify_password, tokens};
 use crate::{
-    services::audit::security::{self, SecurityEvent, SecurityKind},
     domain::Email,
     error::{AppError, AppResult},
     platform::state::AppState,
+    services::audit::security::{self, SecurityEvent, SecurityKind},
 };
 
 pub struct Session {
@@ -41,18 +38,18 @@ fn bad_refresh_token() -> AppError {
 /// Wrong email, wrong password and an unverified address give the same error after the same
 /// work: an unknown account still pays for one argon2 verification.
 #[tracing::instrument(skip_all)]
-pub async fn login(state: &AppState, email: &str, password: &str, address: Option<std::net::IpAddr>) -> AppResult<Session> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<Session> {
     security::throttle(state, &format!("login:{email}"), "login", address).await?;
     if password.len() > 1024 {
         return Err(bad_credentials());
     }
     let user = match Email::parse("email", email) {
-        Ok(email) => {
-            user::Entity::find()
-                .filter(user::Column::Email.eq(email.as_str()))
-                .one(&state.db)
-                .await?
-        }
+        Ok(email) => user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?,
         Err(_) => None,
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -70,7 +67,12 @@ pub async fn login(state: &AppState, email: &str, password: &str, address: Optio
     };
     metrics::counter!("onestop_logins_total", "outcome" => "success").increment(1);
     let txn = crate::platform::db::begin_write(&state.db).await?;
-    security::record(&txn, state, SecurityEvent::new(SecurityKind::LoginSucceeded).actor(user.id).subject(user.id).from(address)).await?;
+    security::record(
+        &txn,
+        state,
+        SecurityEvent::new(SecurityKind::LoginSucceeded).actor(user.id).subject(user.id).from(address),
+    )
+    .await?;
     let session = start_session(state, &txn, user, Uuid::now_v7()).await?;
     txn.commit().await?;
     Ok(session)
@@ -93,20 +95,13 @@ async fn start_session<C: ConnectionTrait>(
         family_id: Set(family_id),
         token_hash: Set(tokens::token_hash(&refresh)),
         created_at: Set(now),
-        expires_at: Set(now
-            + chrono::Duration::from_std(state.config.tokens.refresh)
-                .map_err(anyhow::Error::from)?),
+        expires_at: Set(now + chrono::Duration::from_std(state.config.tokens.refresh).map_err(anyhow::Error::from)?),
         used_at: Set(None),
         revoked_at: Set(None),
     }
     .insert(db)
     .await?;
-    Ok(Session {
-        access_token,
-        refresh_token: refresh,
-        expires_in: state.jwt.ttl().as_secs() as i64,
-        user,
-    })
+    Ok(Session { access_token, refresh_token: refresh, expires_in: state.jwt.ttl().as_secs() as i64, user })
 }
 
 /// Exchanges a refresh token for a new pair. The old token stops working; presenting a token
@@ -117,10 +112,8 @@ pub async fn refresh_session(state: &AppState, token: &str, address: Option<std:
         return Err(bad_refresh_token());
     }
     let hash = tokens::token_hash(token);
-    let Some(row) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
-        .one(&state.db)
-        .await?
+    let Some(row) =
+        refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash.as_str())).one(&state.db).await?
     else {
         return Err(bad_refresh_token());
     };
@@ -128,7 +121,10 @@ pub async fn refresh_session(state: &AppState, token: &str, address: Option<std:
     if row.used_at.is_some() && row.revoked_at.is_none() {
         tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, "refresh token reuse detected; revoking session");
         revoke_family(&state.db, row.family_id).await?;
-        let event = SecurityEvent::new(SecurityKind::RefreshReused).subject(row.user_id).from(address).detail("session revoked");
+        let event = SecurityEvent::new(SecurityKind::RefreshReused)
+            .subject(row.user_id)
+            .from(address)
+            .detail("session revoked");
         security::record_or_log(state, event).await;
         return Err(bad_refresh_token());
     }
@@ -148,14 +144,14 @@ pub async fn refresh_session(state: &AppState, token: &str, address: Option<std:
     if marked.rows_affected != 1 {
         txn.rollback().await?;
         revoke_family(&state.db, row.family_id).await?;
-        let event = SecurityEvent::new(SecurityKind::RefreshReused).subject(row.user_id).from(address).detail("concurrent reuse; session revoked");
+        let event = SecurityEvent::new(SecurityKind::RefreshReused)
+            .subject(row.user_id)
+            .from(address)
+            .detail("concurrent reuse; session revoked");
         security::record_or_log(state, event).await;
         return Err(bad_refresh_token());
     }
-    let user = user::Entity::find_by_id(row.user_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(bad_refresh_token)?;
+    let user = user::Entity::find_by_id(row.user_id).one(&txn).await?.ok_or_else(bad_refresh_token)?;
     let session = start_session(state, &txn, user, row.family_id).await?;
     txn.commit().await?;
     Ok(session)

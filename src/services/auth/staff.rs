@@ -32,16 +32,40 @@ pub struct OfficerInput {
 
 /// ADMIN creates an officer or supervisor and emails an invitation to set a password.
 #[tracing::instrument(skip_all)]
-pub async fn create_officer(state: &AppState, caller: &Caller, input: OfficerInput, address: Option<std::net::IpAddr>) -> AppResult<user::Model> {
+pub async fn create_officer(
+    state: &AppState,
+    caller: &Caller,
+    input: OfficerInput,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<user::Model> {
     let admin = caller.require_role(&[Role::Admin])?;
     let (email, name, regions) = validate_officer(state, &input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
-    let new = NewUser { email, password_hash: None, display_name: name, role: input.role, verified: false, agency: Some(input.agency), regions: regions.clone() };
+    let new = NewUser {
+        email,
+        password_hash: None,
+        display_name: name,
+        role: input.role,
+        verified: false,
+        agency: Some(input.agency),
+        regions: regions.clone(),
+    };
     let user = insert_user(&txn, new).await?;
     let token = issue_one_time_token(&txn, user.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation).await?;
-    enqueue_email(&txn, &state.templates, &user.email, EmailKind::OfficerInvitation, invitation(state, &user, input.agency, &regions, &token)).await?;
+    enqueue_email(
+        &txn,
+        &state.templates,
+        &user.email,
+        EmailKind::OfficerInvitation,
+        invitation(state, &user, input.agency, &regions, &token),
+    )
+    .await?;
     let granted = format!("{} of {} in {}", input.role.as_str(), input.agency.as_str(), regions.join(","));
-    let event = SecurityEvent::new(SecurityKind::RoleGranted).actor(admin.user_id).subject(user.id).from(address).detail(&granted);
+    let event = SecurityEvent::new(SecurityKind::RoleGranted)
+        .actor(admin.user_id)
+        .subject(user.id)
+        .from(address)
+        .detail(&granted);
     security::record(&txn, state, event).await?;
     txn.commit().await?;
     state.outbox_wakeup.notify_one();
@@ -77,7 +101,13 @@ fn validate_officer(state: &AppState, input: &OfficerInput) -> AppResult<(Email,
 }
 
 /// The invitation's words: the role, the agency and regions, the link to set a password.
-fn invitation(state: &AppState, user: &user::Model, agency: Agency, regions: &[String], token: &str) -> serde_json::Value {
+fn invitation(
+    state: &AppState,
+    user: &user::Model,
+    agency: Agency,
+    regions: &[String],
+    token: &str,
+) -> serde_json::Value {
     let (role_zh, role_en) = match user.role {
         Role::Supervisor => ("主管", "supervisor"),
         _ => ("审核员", "officer"),
@@ -96,16 +126,10 @@ fn invitation(state: &AppState, user: &user::Model, agency: Agency, regions: &[S
 /// Bootstraps an ADMIN (CLI `create-admin`). The address counts as verified: the operator
 /// typed it on the server.
 #[tracing::instrument(skip_all)]
-pub async fn create_admin(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    display_name: &str,
-) -> AppResult<user::Model> {
+pub async fn create_admin(state: &AppState, email: &str, password: &str, display_name: &str) -> AppResult<user::Model> {
     let email = Email::parse("email", email)?;
     let name = parse_display_name(display_name)?;
-    let password =
-        NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
+    let password = NewPassword::parse("password", password, &[email.as_str(), email.local_part(), &name])?;
     let hash = hash_password(password.expose().to_string()).await?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let admin = insert_user(
@@ -129,7 +153,11 @@ pub async fn create_admin(
 
 /// The supervisors of `agency` covering any of `regions` (the one definition, used for every
 /// supervisors' email).
-pub async fn supervisors_of<C: ConnectionTrait>(db: &C, agency: Agency, regions: &[&str]) -> AppResult<Vec<user::Model>> {
+pub async fn supervisors_of<C: ConnectionTrait>(
+    db: &C,
+    agency: Agency,
+    regions: &[&str],
+) -> AppResult<Vec<user::Model>> {
     let covering = sea_orm::sea_query::Query::select()
         .column(user_region::Column::UserId)
         .from(user_region::Entity)

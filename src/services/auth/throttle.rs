@@ -11,7 +11,10 @@ use std::{
 
 use sha2::{Digest, Sha256};
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::{Clock, DefaultClock}};
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
 
 use crate::error::{AppError, AppResult};
 

@@ -54,11 +54,14 @@ impl MerchantRecord {
             .and_where(spot_check::Column::MerchantId.eq(merchant_id))
             .and_where(spot_check::Column::Result.eq("FAIL"))
             .to_owned();
-        let decided = Expr::col((filing::Entity, filing::Column::CaseId))
-            .equals((case::Entity, case::Column::Id))
-            .and(Expr::col((filing::Entity, filing::Column::Status)).is_in([FilingStatus::Approved, FilingStatus::Rejected]));
+        let decided = Expr::col((filing::Entity, filing::Column::CaseId)).equals((case::Entity, case::Column::Id)).and(
+            Expr::col((filing::Entity, filing::Column::Status)).is_in([FilingStatus::Approved, FilingStatus::Rejected]),
+        );
         let query = Query::select()
-            .expr_as(Expr::SubQuery(None, Box::new(QueryStatementBuilder::into_sub_query_statement(failed))), Alias::new("failed_checks"))
+            .expr_as(
+                Expr::SubQuery(None, Box::new(QueryStatementBuilder::into_sub_query_statement(failed))),
+                Alias::new("failed_checks"),
+            )
             .column((filing::Entity, filing::Column::Id))
             .column((filing::Entity, filing::Column::Kind))
             .column((filing::Entity, filing::Column::Status))
@@ -71,7 +74,11 @@ impl MerchantRecord {
         let mut record = Self { failed_checks: 0, decided: Vec::new(), licences };
         for row in rows {
             record.failed_checks = u64::try_from(row.try_get::<i64>("", "failed_checks")?).unwrap_or(0);
-            let filing = (row.try_get::<Option<Uuid>>("", "id")?, row.try_get::<Option<FilingKind>>("", "kind")?, row.try_get::<Option<FilingStatus>>("", "status")?);
+            let filing = (
+                row.try_get::<Option<Uuid>>("", "id")?,
+                row.try_get::<Option<FilingKind>>("", "kind")?,
+                row.try_get::<Option<FilingStatus>>("", "status")?,
+            );
             if let (Some(id), Some(kind), Some(status)) = filing {
                 record.decided.push((id, kind, status));
             }
@@ -82,8 +89,10 @@ impl MerchantRecord {
     /// The facts about `filing` of the change's case, its own decision left out.
     pub fn facts(&self, case: CaseFacts<'_>, filing: &filing::Model, resubmitted: bool) -> serde_json::Value {
         let earlier = || self.decided.iter().filter(|(id, _, _)| *id != filing.id);
-        let approved_kinds: BTreeSet<FilingKind> = earlier().filter(|(_, _, s)| *s == FilingStatus::Approved).map(|(_, k, _)| *k).collect();
-        let count = |status: FilingStatus| earlier().filter(|(_, k, s)| *k == filing.kind && *s == status).count() as u64;
+        let approved_kinds: BTreeSet<FilingKind> =
+            earlier().filter(|(_, _, s)| *s == FilingStatus::Approved).map(|(_, k, _)| *k).collect();
+        let count =
+            |status: FilingStatus| earlier().filter(|(_, k, s)| *k == filing.kind && *s == status).count() as u64;
         facts(&FactSources {
             filing,
             resubmitted,
@@ -100,6 +109,10 @@ impl MerchantRecord {
 }
 
 /// The facts about one filing (for an officer's decision).
-pub async fn gather(change: &CaseChange<'_>, filing: &filing::Model, resubmitted: bool) -> AppResult<serde_json::Value> {
+pub async fn gather(
+    change: &CaseChange<'_>,
+    filing: &filing::Model,
+    resubmitted: bool,
+) -> AppResult<serde_json::Value> {
     Ok(MerchantRecord::load(change.txn(), change.merchant.id).await?.facts(CaseFacts::of(change), filing, resubmitted))
 }

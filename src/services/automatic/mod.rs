@@ -58,13 +58,28 @@ pub struct Evaluation {
 impl Evaluation {
     /// A filing waiting for `kind`: no rule run (each shown "not applied" for that reason).
     fn waiting(filing_id: Uuid, rules: &[&decision_rule::Model], kind: FilingKind) -> Self {
-        let evaluations = rules.iter().map(|r| RuleEvaluation { rule_id: r.id, rule_version: r.version, matched: false, not_applied: None }).collect();
-        Self { filing_id, winner: None, evaluations, waits_for: Some(kind), facts: serde_json::Value::Null, cut_short: false }
+        let evaluations = rules
+            .iter()
+            .map(|r| RuleEvaluation { rule_id: r.id, rule_version: r.version, matched: false, not_applied: None })
+            .collect();
+        Self {
+            filing_id,
+            winner: None,
+            evaluations,
+            waits_for: Some(kind),
+            facts: serde_json::Value::Null,
+            cut_short: false,
+        }
     }
 
     /// The decision as a referral (what the filing holds unless a rule approves it).
     pub fn referral(&self) -> AppResult<String> {
-        let decision = AutomaticDecision { outcome: DecisionOutcome::Referred, at: clock::now(), waits_for: self.waits_for, evaluations: self.evaluations.clone() };
+        let decision = AutomaticDecision {
+            outcome: DecisionOutcome::Referred,
+            at: clock::now(),
+            waits_for: self.waits_for,
+            evaluations: self.evaluations.clone(),
+        };
         serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))
     }
 
@@ -84,11 +99,19 @@ impl Evaluation {
 pub struct Early(Vec<Evaluation>);
 
 impl Early {
-    fn take(&mut self, filing_id: Uuid, rules: &[&decision_rule::Model], facts: &serde_json::Value) -> Option<Evaluation> {
+    fn take(
+        &mut self,
+        filing_id: Uuid,
+        rules: &[&decision_rule::Model],
+        facts: &serde_json::Value,
+    ) -> Option<Evaluation> {
         let same_rules = |e: &Evaluation| {
-            e.evaluations.len() == rules.len() && e.evaluations.iter().zip(rules).all(|(e, r)| e.rule_id == r.id && e.rule_version == r.version)
+            e.evaluations.len() == rules.len()
+                && e.evaluations.iter().zip(rules).all(|(e, r)| e.rule_id == r.id && e.rule_version == r.version)
         };
-        let index = self.0.iter().position(|e| e.filing_id == filing_id && e.waits_for.is_none() && !e.cut_short && e.facts == *facts && same_rules(e))?;
+        let index = self.0.iter().position(|e| {
+            e.filing_id == filing_id && e.waits_for.is_none() && !e.cut_short && e.facts == *facts && same_rules(e)
+        })?;
         Some(self.0.swap_remove(index))
     }
 }
@@ -96,7 +119,13 @@ impl Early {
 /// Judges the filings `pick` chooses of the case `case_id` (as `scope` sees it) from a read of
 /// the case that takes no lock, so a slow condition holds neither the case row nor, on SQLite,
 /// the database's write lock. Nothing is judged when no rule is enabled.
-pub async fn judge_early(state: &AppState, scope: &Scope, case_id: Uuid, pick: impl Fn(&entity::filing::Model) -> bool, resubmitted: bool) -> AppResult<Early> {
+pub async fn judge_early(
+    state: &AppState,
+    scope: &Scope,
+    case_id: Uuid,
+    pick: impl Fn(&entity::filing::Model) -> bool,
+    resubmitted: bool,
+) -> AppResult<Early> {
     if state.decision_rules.get(&state.db).await?.is_empty() {
         return Ok(Early::default());
     }
@@ -108,7 +137,12 @@ pub async fn judge_early(state: &AppState, scope: &Scope, case_id: Uuid, pick: i
 
 /// Runs the rules on `filing_ids` without writing anything; filings without enabled rules get
 /// no evaluation. What `early` judged over the same facts is taken as it is.
-pub async fn evaluate(change: &CaseChange<'_>, filing_ids: &[Uuid], resubmitted: bool, early: Early) -> AppResult<Vec<Evaluation>> {
+pub async fn evaluate(
+    change: &CaseChange<'_>,
+    filing_ids: &[Uuid],
+    resubmitted: bool,
+    early: Early,
+) -> AppResult<Vec<Evaluation>> {
     evaluate_in(change.state(), change.txn(), CaseFacts::of(change), filing_ids, resubmitted, early).await
 }
 
@@ -130,7 +164,8 @@ async fn evaluate_in<C: ConnectionTrait>(
     let mut record = None;
     let mut out = Vec::new();
     for filing in targets {
-        let own: Vec<&decision_rule::Model> = rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
+        let own: Vec<&decision_rule::Model> =
+            rules.iter().filter(|r| r.kind == filing.kind && r.agency == filing.agency).collect();
         // Filed at another region's office (跨省通办): its officers receive it first, and the
         // home office's officers decide it.
         if own.is_empty() || filing.awaits_receipt() {
@@ -157,8 +192,14 @@ async fn evaluate_in<C: ConnectionTrait>(
 
 /// Each rule's verdict over the facts (on the rule runner, within its deadline), and the
 /// first that held.
-async fn judge(state: &AppState, filing_id: Uuid, rules: &[&decision_rule::Model], facts: serde_json::Value) -> Evaluation {
-    let programs: Vec<_> = rules.iter().map(|r| state.rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
+async fn judge(
+    state: &AppState,
+    filing_id: Uuid,
+    rules: &[&decision_rule::Model],
+    facts: serde_json::Value,
+) -> Evaluation {
+    let programs: Vec<_> =
+        rules.iter().map(|r| state.rule_programs.get(r.id, r.version, &r.condition, &DECISION_FACTS)).collect();
     let compiled: Vec<Compiled> = programs.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let mut verdicts = state.rule_runner.evaluate_all(&compiled, facts.clone()).await.into_iter();
     let mut evaluations = Vec::new();
@@ -174,7 +215,12 @@ async fn judge(state: &AppState, filing_id: Uuid, rules: &[&decision_rule::Model
         }
         let matched = verdict.applies();
         cut_short |= matches!(verdict, Verdict::OutOfTime(_));
-        evaluations.push(RuleEvaluation { rule_id: rule.id, rule_version: rule.version, matched, not_applied: verdict.not_applied() });
+        evaluations.push(RuleEvaluation {
+            rule_id: rule.id,
+            rule_version: rule.version,
+            matched,
+            not_applied: verdict.not_applied(),
+        });
     }
     Evaluation { filing_id, winner, evaluations, waits_for: None, facts, cut_short }
 }
@@ -209,7 +255,12 @@ pub async fn after_approval(change: &mut CaseChange<'_>, approved: &entity::fili
 /// Decides again the case's SUBMITTED filings that wait for a REGISTRATION: approved by a rule
 /// that holds now, or referred again with today's explanations.
 async fn decide_waiting(change: &mut CaseChange<'_>) -> AppResult<()> {
-    let waiting: Vec<Uuid> = change.filings().iter().filter(|f| f.status == FilingStatus::Submitted && f.kind.needs_uscc()).map(|f| f.id).collect();
+    let waiting: Vec<Uuid> = change
+        .filings()
+        .iter()
+        .filter(|f| f.status == FilingStatus::Submitted && f.kind.needs_uscc())
+        .map(|f| f.id)
+        .collect();
     for evaluation in evaluate(change, &waiting, false, Early::default()).await? {
         if evaluation.winner.is_some() && evaluation.waits_for.is_none() {
             approve(change, evaluation).await?;
@@ -223,12 +274,14 @@ async fn decide_waiting(change: &mut CaseChange<'_>) -> AppResult<()> {
 
 /// Approves by the evaluation's winning rule; false when no rule held.
 async fn approve(change: &mut CaseChange<'_>, evaluation: Evaluation) -> AppResult<bool> {
-    let Evaluation { filing_id, winner: Some((rule_id, version, name)), evaluations, facts, .. } = evaluation else { return Ok(false) };
-    let decision = AutomaticDecision { outcome: DecisionOutcome::AutoApproved, at: clock::now(), waits_for: None, evaluations };
+    let Evaluation { filing_id, winner: Some((rule_id, version, name)), evaluations, facts, .. } = evaluation else {
+        return Ok(false);
+    };
+    let decision =
+        AutomaticDecision { outcome: DecisionOutcome::AutoApproved, at: clock::now(), waits_for: None, evaluations };
     let note = format!("规则自动批准 / approved by rule \"{name}\" ({rule_id} v{version}); facts: {facts}");
     let automatic = Some(serde_json::to_string(&decision).map_err(|e| AppError::Internal(e.into()))?);
     let decider = Decider::rule(filing_id, rule_id, version);
     approval::approve(change, approval::Approval { decider, note: Some(&note), facts, automatic }).await?;
     Ok(true)
 }
-

@@ -20,7 +20,12 @@ use crate::{
 };
 
 /// Records `decided` (the filing as the decision left it: APPROVED or REJECTED).
-pub async fn record(change: &CaseChange<'_>, decided: &filing::Model, decider: &Decider<'_>, facts: &serde_json::Value) -> AppResult<()> {
+pub async fn record(
+    change: &CaseChange<'_>,
+    decided: &filing::Model,
+    decider: &Decider<'_>,
+    facts: &serde_json::Value,
+) -> AppResult<()> {
     let (actor_id, rule_id, rule_version) = match decider.by {
         DecidedBy::Officer(staff) => (Some(staff.user_id()), None, None),
         DecidedBy::Rule { rule_id, version } => (None, Some(rule_id), Some(version)),
@@ -49,7 +54,8 @@ pub async fn record(change: &CaseChange<'_>, decided: &filing::Model, decider: &
     .insert(change.txn())
     .await?;
     stats::decided::count_decided(change.txn(), &record).await?;
-    let labels = [("agency", decided.agency.as_str()), ("kind", decided.kind.as_str()), ("by", decider.stored().as_str())];
+    let labels =
+        [("agency", decided.agency.as_str()), ("kind", decided.kind.as_str()), ("by", decider.stored().as_str())];
     metrics::counter!("onestop_filings_decided_total", &labels).increment(1);
     if let Some(days) = times.working_days {
         metrics::histogram!("onestop_filing_working_days", &labels[..2]).record(f64::from(days));
@@ -71,7 +77,11 @@ struct ProcessingTime {
 async fn processing_time(change: &CaseChange<'_>, decided: &filing::Model) -> AppResult<ProcessingTime> {
     let steps = audit_event::Entity::find()
         .filter(audit_event::Column::FilingId.eq(decided.id))
-        .filter(audit_event::Column::Action.is_in(["filing.submitted", "filing.correction_requested", "filing.resubmitted"]))
+        .filter(audit_event::Column::Action.is_in([
+            "filing.submitted",
+            "filing.correction_requested",
+            "filing.resubmitted",
+        ]))
         .order_by_asc(audit_event::Column::Seq)
         .all(change.txn())
         .await?;
@@ -94,7 +104,9 @@ async fn processing_time(change: &CaseChange<'_>, decided: &filing::Model) -> Ap
             _ => {}
         }
     }
-    let working_days = first.or(decided.submitted_at).map(|submitted| calendar.working_days_between(submitted, now).saturating_sub(paused));
+    let working_days = first
+        .or(decided.submitted_at)
+        .map(|submitted| calendar.working_days_between(submitted, now).saturating_sub(paused));
     Ok(ProcessingTime {
         submitted_at: first.or(decided.submitted_at),
         working_days: working_days.map(|d| i32::try_from(d).unwrap_or(i32::MAX)),

@@ -30,7 +30,8 @@ pub struct EnabledRules(Mutex<Option<(i32, Arc<Vec<decision_rule::Model>>)>>);
 
 impl EnabledRules {
     pub async fn get<C: ConnectionTrait>(&self, db: &C) -> AppResult<Arc<Vec<decision_rule::Model>>> {
-        let generation = rule_counter::Entity::find_by_id(GENERATION.to_string()).one(db).await?.map(|c| c.value).unwrap_or(0);
+        let generation =
+            rule_counter::Entity::find_by_id(GENERATION.to_string()).one(db).await?.map(|c| c.value).unwrap_or(0);
         if let Some((cached, rules)) = self.0.lock().ok().and_then(|c| c.clone())
             && cached == generation
         {
@@ -52,9 +53,17 @@ impl EnabledRules {
 
 /// Name and condition checked (the condition compiled against the documented facts), and the
 /// kind one of the supervisor's agency.
-pub(super) fn validate(state: &AppState, supervisor: &Supervisor<'_>, input: DecisionRuleInput) -> AppResult<DecisionRuleInput> {
+pub(super) fn validate(
+    state: &AppState,
+    supervisor: &Supervisor<'_>,
+    input: DecisionRuleInput,
+) -> AppResult<DecisionRuleInput> {
     if input.kind.agency() != supervisor.agency {
-        return Err(AppError::Forbidden(format!("{} filings are decided by {}: its supervisors keep those rules", input.kind, input.kind.agency())));
+        return Err(AppError::Forbidden(format!(
+            "{} filings are decided by {}: its supervisors keep those rules",
+            input.kind,
+            input.kind.agency()
+        )));
     }
     let mut problems = Problems::default();
     let name = problems.take(text("input.name", &input.name, 200, false));
@@ -65,7 +74,12 @@ pub(super) fn validate(state: &AppState, supervisor: &Supervisor<'_>, input: Dec
 
 /// Creates (`id` unset) or changes a decision rule of the supervisor's agency.
 #[tracing::instrument(skip_all, fields(rule = ?id))]
-pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<Uuid>, input: DecisionRuleInput) -> AppResult<decision_rule::Model> {
+pub async fn save_rule(
+    state: &AppState,
+    supervisor: Supervisor<'_>,
+    id: Option<Uuid>,
+    input: DecisionRuleInput,
+) -> AppResult<decision_rule::Model> {
     let input = validate(state, &supervisor, input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     let existing = match id {
@@ -100,7 +114,9 @@ pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<
             .exec(&txn)
             .await
             .map_err(|e| match e {
-                sea_orm::DbErr::RecordNotUpdated => AppError::VersionConflict("the rule was saved by someone else meanwhile; reload it".into()),
+                sea_orm::DbErr::RecordNotUpdated => {
+                    AppError::VersionConflict("the rule was saved by someone else meanwhile; reload it".into())
+                }
                 other => other.into(),
             })?,
         None => row.insert(&txn).await?,
@@ -124,7 +140,12 @@ pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<
         .exec(&txn)
         .await?;
     let detail = format!("decision rule {} ({}) version {version}, enabled: {}", saved.id, saved.kind, saved.enabled);
-    security::record(&txn, state, SecurityEvent::new(SecurityKind::DecisionRuleSaved).actor(me).subject(saved.id).detail(&detail)).await?;
+    security::record(
+        &txn,
+        state,
+        SecurityEvent::new(SecurityKind::DecisionRuleSaved).actor(me).subject(saved.id).detail(&detail),
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -132,7 +153,11 @@ pub async fn save_rule(state: &AppState, supervisor: Supervisor<'_>, id: Option<
 /// The decision rules of an agency: its supervisors (their own agency), administrators (any, or
 /// all without `agency`).
 #[tracing::instrument(skip_all)]
-pub async fn list_rules(state: &AppState, scope: &Scope, agency: Option<Agency>) -> AppResult<Vec<decision_rule::Model>> {
+pub async fn list_rules(
+    state: &AppState,
+    scope: &Scope,
+    agency: Option<Agency>,
+) -> AppResult<Vec<decision_rule::Model>> {
     let agency = match scope {
         Scope::Admin { .. } => agency,
         _ => {
@@ -143,7 +168,8 @@ pub async fn list_rules(state: &AppState, scope: &Scope, agency: Option<Agency>)
             Some(supervisor.agency)
         }
     };
-    let mut query = decision_rule::Entity::find().order_by_asc(decision_rule::Column::Kind).order_by_asc(decision_rule::Column::Id);
+    let mut query =
+        decision_rule::Entity::find().order_by_asc(decision_rule::Column::Kind).order_by_asc(decision_rule::Column::Id);
     if let Some(agency) = agency {
         query = query.filter(decision_rule::Column::Agency.eq(agency));
     }

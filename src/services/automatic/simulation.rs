@@ -29,7 +29,12 @@ pub struct Simulation {
 }
 
 #[tracing::instrument(skip_all, fields(kind = %input.kind))]
-pub async fn simulate(state: &AppState, supervisor: Supervisor<'_>, input: DecisionRuleInput, last_days: Option<i32>) -> AppResult<Simulation> {
+pub async fn simulate(
+    state: &AppState,
+    supervisor: Supervisor<'_>,
+    input: DecisionRuleInput,
+    last_days: Option<i32>,
+) -> AppResult<Simulation> {
     let input = super::rules::validate(state, &supervisor, input)?;
     let days = last_days.unwrap_or(DEFAULT_DAYS);
     if !(1..=366).contains(&days) {
@@ -51,7 +56,8 @@ pub async fn simulate(state: &AppState, supervisor: Supervisor<'_>, input: Decis
         records.iter().filter_map(|r| serde_json::from_str(&r.facts).ok().map(|facts| (r, facts))).collect();
     let (records, facts): (Vec<_>, Vec<_>) = replayed.into_iter().unzip();
     let verdicts = state.rule_runner.replay(&program, facts).await?;
-    let mut simulation = Simulation { evaluated: 0, would_approve: 0, would_approve_but_officer_rejected: 0, sample: Vec::new() };
+    let mut simulation =
+        Simulation { evaluated: 0, would_approve: 0, would_approve_but_officer_rejected: 0, sample: Vec::new() };
     let mut sample_ids = Vec::new();
     for (record, verdict) in records.iter().zip(verdicts) {
         simulation.evaluated += 1;

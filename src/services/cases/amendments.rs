@@ -12,7 +12,8 @@ use entity::{
     filing, licence, merchant,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, Set,
     sea_query::{Expr, ExprTrait, LockType, Query},
 };
 use uuid::Uuid;
@@ -43,7 +44,11 @@ pub struct ChangeRequest {
 /// per licence (amendments are filled in with `updateFiling`, validated like new filings;
 /// renewals and cancellations need no data).
 #[tracing::instrument(skip_all, fields(merchant = %merchant.merchant_id))]
-pub async fn create_change_case(state: &AppState, merchant: MerchantUser<'_>, request: ChangeRequest) -> AppResult<case::Model> {
+pub async fn create_change_case(
+    state: &AppState,
+    merchant: MerchantUser<'_>,
+    request: ChangeRequest,
+) -> AppResult<case::Model> {
     let ids = distinct_ids(&request)?;
     let profile = request.profile.map(CaseProfile::parse).transpose()?;
     let holder = merchant::Entity::find_by_id(merchant.merchant_id)
@@ -89,7 +94,11 @@ fn distinct_ids(request: &ChangeRequest) -> AppResult<Vec<Uuid>> {
 /// The licences, locked against a concurrent change (PostgreSQL; SQLite has one writer), in
 /// the order given. Another merchant's licence, or (for an agent) one of a kind not granted, is
 /// NOT_FOUND (one merchant per change case).
-async fn lock_licences(txn: &DatabaseTransaction, ids: &[Uuid], filer: &MerchantUser<'_>) -> AppResult<Vec<licence::Model>> {
+async fn lock_licences(
+    txn: &DatabaseTransaction,
+    ids: &[Uuid],
+    filer: &MerchantUser<'_>,
+) -> AppResult<Vec<licence::Model>> {
     let mut query = licence::Entity::find().filter(licence::Column::Id.is_in(ids.iter().copied()));
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         query = query.lock(LockType::Update);
@@ -149,7 +158,11 @@ async fn refuse_open_changes(txn: &DatabaseTransaction, ids: &[Uuid]) -> AppResu
     let open = filing::Entity::find()
         .filter(filing::Column::LicenceId.is_in(ids.iter().copied()))
         .filter(filing::Column::CaseId.in_subquery(change_cases))
-        .filter(filing::Column::Status.is_not_in([FilingStatus::Approved, FilingStatus::Rejected, FilingStatus::Withdrawn]))
+        .filter(filing::Column::Status.is_not_in([
+            FilingStatus::Approved,
+            FilingStatus::Rejected,
+            FilingStatus::Withdrawn,
+        ]))
         .one(txn)
         .await?;
     match open {

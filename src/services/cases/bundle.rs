@@ -72,7 +72,11 @@ pub async fn lock_case_of_filing<C: ConnectionTrait>(db: &C, filing_id: Uuid) ->
 /// head, in the change's transaction AFTER the case row was locked: under READ COMMITTED a
 /// statement sees what was committed before it started, so a read in the locking statement
 /// itself could miss the filings and events of the writer it waited for.
-pub async fn read_locked<C: ConnectionTrait>(db: &C, case_id: Uuid, scope: Option<&Scope>) -> AppResult<Option<LockedCase>> {
+pub async fn read_locked<C: ConnectionTrait>(
+    db: &C,
+    case_id: Uuid,
+    scope: Option<&Scope>,
+) -> AppResult<Option<LockedCase>> {
     let mut query = joined(false).filter(case::Column::Id.eq(case_id));
     if let Some(condition) = scope.and_then(Scope::case_condition) {
         query = query.filter(condition);
@@ -113,15 +117,18 @@ fn last_of_chain(column: SimpleExpr) -> SimpleExpr {
 
 /// cases ⋈ merchants ⟕ filings (⟕ users as assignees), a row per filing in id order.
 fn joined(with_assignees: bool) -> sea_orm::Select<case::Entity> {
-    let to_merchant: RelationDef = case::Entity::belongs_to(merchant::Entity).from(case::Column::MerchantId).to(merchant::Column::Id).into();
-    let filing_to_case: RelationDef = filing::Entity::belongs_to(case::Entity).from(filing::Column::CaseId).to(case::Column::Id).into();
+    let to_merchant: RelationDef =
+        case::Entity::belongs_to(merchant::Entity).from(case::Column::MerchantId).to(merchant::Column::Id).into();
+    let filing_to_case: RelationDef =
+        filing::Entity::belongs_to(case::Entity).from(filing::Column::CaseId).to(case::Column::Id).into();
     let mut query = case::Entity::find()
         .select_only()
         .join(JoinType::InnerJoin, to_merchant)
         .join_rev(JoinType::LeftJoin, filing_to_case)
         .order_by_asc(Expr::col((filing::Entity, filing::Column::Id)));
     if with_assignees {
-        let to_assignee: RelationDef = filing::Entity::belongs_to(user::Entity).from(filing::Column::AssigneeId).to(user::Column::Id).into();
+        let to_assignee: RelationDef =
+            filing::Entity::belongs_to(user::Entity).from(filing::Column::AssigneeId).to(user::Column::Id).into();
         query = query.join(JoinType::LeftJoin, to_assignee);
     }
     query

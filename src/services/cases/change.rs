@@ -44,7 +44,11 @@ pub enum Actor {
 
 impl Actor {
     pub fn of(scope: &Scope) -> Self {
-        Self::Person { user_id: scope.user_id(), via_client: scope.via_client(), for_merchant: scope.acts_for_merchant() }
+        Self::Person {
+            user_id: scope.user_id(),
+            via_client: scope.via_client(),
+            for_merchant: scope.acts_for_merchant(),
+        }
     }
 
     /// The person, or `None` for the portal itself.
@@ -110,7 +114,8 @@ impl<'s> CaseChange<'s> {
     pub async fn open(state: &'s AppState, scope: &Scope, case_id: Uuid) -> AppResult<Self> {
         let txn = crate::platform::db::begin_write(&state.db).await?;
         lock_case(&txn, case_id).await?;
-        let locked = bundle::read_locked(&txn, case_id, Some(scope)).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
+        let locked =
+            bundle::read_locked(&txn, case_id, Some(scope)).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
         Ok(Self::from_locked(state, txn, Actor::of(scope), locked))
     }
 
@@ -149,7 +154,18 @@ impl<'s> CaseChange<'s> {
 
     fn from_locked(state: &'s AppState, txn: DatabaseTransaction, actor: Actor, locked: bundle::LockedCase) -> Self {
         let bundle::LockedCase { case, merchant, filings, head } = locked;
-        Self { state, txn, actor, case, merchant, filings, chain: head, staged: Vec::new(), moved: false, mailed: false }
+        Self {
+            state,
+            txn,
+            actor,
+            case,
+            merchant,
+            filings,
+            chain: head,
+            staged: Vec::new(),
+            moved: false,
+            mailed: false,
+        }
     }
 
     pub fn state(&self) -> &'s AppState {
@@ -236,7 +252,11 @@ impl<'s> CaseChange<'s> {
 
     /// Writes a filing without a transition (no event of its own: the USCC copied into the
     /// case's other filings on registration approval). Version-checked; the version moves.
-    pub async fn write(&mut self, filing_id: Uuid, edit: impl FnOnce(&mut filing::ActiveModel)) -> AppResult<filing::Model> {
+    pub async fn write(
+        &mut self,
+        filing_id: Uuid,
+        edit: impl FnOnce(&mut filing::ActiveModel),
+    ) -> AppResult<filing::Model> {
         let current = self.filing(filing_id)?.clone();
         let expected = current.version;
         let mut active: filing::ActiveModel = current.into();
@@ -249,7 +269,9 @@ impl<'s> CaseChange<'s> {
             .exec(&self.txn)
             .await
             .map_err(|e| match e {
-                DbErr::RecordNotUpdated => AppError::VersionConflict("the filing changed meanwhile; reload and retry".into()),
+                DbErr::RecordNotUpdated => {
+                    AppError::VersionConflict("the filing changed meanwhile; reload and retry".into())
+                }
                 other => other.into(),
             })?;
         if let Some(slot) = self.filings.iter_mut().find(|f| f.id == filing_id) {
@@ -259,12 +281,22 @@ impl<'s> CaseChange<'s> {
     }
 
     /// A case-level event on the trail ("case.created", "comment.added").
-    pub async fn case_event(&mut self, action: &str, filing_id: Option<Uuid>, note: Option<&str>) -> AppResult<audit_event::Model> {
+    pub async fn case_event(
+        &mut self,
+        action: &str,
+        filing_id: Option<Uuid>,
+        note: Option<&str>,
+    ) -> AppResult<audit_event::Model> {
         self.event(self.actor, action, filing_id, None, note).await
     }
 
     /// An event of the portal itself (null actor): "filing.referred" by the decision rules.
-    pub async fn system_event(&mut self, action: &str, filing_id: Option<Uuid>, note: Option<&str>) -> AppResult<audit_event::Model> {
+    pub async fn system_event(
+        &mut self,
+        action: &str,
+        filing_id: Option<Uuid>,
+        note: Option<&str>,
+    ) -> AppResult<audit_event::Model> {
         self.event(Actor::System, action, filing_id, None, note).await
     }
 
@@ -291,7 +323,13 @@ impl<'s> CaseChange<'s> {
     }
 
     /// Queues an email about the case to the merchant's contact address.
-    pub async fn email_merchant(&mut self, kind: EmailKind, filings: &[&filing::Model], note: Option<&str>, certificate: Option<&str>) -> AppResult<()> {
+    pub async fn email_merchant(
+        &mut self,
+        kind: EmailKind,
+        filings: &[&filing::Model],
+        note: Option<&str>,
+        certificate: Option<&str>,
+    ) -> AppResult<()> {
         self.email_merchant_listing(kind, filings, note, certificate, &[]).await
     }
 
@@ -307,7 +345,14 @@ impl<'s> CaseChange<'s> {
         let mut context = email::merchant_context(self.state, &self.merchant, &self.case, filings, note, certificate);
         context["corrections"] = serde_json::json!(corrections);
         self.mailed = true;
-        crate::platform::notify::enqueue_email(&self.txn, &self.state.templates, &self.merchant.contact_email, kind, context).await
+        crate::platform::notify::enqueue_email(
+            &self.txn,
+            &self.state.templates,
+            &self.merchant.contact_email,
+            kind,
+            context,
+        )
+        .await
     }
 
     /// Another service queued an email in this change's transaction: wake the mailer at commit.
@@ -316,7 +361,13 @@ impl<'s> CaseChange<'s> {
     }
 
     /// Queues an email about one filing to a member of staff.
-    pub async fn email_staff(&mut self, to: &user::Model, kind: EmailKind, filing: &filing::Model, note: Option<&str>) -> AppResult<()> {
+    pub async fn email_staff(
+        &mut self,
+        to: &user::Model,
+        kind: EmailKind,
+        filing: &filing::Model,
+        note: Option<&str>,
+    ) -> AppResult<()> {
         let context = email::staff_context(self.state, to, &self.case, filing, note);
         self.mailed = true;
         crate::platform::notify::enqueue_email(&self.txn, &self.state.templates, &to.email, kind, context).await

@@ -13,7 +13,13 @@ use crate::{
 
 /// Adds a comment; admins read cases but do not take part.
 #[tracing::instrument(skip_all, fields(case = %case_id))]
-pub async fn add_comment(state: &AppState, scope: &Scope, case_id: Uuid, filing_id: Option<Uuid>, body: &str) -> AppResult<comment::Model> {
+pub async fn add_comment(
+    state: &AppState,
+    scope: &Scope,
+    case_id: Uuid,
+    filing_id: Option<Uuid>,
+    body: &str,
+) -> AppResult<comment::Model> {
     let body = crate::domain::identifiers::text("body", body, 5000, true)?;
     let mut change = CaseChange::open(state, scope, case_id).await?;
     if matches!(scope, Scope::Admin { .. }) {
@@ -25,7 +31,9 @@ pub async fn add_comment(state: &AppState, scope: &Scope, case_id: Uuid, filing_
             None => change.filings().iter().any(|f| staff.can_see(f)),
         };
         if !own && scope.shares(change.case.id) {
-            return Err(AppError::Forbidden("this case is shared with your agency read-only: you may not comment on it".into()));
+            return Err(AppError::Forbidden(
+                "this case is shared with your agency read-only: you may not comment on it".into(),
+            ));
         }
     }
     if matches!(scope, Scope::Agent { .. }) && filing_id.is_none() {

@@ -98,7 +98,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
 async fn plan(state: &AppState, merchant: &merchant::Model, request: CaseRequest) -> AppResult<Plan> {
     let kinds = request.kinds.map(distinct_kinds).transpose()?;
     let Some(input) = request.profile else {
-        let kinds = kinds.ok_or_else(|| AppError::validation("kinds", "choose the filing kinds, or give a profile and the requirements choose them"))?;
+        let kinds = kinds.ok_or_else(|| {
+            AppError::validation("kinds", "choose the filing kinds, or give a profile and the requirements choose them")
+        })?;
         return Ok(Plan { kinds, profile: None });
     };
     let profile = CaseProfile::parse(input)?;
@@ -108,7 +110,10 @@ async fn plan(state: &AppState, merchant: &merchant::Model, request: CaseRequest
         Some(kinds) => check_kinds(&requirements, kinds)?,
     };
     if kinds.is_empty() {
-        return Err(AppError::validation("profile", "no filing is needed for this profile; nothing to open a case for"));
+        return Err(AppError::validation(
+            "profile",
+            "no filing is needed for this profile; nothing to open a case for",
+        ));
     }
     Ok(Plan { kinds, profile: Some((profile, requirements)) })
 }
@@ -147,9 +152,7 @@ pub(super) async fn allocate_reference(txn: &DatabaseTransaction, region: &str, 
         last_value: Set(0),
     })
     .on_conflict(
-        OnConflict::columns([case_counter::Column::RegionCode, case_counter::Column::Year])
-            .do_nothing()
-            .to_owned(),
+        OnConflict::columns([case_counter::Column::RegionCode, case_counter::Column::Year]).do_nothing().to_owned(),
     )
     .exec_without_returning(txn)
     .await?;
@@ -167,7 +170,12 @@ pub(super) async fn allocate_reference(txn: &DatabaseTransaction, region: &str, 
 }
 
 /// A DRAFT case of the merchant, in its region, without a profile.
-pub(super) fn new_case(holder: &merchant::Model, reference: String, case_type: CaseType, now: DateTime<Utc>) -> case::ActiveModel {
+pub(super) fn new_case(
+    holder: &merchant::Model,
+    reference: String,
+    case_type: CaseType,
+    now: DateTime<Utc>,
+) -> case::ActiveModel {
     case::ActiveModel {
         id: Set(Uuid::now_v7()),
         reference: Set(reference),
@@ -185,7 +193,12 @@ pub(super) fn new_case(holder: &merchant::Model, reference: String, case_type: C
 }
 
 /// A DRAFT filing of `kind` in a new case.
-pub(super) fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: FilingKind, now: DateTime<Utc>) -> filing::ActiveModel {
+pub(super) fn new_filing(
+    case: &case::Model,
+    merchant: &merchant::Model,
+    kind: FilingKind,
+    now: DateTime<Utc>,
+) -> filing::ActiveModel {
     filing::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(case.id),
@@ -215,4 +228,3 @@ pub(super) fn new_filing(case: &case::Model, merchant: &merchant::Model, kind: F
         received_at: Set(None),
     }
 }
-

@@ -43,7 +43,13 @@ pub fn merchant_context(
 }
 
 /// A message to a member of staff about one filing of a case.
-pub fn staff_context(state: &AppState, to: &user::Model, case: &case::Model, filing: &filing::Model, note: Option<&str>) -> Value {
+pub fn staff_context(
+    state: &AppState,
+    to: &user::Model,
+    case: &case::Model,
+    filing: &filing::Model,
+    note: Option<&str>,
+) -> Value {
     json!({
         "display_name": to.display_name,
         "reference": case.reference,

@@ -10,9 +10,9 @@ mod creation;
 pub mod email;
 mod submission;
 
-pub use change::{Actor, CaseChange, lock_case};
 pub use amendments::{ChangeRequest, create_change_case};
 pub use bundle::{CaseBundle, LockedCase, find_visible_bundle, read_locked};
+pub use change::{Actor, CaseChange, lock_case};
 pub use comments::add_comment;
 pub use creation::{CaseRequest, create_case};
 pub use submission::{submit_case, withdraw_case};
@@ -80,7 +80,11 @@ pub async fn list_cases(
 
 /// Agency staff see case-level entries and those of their own filings only; an agent only
 /// those of the filings it may see.
-fn visible_filter(scope: &Scope, filing_column: impl sea_orm::ColumnTrait, visible_filings: &[Uuid]) -> Option<Condition> {
+fn visible_filter(
+    scope: &Scope,
+    filing_column: impl sea_orm::ColumnTrait,
+    visible_filings: &[Uuid],
+) -> Option<Condition> {
     let own = Condition::any().add(filing_column.is_in(visible_filings.to_vec()));
     match scope {
         Scope::Agency { .. } => Some(own.add(filing_column.is_null())),
@@ -118,9 +122,8 @@ pub async fn comments_of(
     filings: &[filing::Model],
 ) -> AppResult<Vec<comment::Model>> {
     let visible = visible_filing_ids(scope, case, filings);
-    let mut query = comment::Entity::find()
-        .filter(comment::Column::CaseId.eq(case.id))
-        .order_by_asc(comment::Column::Id);
+    let mut query =
+        comment::Entity::find().filter(comment::Column::CaseId.eq(case.id)).order_by_asc(comment::Column::Id);
     if let Some(condition) = visible_filter(scope, comment::Column::FilingId, &visible) {
         query = query.filter(condition);
     }

@@ -74,7 +74,9 @@ pub async fn submit_case(state: &AppState, scope: &Scope, case_id: Uuid) -> AppR
 fn uscc_of_submission(change: &CaseChange<'_>, kind: FilingKind) -> Option<Option<String>> {
     match kind {
         // A change case's registration amends the one that verified the USCC.
-        FilingKind::Registration if change.case.case_type != CaseType::New => Some(change.merchant.known_uscc().map(str::to_string)),
+        FilingKind::Registration if change.case.case_type != CaseType::New => {
+            Some(change.merchant.known_uscc().map(str::to_string))
+        }
         FilingKind::Registration => Some(change.merchant.declared_uscc.clone()),
         k if k.needs_uscc() => change.merchant.known_uscc().map(|u| Some(u.to_string())),
         _ => None,
@@ -88,7 +90,10 @@ async fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<(
     // A case opened with a profile counts only a USCC issued or verified here (v2); a v1 case
     // also a declared one.
     let (usable_uscc, needs_uscc) = if change.case.profile.is_some() {
-        (merchant.uscc.as_deref(), "needs a USCC issued or verified here: add a REGISTRATION filing, which verifies a declared one")
+        (
+            merchant.uscc.as_deref(),
+            "needs a USCC issued or verified here: add a REGISTRATION filing, which verifies a declared one",
+        )
     } else {
         (merchant.known_uscc(), "needs your USCC: give it in the profile or add a REGISTRATION filing")
     };
@@ -101,7 +106,10 @@ async fn check_complete(change: &CaseChange<'_>, drafts: &[Uuid]) -> AppResult<(
         let f = change.filing(*id)?;
         let kind = f.kind.as_str();
         if f.data.is_none() && matches!(case_type, CaseType::New | CaseType::Amendment) {
-            missing.push(FieldError::new(format!("filings.{kind}.data"), "is missing: fill this filing in (updateFiling) before submitting"));
+            missing.push(FieldError::new(
+                format!("filings.{kind}.data"),
+                "is missing: fill this filing in (updateFiling) before submitting",
+            ));
         }
         if new && f.kind == FilingKind::Registration && merchant.uscc.is_some() {
             missing.push(FieldError::new(

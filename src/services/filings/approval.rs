@@ -37,7 +37,13 @@ const DRAWS: usize = 20;
 /// REGISTRATION approved unblocks the case's filings waiting for it: the decision rules run on
 /// them in the same transaction.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn approve_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: Option<&str>) -> AppResult<filing::Model> {
+pub async fn approve_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+    note: Option<&str>,
+) -> AppResult<filing::Model> {
     let note = note.filter(|n| !n.trim().is_empty()).map(required_note).transpose()?;
     let (mut change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Approve)?;
@@ -107,7 +113,10 @@ async fn issue_or_change(
 ) -> AppResult<(Option<String>, licence::Model)> {
     if change.case.case_type != CaseType::New {
         if let Some(first) = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status))).first() {
-            return Err(AppError::DependencyNotMet(format!("{} can be approved only after the case's {first} is approved", filing.kind)));
+            return Err(AppError::DependencyNotMet(format!(
+                "{} can be approved only after the case's {first} is approved",
+                filing.kind
+            )));
         }
         return Ok((None, licences::change::apply(change, filing, decider.actor(), note).await?));
     }
@@ -125,13 +134,19 @@ async fn check_dependencies(change: &CaseChange<'_>, filing: &filing::Model) -> 
     }
     let waits_for = blocked_by(filing.kind, change.filings().iter().map(|f| (f.kind, f.status)));
     if let Some(first) = waits_for.first() {
-        return Err(AppError::DependencyNotMet(format!("{} can be approved only after the case's {first} is approved", filing.kind)));
+        return Err(AppError::DependencyNotMet(format!(
+            "{} can be approved only after the case's {first} is approved",
+            filing.kind
+        )));
     }
     let merchant = &change.merchant;
     // A case opened with a profile follows the v2 rule: only a USCC issued or verified here
     // counts. (v1 cases keep accepting a declared one nobody disputes.)
     if change.case.profile.is_some() && merchant.uscc.is_none() {
-        return Err(AppError::DependencyNotMet(format!("{} needs a USCC issued or verified here: file a REGISTRATION first", filing.kind)));
+        return Err(AppError::DependencyNotMet(format!(
+            "{} needs a USCC issued or verified here: file a REGISTRATION first",
+            filing.kind
+        )));
     }
     if merchant.known_uscc().is_none() {
         return Err(AppError::DependencyNotMet("the merchant has no USCC on record".into()));
@@ -146,7 +161,8 @@ async fn check_dependencies(change: &CaseChange<'_>, filing: &filing::Model) -> 
 
 /// The certificate number of the approval (written on the filing by `approve`).
 async fn issue_certificate(change: &mut CaseChange<'_>, filing: &filing::Model) -> AppResult<String> {
-    let data: Option<FilingData> = filing.data.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
+    let data: Option<FilingData> =
+        filing.data.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
     match filing.kind {
         FilingKind::Registration => registration_uscc(change, filing, data.as_ref()).await,
         FilingKind::Tax => Ok(change.merchant.known_uscc().unwrap_or_default().to_string()),
@@ -167,7 +183,11 @@ async fn issue_certificate(change: &mut CaseChange<'_>, filing: &filing::Model) 
 
 /// Draws numbers until one is free, claiming it on the filing under the database's unique
 /// index (each try in a savepoint: a clash is undone and the next number drawn).
-async fn draw_number(change: &CaseChange<'_>, filing: &filing::Model, draw: impl Fn(&mut rand::rngs::ThreadRng) -> String) -> AppResult<String> {
+async fn draw_number(
+    change: &CaseChange<'_>,
+    filing: &filing::Model,
+    draw: impl Fn(&mut rand::rngs::ThreadRng) -> String,
+) -> AppResult<String> {
     for _ in 0..DRAWS {
         let candidate = draw(&mut rand::rng());
         let attempt = change.txn().begin().await?;
@@ -191,9 +211,15 @@ async fn draw_number(change: &CaseChange<'_>, filing: &filing::Model, draw: impl
 /// REGISTRATION: the USCC declared at submission is verified and kept; without one, a new
 /// USCC is issued. Either way it becomes the merchant's (unique among verified codes) and goes
 /// into the case's other USCC-bound filings.
-async fn registration_uscc(change: &mut CaseChange<'_>, filing: &filing::Model, data: Option<&FilingData>) -> AppResult<String> {
+async fn registration_uscc(
+    change: &mut CaseChange<'_>,
+    filing: &filing::Model,
+    data: Option<&FilingData>,
+) -> AppResult<String> {
     if change.merchant.uscc.is_some() {
-        return Err(AppError::Conflict("the merchant already holds a USCC verified here; a second registration cannot be approved".into()));
+        return Err(AppError::Conflict(
+            "the merchant already holds a USCC verified here; a second registration cannot be approved".into(),
+        ));
     }
     let declared = filing.uscc.clone().or_else(|| change.merchant.declared_uscc.clone());
     let code = match declared {
@@ -213,7 +239,8 @@ async fn registration_uscc(change: &mut CaseChange<'_>, filing: &filing::Model, 
     };
     change.merchant.uscc = Some(code.clone());
     change.merchant.declared_uscc = None;
-    let siblings: Vec<Uuid> = change.filings().iter().filter(|f| f.id != filing.id && f.kind.needs_uscc()).map(|f| f.id).collect();
+    let siblings: Vec<Uuid> =
+        change.filings().iter().filter(|f| f.id != filing.id && f.kind.needs_uscc()).map(|f| f.id).collect();
     for sibling in siblings {
         let code = code.clone();
         change.write(sibling, |f| f.uscc = Set(Some(code))).await?;
@@ -227,7 +254,10 @@ async fn issue_uscc(change: &CaseChange<'_>, company_type: CompanyType) -> AppRe
     for _ in 0..DRAWS {
         let candidate = certificates::new_uscc(&mut rand::rng(), company_type, &change.merchant.region_code)
             .ok_or_else(|| anyhow::anyhow!("the merchant's region is not a 6-digit code"))?;
-        let declared = merchant::Entity::find().filter(merchant::Column::DeclaredUscc.eq(candidate.as_str())).one(change.txn()).await?;
+        let declared = merchant::Entity::find()
+            .filter(merchant::Column::DeclaredUscc.eq(candidate.as_str()))
+            .one(change.txn())
+            .await?;
         if declared.is_some() {
             continue;
         }
@@ -249,7 +279,11 @@ async fn set_merchant_uscc(change: &CaseChange<'_>, code: &str) -> Result<(), se
 }
 
 /// The merchant's verified USCC is `code`; it is no longer merely declared.
-async fn set_merchant_uscc_on(db: &impl sea_orm::ConnectionTrait, merchant_id: Uuid, code: &str) -> Result<(), sea_orm::DbErr> {
+async fn set_merchant_uscc_on(
+    db: &impl sea_orm::ConnectionTrait,
+    merchant_id: Uuid,
+    code: &str,
+) -> Result<(), sea_orm::DbErr> {
     merchant::Entity::update_many()
         .col_expr(merchant::Column::Uscc, Expr::value(code))
         .col_expr(merchant::Column::DeclaredUscc, Expr::value(Option::<String>::None))

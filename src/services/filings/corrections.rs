@@ -5,7 +5,9 @@
 //! of the type uploaded to the filing since.
 
 use entity::{correction_item, document, enums::DocumentType, filing};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, sea_query::Expr,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -89,7 +91,11 @@ fn snake(camel: &str) -> String {
 
 /// Checks every item against the filing and its case's documents; one VALIDATION error lists
 /// every problem (`items.2.field`).
-pub async fn check_items<C: ConnectionTrait>(db: &C, filing: &filing::Model, items: Vec<CorrectionItemInput>) -> AppResult<Vec<CheckedItem>> {
+pub async fn check_items<C: ConnectionTrait>(
+    db: &C,
+    filing: &filing::Model,
+    items: Vec<CorrectionItemInput>,
+) -> AppResult<Vec<CheckedItem>> {
     if items.len() > MAX_ITEMS {
         return Err(AppError::validation("items", format!("at most {MAX_ITEMS} items in one request")));
     }
@@ -110,14 +116,24 @@ pub async fn check_items<C: ConnectionTrait>(db: &C, filing: &filing::Model, ite
         }
         let document_id = match item.document_id.as_ref().map(|d| Uuid::parse_str(d.as_str())) {
             None => None,
-            Some(Ok(doc)) if documents.iter().any(|d| d.id == doc && d.filing_id.is_none_or(|f| f == filing.id)) => Some(doc),
+            Some(Ok(doc)) if documents.iter().any(|d| d.id == doc && d.filing_id.is_none_or(|f| f == filing.id)) => {
+                Some(doc)
+            }
             Some(_) => {
                 problems.push(at("documentId"), "is not a document of this filing or its case");
                 None
             }
         };
-        let document_type = item.document_type.or_else(|| document_id.and_then(|d| documents.iter().find(|x| x.id == d)?.document_type));
-        checked.push(CheckedItem { field, document_type, document_id, message, value_at_request: value.map(|v| v.to_string()) });
+        let document_type = item
+            .document_type
+            .or_else(|| document_id.and_then(|d| documents.iter().find(|x| x.id == d)?.document_type));
+        checked.push(CheckedItem {
+            field,
+            document_type,
+            document_id,
+            message,
+            value_at_request: value.map(|v| v.to_string()),
+        });
     }
     problems.finish(checked)
 }
@@ -146,7 +162,10 @@ pub async fn store<C: ConnectionTrait>(db: &C, filing_id: Uuid, items: &[Checked
 }
 
 /// The latest round's number and items.
-async fn latest_round<C: ConnectionTrait>(db: &C, filing_id: Uuid) -> AppResult<Option<(i32, Vec<correction_item::Model>)>> {
+async fn latest_round<C: ConnectionTrait>(
+    db: &C,
+    filing_id: Uuid,
+) -> AppResult<Option<(i32, Vec<correction_item::Model>)>> {
     let items = correction_item::Entity::find()
         .filter(correction_item::Column::FilingId.eq(filing_id))
         .order_by_desc(correction_item::Column::Round)
@@ -158,13 +177,19 @@ async fn latest_round<C: ConnectionTrait>(db: &C, filing_id: Uuid) -> AppResult<
 }
 
 /// The items of the filing's latest correction request, each with whether it is fixed now.
-pub async fn items_of<C: ConnectionTrait>(db: &C, filing: &filing::Model) -> AppResult<Vec<(correction_item::Model, bool)>> {
+pub async fn items_of<C: ConnectionTrait>(
+    db: &C,
+    filing: &filing::Model,
+) -> AppResult<Vec<(correction_item::Model, bool)>> {
     let Some((_, items)) = latest_round(db, filing.id).await? else { return Ok(Vec::new()) };
     let (data, uploads) = (stored_data(filing), filing_uploads(db, filing.id).await?);
-    Ok(items.into_iter().map(|item| {
-        let fixed = item.resolved_at.is_some() || unresolved(&item, &data, &uploads).is_none();
-        (item, fixed)
-    }).collect())
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let fixed = item.resolved_at.is_some() || unresolved(&item, &data, &uploads).is_none();
+            (item, fixed)
+        })
+        .collect())
 }
 
 /// Why `item` is not fixed yet, if it is not.

@@ -28,15 +28,21 @@ pub(super) async fn open_decision<'s, 'a>(
     filing_id: Uuid,
     expected_version: i32,
 ) -> AppResult<(CaseChange<'s>, Staff<'a>)> {
-    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
+    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| {
+        scope.can_see_filing(case.merchant_id, f)
+    })
+    .await?;
     let staff = scope.require_staff()?;
     let filing = change.filing(filing_id)?;
     if !staff.can_see(filing) {
         // Visible only because another agency shared the case: read-only.
-        return Err(AppError::Forbidden("this case is shared with your agency read-only: you may not act on its filings".into()));
+        return Err(AppError::Forbidden(
+            "this case is shared with your agency read-only: you may not act on its filings".into(),
+        ));
     }
     if !staff.acts_on(filing) {
-        let office = filing.receiving_region_code.as_deref().filter(|_| filing.awaits_receipt()).unwrap_or(&filing.region_code);
+        let office =
+            filing.receiving_region_code.as_deref().filter(|_| filing.awaits_receipt()).unwrap_or(&filing.region_code);
         return Err(AppError::Forbidden(format!("the office in {office} acts on this filing now")));
     }
     change.expect_version(filing_id, expected_version)?;
@@ -57,16 +63,28 @@ pub(super) fn awaits_nothing(filing: &filing::Model) -> AppResult<()> {
 /// 跨省通办: the receiving office acknowledges a filing made there; it goes to the home
 /// region's office for the decision.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn acknowledge_receipt(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+pub async fn acknowledge_receipt(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+) -> AppResult<filing::Model> {
     let (mut change, _staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Receive)?;
     let filing = change.filing(filing_id)?;
     if !filing.awaits_receipt() {
-        return Err(AppError::InvalidTransition("this filing awaits no receipt: it was filed at its home office or is received already".into()));
+        return Err(AppError::InvalidTransition(
+            "this filing awaits no receipt: it was filed at its home office or is received already".into(),
+        ));
     }
-    let note = format!("received at {}, for the office in {}", filing.receiving_region_code.clone().unwrap_or_default(), filing.region_code);
+    let note = format!(
+        "received at {}, for the office in {}",
+        filing.receiving_region_code.clone().unwrap_or_default(),
+        filing.region_code
+    );
     let now = clock::now();
-    let saved = change.transition(filing_id, Transition::Receive, Some(&note), |f| f.received_at = Set(Some(now))).await?;
+    let saved =
+        change.transition(filing_id, Transition::Receive, Some(&note), |f| f.received_at = Set(Some(now))).await?;
     change.commit().await?;
     Ok(saved)
 }
@@ -77,7 +95,12 @@ pub(super) fn required_note(note: &str) -> AppResult<String> {
 
 /// An officer takes a filing off the queue (a supervisor may take one assigned to another).
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn claim_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+pub async fn claim_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+) -> AppResult<filing::Model> {
     let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     claim(change, staff, filing_id).await
 }
@@ -98,13 +121,25 @@ async fn claim(mut change: CaseChange<'_>, staff: Staff<'_>, filing_id: Uuid) ->
 /// A supervisor gives a filing to an officer of its agency covering its region; the officer
 /// is emailed.
 #[tracing::instrument(skip_all, fields(filing = %filing_id, officer = %officer_id))]
-pub async fn assign_filing(state: &AppState, scope: &Scope, filing_id: Uuid, officer_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+pub async fn assign_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    officer_id: Uuid,
+    expected_version: i32,
+) -> AppResult<filing::Model> {
     let (change, _) = open_decision(state, scope, filing_id, expected_version).await?;
-    let supervisor = scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor assigns filings".into()))?;
+    let supervisor =
+        scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor assigns filings".into()))?;
     assign(change, supervisor, filing_id, officer_id).await
 }
 
-async fn assign(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, officer_id: Uuid) -> AppResult<filing::Model> {
+async fn assign(
+    mut change: CaseChange<'_>,
+    _supervisor: Supervisor<'_>,
+    filing_id: Uuid,
+    officer_id: Uuid,
+) -> AppResult<filing::Model> {
     change.check(filing_id, Transition::Assign)?;
     awaits_nothing(change.filing(filing_id)?)?;
     let officer = user::Entity::find_by_id(officer_id).one(change.txn()).await?;
@@ -114,11 +149,16 @@ async fn assign(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_
     };
     let filing = change.filing(filing_id)?;
     let Some(officer) = officer.filter(|o| Staff::may_assign_to(o, &regions, filing)) else {
-        return Err(AppError::validation("officerId", "must be an officer of this filing's agency whose regions cover it"));
+        return Err(AppError::validation(
+            "officerId",
+            "must be an officer of this filing's agency whose regions cover it",
+        ));
     };
     // The trail names the officer; merchants read it, and an address is not theirs to see.
     let note = format!("assigned to {}", officer.display_name);
-    let saved = change.transition(filing_id, Transition::Assign, Some(&note), |f| f.assignee_id = Set(Some(officer.id))).await?;
+    let saved = change
+        .transition(filing_id, Transition::Assign, Some(&note), |f| f.assignee_id = Set(Some(officer.id)))
+        .await?;
     change.email_staff(&officer, EmailKind::FilingAssigned, &saved, None).await?;
     change.commit().await?;
     Ok(saved)
@@ -144,7 +184,13 @@ pub async fn request_correction(
 }
 
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn reject_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32, note: &str) -> AppResult<filing::Model> {
+pub async fn reject_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+    note: &str,
+) -> AppResult<filing::Model> {
     let note = required_note(note)?;
     let (change, staff) = open_decision(state, scope, filing_id, expected_version).await?;
     change.check(filing_id, Transition::Reject)?;
@@ -153,7 +199,13 @@ pub async fn reject_filing(state: &AppState, scope: &Scope, filing_id: Uuid, exp
 }
 
 /// Corrects or rejects the filing `decider` may decide, with the reason, and tells the merchant.
-async fn send_back(mut change: CaseChange<'_>, decider: Decider<'_>, transition: Transition, note: String, items: Vec<CheckedItem>) -> AppResult<filing::Model> {
+async fn send_back(
+    mut change: CaseChange<'_>,
+    decider: Decider<'_>,
+    transition: Transition,
+    note: String,
+    items: Vec<CheckedItem>,
+) -> AppResult<filing::Model> {
     let filing = change.filing(decider.filing_id)?.clone();
     let now = clock::now();
     // A correction pauses the review clock: the working days left resume on resubmission.
@@ -202,11 +254,18 @@ pub async fn transfer_filing(
     let note = required_note(note)?;
     let region = state.config.regions.parse("regionCode", region_code)?;
     let (change, _) = open_decision(state, scope, filing_id, expected_version).await?;
-    let supervisor = scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor transfers filings".into()))?;
+    let supervisor =
+        scope.require_supervisor().map_err(|_| AppError::Forbidden("only a supervisor transfers filings".into()))?;
     transfer(change, supervisor, filing_id, region, note).await
 }
 
-async fn transfer(mut change: CaseChange<'_>, _supervisor: Supervisor<'_>, filing_id: Uuid, region: RegionCode, note: String) -> AppResult<filing::Model> {
+async fn transfer(
+    mut change: CaseChange<'_>,
+    _supervisor: Supervisor<'_>,
+    filing_id: Uuid,
+    region: RegionCode,
+    note: String,
+) -> AppResult<filing::Model> {
     awaits_nothing(change.filing(filing_id)?)?;
     let filing = change.filing(filing_id)?.clone();
     if region.as_str() == filing.region_code {

@@ -6,10 +6,13 @@ use sea_orm::{EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::{
-    services::automatic,
-    domain::{Transition, filing_data::{FilingData, FilingDataInput}},
+    domain::{
+        Transition,
+        filing_data::{FilingData, FilingDataInput},
+    },
     error::{AppError, AppResult},
     platform::{clock, state::AppState},
+    services::automatic,
     services::{
         access::Scope,
         cases::{Actor, CaseChange},
@@ -18,8 +21,16 @@ use crate::{
 
 /// Opens a change of the merchant's own filing: visible (NOT_FOUND), the merchant's
 /// (FORBIDDEN), at the version the client read (VERSION_CONFLICT).
-async fn open_own<'s>(state: &'s AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<CaseChange<'s>> {
-    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| scope.can_see_filing(case.merchant_id, f)).await?;
+async fn open_own<'s>(
+    state: &'s AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+) -> AppResult<CaseChange<'s>> {
+    let change = CaseChange::open_for_filing(state, Actor::of(scope), filing_id, |case, f| {
+        scope.can_see_filing(case.merchant_id, f)
+    })
+    .await?;
     scope.act_for_case(change.case.merchant_id)?;
     change.expect_version(filing_id, expected_version)?;
     Ok(change)
@@ -56,7 +67,12 @@ pub async fn update_filing(
 /// Sends a corrected filing back to its agency; the review clock resumes with the time that
 /// was left when the correction was asked.
 #[tracing::instrument(skip_all, fields(filing = %filing_id))]
-pub async fn resubmit_filing(state: &AppState, scope: &Scope, filing_id: Uuid, expected_version: i32) -> AppResult<filing::Model> {
+pub async fn resubmit_filing(
+    state: &AppState,
+    scope: &Scope,
+    filing_id: Uuid,
+    expected_version: i32,
+) -> AppResult<filing::Model> {
     let early = match filing::Entity::find_by_id(filing_id).one(&state.db).await? {
         Some(filing) => automatic::judge_early(state, scope, filing.case_id, |f| f.id == filing_id, true).await?,
         None => automatic::Early::default(),

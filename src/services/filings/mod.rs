@@ -14,6 +14,8 @@ pub mod overdue;
 pub mod queries;
 
 pub use approval::approve_filing;
-pub use decisions::{acknowledge_receipt, assign_filing, claim_filing, reject_filing, request_correction, transfer_filing};
+pub use decisions::{
+    acknowledge_receipt, assign_filing, claim_filing, reject_filing, request_correction, transfer_filing,
+};
 pub use edits::{resubmit_filing, update_filing};
 pub use queries::{QueueFilter, WorkloadRow, find_visible, queue_cursor, review_queue, workload};

@@ -3,8 +3,8 @@
 
 use entity::{case, filing, merchant, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationDef,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, RelationDef,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -104,9 +104,12 @@ pub struct QueueItem {
 /// Runs the page query joined with each filing's case, merchant and assignee: one statement for
 /// what the queue shows of all four (issue 15), read back by column position (`platform::rows`).
 async fn with_case_and_merchant(state: &AppState, query: sea_orm::Select<filing::Entity>) -> AppResult<Vec<QueueItem>> {
-    let to_case: RelationDef = filing::Entity::belongs_to(case::Entity).from(filing::Column::CaseId).to(case::Column::Id).into();
-    let to_merchant: RelationDef = case::Entity::belongs_to(merchant::Entity).from(case::Column::MerchantId).to(merchant::Column::Id).into();
-    let to_assignee: RelationDef = filing::Entity::belongs_to(user::Entity).from(filing::Column::AssigneeId).to(user::Column::Id).into();
+    let to_case: RelationDef =
+        filing::Entity::belongs_to(case::Entity).from(filing::Column::CaseId).to(case::Column::Id).into();
+    let to_merchant: RelationDef =
+        case::Entity::belongs_to(merchant::Entity).from(case::Column::MerchantId).to(merchant::Column::Id).into();
+    let to_assignee: RelationDef =
+        filing::Entity::belongs_to(user::Entity).from(filing::Column::AssigneeId).to(user::Column::Id).into();
     let mut select = query
         .select_only()
         .join(JoinType::InnerJoin, to_case)
@@ -168,12 +171,20 @@ pub async fn workload(state: &AppState, scope: &Scope) -> AppResult<Vec<Workload
     let risky_cases = sea_orm::sea_query::Query::select()
         .column((case::Entity, case::Column::Id))
         .from(case::Entity)
-        .inner_join(merchant::Entity, Expr::col((merchant::Entity, merchant::Column::Id)).equals((case::Entity, case::Column::MerchantId)))
+        .inner_join(
+            merchant::Entity,
+            Expr::col((merchant::Entity, merchant::Column::Id)).equals((case::Entity, case::Column::MerchantId)),
+        )
         .and_where(Expr::col((merchant::Entity, merchant::Column::RiskLevel)).gte(crate::services::quality::MAX_RISK))
         .to_owned();
     let open = [FilingStatus::Submitted, FilingStatus::UnderReview, FilingStatus::NeedsCorrection];
-    let risky = Expr::case(Expr::col(filing::Column::Status).is_in(open).and(Expr::col(filing::Column::CaseId).in_subquery(risky_cases)), 1).finally(0);
-    let sum_or_zero = |flag: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::coalesce([Expr::expr(Func::sum(flag)), Expr::val(0)]));
+    let risky = Expr::case(
+        Expr::col(filing::Column::Status).is_in(open).and(Expr::col(filing::Column::CaseId).in_subquery(risky_cases)),
+        1,
+    )
+    .finally(0);
+    let sum_or_zero =
+        |flag: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::coalesce([Expr::expr(Func::sum(flag)), Expr::val(0)]));
     let mut query = filing::Entity::find()
         .select_only()
         .column(filing::Column::Agency)

@@ -24,17 +24,27 @@ use crate::{
 
 /// Applies the approved change of `filing` (of a change case) to its licence; the licence as
 /// it now is.
-pub async fn apply(change: &mut CaseChange<'_>, filing: &filing::Model, actor: Actor, note: Option<&str>) -> AppResult<licence::Model> {
+pub async fn apply(
+    change: &mut CaseChange<'_>,
+    filing: &filing::Model,
+    actor: Actor,
+    note: Option<&str>,
+) -> AppResult<licence::Model> {
     let id = filing.licence_id.ok_or_else(|| anyhow::anyhow!("a change-case filing without its licence"))?;
     let current = locked(change, id).await?;
     let case_type = change.case.case_type;
     let (action, allowed): (&str, &[LicenceStatus]) = match case_type {
         CaseType::Renewal => ("renewed", &[LicenceStatus::Active, LicenceStatus::Expired]),
-        CaseType::Cancellation => ("cancelled", &[LicenceStatus::Active, LicenceStatus::Suspended, LicenceStatus::Expired]),
+        CaseType::Cancellation => {
+            ("cancelled", &[LicenceStatus::Active, LicenceStatus::Suspended, LicenceStatus::Expired])
+        }
         _ => ("amended", &[LicenceStatus::Active]),
     };
     if !allowed.contains(&current.status) {
-        return Err(AppError::InvalidTransition(format!("the licence is {} now: this {case_type} can no longer be approved", current.status)));
+        return Err(AppError::InvalidTransition(format!(
+            "the licence is {} now: this {case_type} can no longer be approved",
+            current.status
+        )));
     }
     let now = clock::now();
     let mut active: licence::ActiveModel = current.clone().into();
@@ -72,7 +82,8 @@ async fn locked(change: &CaseChange<'_>, id: Uuid) -> AppResult<licence::Model> 
 /// A registration amendment carries the company's name and address: they become the
 /// merchant's (the profile no longer changes them once a registration licence is active).
 async fn amend_merchant(change: &mut CaseChange<'_>, filing: &filing::Model) -> AppResult<()> {
-    let data: Option<FilingData> = filing.data.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
+    let data: Option<FilingData> =
+        filing.data.as_deref().map(serde_json::from_str).transpose().map_err(anyhow::Error::from)?;
     let Some(FilingData::Registration(registration)) = data else { return Ok(()) };
     let mut active: merchant::ActiveModel = change.merchant.clone().into();
     active.name = Set(registration.company_name.clone());
@@ -83,7 +94,11 @@ async fn amend_merchant(change: &mut CaseChange<'_>, filing: &filing::Model) -> 
 }
 
 /// Cancels every other licence of the merchant that still stands, with the registration.
-async fn cancel_dependents(change: &mut CaseChange<'_>, registration: &licence::Model, filing_id: Uuid) -> AppResult<()> {
+async fn cancel_dependents(
+    change: &mut CaseChange<'_>,
+    registration: &licence::Model,
+    filing_id: Uuid,
+) -> AppResult<()> {
     let standing = licence::Entity::find()
         .filter(licence::Column::MerchantId.eq(registration.merchant_id))
         .filter(licence::Column::Kind.ne(FilingKind::Registration))

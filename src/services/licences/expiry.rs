@@ -6,7 +6,8 @@
 use chrono::{Duration, NaiveDate};
 use entity::{enums::LicenceStatus, licence, merchant};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, LockBehavior, LockType},
 };
 use serde_json::json;
@@ -36,7 +37,10 @@ pub async fn sweep(state: &AppState) -> AppResult<usize> {
 }
 
 /// ACTIVE licences matching `condition`, locked for this instance (skipped if another has them).
-async fn claim(txn: &DatabaseTransaction, condition: Condition) -> AppResult<Vec<(licence::Model, Option<merchant::Model>)>> {
+async fn claim(
+    txn: &DatabaseTransaction,
+    condition: Condition,
+) -> AppResult<Vec<(licence::Model, Option<merchant::Model>)>> {
     let mut query = licence::Entity::find()
         .filter(licence::Column::Status.eq(LicenceStatus::Active))
         .filter(condition)
@@ -50,8 +54,13 @@ async fn claim(txn: &DatabaseTransaction, condition: Condition) -> AppResult<Vec
     }
     // The holders of the whole batch in one statement (it was one per licence).
     let ids: std::collections::BTreeSet<uuid::Uuid> = claimed.iter().map(|l| l.merchant_id).collect();
-    let holders: std::collections::HashMap<uuid::Uuid, merchant::Model> =
-        merchant::Entity::find().filter(merchant::Column::Id.is_in(ids)).all(txn).await?.into_iter().map(|m| (m.id, m)).collect();
+    let holders: std::collections::HashMap<uuid::Uuid, merchant::Model> = merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(ids))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
     Ok(claimed
         .into_iter()
         .map(|l| {

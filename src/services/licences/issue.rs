@@ -22,7 +22,12 @@ pub fn valid_until(validity: &LicenceValidity, kind: FilingKind, from: NaiveDate
 /// The licence the approval of `filing` issues, numbered `number`. A number the merchant
 /// held before (a TAX registration on its USCC, filed again after a cancellation) is issued
 /// again rather than duplicated; a number another merchant holds is a CONFLICT.
-pub async fn issue(change: &CaseChange<'_>, filing: &filing::Model, number: &str, actor: Actor) -> AppResult<licence::Model> {
+pub async fn issue(
+    change: &CaseChange<'_>,
+    filing: &filing::Model,
+    number: &str,
+    actor: Actor,
+) -> AppResult<licence::Model> {
     let db = change.txn();
     let now = clock::now();
     let until = valid_until(&change.state().config.licence_validity, filing.kind, clock::china_today());

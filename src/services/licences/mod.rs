@@ -32,7 +32,12 @@ pub fn may_see(scope: &Scope, licence: &licence::Model, merchant_region: &str) -
 }
 
 /// The licence `(number, kind)` if the caller may see it, else NOT_FOUND.
-pub async fn find_by_number<C: ConnectionTrait>(db: &C, scope: &Scope, number: &str, kind: FilingKind) -> AppResult<licence::Model> {
+pub async fn find_by_number<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    number: &str,
+    kind: FilingKind,
+) -> AppResult<licence::Model> {
     let number = number.trim().to_ascii_uppercase();
     let found = licence::Entity::find()
         .filter(licence::Column::Kind.eq(kind))
@@ -48,7 +53,11 @@ pub async fn find_by_id<C: ConnectionTrait>(db: &C, scope: &Scope, id: Uuid) -> 
     visible(db, scope, found).await
 }
 
-async fn visible<C: ConnectionTrait>(db: &C, scope: &Scope, found: Option<licence::Model>) -> AppResult<licence::Model> {
+async fn visible<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    found: Option<licence::Model>,
+) -> AppResult<licence::Model> {
     let not_found = || AppError::NotFound("licence".into());
     let licence = found.ok_or_else(not_found)?;
     let holder = merchant::Entity::find_by_id(licence.merchant_id).one(db).await?.ok_or_else(not_found)?;
@@ -56,7 +65,11 @@ async fn visible<C: ConnectionTrait>(db: &C, scope: &Scope, found: Option<licenc
 }
 
 /// The merchant's licences the caller may see, oldest first.
-pub async fn of_merchant<C: ConnectionTrait>(db: &C, scope: &Scope, holder: &merchant::Model) -> AppResult<Vec<licence::Model>> {
+pub async fn of_merchant<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    holder: &merchant::Model,
+) -> AppResult<Vec<licence::Model>> {
     let all = licence::Entity::find()
         .filter(licence::Column::MerchantId.eq(holder.id))
         .order_by_asc(licence::Column::IssuedAt)

@@ -33,7 +33,11 @@ pub async fn documents_of<C: ConnectionTrait>(db: &C, case_id: uuid::Uuid) -> Ap
 }
 
 /// The required documents of `filing` with their uploads (empty for a v1 case).
-pub fn status_of(case: &case::Model, filing: &filing::Model, documents: &[document::Model]) -> AppResult<Vec<DocumentStatus>> {
+pub fn status_of(
+    case: &case::Model,
+    filing: &filing::Model,
+    documents: &[document::Model],
+) -> AppResult<Vec<DocumentStatus>> {
     let Some(requirements) = super::of_case(case)? else { return Ok(Vec::new()) };
     let Some(needed) = requirements.filing(filing.kind) else { return Ok(Vec::new()) };
     Ok(needed
@@ -42,7 +46,9 @@ pub fn status_of(case: &case::Model, filing: &filing::Model, documents: &[docume
         .map(|requirement| DocumentStatus {
             documents: documents
                 .iter()
-                .filter(|d| d.document_type == Some(requirement.document_type) && d.filing_id.is_none_or(|f| f == filing.id))
+                .filter(|d| {
+                    d.document_type == Some(requirement.document_type) && d.filing_id.is_none_or(|f| f == filing.id)
+                })
                 .cloned()
                 .collect(),
             requirement: requirement.clone(),
@@ -52,7 +58,11 @@ pub fn status_of(case: &case::Model, filing: &filing::Model, documents: &[docume
 
 /// One VALIDATION entry per MANDATORY document missing from the filings about to be submitted
 /// (`filings.INSPECTION.documents.FOOD_OPERATION_LICENCE`).
-pub async fn missing<C: ConnectionTrait>(db: &C, case: &case::Model, filings: &[&filing::Model]) -> AppResult<Vec<FieldError>> {
+pub async fn missing<C: ConnectionTrait>(
+    db: &C,
+    case: &case::Model,
+    filings: &[&filing::Model],
+) -> AppResult<Vec<FieldError>> {
     if case.requirements.is_none() {
         return Ok(Vec::new());
     }
@@ -64,7 +74,10 @@ pub async fn missing<C: ConnectionTrait>(db: &C, case: &case::Model, filings: &[
                 let t = status.requirement.document_type;
                 missing.push(FieldError::new(
                     format!("filings.{}.documents.{t}", filing.kind),
-                    format!("is missing: upload the {t} ({}) with uploadDocument(documentType: {t})", status.requirement.description),
+                    format!(
+                        "is missing: upload the {t} ({}) with uploadDocument(documentType: {t})",
+                        status.requirement.description
+                    ),
                 ));
             }
         }

@@ -98,7 +98,11 @@ pub async fn merchant_facts<C: ConnectionTrait>(db: &C, merchant: &merchant::Mod
         .distinct()
         .filter(
             filing::Column::CaseId.in_subquery(
-                Query::select().column(case::Column::Id).from(case::Entity).and_where(case::Column::MerchantId.eq(merchant.id)).to_owned(),
+                Query::select()
+                    .column(case::Column::Id)
+                    .from(case::Entity)
+                    .and_where(case::Column::MerchantId.eq(merchant.id))
+                    .to_owned(),
             ),
         )
         .filter(filing::Column::Status.eq(FilingStatus::Approved))
@@ -150,7 +154,10 @@ pub async fn for_profile(state: &AppState, caller: Option<&Scope>, input: CasePr
 pub fn of_case(case: &case::Model) -> AppResult<Option<Requirements>> {
     case.requirements
         .as_deref()
-        .map(|raw| serde_json::from_str(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("stored requirements of case {}: {e}", case.id))))
+        .map(|raw| {
+            serde_json::from_str(raw)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored requirements of case {}: {e}", case.id)))
+        })
         .transpose()
 }
 
@@ -158,6 +165,9 @@ pub fn of_case(case: &case::Model) -> AppResult<Option<Requirements>> {
 pub fn profile_of_case(case: &case::Model) -> AppResult<Option<CaseProfile>> {
     case.profile
         .as_deref()
-        .map(|raw| serde_json::from_str(raw).map_err(|e| AppError::Internal(anyhow::anyhow!("stored profile of case {}: {e}", case.id))))
+        .map(|raw| {
+            serde_json::from_str(raw)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored profile of case {}: {e}", case.id)))
+        })
         .transpose()
 }

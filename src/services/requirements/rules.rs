@@ -44,14 +44,24 @@ async fn bump_ruleset_version<C: ConnectionTrait>(db: &C) -> AppResult<i32> {
 
 /// Creates (`id` unset) or changes a rule; either way a new version.
 #[tracing::instrument(skip_all, fields(rule = ?id))]
-pub async fn save_rule(state: &AppState, admin: Admin, id: Option<Uuid>, input: RequirementRuleInput) -> AppResult<requirement_rule::Model> {
+pub async fn save_rule(
+    state: &AppState,
+    admin: Admin,
+    id: Option<Uuid>,
+    input: RequirementRuleInput,
+) -> AppResult<requirement_rule::Model> {
     let input = validate(state, input)?;
     let txn = crate::platform::db::begin_write(&state.db).await?;
     // The counter first: concurrent saves queue on its row lock, so the rule read next is the
     // one the previous save left.
     let ruleset_version = bump_ruleset_version(&txn).await?;
     let existing = match id {
-        Some(id) => Some(requirement_rule::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("requirement rule".into()))?),
+        Some(id) => Some(
+            requirement_rule::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| AppError::NotFound("requirement rule".into()))?,
+        ),
         None => None,
     };
     let now = clock::now();
@@ -89,7 +99,12 @@ pub async fn save_rule(state: &AppState, admin: Admin, id: Option<Uuid>, input: 
     .insert(&txn)
     .await?;
     let detail = format!("rule {rule_id} version {version}, ruleset version {ruleset_version}");
-    security::record(&txn, state, SecurityEvent::new(SecurityKind::RequirementRuleSaved).actor(admin.user_id).subject(rule_id).detail(&detail)).await?;
+    security::record(
+        &txn,
+        state,
+        SecurityEvent::new(SecurityKind::RequirementRuleSaved).actor(admin.user_id).subject(rule_id).detail(&detail),
+    )
+    .await?;
     txn.commit().await?;
     Ok(saved)
 }

@@ -4,7 +4,10 @@
 //! the days at a window's edges from `decision_records`.
 
 use entity::{decided_filings, decision_record};
-use sea_orm::{ConnectionTrait, EntityTrait, IdenStatic, Set, sea_query::{Expr, ExprTrait, OnConflict}};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, IdenStatic, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
 use uuid::Uuid;
 
 use crate::{error::AppResult, platform::clock};
@@ -25,13 +28,25 @@ pub async fn count_decided<C: ConnectionTrait>(db: &C, record: &decision_record:
         correction_rounds: Set(i64::from(record.correction_rounds.unwrap_or(0))),
     };
     use decided_filings::Column as C;
-    let add = |column: C| Expr::col((decided_filings::Entity, column)).add(Expr::cust(format!("excluded.{}", column.as_str())));
+    let add = |column: C| {
+        Expr::col((decided_filings::Entity, column)).add(Expr::cust(format!("excluded.{}", column.as_str())))
+    };
     decided_filings::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([C::Month, C::Agency, C::Kind, C::RegionCode, C::OfficerId, C::DecidedBy, C::Outcome, C::WorkingDays, C::OnTime])
-                .value(C::Decisions, add(C::Decisions))
-                .value(C::CorrectionRounds, add(C::CorrectionRounds))
-                .to_owned(),
+            OnConflict::columns([
+                C::Month,
+                C::Agency,
+                C::Kind,
+                C::RegionCode,
+                C::OfficerId,
+                C::DecidedBy,
+                C::Outcome,
+                C::WorkingDays,
+                C::OnTime,
+            ])
+            .value(C::Decisions, add(C::Decisions))
+            .value(C::CorrectionRounds, add(C::CorrectionRounds))
+            .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
@@ -43,7 +58,8 @@ pub async fn count_decided<C: ConnectionTrait>(db: &C, record: &decision_record:
 pub async fn rebuild(db: &sea_orm::DatabaseConnection) -> AppResult<u64> {
     let txn = crate::platform::db::begin_write(db).await?;
     decided_filings::Entity::delete_many().exec(&txn).await?;
-    let counted = txn.execute_unprepared(&migration::decided_rollup_backfill(db.get_database_backend())).await?.rows_affected();
+    let counted =
+        txn.execute_unprepared(&migration::decided_rollup_backfill(db.get_database_backend())).await?.rows_affected();
     txn.commit().await?;
     Ok(counted)
 }

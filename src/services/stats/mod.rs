@@ -73,12 +73,16 @@ fn reach(scope: &Scope, request: &StatsRequest) -> AppResult<Reach> {
     if let Scope::Admin { .. } = scope {
         return Ok(Reach { agency: request.agency, regions: request.region_code.clone().map(|r| vec![r]) });
     }
-    let supervisor = scope.require_supervisor().map_err(|_| AppError::Forbidden("processing statistics are for supervisors and administrators".into()))?;
+    let supervisor = scope
+        .require_supervisor()
+        .map_err(|_| AppError::Forbidden("processing statistics are for supervisors and administrators".into()))?;
     if request.agency.is_some_and(|a| a != supervisor.agency) {
         return Err(AppError::Forbidden("supervisors read their own agency's statistics".into()));
     }
     let regions = match &request.region_code {
-        Some(r) if !supervisor.covers_region(r) => return Err(AppError::Forbidden(format!("region {r} is outside your jurisdiction"))),
+        Some(r) if !supervisor.covers_region(r) => {
+            return Err(AppError::Forbidden(format!("region {r} is outside your jurisdiction")));
+        }
         Some(r) => vec![r.clone()],
         None => supervisor.regions.to_vec(),
     };
@@ -120,7 +124,12 @@ pub async fn service_levels(state: &AppState) -> AppResult<Vec<(FilingKind, u32,
         .collect())
 }
 
-async fn compute<C: ConnectionTrait>(db: &C, dims: &[StatsDimension], window: &Window, reach: &Reach) -> AppResult<Vec<StatsRow>> {
+async fn compute<C: ConnectionTrait>(
+    db: &C,
+    dims: &[StatsDimension],
+    window: &Window,
+    reach: &Reach,
+) -> AppResult<Vec<StatsRow>> {
     let backend = db.get_database_backend();
     let mut rows: BTreeMap<Vec<Option<String>>, StatsRow> = BTreeMap::new();
     for row in db.query_all_raw(sql::decided(backend, dims, window, reach)).await? {

@@ -5,14 +5,21 @@
 use std::collections::BTreeMap;
 
 use entity::{filing, received_filings};
-use sea_orm::{ConnectionTrait, EntityTrait, Set, sea_query::{Expr, ExprTrait, OnConflict}};
+use sea_orm::{
+    ConnectionTrait, EntityTrait, Set,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
 
 use crate::{error::AppResult, platform::clock};
 
 /// Counts `submitted` filings as received today. Called last in the submission's transaction,
 /// so the counter rows (shared by every submission of the day in a region) stay locked only
 /// until its commit.
-pub async fn count_received<C: ConnectionTrait>(db: &C, submitted: &[filing::Model], at: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+pub async fn count_received<C: ConnectionTrait>(
+    db: &C,
+    submitted: &[filing::Model],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
     let day = at.with_timezone(&clock::china()).date_naive();
     let mut counts: BTreeMap<(entity::enums::Agency, entity::enums::FilingKind, &str), i64> = BTreeMap::new();
     for f in submitted {
@@ -38,7 +45,8 @@ pub async fn count_received<C: ConnectionTrait>(db: &C, submitted: &[filing::Mod
             ])
             .value(
                 received_filings::Column::Received,
-                Expr::col((received_filings::Entity, received_filings::Column::Received)).add(Expr::cust("excluded.received")),
+                Expr::col((received_filings::Entity, received_filings::Column::Received))
+                    .add(Expr::cust("excluded.received")),
             )
             .to_owned(),
         )

@@ -33,7 +33,11 @@ impl Window {
             Some((start, end)) => vec![(first, start), (end, after)],
             None => vec![(first, after)],
         };
-        ranges.into_iter().filter(|(from, to)| from < to).map(|(from, to)| (china_midnight(from), china_midnight(to))).collect()
+        ranges
+            .into_iter()
+            .filter(|(from, to)| from < to)
+            .map(|(from, to)| (china_midnight(from), china_midnight(to)))
+            .collect()
     }
 }
 
@@ -43,7 +47,11 @@ fn first_of_next_month(date: NaiveDate) -> Option<NaiveDate> {
 }
 
 fn china_midnight(date: NaiveDate) -> chrono::DateTime<Utc> {
-    clock::china().from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()).single().map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    clock::china()
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 /// Bound values with the backend's placeholders, in the order they appear in the text.
@@ -94,11 +102,17 @@ fn expression(dim: StatsDimension, source: Source, backend: DatabaseBackend, par
     };
     let postgres = backend == DatabaseBackend::Postgres;
     match (dim, source) {
-        (StatsDimension::Agency | StatsDimension::Kind | StatsDimension::Region, _) => format!("{t}.{}", column_name(dim)),
+        (StatsDimension::Agency | StatsDimension::Kind | StatsDimension::Region, _) => {
+            format!("{t}.{}", column_name(dim))
+        }
         (StatsDimension::Officer, Source::Decisions) => "d.actor_id".into(),
-        (StatsDimension::Officer, Source::DecidedMonths) => format!("CASE WHEN m.officer_id = {} THEN NULL ELSE m.officer_id END", params.push(Uuid::nil())),
+        (StatsDimension::Officer, Source::DecidedMonths) => {
+            format!("CASE WHEN m.officer_id = {} THEN NULL ELSE m.officer_id END", params.push(Uuid::nil()))
+        }
         (StatsDimension::Officer, Source::ReceivedDays) => "NULL".into(),
-        (StatsDimension::Month, Source::Decisions) if postgres => "to_char((d.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM')".into(),
+        (StatsDimension::Month, Source::Decisions) if postgres => {
+            "to_char((d.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM')".into()
+        }
         (StatsDimension::Month, Source::Decisions) => "strftime('%Y-%m', d.at, '+8 hours')".into(),
         (StatsDimension::Month, Source::DecidedMonths) => "m.month".into(),
         (StatsDimension::Month, Source::ReceivedDays) if postgres => "to_char(r.day, 'YYYY-MM')".into(),
@@ -112,7 +126,11 @@ fn select_dims(dims: &[StatsDimension], source: Source, params: &mut Params) -> 
         return ("0 AS everything".into(), "everything".into());
     }
     let backend = params.backend;
-    let select = dims.iter().map(|d| format!("{} AS {}", expression(*d, source, backend, params), column_name(*d))).collect::<Vec<_>>().join(", ");
+    let select = dims
+        .iter()
+        .map(|d| format!("{} AS {}", expression(*d, source, backend, params), column_name(*d)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let names = dims.iter().map(|d| column_name(*d)).collect::<Vec<_>>().join(", ");
     (select, names)
 }
@@ -141,7 +159,8 @@ pub fn decided(backend: DatabaseBackend, dims: &[StatsDimension], window: &Windo
     let (raw_select, names) = select_dims(dims, Source::Decisions, &mut params);
     // One SELECT per edge range, so that each reads a range of the covering index on
     // (agency, at) (migration 24); an OR of ranges was read as every row of the agency.
-    let raw_columns = "d.working_days AS wd, d.outcome, d.decided_by, d.on_time, d.correction_rounds FROM decision_records d";
+    let raw_columns =
+        "d.working_days AS wd, d.outcome, d.decided_by, d.on_time, d.correction_rounds FROM decision_records d";
     let mut raw_parts: Vec<String> = Vec::new();
     for (from, to) in window.edges() {
         let range = format!("d.at >= {} AND d.at < {}", params.push(from), params.push(to));
@@ -158,7 +177,11 @@ pub fn decided(backend: DatabaseBackend, dims: &[StatsDimension], window: &Windo
     }
     let (month_select, _) = select_dims(dims, Source::DecidedMonths, &mut params);
     let month_window = match window.whole_months() {
-        Some((start, end)) => format!("m.month >= {} AND m.month < {}", params.push(start.format("%Y-%m").to_string()), params.push(end.format("%Y-%m").to_string())),
+        Some((start, end)) => format!(
+            "m.month >= {} AND m.month < {}",
+            params.push(start.format("%Y-%m").to_string()),
+            params.push(end.format("%Y-%m").to_string())
+        ),
         None => "1 = 0".into(),
     };
     let month_reach = reach_filter("m", reach, &mut params);
@@ -231,7 +254,10 @@ mod tests {
         assert!(window("2026-03-02", "2026-03-30").whole_months().is_none());
         assert_eq!(window("2026-03-02", "2026-03-30").edges().len(), 1);
         let december = window("2025-12-01", "2025-12-31");
-        assert_eq!(december.whole_months().map(|(s, e)| (s.to_string(), e.to_string())), Some(("2025-12-01".into(), "2026-01-01".into())));
+        assert_eq!(
+            december.whole_months().map(|(s, e)| (s.to_string(), e.to_string())),
+            Some(("2025-12-01".into(), "2026-01-01".into()))
+        );
         assert!(december.edges().is_empty());
     }
 }

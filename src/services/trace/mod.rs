@@ -12,11 +12,6 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use uuid::Uuid;
 
 use crate::{
-    services::{
-        access::Scope,
-        audit::security::{self, SecurityEvent, SecurityKind},
-    },
-    platform::clock,
     config::TraceConfig,
     domain::{
         filing_data::{Date, ProductCategory},
@@ -24,8 +19,13 @@ use crate::{
         identifiers as id,
     },
     error::{AppError, AppResult, OnUnique, Problems, Unique, violates},
+    platform::clock,
     platform::pagination,
     platform::state::AppState,
+    services::{
+        access::Scope,
+        audit::security::{self, SecurityEvent, SecurityKind},
+    },
 };
 
 /// Crockford base32 alphabet (no I, L, O, U).
@@ -40,10 +40,7 @@ pub fn new_trace_code() -> String {
     for b in bytes {
         bits = (bits << 8) | u128::from(b);
     }
-    (0..CODE_LEN)
-        .rev()
-        .map(|i| CROCKFORD[((bits >> (i * 5)) & 31) as usize] as char)
-        .collect()
+    (0..CODE_LEN).rev().map(|i| CROCKFORD[((bits >> (i * 5)) & 31) as usize] as char).collect()
 }
 
 /// Normalises a code as people type it (lower case, hyphens, I/L for 1, O for 0); `None` when
@@ -92,11 +89,14 @@ struct ValidBatch {
 fn validate(state: &AppState, input: &ProductBatchInput) -> AppResult<ValidBatch> {
     let mut problems = Problems::default();
     let product_name = problems.take(id::public_text("productName", &input.product_name, 200));
-    let origin = problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
+    let origin =
+        problems.take(state.config.regions.parse("originRegionCode", &input.origin_region_code).map(|r| r.to_string()));
     let batch_number = problems.take(id::text("batchNumber", &input.batch_number, 64, false));
-    let gtin = input.gtin.as_deref().filter(|g| !g.trim().is_empty()).and_then(|g| problems.check(Gtin::parse("gtin", g)));
+    let gtin =
+        input.gtin.as_deref().filter(|g| !g.trim().is_empty()).and_then(|g| problems.check(Gtin::parse("gtin", g)));
     if gtin.is_some() && !is_link_safe_batch(&batch_number) {
-        problems.push("batchNumber", "with a GTIN: 1–20 characters of A–Z, a–z, 0–9, '-', '.', '_' (GS1 AI 10 in a link)");
+        problems
+            .push("batchNumber", "with a GTIN: 1–20 characters of A–Z, a–z, 0–9, '-', '.', '_' (GS1 AI 10 in a link)");
     }
     if input.production_date.0 > clock::china_today() {
         problems.push("productionDate", "must not be in the future");
@@ -114,7 +114,12 @@ fn validate(state: &AppState, input: &ProductBatchInput) -> AppResult<ValidBatch
 /// merchant's batch already carries is a CONFLICT and a security event (GTIN ownership is not
 /// verified here, so a clash may be a copy).
 #[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
-pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatchInput, address: Option<std::net::IpAddr>) -> AppResult<product_batch::Model> {
+pub async fn register_batch(
+    state: &AppState,
+    scope: &Scope,
+    input: ProductBatchInput,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<product_batch::Model> {
     let merchant_id = scope.own_merchant()?;
     let valid = validate(state, &input)?;
     let gtin = valid.gtin.as_ref().map(|g| g.as_str().to_string());
@@ -139,11 +144,13 @@ pub async fn register_batch(state: &AppState, scope: &Scope, input: ProductBatch
     match inserted {
         Err(err) if violates(&err, Unique::GTIN_BATCH) => {
             let detail = format!("GTIN {} batch {} claimed again", gtin.unwrap_or_default(), valid.batch_number);
-            let event = SecurityEvent::new(SecurityKind::GtinClaimed).actor(scope.user_id()).from(address).detail(&detail);
+            let event =
+                SecurityEvent::new(SecurityKind::GtinClaimed).actor(scope.user_id()).from(address).detail(&detail);
             security::record(&state.db, state, event).await?;
             Err(AppError::Conflict("a batch with this GTIN and batch number is already registered".into()))
         }
-        other => other.on_unique(Unique::BATCH_NUMBER, || AppError::Conflict("this batch number is already registered".into())),
+        other => other
+            .on_unique(Unique::BATCH_NUMBER, || AppError::Conflict("this batch number is already registered".into())),
     }
 }
 
@@ -158,7 +165,11 @@ pub fn qr_url(state: &AppState, batch: &product_batch::Model) -> String {
 }
 
 /// The batch a Digital Link names.
-pub async fn find_by_digital_link<C: ConnectionTrait>(db: &C, gtin: &Gtin, batch_number: &str) -> AppResult<Option<product_batch::Model>> {
+pub async fn find_by_digital_link<C: ConnectionTrait>(
+    db: &C,
+    gtin: &Gtin,
+    batch_number: &str,
+) -> AppResult<Option<product_batch::Model>> {
     Ok(product_batch::Entity::find()
         .filter(product_batch::Column::Gtin.eq(gtin.as_str()))
         .filter(product_batch::Column::BatchNumber.eq(batch_number))
@@ -234,7 +245,10 @@ pub async fn find_batch<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Opt
 }
 
 /// The latest spot check of the batch, else the merchant's latest of the batch's category.
-pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Model) -> AppResult<Option<spot_check::Model>> {
+pub async fn latest_check<C: ConnectionTrait>(
+    db: &C,
+    batch: &product_batch::Model,
+) -> AppResult<Option<spot_check::Model>> {
     let of_batch = spot_check::Entity::find()
         .filter(spot_check::Column::BatchId.eq(batch.id))
         .order_by_desc(spot_check::Column::CheckedAt)
@@ -253,7 +267,11 @@ pub async fn latest_check<C: ConnectionTrait>(db: &C, batch: &product_batch::Mod
 
 /// The public view of a code; with `scan`, the view is counted as a scan first.
 #[tracing::instrument(skip_all, fields(code = %code))]
-pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig, std::net::IpAddr)>) -> AppResult<Option<TraceData>> {
+pub async fn trace_data(
+    state: &AppState,
+    code: &str,
+    scan: Option<(&TraceConfig, std::net::IpAddr)>,
+) -> AppResult<Option<TraceData>> {
     let _shared = state.scans.gate.read().await;
     let Some(batch) = find_batch(&state.db, code).await? else { return Ok(None) };
     if let Some((config, address)) = scan {
@@ -269,7 +287,6 @@ pub async fn trace_data(state: &AppState, code: &str, scan: Option<(&TraceConfig
     let registration = crate::services::licences::registration_status(&state.db, merchant.id).await?;
     Ok(Some(TraceData { batch, merchant, latest_check, scan_count, registration }))
 }
-
 
 /// Certificate numbers are 6–32 characters of A–Z and 0–9.
 pub fn parse_certificate_number(raw: &str) -> Option<String> {

@@ -121,7 +121,9 @@ pub async fn run_scan_writer(
             match flush_scans(&state, &recorder, &buffer).await {
                 Ok(()) => buffer.clear(),
                 // Kept for the next round: the database may be back by then.
-                Err(err) => tracing::warn!(pending = buffer.len(), error = %err.detail(), "scan flush failed; will retry"),
+                Err(err) => {
+                    tracing::warn!(pending = buffer.len(), error = %err.detail(), "scan flush failed; will retry")
+                }
             }
         }
         if stopping || *shutdown.borrow() {
@@ -215,4 +217,3 @@ async fn looks_copied<C: ConnectionTrait>(
     let distinct = of_batch().filter(trace_scan_address::Column::Bucket.eq(bucket)).count(db).await?;
     Ok(distinct as i64 > std::cmp::min(config.max_distinct_addresses, batch.quantity))
 }
-

@@ -33,7 +33,12 @@ impl DeliverWebhook {
     pub async fn enqueue<C: ConnectionTrait>(db: &C, delivery: &webhook_delivery::Model) -> AppResult<()> {
         let ordering = format!("webhook:{}:{}", delivery.endpoint_id, delivery.filing_id);
         let dedupe = format!("webhook:{}", delivery.id);
-        let options = jobs::Options { run_at: Some(delivery.next_attempt_at), dedupe_key: Some(&dedupe), ordering_key: Some(&ordering), ..Default::default() };
+        let options = jobs::Options {
+            run_at: Some(delivery.next_attempt_at),
+            dedupe_key: Some(&dedupe),
+            ordering_key: Some(&ordering),
+            ..Default::default()
+        };
         jobs::enqueue(db, &Self { delivery_id: delivery.id }, options).await?;
         Ok(())
     }
@@ -41,7 +46,10 @@ impl DeliverWebhook {
     /// At start-up: a job for every pending delivery staged before deliveries were jobs (once:
     /// the dedupe key), so none is lost across the upgrade.
     pub async fn adopt_pending(state: &AppState) -> AppResult<usize> {
-        let pending = webhook_delivery::Entity::find().filter(webhook_delivery::Column::Status.eq(PENDING)).all(&state.db).await?;
+        let pending = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.eq(PENDING))
+            .all(&state.db)
+            .await?;
         for delivery in &pending {
             Self::enqueue(&state.db, delivery).await?;
         }
@@ -54,13 +62,21 @@ impl Job for DeliverWebhook {
 
     fn policy(state: &AppState) -> RetryPolicy {
         // The 24-hour window ends the retries, not a count.
-        RetryPolicy { base: state.config.webhooks.retry_base, cap: std::time::Duration::from_secs(3600), max_attempts: i32::MAX, lease: std::time::Duration::from_secs(60), parallel: 8 }
+        RetryPolicy {
+            base: state.config.webhooks.retry_base,
+            cap: std::time::Duration::from_secs(3600),
+            max_attempts: i32::MAX,
+            lease: std::time::Duration::from_secs(60),
+            parallel: 8,
+        }
     }
 
     async fn run(self, context: JobContext) -> anyhow::Result<()> {
         let state = &context.state;
         let detail = |e: AppError| anyhow::anyhow!(e.detail());
-        let Some(delivery) = webhook_delivery::Entity::find_by_id(self.delivery_id).one(&state.db).await? else { return Ok(()) };
+        let Some(delivery) = webhook_delivery::Entity::find_by_id(self.delivery_id).one(&state.db).await? else {
+            return Ok(());
+        };
         if delivery.status != PENDING {
             return Ok(());
         }
@@ -72,8 +88,14 @@ impl Job for DeliverWebhook {
 }
 
 /// Sends one delivery and records it; `Some(error)` when the queue should try again.
-async fn deliver(state: &AppState, http: &reqwest::Client, delivery: &webhook_delivery::Model) -> AppResult<Option<String>> {
-    let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else { return Ok(None) };
+async fn deliver(
+    state: &AppState,
+    http: &reqwest::Client,
+    delivery: &webhook_delivery::Model,
+) -> AppResult<Option<String>> {
+    let Some(endpoint) = webhook_endpoint::Entity::find_by_id(delivery.endpoint_id).one(&state.db).await? else {
+        return Ok(None);
+    };
     let client = api_client::Entity::find_by_id(endpoint.client_row_id).one(&state.db).await?;
     if endpoint.disabled_at.is_some() || client.is_none_or(|c| c.revoked_at.is_some()) {
         cancel(state, delivery).await?;
@@ -122,12 +144,16 @@ async fn send(
                 request = request.header("traceparent", header);
                 span = Some(outgoing);
             }
-            let outcome = request
-                .body(delivery.payload.clone())
-                .send()
-                .await
-                .map_err(|e| (None, transport_error(&e)))
-                .and_then(|r| if r.status().is_success() { Ok(r.status().as_u16()) } else { Err((Some(r.status().as_u16()), format!("HTTP {}", r.status()))) });
+            let outcome =
+                request.body(delivery.payload.clone()).send().await.map_err(|e| (None, transport_error(&e))).and_then(
+                    |r| {
+                        if r.status().is_success() {
+                            Ok(r.status().as_u16())
+                        } else {
+                            Err((Some(r.status().as_u16()), format!("HTTP {}", r.status())))
+                        }
+                    },
+                );
             if let (Some(span), Err((_, error))) = (span.as_mut(), &outcome) {
                 span.failed(error);
             }
@@ -136,7 +162,13 @@ async fn send(
     })
 }
 
-async fn delivered(state: &AppState, endpoint: &webhook_endpoint::Model, delivery: &webhook_delivery::Model, status: u16, now: DateTime<Utc>) -> AppResult<()> {
+async fn delivered(
+    state: &AppState,
+    endpoint: &webhook_endpoint::Model,
+    delivery: &webhook_delivery::Model,
+    status: u16,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(DELIVERED))
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(delivery.attempts + 1))
@@ -155,7 +187,13 @@ async fn delivered(state: &AppState, endpoint: &webhook_endpoint::Model, deliver
 
 /// Records a failed attempt: retried by the queue (the row shows when) for 24 hours, then
 /// parked as failed. Whether it is retried.
-async fn failed(state: &AppState, delivery: &webhook_delivery::Model, status: Option<u16>, error: &str, now: DateTime<Utc>) -> AppResult<bool> {
+async fn failed(
+    state: &AppState,
+    delivery: &webhook_delivery::Model,
+    status: Option<u16>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
     let attempts = delivery.attempts + 1;
     let expired = delivery.created_at < now - Duration::hours(GIVE_UP_AFTER_HOURS);
     let delay = DeliverWebhook::policy(state).backoff(attempts);
@@ -164,7 +202,10 @@ async fn failed(state: &AppState, delivery: &webhook_delivery::Model, status: Op
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(attempts))
         .col_expr(webhook_delivery::Column::LastStatus, Expr::value(status.map(i32::from)))
         .col_expr(webhook_delivery::Column::LastError, Expr::value(error))
-        .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now + Duration::from_std(delay).unwrap_or(Duration::seconds(60))))
+        .col_expr(
+            webhook_delivery::Column::NextAttemptAt,
+            Expr::value(now + Duration::from_std(delay).unwrap_or(Duration::seconds(60))),
+        )
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
         .exec(&state.db)
         .await?;
@@ -195,7 +236,10 @@ fn transport_error(err: &reqwest::Error) -> String {
 async fn cancel(state: &AppState, delivery: &webhook_delivery::Model) -> AppResult<()> {
     webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(CANCELLED))
-        .col_expr(webhook_delivery::Column::LastError, Expr::value("not sent: the API client was revoked or the endpoint disabled"))
+        .col_expr(
+            webhook_delivery::Column::LastError,
+            Expr::value("not sent: the API client was revoked or the endpoint disabled"),
+        )
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
         .filter(webhook_delivery::Column::Status.eq(PENDING))
         .exec(&state.db)
@@ -237,4 +281,3 @@ async fn record_failure(state: &AppState, endpoint: &webhook_endpoint::Model) ->
     }
     Ok(())
 }
-

@@ -64,24 +64,24 @@ const fn v6(first: u16, second: u16, len: u8) -> Ipv6Net {
 
 /// IANA IPv4 Special-Purpose Address Registry, plus multicast and the reserved 240/4.
 const SPECIAL_V4: &[Ipv4Net] = &[
-    v4(0, 0, 0, 0, 8),        // "this network"
-    v4(10, 0, 0, 0, 8),       // private
-    v4(100, 64, 0, 0, 10),    // shared address space (carrier-grade NAT)
-    v4(127, 0, 0, 0, 8),      // loopback
-    v4(169, 254, 0, 0, 16),   // link-local, cloud metadata
-    v4(172, 16, 0, 0, 12),    // private
-    v4(192, 0, 0, 0, 24),     // IETF protocol assignments
-    v4(192, 0, 2, 0, 24),     // documentation
-    v4(192, 31, 196, 0, 24),  // AS112
-    v4(192, 52, 193, 0, 24),  // AMT
-    v4(192, 88, 99, 0, 24),   // 6to4 relay anycast
-    v4(192, 168, 0, 0, 16),   // private
-    v4(192, 175, 48, 0, 24),  // direct delegation AS112
-    v4(198, 18, 0, 0, 15),    // benchmarking
-    v4(198, 51, 100, 0, 24),  // documentation
-    v4(203, 0, 113, 0, 24),   // documentation
-    v4(224, 0, 0, 0, 4),      // multicast
-    v4(240, 0, 0, 0, 4),      // reserved, and the limited broadcast address
+    v4(0, 0, 0, 0, 8),       // "this network"
+    v4(10, 0, 0, 0, 8),      // private
+    v4(100, 64, 0, 0, 10),   // shared address space (carrier-grade NAT)
+    v4(127, 0, 0, 0, 8),     // loopback
+    v4(169, 254, 0, 0, 16),  // link-local, cloud metadata
+    v4(172, 16, 0, 0, 12),   // private
+    v4(192, 0, 0, 0, 24),    // IETF protocol assignments
+    v4(192, 0, 2, 0, 24),    // documentation
+    v4(192, 31, 196, 0, 24), // AS112
+    v4(192, 52, 193, 0, 24), // AMT
+    v4(192, 88, 99, 0, 24),  // 6to4 relay anycast
+    v4(192, 168, 0, 0, 16),  // private
+    v4(192, 175, 48, 0, 24), // direct delegation AS112
+    v4(198, 18, 0, 0, 15),   // benchmarking
+    v4(198, 51, 100, 0, 24), // documentation
+    v4(203, 0, 113, 0, 24),  // documentation
+    v4(224, 0, 0, 0, 4),     // multicast
+    v4(240, 0, 0, 0, 4),     // reserved, and the limited broadcast address
 ];
 
 /// Only global unicast IPv6 is a destination: this excludes ::, ::1, IPv4-mapped and
@@ -195,13 +195,47 @@ mod tests {
     #[test]
     fn special_use_addresses_are_refused_in_every_spelling() {
         for address in [
-            "0.0.0.0", "0.1.2.3", "10.1.2.3", "100.64.0.1", "100.127.255.254", "127.0.0.1", "127.8.9.10",
-            "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1", "192.88.99.1",
-            "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1",
-            "239.255.255.250", "240.0.0.1", "255.255.255.255", "::", "::1", "::ffff:127.0.0.1",
-            "::ffff:a9fe:a9fe", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "100::1", "fc00::1",
-            "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1", "2001::1",
-            "2001:db8::1", "2002:7f00:1::1", "3fff::1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.1.2.3",
+            "100.64.0.1",
+            "100.127.255.254",
+            "127.0.0.1",
+            "127.8.9.10",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:a9fe:a9fe",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "100::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "2001::1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "3fff::1",
         ] {
             assert!(special(address), "{address} must be refused");
         }
@@ -209,7 +243,18 @@ mod tests {
 
     #[test]
     fn public_unicast_addresses_are_allowed() {
-        for address in ["93.184.216.34", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "198.20.0.1", "223.255.255.254", "2400:3200::1", "2606:4700::1111", "2a00:1450::1"] {
+        for address in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "198.20.0.1",
+            "223.255.255.254",
+            "2400:3200::1",
+            "2606:4700::1111",
+            "2a00:1450::1",
+        ] {
             assert!(!special(address), "{address} is a public address");
         }
     }

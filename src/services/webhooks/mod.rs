@@ -14,18 +14,20 @@ pub use delivery::DeliverWebhook;
 
 use entity::{api_client, webhook_delivery, webhook_endpoint};
 use hmac::{Hmac, Mac};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use sha2::Sha256;
 use uuid::Uuid;
 
 use self::destination::GuardedResolver;
 use crate::{
-    services::auth::{Caller, Need, tokens::random_token},
-    platform::clock,
     config::Environment,
     error::{AppError, AppResult},
+    platform::clock,
     platform::events::FilingChange,
     platform::state::AppState,
+    services::auth::{Caller, Need, tokens::random_token},
 };
 
 const PENDING: &str = "pending";
@@ -119,7 +121,12 @@ pub async fn endpoints(state: &AppState, caller: &Caller) -> AppResult<Vec<webho
 
 /// The newest deliveries of one of the caller's endpoints.
 #[tracing::instrument(skip_all, fields(endpoint = %endpoint_id))]
-pub async fn deliveries(state: &AppState, caller: &Caller, endpoint_id: Uuid, first: u64) -> AppResult<Vec<webhook_delivery::Model>> {
+pub async fn deliveries(
+    state: &AppState,
+    caller: &Caller,
+    endpoint_id: Uuid,
+    first: u64,
+) -> AppResult<Vec<webhook_delivery::Model>> {
     if !endpoints(state, caller).await?.iter().any(|e| e.id == endpoint_id) {
         return Err(AppError::NotFound("webhook endpoint".into()));
     }
