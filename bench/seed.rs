@@ -196,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
                 event
             };
             event_rows.push(chain("case.created", None, None));
-            for (k, kind) in FilingKind::ALL.into_iter().enumerate() {
+            for (k, kind) in FilingKind::ALL.iter().enumerate() {
                 let status = statuses[(index + k) % statuses.len()];
                 let filing_id = Uuid::now_v7();
                 filing_rows.push(filing::Model {
@@ -301,16 +301,20 @@ fn decision(
         kind,
         region_code: merchant.region_code.clone(),
         outcome: FilingStatus::Approved,
-        decided_by: if index % 4 == 0 { entity::enums::DecidedBy::Rule } else { entity::enums::DecidedBy::Officer },
-        actor_id: (index % 4 != 0).then_some(officer),
+        decided_by: if index.is_multiple_of(4) {
+            entity::enums::DecidedBy::Rule
+        } else {
+            entity::enums::DecidedBy::Officer
+        },
+        actor_id: (!index.is_multiple_of(4)).then_some(officer),
         rule_id: None,
         rule_version: None,
         facts: "{}".into(),
         at,
         submitted_at: Some(at - Duration::days(3)),
         working_days: Some(((index * 31 + kind as usize) % 9) as i32),
-        on_time: Some(index % 5 != 0),
-        correction_rounds: Some((index % 7 == 0) as i32),
+        on_time: Some(!index.is_multiple_of(5)),
+        correction_rounds: Some(i32::from(index.is_multiple_of(7))),
     }
 }
 

@@ -183,7 +183,7 @@ impl CaseStatus {
     /// The case status is a function of its filings' statuses, nothing else.
     pub fn derive(filings: &[FilingStatus]) -> Self {
         use FilingStatus as F;
-        if filings.iter().any(|s| *s == F::Withdrawn) {
+        if filings.contains(&F::Withdrawn) {
             Self::Withdrawn
         } else if filings.iter().all(|s| *s == F::Draft) {
             Self::Draft
@@ -191,7 +191,7 @@ impl CaseStatus {
             Self::Completed
         } else if filings.iter().all(|s| s.is_final()) {
             Self::ClosedWithRejections
-        } else if filings.iter().any(|s| *s == F::NeedsCorrection) {
+        } else if filings.contains(&F::NeedsCorrection) {
             Self::ActionRequired
         } else {
             Self::InReview

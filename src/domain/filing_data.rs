@@ -235,10 +235,10 @@ fn fx(mut d: FxDataInput, p: &mut Problems) -> FxDataInput {
     }
     let mut codes = Vec::new();
     for (i, c) in d.currencies.iter().enumerate() {
-        if let Some(code) = p.check(id::currency(&f(&format!("currencies[{i}]")), c)) {
-            if !codes.contains(&code) {
-                codes.push(code);
-            }
+        if let Some(code) = p.check(id::currency(&f(&format!("currencies[{i}]")), c))
+            && !codes.contains(&code)
+        {
+            codes.push(code);
         }
     }
     d.currencies = codes;

@@ -118,6 +118,23 @@ impl Transition {
     }
 }
 
+/// The kinds in a case (`case_filings`: kind and status of each) that must be approved before
+/// a filing of `kind` can be: CUSTOMS, TAX and FX are issued against the USCC, so they wait
+/// for the case's REGISTRATION.
+pub fn blocked_by(
+    kind: FilingKind,
+    case_filings: impl IntoIterator<Item = (FilingKind, FilingStatus)>,
+) -> Vec<FilingKind> {
+    if !kind.needs_uscc() {
+        return Vec::new();
+    }
+    case_filings
+        .into_iter()
+        .filter(|(k, status)| *k == FilingKind::Registration && *status != FilingStatus::Approved)
+        .map(|(k, _)| k)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,21 +185,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The kinds in a case (`case_filings`: kind and status of each) that must be approved before
-/// a filing of `kind` can be: CUSTOMS, TAX and FX are issued against the USCC, so they wait
-/// for the case's REGISTRATION.
-pub fn blocked_by(
-    kind: FilingKind,
-    case_filings: impl IntoIterator<Item = (FilingKind, FilingStatus)>,
-) -> Vec<FilingKind> {
-    if !kind.needs_uscc() {
-        return Vec::new();
-    }
-    case_filings
-        .into_iter()
-        .filter(|(k, status)| *k == FilingKind::Registration && *status != FilingStatus::Approved)
-        .map(|(k, _)| k)
-        .collect()
 }

@@ -60,6 +60,8 @@ pub struct FxData {
     pub currencies: Vec<String>,
 }
 
+// The variants are the GraphQL type names of the contract (`RegistrationData`, …).
+#[allow(clippy::enum_variant_names)]
 #[derive(Union)]
 pub enum FilingData {
     RegistrationData(RegistrationData),

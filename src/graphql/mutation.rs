@@ -304,17 +304,9 @@ impl WorkflowMutation {
         let (state, caller) = parts(ctx);
         let scope = scope(ctx, Need::UserOnly).await?;
         let merchant_id = merchant_id.as_ref().map(|m| uuid_arg("merchantId", m)).transpose()?;
-        Ok(crate::services::auth::clients::create_client(
-            state,
-            scope,
-            caller,
-            &name,
-            scopes,
-            merchant_id,
-            agency,
-            super::client_address(ctx),
-        )
-        .await?)
+        let asked = crate::services::auth::clients::NewClient { name: &name, scopes, merchant_id, agency };
+        Ok(crate::services::auth::clients::create_client(state, scope, caller, asked, super::client_address(ctx))
+            .await?)
     }
 
     /// Revokes a client: its tokens stop working at once.

@@ -127,10 +127,10 @@ async fn update_profile(
     profile: ValidProfile,
 ) -> AppResult<merchant::Model> {
     registered_details_unchanged(txn, &current, &profile).await?;
-    if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc) {
-        if verified != given {
-            return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
-        }
+    if let (Some(verified), Some(given)) = (&current.uscc, &profile.uscc)
+        && verified != given
+    {
+        return Err(AppError::validation("uscc", "the USCC verified here cannot be changed"));
     }
     // Leaving the USCC out keeps what is on record, as it always did.
     let declared = match (&current.uscc, profile.uscc) {

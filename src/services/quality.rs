@@ -220,10 +220,10 @@ pub async fn comparison(
         (Some(mine), None) => Some(mine.clone()),
         (None, None) => None,
     };
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(AppError::validation("from", "must not be after `to`"));
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(AppError::validation("from", "must not be after `to`"));
     }
     let china = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
     let start_of = |d: NaiveDate| china.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).single();

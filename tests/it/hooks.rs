@@ -47,10 +47,10 @@ async fn hook(req: &Request, body: String, receiver: Data<&Receiver>) -> poem::R
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     receiver.hits.fetch_add(1, Ordering::SeqCst);
     let status = receiver.status.load(Ordering::SeqCst);
-    if status == 200 {
-        if let Ok(mut got) = receiver.got.lock() {
-            got.push((header("x-onestop-event-id"), header("x-onestop-signature"), body));
-        }
+    if status == 200
+        && let Ok(mut got) = receiver.got.lock()
+    {
+        got.push((header("x-onestop-event-id"), header("x-onestop-signature"), body));
     }
     let mut response = poem::Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     if let Some(location) = receiver.redirect.lock().ok().and_then(|l| l.clone()) {

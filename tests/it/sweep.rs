@@ -30,6 +30,9 @@ fn set_at(value: &mut Value, path: &[String], leaf: Value) {
     }
 }
 
+/// A bad request: its label, document, variables and the code it must get (if one is known).
+type Case = (String, String, Map<String, Value>, Option<&'static str>);
+
 struct Mutation {
     name: String,
     args: Vec<(String, Value)>,
@@ -159,7 +162,7 @@ async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) 
                 (n.clone(), value)
             })
             .collect();
-        let mut cases: Vec<(String, String, Map<String, Value>, Option<&str>)> = Vec::new();
+        let mut cases: Vec<Case> = Vec::new();
         for (arg, t) in &mutation.args {
             if t["kind"] == "NON_NULL" {
                 let without: Vec<&str> = all.iter().copied().filter(|n| n != arg).collect();
@@ -235,10 +238,10 @@ async fn every_mutation_refuses_bad_input_and_changes_nothing(backend: Backend) 
                 problems.push(format!("{what}: HTTP {status}, body not JSON"));
             } else if code.as_deref() == Some("INTERNAL") {
                 problems.push(format!("{what}: INTERNAL"));
-            } else if let Some(expected) = expected {
-                if code.as_deref() != Some(expected) {
-                    problems.push(format!("{what}: expected {expected}, got {code:?}"));
-                }
+            } else if let Some(expected) = expected
+                && code.as_deref() != Some(expected)
+            {
+                problems.push(format!("{what}: expected {expected}, got {code:?}"));
             }
         }
         // Invalid UTF-8 inside the JSON body.

@@ -597,7 +597,7 @@ async fn a_review_queue_page_costs_two_statements_however_long(backend: Backend)
         while filed.len() < target {
             let (case_id, filings) = app.submitted_case(&merchant, &["FX"]).await;
             let fx = filing_of(&filings, "FX");
-            let claimed = filed.len() % 2 == 0;
+            let claimed = filed.len().is_multiple_of(2);
             if claimed {
                 app.decide(
                     &officer.token,

@@ -77,11 +77,13 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
 }
 
 type Run = Arc<dyn Fn(JobContext, &str) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send + Sync>;
+/// A kind's retry rule, read from the configuration.
+type Policy = fn(&AppState) -> RetryPolicy;
 
 /// Every kind the runner knows, with its run and its retry rule.
 #[derive(Clone, Default)]
 pub struct Registry {
-    kinds: HashMap<&'static str, (Run, fn(&AppState) -> RetryPolicy)>,
+    kinds: HashMap<&'static str, (Run, Policy)>,
 }
 
 impl Registry {
@@ -102,7 +104,7 @@ impl Registry {
         self.kinds.insert(J::KIND, (run, J::policy));
     }
 
-    fn get(&self, kind: &str) -> Option<&(Run, fn(&AppState) -> RetryPolicy)> {
+    fn get(&self, kind: &str) -> Option<&(Run, Policy)> {
         self.kinds.get(kind)
     }
 

@@ -380,7 +380,7 @@ impl Scope {
                 .iter()
                 .any(|g| g.merchant_id == change.merchant_id && g.kinds.iter().any(|k| k.agency() == change.agency)),
             Self::Agency { agency, regions, shared_cases, .. } => {
-                (change.agency == *agency && regions.iter().any(|r| *r == change.region_code))
+                (change.agency == *agency && regions.contains(&change.region_code))
                     || shared_cases.contains(&change.case_id)
             }
         }

@@ -34,6 +34,16 @@ pub struct ApiClientCredentials {
     pub scopes: Vec<String>,
 }
 
+/// What a `createApiClient` asks for.
+pub struct NewClient<'a> {
+    pub name: &'a str,
+    pub scopes: Vec<String>,
+    /// The merchant it acts for (a merchant's own client).
+    pub merchant_id: Option<Uuid>,
+    /// The agency it acts for (an admin's client).
+    pub agency: Option<Agency>,
+}
+
 /// An admin (for an agency) or a merchant (for itself) creates an API client; the secret is
 /// shown once and kept argon2-hashed.
 #[tracing::instrument(skip_all, fields(user = %scope.user_id()))]
@@ -41,12 +51,10 @@ pub async fn create_client(
     state: &AppState,
     scope: &Scope,
     caller: &super::Caller,
-    name: &str,
-    scopes: Vec<String>,
-    merchant_id: Option<Uuid>,
-    agency: Option<Agency>,
+    asked: NewClient<'_>,
     address: Option<std::net::IpAddr>,
 ) -> AppResult<ApiClientCredentials> {
+    let NewClient { name, scopes, merchant_id, agency } = asked;
     caller.require_scope(Need::UserOnly)?;
     let name = id::text("name", name, 100, false)?;
     let (allowed, merchant_id, agency) = owner_of(scope, merchant_id, agency)?;

@@ -112,6 +112,7 @@ fn spawn_pool(threads: usize, queue: usize) -> mpsc::SyncSender<Job> {
 }
 
 /// nice +10 for the calling thread: argon2 gets the cores the requests leave over.
+#[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
@@ -186,7 +187,13 @@ mod tests {
     fn production_refuses_a_cost_below_the_owasp_setting() {
         let cheap = HashCost { memory_kib: 64, iterations: 1, parallelism: 1 };
         assert!(cheap.check(false).is_ok(), "development and tests may use less");
-        assert!(cheap.check(true).unwrap_err().to_string().contains("may not be below 19456 KiB and 2 in production"));
+        assert!(
+            cheap
+                .check(true)
+                .expect_err("refused")
+                .to_string()
+                .contains("may not be below 19456 KiB and 2 in production")
+        );
         assert!(HashCost::OWASP.check(true).is_ok());
         assert!(
             HashCost { memory_kib: 1, iterations: 1, parallelism: 1 }.check(false).is_err(),

@@ -88,10 +88,10 @@ fn validate_officer(state: &AppState, input: &OfficerInput) -> AppResult<(Email,
     }
     let mut regions: Vec<String> = Vec::new();
     for (i, raw) in input.regions.iter().enumerate() {
-        if let Some(code) = problems.check(state.config.regions.parse(&format!("regions[{i}]"), raw)) {
-            if !regions.iter().any(|r| r == code.as_str()) {
-                regions.push(code.as_str().to_string());
-            }
+        if let Some(code) = problems.check(state.config.regions.parse(&format!("regions[{i}]"), raw))
+            && !regions.iter().any(|r| r == code.as_str())
+        {
+            regions.push(code.as_str().to_string());
         }
     }
     let (Some(email), Some(name)) = problems.finish((email, name))? else {

@@ -90,11 +90,11 @@ pub async fn read_locked<C: ConnectionTrait>(
 }
 
 fn audit_seq() -> SimpleExpr {
-    Expr::col((entity::audit_event::Entity, entity::audit_event::Column::Seq)).into()
+    Expr::col((entity::audit_event::Entity, entity::audit_event::Column::Seq))
 }
 
 fn audit_hash() -> SimpleExpr {
-    Expr::col((entity::audit_event::Entity, entity::audit_event::Column::Hash)).into()
+    Expr::col((entity::audit_event::Entity, entity::audit_event::Column::Hash))
 }
 
 /// `(SELECT <column> FROM audit_events WHERE case_id = cases.id ORDER BY seq DESC LIMIT 1)`.

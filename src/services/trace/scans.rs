@@ -89,12 +89,12 @@ impl ScanRecorder {
     }
 
     fn settled(&self, batch_id: Uuid, n: i64) {
-        if let Ok(mut map) = self.pending.lock() {
-            if let Some(count) = map.get_mut(&batch_id) {
-                *count -= n;
-                if *count <= 0 {
-                    map.remove(&batch_id);
-                }
+        if let Ok(mut map) = self.pending.lock()
+            && let Some(count) = map.get_mut(&batch_id)
+        {
+            *count -= n;
+            if *count <= 0 {
+                map.remove(&batch_id);
             }
         }
     }
