@@ -42,6 +42,7 @@ mod requirements;
 mod rule_budget;
 mod sessions;
 mod shared_masking;
+mod snapshots;
 mod statement_counts;
 mod stats;
 mod story;
