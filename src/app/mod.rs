@@ -51,6 +51,10 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         .await
         .context("connecting to the database")?;
     db::migrate(&db).await.context("applying migrations")?;
+    let shared_limits = match &config.redis {
+        Some(redis) => Some(crate::platform::limits::SharedStore::new(&redis.url, redis.timeout)?),
+        None => None,
+    };
     let state = AppState {
         db,
         jwt: JwtKeys::new(&config.jwt),
@@ -62,7 +66,9 @@ async fn build_state_with_scans(config: Config) -> anyhow::Result<(AppState, cra
         login_throttle: Arc::new(crate::services::auth::throttle::LoginThrottle::new(
             config.login_per_account_per_minute,
             config.login_per_address_per_minute,
+            shared_limits.clone(),
         )),
+        shared_limits,
         trips: Arc::default(),
         rule_programs: Arc::new(crate::domain::rules::ProgramCache::new(config.rules.cost_budget)),
         rule_runner: Arc::new(crate::platform::rule_runner::RuleRunner::new(&config.rules)),

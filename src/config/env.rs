@@ -9,8 +9,8 @@ use std::{
 use anyhow::{Context, bail};
 
 use super::{
-    Config, DocumentConfig, Environment, JwtConfig, LicenceValidity, LogFormat, MailConfig, QueryLimits, ReviewDays,
-    S3Config, TokenLifetimes, TraceConfig, WebhookConfig,
+    Config, DocumentConfig, Environment, JwtConfig, LicenceValidity, LogFormat, MailConfig, QueryLimits, RedisConfig,
+    ReviewDays, S3Config, TokenLifetimes, TraceConfig, WebhookConfig,
 };
 use crate::{
     domain::{Regions, uscc::UsccAllowList, working_days::Calendar},
@@ -86,6 +86,13 @@ impl Config {
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
+            redis: match var("ONESTOP_REDIS_URL") {
+                None => None,
+                Some(url) => Some(RedisConfig {
+                    url,
+                    timeout: Duration::from_millis(parse_var("ONESTOP_REDIS_TIMEOUT_MS", 200)?.max(1)),
+                }),
+            },
             password_hash_cost: password_hash_cost(environment)?,
             password_hash_concurrency: parse_var(
                 "ONESTOP_PASSWORD_HASH_CONCURRENCY",

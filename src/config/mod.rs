@@ -70,6 +70,8 @@ pub struct Config {
     pub rules: crate::platform::rule_runner::RuleLimits,
     pub login_per_account_per_minute: u32,
     pub login_per_address_per_minute: u32,
+    /// Where the rate limits are shared by instances; `None`: each instance counts alone.
+    pub redis: Option<RedisConfig>,
     /// What a new password hash costs (`ONESTOP_ARGON2_*`; production: at least the default).
     pub password_hash_cost: crate::services::auth::password::HashCost,
     /// argon2 computations at once (each takes a core for ≈ 20 ms and 19 MiB).
@@ -87,6 +89,15 @@ pub struct Config {
     pub ws_recheck_interval: Duration,
     /// Seals secrets kept at rest (webhook signing secrets). Never logged.
     pub data_key: crate::platform::sealed::DataKey,
+}
+
+/// `ONESTOP_REDIS_URL` (e.g. `redis://127.0.0.1:6379/0`; may hold a password, so never
+/// logged) and `ONESTOP_REDIS_TIMEOUT_MS` (default 200): how long a limit waits for Redis before
+/// it fails open (public pages) or closed (sign-in, resets, tokens).
+#[derive(Clone)]
+pub struct RedisConfig {
+    pub url: String,
+    pub timeout: Duration,
 }
 
 #[derive(Clone, Debug)]

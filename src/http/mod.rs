@@ -88,7 +88,10 @@ pub fn routes(state: AppState, api: Api) -> BoxEndpoint<'static> {
         .at("/01/:gtin/10/:batch", get(public::digital_link_page))
         .at("/c/:number", get(public::certificate_page))
         .at("/c/:number/qr.svg", get(public::certificate_qr_svg))
-        .data(std::sync::Arc::new(public::ScanLimiter::new(state.config.trace.scans_per_minute)))
+        .data(std::sync::Arc::new(public::ScanLimiter::new(
+            state.config.trace.scans_per_minute,
+            state.shared_limits.clone(),
+        )))
         .data(api)
         .data(state)
         // Every response: no MIME sniffing, no framing, no referrer leaks.

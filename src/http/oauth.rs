@@ -71,10 +71,14 @@ pub async fn token(req: &Request, state: Data<&AppState>, form: Option<Form<Toke
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required");
     };
     let address = crate::http::client_ip(&state, req);
-    if let Err(limited) = state.login_throttle.check(&format!("client:{client_id}"), address) {
+    if let Err(limited) = state.login_throttle.check(&format!("client:{client_id}"), address).await {
         let retry_after_secs = match &limited {
             crate::error::AppError::RateLimited { retry_after_secs } => *retry_after_secs,
-            _ => 1,
+            _ => {
+                return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry shortly")
+                    .with_header(header::RETRY_AFTER, "1")
+                    .into_response();
+            }
         };
         crate::services::audit::security::tripped(&state, "oauth token", address, limited).await;
         return oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many token requests; retry later")

@@ -6,6 +6,7 @@ pub mod db;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod limits;
 pub mod notify;
 pub mod pagination;
 pub mod rows;

@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: crate::platform::events::EventBus,
     /// Login attempts per account and per client address.
     pub login_throttle: Arc<crate::services::auth::throttle::LoginThrottle>,
+    /// Redis, when the rate limits are shared by instances (`ONESTOP_REDIS_URL`).
+    pub shared_limits: Option<crate::platform::limits::SharedStore>,
     /// Which throttle trips were recorded recently (one security event per key per minute).
     pub trips: Arc<crate::services::audit::security::TripLog>,
     /// Compiled rule conditions, per rule version.

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::{
     both_backends,
-    helpers::{Backend, ServeProcess, TestApp, free_port, spawn_app, spawn_app_with},
+    helpers::{Backend, ExtraServer, ServeProcess, TestApp, free_port, spawn_app, spawn_app_with},
 };
 
 both_backends!(
@@ -128,23 +128,7 @@ async fn only_trusted_operations_run_when_configured(backend: Backend) {
     assert!(failed.is_err(), "a stale manifest must fail at start-up");
 }
 
-/// A second server on the test's database with another configuration; stops when dropped.
-struct ExtraServer {
-    base_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
 impl ExtraServer {
-    async fn start(config: onestop::config::Config) -> Self {
-        let application = onestop::app::Application::build(config).await.expect("build second server");
-        let base_url = format!("http://{}", application.local_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(application.serve(async move {
-            let _ = stopped.await;
-        }));
-        Self { base_url, stop: Some(stop) }
-    }
-
     async fn me(&self, token: &str) -> Value {
         crate::helpers::gql_at(&self.base_url, Some(token), "{ me { email } }", json!({})).await
     }
@@ -159,14 +143,6 @@ impl ExtraServer {
         )
         .await;
         body["data"]["login"]["accessToken"].as_str().unwrap_or_else(|| panic!("login: {body}")).to_string()
-    }
-}
-
-impl Drop for ExtraServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

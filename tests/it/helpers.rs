@@ -224,6 +224,7 @@ pub fn test_config(db_url: &str, data_dir: &std::path::Path, smtp_port: u16) -> 
         metrics: onestop::config::MetricsConfig { bind: Some("127.0.0.1:0".into()), token: None },
         login_per_account_per_minute: 1000,
         login_per_address_per_minute: 10_000,
+        redis: None,
         // Cheap hashes: tests check who may log in, not argon2's cost (production refuses this).
         password_hash_cost: onestop::services::auth::password::HashCost {
             memory_kib: 64,
@@ -645,4 +646,70 @@ pub async fn gql_at(base_url: &str, token: Option<&str>, query: &str, variables:
         request = request.bearer_auth(token);
     }
     request.send().await.expect("the server answers instead of hanging").json().await.expect("JSON")
+}
+
+/// A second server on a test's database with another configuration; stops when dropped.
+pub struct ExtraServer {
+    pub base_url: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl ExtraServer {
+    pub async fn start(config: Config) -> Self {
+        let application = Application::build(config).await.expect("build second server");
+        let base_url = format!("http://{}", application.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(application.serve(async move {
+            let _ = stopped.await;
+        }));
+        Self { base_url, stop: Some(stop) }
+    }
+}
+
+impl Drop for ExtraServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A `redis-server` of the test's own on a free port, without persistence; killed when dropped.
+/// `redis-server` is on every machine (Debian package `redis-server`): a missing one fails.
+pub struct RedisServer {
+    pub url: String,
+    process: std::process::Child,
+}
+
+impl RedisServer {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let process = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt-get install redis-server)");
+        // Killed by `Drop` on every path, the panic below included.
+        let server = Self { url: format!("redis://127.0.0.1:{port}/0"), process };
+        // Waits for another program's start-up, not for onestop's own work.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not listen on port {port} within 5 s");
+    }
+
+    /// Stops the server at once (an outage of the shared limits).
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -41,6 +41,7 @@ mod public_surface;
 mod requirements;
 mod rule_budget;
 mod sessions;
+mod shared_limits;
 mod shared_masking;
 mod snapshots;
 mod statement_counts;

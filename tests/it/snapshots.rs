@@ -78,7 +78,11 @@ fn every_email() -> Vec<(&'static str, EmailKind, Value)> {
     vec![
         // services::auth::accounts (sign-up, resend) and email_link (reset).
         ("verify_email", EmailKind::VerifyEmail, json!({ "display_name": "王小椒", "link": link("/verify-email") })),
-        ("password_reset", EmailKind::PasswordReset, json!({ "display_name": "王小椒", "link": link("/reset-password") })),
+        (
+            "password_reset",
+            EmailKind::PasswordReset,
+            json!({ "display_name": "王小椒", "link": link("/reset-password") }),
+        ),
         ("signup_attempted", EmailKind::SignupAttempted, json!({ "display_name": "王小椒" })),
         // services::auth::staff::invitation.
         (

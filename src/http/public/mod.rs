@@ -2,19 +2,8 @@
 //! verification (`/c/{number}`). HTML for people, JSON with `Accept: application/json`;
 //! server-rendered from auto-escaping templates; rate-limited per client address.
 
-use std::{
-    net::IpAddr,
-    num::NonZeroU32,
-    sync::{
-        LazyLock,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{net::IpAddr, sync::LazyLock};
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock, DefaultClock},
-};
 use minijinja::Environment;
 use poem::{
     IntoResponse, Request, Response,
@@ -23,7 +12,13 @@ use poem::{
 use qrcode::{EcLevel, QrCode};
 use serde_json::json;
 
-use crate::{error::AppError, platform::state::AppState};
+use crate::{
+    error::AppError,
+    platform::{
+        limits::{Limited, Outage, RateLimit},
+        state::AppState,
+    },
+};
 
 mod certificate;
 mod trace_view;
@@ -46,27 +41,23 @@ static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// Scans per client address (token bucket), shared by every public page.
-pub struct ScanLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-    checks: AtomicU64,
-}
+/// Scans per client address, shared by every public page (and by every instance when Redis is
+/// configured; if it does not answer, the pages stay up: this limit fails open).
+pub struct ScanLimiter(RateLimit);
 
 impl ScanLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN));
-        Self { limiter: RateLimiter::keyed(quota), checks: AtomicU64::new(0) }
+    pub fn new(per_minute: u32, shared: Option<crate::platform::limits::SharedStore>) -> Self {
+        Self(RateLimit::new("public-pages", per_minute, Outage::Allow, shared))
     }
 
     /// `Err(seconds to wait)` when the address (its /64 for IPv6) is over its quota.
-    fn check(&self, address: IpAddr) -> Result<(), u64> {
-        // Forget idle addresses now and then so the table stays small.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            self.limiter.retain_recent();
-        }
-        self.limiter
-            .check_key(&crate::http::rate_key(address))
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1))
+    async fn check(&self, address: IpAddr) -> Result<(), u64> {
+        let key = crate::http::rate_key(address).to_string();
+        self.0.check(key.as_bytes()).await.map_err(|limited| match limited {
+            Limited::Wait(seconds) => seconds,
+            // An `Allow` limit never refuses for an outage; should one, ask for a short wait.
+            Limited::Unavailable => 1,
+        })
     }
 }
 
@@ -143,7 +134,7 @@ pub(super) fn app_error(req: &Request, err: AppError) -> Response {
 /// recorded as a security event, once a minute per address).
 pub(super) async fn within_limit(state: &AppState, limiter: &ScanLimiter, req: &Request) -> Result<IpAddr, Response> {
     let address = client_address(state, req);
-    match limiter.check(address) {
+    match limiter.check(address).await {
         Ok(()) => Ok(address),
         Err(wait) => {
             let limited = crate::error::AppError::RateLimited { retry_after_secs: wait };

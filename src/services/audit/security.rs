@@ -177,9 +177,10 @@ impl TripLog {
 /// The authentication throttle for `key` (`login:…`, `reset:…`, `verify:…`): `RATE_LIMITED`
 /// when the account's or the address's bucket is empty, with the trip recorded.
 pub async fn throttle(state: &AppState, key: &str, what: &str, address: Option<IpAddr>) -> AppResult<()> {
-    match state.login_throttle.check(key, address) {
+    match state.login_throttle.check(key, address).await {
         Ok(()) => Ok(()),
-        Err(limited) => Err(tripped(state, what, address, limited).await),
+        Err(limited @ AppError::RateLimited { .. }) => Err(tripped(state, what, address, limited).await),
+        Err(other) => Err(other),
     }
 }
 
