@@ -70,48 +70,14 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::CreateAdmin { email, password, name } => {
-            let state = app::build_state(config).await?;
-            match accounts::create_admin(&state, &email, &password, &name).await {
-                Ok(user) => println!("created ADMIN {} ({})", user.email, user.id),
-                Err(err) => {
-                    eprintln!("create-admin refused: {}", err.detail());
-                    std::process::exit(1);
-                }
-            }
+            create_admin(app::build_state(config).await?, &email, &password, &name).await
         }
         Command::SeedDemo => {
             let state = app::build_state(config).await?;
             seed::seed_demo(&state).await?;
         }
-        Command::VerifyAudit => {
-            let state = app::build_state(config).await?;
-            match audit::verify_all(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))? {
-                Ok(checked) => println!("OK: {checked} audit events verified"),
-                Err(broken) => {
-                    println!("BROKEN: case {} event #{}: {}", broken.case_id, broken.seq, broken.reason);
-                    std::process::exit(1);
-                }
-            }
-        }
-        Command::ReplayPlan { id } => {
-            let state = app::build_state(config).await?;
-            let draws =
-                onestop::services::inspections::replay(&state, id).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
-            for (draw, same) in &draws {
-                println!(
-                    "draw {} merchant {}: {}",
-                    draw.position,
-                    draw.merchant_id,
-                    if *same { "matches" } else { "DIFFERS" }
-                );
-            }
-            if draws.iter().all(|(_, same)| *same) {
-                println!("plan {id}: all {} draws match the seed", draws.len());
-            } else {
-                println!("plan {id}: the stored draws do not follow from the seed");
-                std::process::exit(1);
-            }
-        }
+        Command::VerifyAudit => verify_audit(app::build_state(config).await?).await?,
+        Command::ReplayPlan { id } => replay_plan(app::build_state(config).await?, id).await?,
         Command::RebuildStats => {
             let state = app::build_state(config).await?;
             let rows =
@@ -120,5 +86,41 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ExportSchema => unreachable!("handled above"),
     }
+    Ok(())
+}
+
+async fn create_admin(state: onestop::platform::state::AppState, email: &str, password: &str, name: &str) {
+    match accounts::create_admin(&state, email, password, name).await {
+        Ok(user) => println!("created ADMIN {} ({})", user.email, user.id),
+        Err(err) => {
+            eprintln!("create-admin refused: {}", err.detail());
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn verify_audit(state: onestop::platform::state::AppState) -> anyhow::Result<()> {
+    match audit::verify_all(&state.db).await.map_err(|e| anyhow::anyhow!(e.detail()))? {
+        Ok(checked) => println!("OK: {checked} audit events verified"),
+        Err(broken) => {
+            println!("BROKEN: case {} event #{}: {}", broken.case_id, broken.seq, broken.reason);
+            std::process::exit(1);
+        }
+    }
+    Ok(())
+}
+
+/// Exits 1 unless every stored draw follows from the plan's seed.
+async fn replay_plan(state: onestop::platform::state::AppState, id: uuid::Uuid) -> anyhow::Result<()> {
+    let draws = onestop::services::inspections::replay(&state, id).await.map_err(|e| anyhow::anyhow!(e.detail()))?;
+    for (draw, same) in &draws {
+        let verdict = if *same { "matches" } else { "DIFFERS" };
+        println!("draw {} merchant {}: {verdict}", draw.position, draw.merchant_id);
+    }
+    if !draws.iter().all(|(_, same)| *same) {
+        println!("plan {id}: the stored draws do not follow from the seed");
+        std::process::exit(1);
+    }
+    println!("plan {id}: all {} draws match the seed", draws.len());
     Ok(())
 }

@@ -36,11 +36,7 @@ impl Config {
     /// development they are generated once and kept in the data directory, so restarts keep
     /// sessions and sealed secrets.
     pub fn from_env() -> anyhow::Result<Self> {
-        let environment = match var("ONESTOP_ENV").as_deref() {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(other) => bail!("ONESTOP_ENV must be development or production, not {other:?}"),
-        };
+        let environment = environment()?;
         let data_dir = PathBuf::from(var("ONESTOP_DATA_DIR").unwrap_or_else(|| "data".into()));
         let bind = var("ONESTOP_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let public_base_url = var("ONESTOP_PUBLIC_BASE_URL")
@@ -48,11 +44,6 @@ impl Config {
             .trim_end_matches('/')
             .to_string();
         let jwt = jwt(environment, &data_dir)?;
-        let log_format = match var("ONESTOP_LOG_FORMAT").as_deref() {
-            None | Some("pretty") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(other) => bail!("ONESTOP_LOG_FORMAT must be pretty or json, not {other:?}"),
-        };
         Ok(Self {
             environment,
             database_url: var("ONESTOP_DATABASE_URL").unwrap_or_else(|| "sqlite://onestop.db?mode=rwc".into()),
@@ -65,7 +56,7 @@ impl Config {
             documents: documents(&data_dir)?,
             data_dir,
             log_filter: var("ONESTOP_LOG").unwrap_or_else(|| "info".into()),
-            log_format,
+            log_format: log_format()?,
             otlp_endpoint: var("ONESTOP_OTLP_ENDPOINT"),
             max_body_bytes: parse_var("ONESTOP_MAX_BODY_BYTES", 1024 * 1024)?,
             db_max_connections: parse_var("ONESTOP_DB_MAX_CONNECTIONS", 4)?,
@@ -74,25 +65,14 @@ impl Config {
             tokens: TokenLifetimes::default(),
             calendar: calendar()?,
             uscc_allow_list: uscc_allow_list()?,
-            review_days: match var("ONESTOP_REVIEW_DAYS") {
-                None => ReviewDays::default(),
-                Some(raw) => ReviewDays::parse(&raw)?,
-            },
-            licence_validity: match var("ONESTOP_LICENCE_VALIDITY_MONTHS") {
-                None => LicenceValidity::default(),
-                Some(raw) => LicenceValidity::parse(&raw)?,
-            },
+            review_days: var("ONESTOP_REVIEW_DAYS").map_or(Ok(ReviewDays::default()), |raw| ReviewDays::parse(&raw))?,
+            licence_validity: var("ONESTOP_LICENCE_VALIDITY_MONTHS")
+                .map_or(Ok(LicenceValidity::default()), |raw| LicenceValidity::parse(&raw))?,
             regions: regions(),
             sweep_interval: Duration::from_secs(parse_var("ONESTOP_SWEEP_INTERVAL_SECS", 60)?),
             login_per_account_per_minute: parse_var("ONESTOP_LOGIN_PER_ACCOUNT_PER_MINUTE", 10)?,
             login_per_address_per_minute: parse_var("ONESTOP_LOGIN_PER_ADDRESS_PER_MINUTE", 30)?,
-            redis: match var("ONESTOP_REDIS_URL") {
-                None => None,
-                Some(url) => Some(RedisConfig {
-                    url,
-                    timeout: Duration::from_millis(parse_var("ONESTOP_REDIS_TIMEOUT_MS", 200)?.max(1)),
-                }),
-            },
+            redis: redis()?,
             password_hash_cost: password_hash_cost(environment)?,
             password_hash_concurrency: parse_var(
                 "ONESTOP_PASSWORD_HASH_CONCURRENCY",
@@ -102,9 +82,7 @@ impl Config {
                 "ONESTOP_PASSWORD_HASH_QUEUE",
                 crate::services::auth::password::DEFAULT_QUEUE,
             )?,
-            cors_origins: var("ONESTOP_CORS_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
-                .unwrap_or_default(),
+            cors_origins: cors_origins(),
             webhooks: webhooks()?,
             ws_recheck_interval: Duration::from_secs(parse_var("ONESTOP_WS_RECHECK_SECS", 30)?.max(1)),
             limits: limits()?,
@@ -113,6 +91,35 @@ impl Config {
             run_jobs: parse_var("ONESTOP_RUN_JOBS", true)?,
         })
     }
+}
+
+fn environment() -> anyhow::Result<Environment> {
+    Ok(match var("ONESTOP_ENV").as_deref() {
+        None | Some("development") | Some("dev") => Environment::Development,
+        Some("production") | Some("prod") => Environment::Production,
+        Some(other) => bail!("ONESTOP_ENV must be development or production, not {other:?}"),
+    })
+}
+
+fn log_format() -> anyhow::Result<LogFormat> {
+    Ok(match var("ONESTOP_LOG_FORMAT").as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => bail!("ONESTOP_LOG_FORMAT must be pretty or json, not {other:?}"),
+    })
+}
+
+/// Shared rate limits only when a Redis URL is given; without it each instance counts alone.
+fn redis() -> anyhow::Result<Option<RedisConfig>> {
+    let Some(url) = var("ONESTOP_REDIS_URL") else { return Ok(None) };
+    let timeout = Duration::from_millis(parse_var("ONESTOP_REDIS_TIMEOUT_MS", 200)?.max(1));
+    Ok(Some(RedisConfig { url, timeout }))
+}
+
+fn cors_origins() -> Vec<String> {
+    var("ONESTOP_CORS_ORIGINS")
+        .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+        .unwrap_or_default()
 }
 
 /// The signing secret (generated in development), its previous secrets, issuer, audience and

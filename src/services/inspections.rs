@@ -9,7 +9,10 @@ use std::collections::HashSet;
 use async_graphql::InputObject;
 use chrono::{Duration, TimeZone};
 use entity::{decision_record, inspection_draw, inspection_plan, merchant, spot_check, user, user_region};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -120,6 +123,21 @@ pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanI
     }
     .insert(&txn)
     .await?;
+    let draws = draw_inspectors(&txn, &mut draw, &plan, &candidates, drawn, per_draw).await?;
+    txn.commit().await?;
+    Ok(Plan { plan, draws })
+}
+
+/// For each drawn merchant, `per_draw` inspectors among the region's officers without a
+/// conflict, stored with the candidates they were drawn from (so the draw can be replayed).
+async fn draw_inspectors(
+    txn: &DatabaseTransaction,
+    draw: &mut Draw,
+    plan: &inspection_plan::Model,
+    candidates: &[(merchant::Model, u64)],
+    drawn: Vec<Uuid>,
+    per_draw: usize,
+) -> AppResult<Vec<inspection_draw::Model>> {
     let mut draws = Vec::with_capacity(drawn.len());
     for (position, merchant_id) in drawn.into_iter().enumerate() {
         let region = candidates
@@ -127,7 +145,7 @@ pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanI
             .find(|(m, _)| m.id == merchant_id)
             .map(|(m, _)| m.region_code.clone())
             .unwrap_or_default();
-        let eligible = inspector_candidates(&txn, supervisor.agency, &region, merchant_id).await?;
+        let eligible = inspector_candidates(txn, plan.agency, &region, merchant_id).await?;
         if eligible.len() < per_draw {
             return Err(AppError::validation(
                 "inspectorsPerDraw",
@@ -146,10 +164,9 @@ pub async fn create_plan(state: &AppState, scope: &Scope, input: InspectionPlanI
             inspector_candidates: Set(json(&eligible)?),
             inspectors: Set(json(&inspectors)?),
         };
-        draws.push(row.insert(&txn).await?);
+        draws.push(row.insert(txn).await?);
     }
-    txn.commit().await?;
-    Ok(Plan { plan, draws })
+    Ok(draws)
 }
 
 /// Merchants of the regions (and categories), not checked within the days asked, in id order,

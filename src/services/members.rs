@@ -88,33 +88,7 @@ pub async fn invite(
         .await?
         .ok_or_else(|| AppError::NotFound("merchant".into()))?;
     let existing = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&txn).await?;
-    let (member, link) = match existing {
-        Some(account) => {
-            let joined = merchant_member::Entity::find_by_id(account.id).one(&txn).await?;
-            if account.role != Role::Merchant || joined.is_some() {
-                return Err(AppError::Conflict(
-                    "this address cannot join: it belongs to another merchant or to another kind of account".into(),
-                ));
-            }
-            (account, None)
-        }
-        None => {
-            let placeholder = email.local_part().to_string();
-            let new = NewUser {
-                email: email.clone(),
-                password_hash: None,
-                display_name: placeholder,
-                role: Role::Merchant,
-                verified: false,
-                agency: None,
-                regions: vec![],
-            };
-            let account = insert_user(&txn, new).await?;
-            let token =
-                issue_one_time_token(&txn, account.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation).await?;
-            (account, Some(state.link("/reset-password", &token)))
-        }
-    };
+    let (member, link) = joining_account(state, &txn, &email, existing).await?;
     let now = clock::now();
     merchant_member::ActiveModel {
         user_id: Set(member.id),
@@ -140,6 +114,37 @@ pub async fn invite(
     // Shown as the invitation addressed them, whatever the account held before.
     let shown = user::Model { display_name: email.local_part().to_string(), ..member };
     Ok(Member { user: shown, role, added_at: now })
+}
+
+/// The account an invitation joins: an existing merchant account without a merchant, or a new
+/// one without a password and the link to set it.
+async fn joining_account(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    email: &Email,
+    existing: Option<user::Model>,
+) -> AppResult<(user::Model, Option<String>)> {
+    if let Some(account) = existing {
+        let joined = merchant_member::Entity::find_by_id(account.id).one(txn).await?;
+        if account.role != Role::Merchant || joined.is_some() {
+            return Err(AppError::Conflict(
+                "this address cannot join: it belongs to another merchant or to another kind of account".into(),
+            ));
+        }
+        return Ok((account, None));
+    }
+    let new = NewUser {
+        email: email.clone(),
+        password_hash: None,
+        display_name: email.local_part().to_string(),
+        role: Role::Merchant,
+        verified: false,
+        agency: None,
+        regions: vec![],
+    };
+    let account = insert_user(txn, new).await?;
+    let token = issue_one_time_token(txn, account.id, PURPOSE_RESET_PASSWORD, state.config.tokens.invitation).await?;
+    Ok((account, Some(state.link("/reset-password", &token))))
 }
 
 /// The OWNER removes a STAFF member: the membership ends and so do the user's sessions (its

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use tokio::sync::watch;
 
-use super::{JobContext, Registry};
+use super::{JobContext, Registry, RetryPolicy};
 use crate::{
     error::AppResult,
     platform::{notify::mailer::MailSender, state::AppState},
@@ -138,16 +138,7 @@ impl JobRunner {
         // The lease was stamped at the claim; a job that waited in this batch behind others of
         // its kind renews it now, and one whose lease ran out meanwhile (another runner may have
         // taken it) is not run here.
-        let lease = chrono::Duration::from_std(policy.lease).map_err(anyhow::Error::from)?;
-        let renewed = job::Entity::update_many()
-            .col_expr(job::Column::LeaseUntil, Expr::value(self.state.clock.now() + lease))
-            .filter(job::Column::Id.eq(claimed.id))
-            .filter(job::Column::State.eq(JobStatus::Running))
-            .filter(job::Column::Attempts.eq(attempts))
-            .filter(job::Column::LeaseUntil.gt(self.state.clock.now()))
-            .exec(&self.state.db)
-            .await?;
-        if renewed.rows_affected == 0 {
+        if !self.renew_lease(claimed, attempts, &policy).await? {
             tracing::warn!(job_id = %claimed.id, kind = %claimed.kind, "job's lease ran out before it started; left to its next claim");
             return Ok(());
         }
@@ -159,6 +150,31 @@ impl JobRunner {
             attempt: attempts,
         };
         let outcome = run(context, &claimed.payload).await;
+        self.record_outcome(claimed, attempts, &policy, outcome).await
+    }
+
+    /// Renews the claim's lease; false when it is no longer this runner's claim.
+    async fn renew_lease(&self, claimed: &job::Model, attempts: i32, policy: &RetryPolicy) -> AppResult<bool> {
+        let lease = chrono::Duration::from_std(policy.lease).map_err(anyhow::Error::from)?;
+        let renewed = job::Entity::update_many()
+            .col_expr(job::Column::LeaseUntil, Expr::value(self.state.clock.now() + lease))
+            .filter(job::Column::Id.eq(claimed.id))
+            .filter(job::Column::State.eq(JobStatus::Running))
+            .filter(job::Column::Attempts.eq(attempts))
+            .filter(job::Column::LeaseUntil.gt(self.state.clock.now()))
+            .exec(&self.state.db)
+            .await?;
+        Ok(renewed.rows_affected > 0)
+    }
+
+    /// DONE, PARKED after the last attempt, or QUEUED again after the policy's backoff.
+    async fn record_outcome(
+        &self,
+        claimed: &job::Model,
+        attempts: i32,
+        policy: &RetryPolicy,
+        outcome: anyhow::Result<()>,
+    ) -> AppResult<()> {
         let ours = job::Entity::update_many()
             .filter(job::Column::Id.eq(claimed.id))
             .filter(job::Column::State.eq(JobStatus::Running))

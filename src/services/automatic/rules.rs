@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use entity::{decision_rule, decision_rule_version, rule_counter};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -106,34 +106,8 @@ pub async fn save_rule(
         updated_by: Set(me),
         updated_at: Set(now),
     };
-    let saved = match &existing {
-        // Version-checked: of two saves of one rule, the second finds it moved.
-        Some(old) => decision_rule::Entity::update(row)
-            .validate()?
-            .filter(decision_rule::Column::Version.eq(old.version))
-            .exec(&txn)
-            .await
-            .map_err(|e| match e {
-                sea_orm::DbErr::RecordNotUpdated => {
-                    AppError::VersionConflict("the rule was saved by someone else meanwhile; reload it".into())
-                }
-                other => other.into(),
-            })?,
-        None => row.insert(&txn).await?,
-    };
-    decision_rule_version::ActiveModel {
-        rule_id: Set(saved.id),
-        version: Set(version),
-        agency: Set(saved.agency),
-        kind: Set(saved.kind),
-        name: Set(saved.name.clone()),
-        condition: Set(saved.condition.clone()),
-        enabled: Set(saved.enabled),
-        actor_id: Set(me),
-        at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let saved = store(&txn, existing.as_ref(), row).await?;
+    keep_version(&txn, &saved).await?;
     rule_counter::Entity::update_many()
         .col_expr(rule_counter::Column::Value, Expr::col(rule_counter::Column::Value).add(1))
         .filter(rule_counter::Column::Name.eq(GENERATION))
@@ -148,6 +122,45 @@ pub async fn save_rule(
     .await?;
     txn.commit().await?;
     Ok(saved)
+}
+
+/// Inserts a new rule or updates an existing one, version-checked: of two saves of one rule,
+/// the second finds it moved.
+async fn store(
+    txn: &DatabaseTransaction,
+    existing: Option<&decision_rule::Model>,
+    row: decision_rule::ActiveModel,
+) -> AppResult<decision_rule::Model> {
+    let Some(old) = existing else { return Ok(row.insert(txn).await?) };
+    decision_rule::Entity::update(row)
+        .validate()?
+        .filter(decision_rule::Column::Version.eq(old.version))
+        .exec(txn)
+        .await
+        .map_err(|e| match e {
+            sea_orm::DbErr::RecordNotUpdated => {
+                AppError::VersionConflict("the rule was saved by someone else meanwhile; reload it".into())
+            }
+            other => other.into(),
+        })
+}
+
+/// Every saved version is kept as it was, so an evaluation can name the version it ran.
+async fn keep_version(txn: &DatabaseTransaction, saved: &decision_rule::Model) -> AppResult<()> {
+    decision_rule_version::ActiveModel {
+        rule_id: Set(saved.id),
+        version: Set(saved.version),
+        agency: Set(saved.agency),
+        kind: Set(saved.kind),
+        name: Set(saved.name.clone()),
+        condition: Set(saved.condition.clone()),
+        enabled: Set(saved.enabled),
+        actor_id: Set(saved.updated_by),
+        at: Set(saved.updated_at),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }
 
 /// The decision rules of an agency: its supervisors (their own agency), administrators (any, or

@@ -156,39 +156,11 @@ fn reach_filter(t: &str, reach: &Reach, params: &mut Params) -> String {
 /// reaches r; the median averages ranks (n + 1) / 2 and (n + 2) / 2, one rank when n is odd.
 pub fn decided(backend: DatabaseBackend, dims: &[StatsDimension], window: &Window, reach: &Reach) -> Statement {
     let mut params = Params { backend, values: Vec::new() };
-    let (raw_select, names) = select_dims(dims, Source::Decisions, &mut params);
-    // One SELECT per edge range, so that each reads a range of the covering index on
-    // (agency, at) (migration 24); an OR of ranges was read as every row of the agency.
-    let raw_columns =
-        "d.working_days AS wd, d.outcome, d.decided_by, d.on_time, d.correction_rounds FROM decision_records d";
-    let mut raw_parts: Vec<String> = Vec::new();
-    for (from, to) in window.edges() {
-        let range = format!("d.at >= {} AND d.at < {}", params.push(from), params.push(to));
-        let mut reach_sql = reach_filter("d", reach, &mut params);
-        if reach.agency.is_none() {
-            // Every agency named, so the index on (agency, at) still reads ranges only.
-            let all: Vec<String> = crate::domain::Agency::ALL.iter().map(|a| params.push(a.as_str())).collect();
-            reach_sql.push_str(&format!(" AND d.agency IN ({})", all.join(", ")));
-        }
-        raw_parts.push(format!("SELECT {raw_select}, {raw_columns} WHERE {range}{reach_sql}"));
-    }
-    if raw_parts.is_empty() {
-        raw_parts.push(format!("SELECT {raw_select}, {raw_columns} WHERE 1 = 0"));
-    }
-    let (month_select, _) = select_dims(dims, Source::DecidedMonths, &mut params);
-    let month_window = match window.whole_months() {
-        Some((start, end)) => format!(
-            "m.month >= {} AND m.month < {}",
-            params.push(start.format("%Y-%m").to_string()),
-            params.push(end.format("%Y-%m").to_string())
-        ),
-        None => "1 = 0".into(),
-    };
-    let month_reach = reach_filter("m", reach, &mut params);
+    // In this order: on SQLite the parameters are positional.
+    let (raw, names) = raw_decisions(dims, window, reach, &mut params);
+    let months = month_decisions(dims, window, reach, &mut params);
     let sql = format!(
-        "WITH raw AS ({}), \
-         months AS (SELECT {month_select}, CASE WHEN m.working_days < 0 THEN NULL ELSE m.working_days END AS wd, m.decisions, m.outcome, m.decided_by, m.on_time, m.correction_rounds \
-                    FROM decided_filings m WHERE {month_window}{month_reach}), \
+        "WITH raw AS ({raw}), months AS ({months}), \
          parts AS (SELECT {names}, wd, CAST(COUNT(*) AS BIGINT) AS decided, \
                 CAST(SUM(CASE WHEN outcome = 'APPROVED' THEN 1 ELSE 0 END) AS BIGINT) AS approved, \
                 CAST(SUM(CASE WHEN outcome = 'REJECTED' THEN 1 ELSE 0 END) AS BIGINT) AS rejected, \
@@ -217,10 +189,51 @@ pub fn decided(backend: DatabaseBackend, dims: &[StatsDimension], window: &Windo
                 CAST(AVG(CASE WHEN w > 0 AND ((upto - w < (n + 1) / 2 AND (n + 1) / 2 <= upto) OR (upto - w < (n + 2) / 2 AND (n + 2) / 2 <= upto)) THEN wd END) AS DOUBLE PRECISION) AS median, \
                 CAST(MAX(CASE WHEN w > 0 AND upto - w < (9 * n + 9) / 10 AND (9 * n + 9) / 10 <= upto THEN wd END) AS DOUBLE PRECISION) AS p90, \
                 CAST(SUM(on_time) AS DOUBLE PRECISION) / NULLIF(SUM(timed), 0) AS on_time_share \
-         FROM ranked GROUP BY {names}",
-        raw_parts.join(" UNION ALL ")
+         FROM ranked GROUP BY {names}"
     );
     Statement::from_sql_and_values(backend, sql, params.values)
+}
+
+/// The edges' decision records, one SELECT per edge range, so that each reads a range of the
+/// covering index on (agency, at) (migration 24); an OR of ranges was read as every row of the
+/// agency. Also the group columns' names.
+fn raw_decisions(dims: &[StatsDimension], window: &Window, reach: &Reach, params: &mut Params) -> (String, String) {
+    let (raw_select, names) = select_dims(dims, Source::Decisions, params);
+    let raw_columns =
+        "d.working_days AS wd, d.outcome, d.decided_by, d.on_time, d.correction_rounds FROM decision_records d";
+    let mut raw_parts: Vec<String> = Vec::new();
+    for (from, to) in window.edges() {
+        let range = format!("d.at >= {} AND d.at < {}", params.push(from), params.push(to));
+        let mut reach_sql = reach_filter("d", reach, params);
+        if reach.agency.is_none() {
+            // Every agency named, so the index on (agency, at) still reads ranges only.
+            let all: Vec<String> = crate::domain::Agency::ALL.iter().map(|a| params.push(a.as_str())).collect();
+            reach_sql.push_str(&format!(" AND d.agency IN ({})", all.join(", ")));
+        }
+        raw_parts.push(format!("SELECT {raw_select}, {raw_columns} WHERE {range}{reach_sql}"));
+    }
+    if raw_parts.is_empty() {
+        raw_parts.push(format!("SELECT {raw_select}, {raw_columns} WHERE 1 = 0"));
+    }
+    (raw_parts.join(" UNION ALL "), names)
+}
+
+/// The whole months' counters of the window (a negative working-days value is unknown).
+fn month_decisions(dims: &[StatsDimension], window: &Window, reach: &Reach, params: &mut Params) -> String {
+    let (month_select, _) = select_dims(dims, Source::DecidedMonths, params);
+    let month_window = match window.whole_months() {
+        Some((start, end)) => format!(
+            "m.month >= {} AND m.month < {}",
+            params.push(start.format("%Y-%m").to_string()),
+            params.push(end.format("%Y-%m").to_string())
+        ),
+        None => "1 = 0".into(),
+    };
+    let month_reach = reach_filter("m", reach, params);
+    format!(
+        "SELECT {month_select}, CASE WHEN m.working_days < 0 THEN NULL ELSE m.working_days END AS wd, m.decisions, \
+         m.outcome, m.decided_by, m.on_time, m.correction_rounds FROM decided_filings m WHERE {month_window}{month_reach}"
+    )
 }
 
 /// Filings received on the window's days, from the rollup: each counted once, under the
