@@ -2,6 +2,7 @@
 
 mod decision_objects;
 mod filing_data;
+mod filing_objects;
 mod inspection_objects;
 mod job_objects;
 mod licence_objects;

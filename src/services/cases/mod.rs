@@ -2,6 +2,7 @@
 //! comments, and the queries that list and show them within the caller's scope. Every state
 //! change of a case goes through [`change::CaseChange`].
 
+mod actor;
 mod amendments;
 mod bundle;
 pub mod change;
