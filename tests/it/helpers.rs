@@ -8,142 +8,11 @@ use onestop::{
     domain::Regions,
     platform::state::AppState,
 };
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::smtp::SmtpSink;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs an `async fn(Backend)` test once per database backend, as two test functions.
-#[macro_export]
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("ONESTOP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// The URL of database `name` on the test server.
-pub fn pg_url(name: &str) -> String {
-    let base = pg_admin_url();
-    let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
-    format!("{server}/{name}")
-}
-
-/// A connection to the test server's `postgres` database. An unreachable server fails the
-/// test, unless the developer opted out with `ONESTOP_TEST_SKIP_POSTGRES=1` (never in CI):
-/// then `None`, and the test passes with a note.
-pub async fn pg_admin() -> Option<sea_orm::DatabaseConnection> {
-    match Database::connect(pg_admin_url()).await {
-        Ok(db) => Some(db),
-        Err(err) if skip_postgres() => {
-            eprintln!("SKIPPED: PostgreSQL unreachable ({err}) and ONESTOP_TEST_SKIP_POSTGRES=1");
-            None
-        }
-        Err(err) => panic!(
-            "PostgreSQL is unreachable at {} ({err}); start it, or set ONESTOP_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half",
-            pg_admin_url()
-        ),
-    }
-}
-
-fn skip_postgres() -> bool {
-    std::env::var("CI").as_deref() != Ok("true") && std::env::var("ONESTOP_TEST_SKIP_POSTGRES").as_deref() == Ok("1")
-}
-
-/// A database that exists for one test and is dropped after it.
-pub struct TestDb {
-    pub url: String,
-    pg_name: Option<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestDb {
-    /// An empty database (no tables): for tests of the migrations themselves.
-    /// `None` when PostgreSQL is not reachable and the developer opted out of it
-    /// (`ONESTOP_TEST_SKIP_POSTGRES=1`); otherwise a missing PostgreSQL fails the test.
-    pub async fn create_for_test(backend: Backend) -> Option<Self> {
-        Self::create(backend, None).await
-    }
-
-    /// A database with every migration applied, cloned from a template migrated once per test
-    /// binary build: `CREATE DATABASE … TEMPLATE` on PostgreSQL, a copied file on SQLite.
-    pub async fn create_migrated(backend: Backend) -> Option<Self> {
-        let template = crate::templates::template(backend).await?;
-        Self::create(backend, Some(template)).await
-    }
-
-    async fn create(backend: Backend, template: Option<String>) -> Option<Self> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        match backend {
-            Backend::Sqlite => {
-                let file = dir.path().join("onestop.db");
-                if let Some(template) = template {
-                    std::fs::copy(&template, &file).expect("copy the SQLite template");
-                }
-                Some(Self { url: format!("sqlite://{}?mode=rwc", file.display()), pg_name: None, _dir: dir })
-            }
-            Backend::Postgres => {
-                let admin = pg_admin().await?;
-                let name = format!("onestop_test_{}", uuid::Uuid::new_v4().simple());
-                let sql = match template {
-                    Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
-                    None => format!("CREATE DATABASE \"{name}\""),
-                };
-                admin.execute_unprepared(&sql).await.expect("create test database");
-                admin.close().await.ok();
-                Some(Self { url: pg_url(&name), pg_name: Some(name), _dir: dir })
-            }
-        }
-    }
-
-    pub fn dir(&self) -> &std::path::Path {
-        self._dir.path()
-    }
-}
-
-/// Drops a PostgreSQL test database, ending the connections the server still holds.
-pub fn drop_pg_database(name: &str) {
-    let name = name.to_string();
-    let _ = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        if let Ok(runtime) = runtime {
-            runtime.block_on(async {
-                if let Ok(admin) = Database::connect(pg_admin_url()).await {
-                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                    admin.close().await.ok();
-                }
-            });
-        }
-    })
-    .join();
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some(name) = &self.pg_name {
-            drop_pg_database(name);
-        }
-    }
-}
 
 pub struct TestApp {
     pub base_url: String,
@@ -336,46 +205,7 @@ impl Gql {
     }
 }
 
-/// Runs every job of `state`'s queue that is due now (and what they enqueue) until none is
-/// left, as the instance's runner would; how many ran.
-pub async fn run_pending_jobs_of(state: &AppState) -> usize {
-    let mail = onestop::platform::notify::mailer::MailSender::from_config(&state.config.mail).expect("mailer");
-    onestop::platform::jobs::run_pending(state, std::sync::Arc::new(mail)).await.map_err(|e| e.detail()).expect("jobs")
-}
-
 impl TestApp {
-    /// Runs every job that is due now (and what they enqueue) until none is left; how many ran.
-    pub async fn run_pending_jobs(&self) -> usize {
-        run_pending_jobs_of(&self.state).await
-    }
-
-    /// The mail to `address` once the queue is drained; at least `count` messages, or the test
-    /// fails.
-    pub async fn mail_for(&self, address: &str, count: usize) -> Vec<crate::smtp::ReceivedMail> {
-        self.run_pending_jobs().await;
-        let mails = self.smtp.to(address).await;
-        assert!(mails.len() >= count, "expected {count} mail(s) to {address}, got {}", mails.len());
-        mails
-    }
-
-    /// Another instance on this app's database: its own state (caches, clock) and no runner,
-    /// for tests of what several instances do; drain its queue with `run_pending_jobs_of`.
-    pub async fn another_instance(&self) -> AppState {
-        onestop::app::build_state((*self.state.config).clone()).await.expect("another instance")
-    }
-
-    /// Moves the clock of scheduled work ahead by `by`, then drains the queue: what would have
-    /// run in that time runs now (the sweep slots in between, due retries).
-    pub async fn later(&self, by: Duration) -> usize {
-        self.state.clock.advance(by);
-        self.run_pending_jobs().await
-    }
-
-    /// The next sweep: the clock moves ahead by one sweep slot and the queue is drained.
-    pub async fn next_sweep(&self) -> usize {
-        self.later(self.state.config.sweep_interval).await
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -468,15 +298,6 @@ impl TestApp {
             .expect("a row")
     }
 
-    /// Waits until every trace scan recorded so far is stored (they are written in batches).
-    pub async fn scans_settled(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.state.scans.pending_total() > 0 {
-            assert!(tokio::time::Instant::now() < deadline, "scans were not written");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
     /// Runs `UPDATE {table} SET {assignments} WHERE id = {id}` (to move a deadline in time).
     pub async fn update_row(&self, table: &str, assignments: &str, id: &str) {
         let literal = match self.state.db.get_database_backend() {
@@ -521,78 +342,6 @@ impl TestApp {
     }
 }
 
-/// A real `onestop serve` process on the test app's database, secret and SMTP sink, on `port`
-/// with its data in `data`; `env` adds or overrides variables. Killed (SIGKILL) when dropped.
-pub struct ServeProcess {
-    pub child: std::process::Child,
-    pub base_url: String,
-}
-
-impl ServeProcess {
-    pub fn start(
-        app: &TestApp,
-        data: &std::path::Path,
-        port: u16,
-        env: &[(&str, &str)],
-        stderr: std::process::Stdio,
-    ) -> Self {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onestop"));
-        command
-            .arg("serve")
-            .env("ONESTOP_DATABASE_URL", &app.db.url)
-            .env("ONESTOP_BIND", format!("127.0.0.1:{port}"))
-            .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-            .env("ONESTOP_DATA_DIR", data)
-            .env("ONESTOP_LOG", "warn")
-            .env("ONESTOP_METRICS_BIND", "off")
-            .stdout(std::process::Stdio::null())
-            .stderr(stderr);
-        if let Some(smtp) = &app.state.config.mail.smtp_url {
-            command.env("ONESTOP_SMTP_URL", smtp);
-        }
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = command.spawn().expect("start onestop serve");
-        Self { child, base_url: format!("http://127.0.0.1:{port}") }
-    }
-
-    /// Waits (up to 30 s) until `/readyz` answers 200.
-    pub async fn ready(self) -> Self {
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !client.get(format!("{}/readyz", self.base_url)).send().await.is_ok_and(|r| r.status() == 200) {
-            assert!(tokio::time::Instant::now() < deadline, "onestop serve did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Runs an `onestop` command (`replay-plan`, `rebuild-stats`, …) against the test app's
-/// database and secret; its output.
-pub fn run_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_onestop"))
-        .args(args)
-        .env("ONESTOP_DATABASE_URL", &app.db.url)
-        .env("ONESTOP_JWT_SECRET", &app.jwt_secret)
-        .env("ONESTOP_DATA_DIR", app.db.dir())
-        .env("ONESTOP_LOG", "warn")
-        .output()
-        .unwrap_or_else(|e| panic!("run onestop {args:?}: {e}"))
-}
-
 /// An app that runs no background jobs: the test runs them (`run_pending_jobs`); its sweep
 /// slots are an hour long, so only the start-up sweep is due.
 pub async fn spawn_app_without_jobs(backend: Backend) -> Option<TestApp> {
@@ -629,87 +378,6 @@ pub async fn fewest_statements(app: &TestApp, query: &str, variables: Value, tok
     fewest
 }
 
-/// A free port on the loopback interface.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port()
-}
-
-/// One GraphQL request to any server (a second instance, a real process): the JSON answer.
-pub async fn gql_at(base_url: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-        .post(format!("{base_url}/graphql"))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.expect("the server answers instead of hanging").json().await.expect("JSON")
-}
-
-/// A second server on a test's database with another configuration; stops when dropped.
-pub struct ExtraServer {
-    pub base_url: String,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl ExtraServer {
-    pub async fn start(config: Config) -> Self {
-        let application = Application::build(config).await.expect("build second server");
-        let base_url = format!("http://{}", application.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(application.serve(async move {
-            let _ = stopped.await;
-        }));
-        Self { base_url, stop: Some(stop) }
-    }
-}
-
-impl Drop for ExtraServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A `redis-server` of the test's own on a free port, without persistence; killed when dropped.
-/// `redis-server` is on every machine (Debian package `redis-server`): a missing one fails.
-pub struct RedisServer {
-    pub url: String,
-    process: std::process::Child,
-}
-
-impl RedisServer {
-    pub async fn start() -> Self {
-        let port = free_port();
-        let process = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server runs (apt-get install redis-server)");
-        // Killed by `Drop` on every path, the panic below included.
-        let server = Self { url: format!("redis://127.0.0.1:{port}/0"), process };
-        // Waits for another program's start-up, not for onestop's own work.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not listen on port {port} within 5 s");
-    }
-
-    /// Stops the server at once (an outage of the shared limits).
-    pub fn kill(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+pub use crate::databases::{Backend, TestDb, drop_pg_database, pg_admin, pg_url};
+pub use crate::draining::run_pending_jobs_of;
+pub use crate::servers::{ExtraServer, RedisServer, ServeProcess, free_port, gql_at, run_cli};

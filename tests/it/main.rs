@@ -1,6 +1,8 @@
 //! Integration tests: each one starts the real server on a random port with a fresh database
 //! (SQLite file and PostgreSQL database) and a real SMTP listener, and drives it over HTTP.
 
+mod databases;
+mod draining;
 mod fixtures;
 mod helpers;
 mod hooks;
@@ -11,6 +13,7 @@ mod jobs;
 mod live;
 mod live_access;
 mod migrations;
+mod servers;
 mod smtp;
 mod templates;
 

@@ -51,6 +51,10 @@ pub struct ScanRecorder {
     /// writer holds it (exclusive) from commit until the pending counts are settled, so no
     /// reader ever sees a flushed scan twice or not at all.
     pub(super) gate: std::sync::Arc<tokio::sync::RwLock<()>>,
+    /// Asks the writer to flush now rather than at its next interval.
+    flush_now: std::sync::Arc<tokio::sync::Notify>,
+    /// Told by the writer after every flush it tried.
+    flushed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 pub struct ScanReceiver(tokio::sync::mpsc::UnboundedReceiver<Scan>);
@@ -58,7 +62,14 @@ pub struct ScanReceiver(tokio::sync::mpsc::UnboundedReceiver<Scan>);
 impl ScanRecorder {
     pub fn new() -> (Self, ScanReceiver) {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        (Self { sender, pending: Default::default(), gate: Default::default() }, ScanReceiver(receiver))
+        let recorder = Self {
+            sender,
+            pending: Default::default(),
+            gate: Default::default(),
+            flush_now: Default::default(),
+            flushed: Default::default(),
+        };
+        (recorder, ScanReceiver(receiver))
     }
 
     /// Scans of this batch recorded here and not yet stored.
@@ -69,6 +80,19 @@ impl ScanRecorder {
     /// Scans recorded here and not yet stored, over all batches.
     pub fn pending_total(&self) -> i64 {
         self.pending.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
+    /// Returns once every scan recorded before the call is stored: the writer is asked to
+    /// flush at once (for a shutdown, and for tests that read what was stored).
+    pub async fn flush(&self) {
+        while self.pending_total() > 0 {
+            let flushed = self.flushed.notified();
+            tokio::pin!(flushed);
+            // Registered before the request, so the writer's answer cannot be missed.
+            flushed.as_mut().enable();
+            self.flush_now.notify_one();
+            flushed.await;
+        }
     }
 
     /// Queues a scan; returns how many scans of this batch are now pending here.
@@ -112,6 +136,7 @@ pub async fn run_scan_writer(
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(interval) => false,
+            _ = recorder.flush_now.notified() => false,
             _ = shutdown.changed() => true,
         };
         while let Ok(scan) = receiver.0.try_recv() {
@@ -126,6 +151,7 @@ pub async fn run_scan_writer(
                 }
             }
         }
+        recorder.flushed.notify_waiters();
         if stopping || *shutdown.borrow() {
             return;
         }
